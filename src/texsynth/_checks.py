@@ -1,0 +1,94 @@
+"""Input checks shared by every public entry point (one ``[B, C, H, W]`` contract)."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import TexsynthError
+
+__all__ = ["as_image_batch", "check_finite", "check_mask"]
+
+
+def as_image_batch(x: torch.Tensor, name: str = "image") -> torch.Tensor:
+    """Return ``x`` as a floating ``[B, C, H, W]`` tensor, accepting ``[H, W]`` and ``[C, H, W]``.
+
+    Parameters
+    ----------
+    x
+        Image tensor of 2, 3 or 4 dimensions.
+    name
+        Name used in error messages.
+
+    Raises
+    ------
+    TexsynthError
+        If ``x`` is not a tensor, has the wrong number of dimensions, is empty, or holds
+        NaN/Inf values.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TexsynthError(
+            f"{name} must be a torch.Tensor, got {type(x).__name__}; "
+            "convert with torch.as_tensor(array)"
+        )
+    if x.dim() == 2:
+        x = x[None, None]
+    elif x.dim() == 3:
+        x = x[None]
+    elif x.dim() != 4:
+        raise TexsynthError(
+            f"{name} must have shape [H, W], [C, H, W] or [B, C, H, W], got {tuple(x.shape)}"
+        )
+    if x.numel() == 0:
+        raise TexsynthError(f"{name} is empty (shape {tuple(x.shape)}); give a non-empty image")
+    if not (x.is_floating_point() or x.is_complex()):
+        x = x.to(torch.get_default_dtype())
+    if x.is_complex():
+        raise TexsynthError(f"{name} must be real-valued, got dtype {x.dtype}")
+    check_finite(x, name)
+    return x
+
+
+def check_finite(x: torch.Tensor, name: str = "image") -> None:
+    """Raise a one-line error naming how many values of ``x`` are NaN or infinite."""
+    bad = ~torch.isfinite(x)
+    n_bad = int(bad.sum())
+    if n_bad:
+        n_nan = int(torch.isnan(x).sum())
+        raise TexsynthError(
+            f"{name} has {n_bad} non-finite values ({n_nan} NaN, {n_bad - n_nan} Inf) "
+            f"out of {x.numel()}; mask them (mask=...) or fill them before use"
+        )
+
+
+def check_mask(mask: torch.Tensor, shape: torch.Size, name: str = "mask") -> torch.Tensor:
+    """Return ``mask`` as a ``[B|1, C|1, H, W]`` tensor of weights in [0, 1] that broadcasts.
+
+    Raises
+    ------
+    TexsynthError
+        If the mask does not broadcast to ``shape``, has values outside [0, 1], or is all zero.
+    """
+    if not isinstance(mask, torch.Tensor):
+        mask = torch.as_tensor(mask)
+    mask = mask.to(torch.get_default_dtype()) if not mask.is_floating_point() else mask
+    if mask.dim() == 2:
+        mask = mask[None, None]
+    elif mask.dim() == 3:
+        mask = mask[None]
+    B, C, H, W = shape
+    if (
+        mask.dim() != 4
+        or tuple(mask.shape[-2:]) != (H, W)
+        or mask.shape[0] not in (1, B)
+        or mask.shape[1] not in (1, C)
+    ):
+        raise TexsynthError(
+            f"{name} of shape {tuple(mask.shape)} does not fit images of shape {tuple(shape)}; "
+            f"give [H, W] = [{H}, {W}] or [B|1, C|1, {H}, {W}]"
+        )
+    check_finite(mask, name)
+    if bool((mask < 0).any()) or bool((mask > 1).any()):
+        raise TexsynthError(f"{name} values must lie in [0, 1] (1 = valid pixel, 0 = excluded)")
+    if not bool((mask > 0).any()):
+        raise TexsynthError(f"{name} excludes every pixel; at least some pixels must be 1")
+    return mask
