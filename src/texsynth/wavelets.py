@@ -1,0 +1,239 @@
+"""Oriented complex wavelets defined in the Fourier domain (periodic boundaries).
+
+The wavelet of scale ``j`` and orientation ``l`` is a real, non-negative Fourier multiplier
+supported on one half-plane (so the spatial filter is complex and nearly analytic):
+
+.. math::
+
+    \\hat\\psi_{j,l}(k) = c_L \\, R(\\log_2(2^j |k| / \\xi)) \\, A(\\varphi_k - \\theta_l),
+    \\quad R(t) = \\cos(\\pi t / 2) \\text{ for } |t| < 1,
+    \\quad A(\\delta) = \\cos^{L-1}(\\delta) \\text{ for } |\\delta| < \\pi/2,
+
+with centre frequency ``xi = 3*pi/4`` rad/pixel at ``j = 0`` and orientations
+``theta_l = pi * l / L`` (the direction of the wave-vector, measured from the column axis
+towards the row axis: ``l = 0`` responds to vertical stripes). The radial windows of
+successive scales form a partition of unity (sum of squares is one), the angular windows
+too, so the bank covers every frequency band evenly. Each wavelet's support ends at
+``2 * xi / 2**j``; coefficients of scale ``j`` are therefore computed exactly on a grid
+downsampled by ``2**max(j - 1, 0)`` (see :func:`grid_shape`), which is where the speed of
+the scattering statistics comes from.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .errors import TexsynthError
+
+__all__ = [
+    "XI0",
+    "WaveletBank",
+    "crop_spectrum",
+    "default_J",
+    "grid_shape",
+    "max_J",
+    "wavelet_spectra",
+]
+
+XI0 = 3 * math.pi / 4
+"""Centre frequency (rad/pixel) of the finest wavelet, ``j = 0``."""
+
+
+def max_J(H: int, W: int) -> int:
+    """Largest number of scales an ``H x W`` image supports (the coarsest fits 4 times)."""
+    n = min(H, W)
+    return int(math.floor(math.log2(n))) - 2 if n >= 8 else 0
+
+
+def default_J(H: int, W: int) -> int:
+    """Default number of scales for an ``H x W`` image (same as :func:`max_J`)."""
+    return max_J(H, W)
+
+
+def check_J(H: int, W: int, J: int) -> None:
+    """Raise a one-line error if ``J`` scales do not fit an ``H x W`` image."""
+    if not isinstance(J, int) or isinstance(J, bool) or J < 1:
+        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+    jm = max_J(H, W)
+    if jm < J:
+        need = 2 ** (J + 2)
+        hint = f"use J<={jm}" if jm >= 1 else "no scale fits"
+        raise TexsynthError(
+            f"image of {H}x{W} pixels is too small for J={J} scales: the coarsest scale needs "
+            f"at least {need} pixels per side ({hint}, or give a larger image)"
+        )
+
+
+def grid_factor(j: int) -> int:
+    """Downsampling factor of the grid on which scale ``j`` is computed."""
+    return 2 ** max(j - 1, 0)
+
+
+def grid_shape(H: int, W: int, j: int) -> tuple[int, int]:
+    """Shape of the grid on which coefficients of scale ``j`` are computed."""
+    f = grid_factor(j)
+    return -(-H // f), -(-W // f)
+
+
+def _kept_indices(n: int, m: int, device: torch.device) -> torch.Tensor:
+    """FFT indices (of an axis of length ``n``) of the ``m`` lowest frequencies."""
+    n_neg = m // 2
+    n_pos = m - n_neg
+    pos = torch.arange(n_pos, device=device)
+    neg = torch.arange(n - n_neg, n, device=device)
+    return torch.cat([pos, neg])
+
+
+def crop_spectrum(X: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Keep the ``shape`` lowest frequencies of an unshifted 2-D spectrum (last two axes).
+
+    Parameters
+    ----------
+    X
+        Spectrum as returned by ``torch.fft.fft2`` (any leading axes).
+    shape
+        ``(h, w)`` with ``h <= X.shape[-2]`` and ``w <= X.shape[-1]``.
+    """
+    H, W = X.shape[-2:]
+    h, w = shape
+    if (h, w) == (H, W):
+        return X
+    X = X.index_select(-2, _kept_indices(H, h, X.device))
+    return X.index_select(-1, _kept_indices(W, w, X.device))
+
+
+def _angular_constant(L: int) -> float:
+    """Normalisation making ``sum_l A(phi - theta_l)^2 = 1`` for the analytic windows."""
+    n = L - 1
+    return math.sqrt(4**n / (L * math.comb(2 * n, n)))
+
+
+def wavelet_spectra(
+    H: int, W: int, J: int, L: int, *, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
+    """Fourier multipliers of the wavelet bank on the full ``H x W`` frequency grid.
+
+    Returns
+    -------
+    torch.Tensor
+        Real tensor ``[J, L, H, W]`` (unshifted frequency layout, as ``fft2``). Frequencies
+        above ``0.8 * pi`` along either axis are smoothly tapered to zero at Nyquist, so
+        90-degree rotations map the bank onto itself exactly.
+    """
+    ky = 2 * math.pi * torch.fft.fftfreq(H, dtype=torch.float64)[:, None]
+    kx = 2 * math.pi * torch.fft.fftfreq(W, dtype=torch.float64)[None, :]
+    radius = torch.sqrt(kx**2 + ky**2)
+    angle = torch.atan2(ky, kx)
+    safe_r = torch.where(radius > 0, radius, torch.ones_like(radius))
+    out = torch.zeros(J, L, H, W, dtype=torch.float64)
+    c = _angular_constant(L)
+    for l in range(L):
+        theta = math.pi * l / L
+        delta = torch.remainder(angle - theta + math.pi, 2 * math.pi) - math.pi
+        ang = torch.where(delta.abs() < math.pi / 2, torch.cos(delta) ** (L - 1), 0.0)
+        for j in range(J):
+            t = torch.log2(safe_r * 2**j / XI0)
+            rad = torch.where((t.abs() < 1) & (radius > 0), torch.cos(math.pi * t / 2), 0.0)
+            out[j, l] = c * rad * ang
+    # Smoothly taper the finest band to zero at the Nyquist lines: a sharp cut there would
+    # make the j = 0 wavelet ring over ~15 pixels; with the taper it is ~6 pixels wide.
+    out *= _nyquist_taper(H)[:, None] * _nyquist_taper(W)[None, :]
+    return out.to(dtype)
+
+
+def _nyquist_taper(n: int, start: float = 0.8) -> torch.Tensor:
+    """Per-axis window: 1 below ``start * pi``, cosine-squared down to 0 at ``pi``."""
+    k = (2 * math.pi * torch.fft.fftfreq(n, dtype=torch.float64)).abs()
+    t = ((k - start * math.pi) / ((1 - start) * math.pi)).clamp(0, 1)
+    return torch.cos(math.pi / 2 * t) ** 2
+
+
+def _effective_radius(spectrum: torch.Tensor, fraction: float = 0.99) -> int:
+    """Radius (pixels, periodic distance) holding ``fraction`` of a filter's energy."""
+    H, W = spectrum.shape[-2:]
+    psi = torch.fft.ifft2(spectrum.to(torch.complex128))
+    energy = psi.abs() ** 2
+    dy = torch.minimum(torch.arange(H), H - torch.arange(H)).double()[:, None]
+    dx = torch.minimum(torch.arange(W), W - torch.arange(W)).double()[None, :]
+    dist = torch.sqrt(dy**2 + dx**2).flatten()
+    order = torch.argsort(dist)
+    cum = torch.cumsum(energy.flatten()[order], 0)
+    k = int(torch.searchsorted(cum, fraction * cum[-1]))
+    return int(math.ceil(float(dist[order][min(k, dist.numel() - 1)])))
+
+
+class WaveletBank(torch.nn.Module):
+    """Wavelet bank for one image size: filters cropped to each scale's grid, as buffers.
+
+    Parameters
+    ----------
+    H, W
+        Image size in pixels.
+    J
+        Number of dyadic scales (``j = 0`` finest).
+    L
+        Number of orientations over ``[0, pi)``.
+
+    Attributes
+    ----------
+    grids
+        ``grids[j]`` is the ``(h, w)`` grid of scale ``j``.
+    radii
+        ``radii[j]``: radius in full-resolution pixels holding 99% of the energy of the
+        scale-``j`` wavelet (used to erode masks and borders).
+    neff
+        ``neff[j]``: effective number of independent samples of a spatial mean at scale
+        ``j``, ``(sum |psi|^2)^2 / sum |psi|^4`` over frequencies (exact for the variance of
+        S2 of a Gaussian field), used by the standard errors of ``calc_var``.
+    """
+
+    def __init__(self, H: int, W: int, J: int, L: int) -> None:
+        super().__init__()
+        check_J(H, W, J)
+        if not isinstance(L, int) or isinstance(L, bool) or L < 1:
+            raise TexsynthError(f"L (number of orientations) must be a positive integer, got {L!r}")
+        self.H, self.W, self.J, self.L = H, W, J, L
+        full = wavelet_spectra(H, W, J, L)
+        self.grids = [grid_shape(H, W, j) for j in range(J)]
+        self.radii = [_effective_radius(full[j, 0]) for j in range(J)]
+        sq = full**2
+        self.neff = [
+            float((sq[j].sum((-2, -1)) ** 2 / (sq[j] ** 2).sum((-2, -1))).mean()) for j in range(J)
+        ]
+        # filters[j] on the grid of j (first and second layer both use it), and their support
+        for j in range(J):
+            psi = crop_spectrum(full[j], self.grids[j])
+            self.register_buffer(f"psi{j}", psi.float(), persistent=False)
+            # first-layer filter with the grid change folded in: ifft on the small grid of
+            # crop(fft(x)) * this gives x * psi sampled on that grid
+            h, w = self.grids[j]
+            self.register_buffer(
+                f"psi_first{j}", (psi * (h * w / (H * W))).float(), persistent=False
+            )
+            flat = psi.flatten(-2)
+            nonzero = flat != 0
+            K = int(nonzero.sum(-1).max())
+            # indices of each orientation's support, padded with index 0 (DC: always zero)
+            order = torch.argsort(nonzero.to(torch.int8), dim=-1, descending=True, stable=True)
+            idx = torch.where(
+                torch.arange(K)[None, :] < nonzero.sum(-1, keepdim=True), order[:, :K], 0
+            )
+            self.register_buffer(f"support{j}", idx, persistent=False)
+            self.register_buffer(
+                f"support_psi{j}", torch.gather(flat, 1, idx).float(), persistent=False
+            )
+
+    def filter(self, j: int) -> torch.Tensor:
+        """Fourier multipliers ``[L, h, w]`` of scale ``j`` on that scale's grid."""
+        return getattr(self, f"psi{j}")
+
+    def first_layer_filter(self, j: int) -> torch.Tensor:
+        """:meth:`filter` times ``(h w) / (H W)``, for the first layer on grid ``j``."""
+        return getattr(self, f"psi_first{j}")
+
+    def support(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flat frequency indices ``[L, K]`` where each scale-``j`` filter is non-zero (on
+        grid ``j``, padded with the always-zero DC index) and the filter values there."""
+        return getattr(self, f"support{j}"), getattr(self, f"support_psi{j}")
