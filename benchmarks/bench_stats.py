@@ -41,8 +41,9 @@ L = 4  # orientations, both libraries
 WARMUP = 2
 MEMORY_FLAG = "--measure-memory"  # internal: run one memory measurement in this process
 
-# Large tensors are mmap-ed and unmapped on free, so RSS follows live memory in the memory
-# subprocess (glibc otherwise keeps freed blocks of up to 32 MiB resident after the first call).
+# Fixed malloc thresholds (glibc's defaults) turn off glibc's dynamic mmap threshold, which
+# otherwise rises after the first call and keeps freed blocks of up to 32 MiB resident: with
+# them the memory subprocess's RSS follows its live tensors.
 MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"}
 
 
@@ -95,7 +96,7 @@ def make_case(lib: str, N: int, seed: int = 0) -> Case:
     elif lib == "foscat":
         import foscat.scat_cov2D as sc2d
 
-        op = sc2d.funct(NORIENT=L)
+        op = sc2d.funct(NORIENT=L)  # KERNELSZ=5, torch backend (on CUDA if torch sees a GPU)
         x = torch.randn(1, N, N, generator=gen, dtype=torch.float32).requires_grad_(True)
 
         def forward() -> object:
@@ -119,15 +120,22 @@ def make_case(lib: str, N: int, seed: int = 0) -> Case:
     return Case(step, x, used["J"])
 
 
-def time_case(case: Case, repeat: int) -> list[float]:
-    """Seconds of ``repeat`` forward + backward runs, after the remaining warm-up runs."""
+def time_cases(cases: dict[str, Case], repeat: int) -> dict[str, list[float]]:
+    """Seconds of ``repeat`` forward + backward runs of each case, after the warm-up runs.
+
+    The libraries alternate run by run (in turn first), so that a burst of load from other
+    processes slows both rather than one of them.
+    """
     for _ in range(WARMUP - 1):  # make_case already ran one
-        case.step()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        case.step()
-        times.append(time.perf_counter() - t0)
+        for case in cases.values():
+            case.step()
+    times: dict[str, list[float]] = {lib: [] for lib in cases}
+    order = list(cases)
+    for r in range(repeat):
+        for lib in order[r % len(order) :] + order[: r % len(order)]:
+            t0 = time.perf_counter()
+            cases[lib].step()
+            times[lib].append(time.perf_counter() - t0)
     return times
 
 
@@ -228,6 +236,13 @@ def _git_commit() -> str:
     return head + (" (with uncommitted changes)" if dirty else "")
 
 
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def machine_info(threads: int) -> list[str]:
     """Markdown bullet lines describing the machine and the software."""
     try:
@@ -237,7 +252,8 @@ def machine_info(threads: int) -> list[str]:
     return [
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- CPU: {_cpu_model()}",
-        f"- cores: {os.cpu_count()} (usable: {usable}); torch threads: {threads}",
+        f"- cores: {os.cpu_count()} (usable: {usable}); torch threads: {threads}; "
+        f"load average at start: {_loadavg()}",
         f"- Python {platform.python_version()}, torch {torch.__version__}",
         f"- foscat {_version('foscat')}, texsynth {_version('texsynth')} (git {_git_commit()})",
     ]
@@ -262,17 +278,15 @@ def run(sizes: list[int], repeat: int, threads: int) -> list[str]:
     rows = []
     notes = []
     for N in sizes:
-        res = {}
-        for lib in LIBRARIES:
-            print(f"N={N} {lib}: warm-up ...", file=sys.stderr, flush=True)
-            case = make_case(lib, N)
-            times = time_case(case, repeat)
-            used_J = case.J
-            del case
-            gc.collect()
-            mem = memory_in_subprocess(lib, N, threads)
-            res[lib] = (times, mem, used_J)
-        (t_o, m_o, J_o), (t_f, m_f, J_f) = res["ours"], res["foscat"]
+        print(f"N={N}: timing ...", file=sys.stderr, flush=True)
+        cases = {lib: make_case(lib, N) for lib in LIBRARIES}
+        times = time_cases(cases, repeat)
+        J_o, J_f = cases["ours"].J, cases["foscat"].J
+        del cases
+        gc.collect()
+        print(f"N={N}: memory ...", file=sys.stderr, flush=True)
+        m_o, m_f = (memory_in_subprocess(lib, N, threads) for lib in LIBRARIES)
+        t_o, t_f = times["ours"], times["foscat"]
         print(f"N={N}: J ours={J_o}, J foscat={J_f}", file=sys.stderr, flush=True)
         J = f"{J_o}" if J_o == J_f else f"**{J_o}** / {J_f}"
         if J_o != J_f:
@@ -290,7 +304,7 @@ def run(sizes: list[int], repeat: int, threads: int) -> list[str]:
         "warm-up call, in a fresh process (in parentheses: the first call, which also builds "
         "filters and caches).",
     ]
-    return header + rows + legend + notes
+    return header + rows + legend + ([""] + notes if notes else [])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,12 +325,13 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info(args.threads)
     print("\n".join(info), flush=True)
     table = run(args.sizes, args.repeat, args.threads)
-    text = "\n".join(["", *table])
-    print(text)
+    info.append(f"- load average at end: {_loadavg()}")
+    print(info[-1])
+    print("\n".join(["", *table]))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        title = "## Scattering covariance: texsynth vs foscat\n\n"
-        args.out.write_text(title + "\n".join(info) + "\n" + text + "\n")
+        title = "## Scattering covariance: texsynth vs foscat"
+        args.out.write_text("\n".join([title, "", *info, "", *table, ""]))
         print(f"\nwritten to {args.out}", file=sys.stderr)
     return 0
 

@@ -40,6 +40,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "ImageMeta",
     "TexsynthWarning",
+    "atomic_text_write",
     "read_image",
     "write_image",
 ]
@@ -706,6 +707,15 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         if not done:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+def atomic_text_write(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise TexsynthError(f"cannot write {_q(path)}: directory {_q(path.parent)} does not exist")
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    return path
 
 
 def _write_pillow(f: IO[bytes], data: np.ndarray, fmt: str) -> None:

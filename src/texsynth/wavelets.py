@@ -153,15 +153,13 @@ def _nyquist_taper(n: int, start: float = 0.8) -> torch.Tensor:
 def _effective_radius(spectrum: torch.Tensor, fraction: float = 0.99) -> int:
     """Radius (pixels, periodic distance) holding ``fraction`` of a filter's energy."""
     H, W = spectrum.shape[-2:]
-    psi = torch.fft.ifft2(spectrum.to(torch.complex128))
-    energy = psi.abs() ** 2
+    energy = torch.fft.ifft2(spectrum.to(torch.complex128)).abs() ** 2
     dy = torch.minimum(torch.arange(H), H - torch.arange(H)).double()[:, None]
     dx = torch.minimum(torch.arange(W), W - torch.arange(W)).double()[None, :]
-    dist = torch.sqrt(dy**2 + dx**2).flatten()
-    order = torch.argsort(dist)
-    cum = torch.cumsum(energy.flatten()[order], 0)
-    k = int(torch.searchsorted(cum, fraction * cum[-1]))
-    return int(math.ceil(float(dist[order][min(k, dist.numel() - 1)])))
+    ring = torch.sqrt(dy**2 + dx**2).ceil().long().flatten()  # energy binned by radius
+    per_ring = torch.bincount(ring, weights=energy.flatten())
+    cum = torch.cumsum(per_ring, 0)
+    return int(torch.searchsorted(cum, fraction * cum[-1]))
 
 
 class WaveletBank(torch.nn.Module):

@@ -132,10 +132,18 @@ def _erode(valid: torch.Tensor, radius: int) -> torch.Tensor:
         return valid
     if radius >= H or radius >= W:
         return torch.zeros_like(valid)
-    padded = F.pad(invalid, (radius, radius, radius, radius), mode="circular")
-    grown = F.max_pool2d(padded, (2 * radius + 1, 1), stride=1)
-    grown = F.max_pool2d(grown, (1, 2 * radius + 1), stride=1)
-    return 1.0 - grown
+    count = _window_sum(_window_sum(invalid, radius, -2), radius, -1)
+    return (count < 0.5).to(valid.dtype)
+
+
+def _window_sum(t: torch.Tensor, r: int, dim: int) -> torch.Tensor:
+    """Periodic sum over a window of ``2r + 1`` along ``dim`` (cumulative sums: O(N))."""
+    n = t.shape[dim]
+    padded = torch.cat([t.narrow(dim, n - r, r), t, t.narrow(dim, 0, r)], dim)
+    c = torch.cumsum(padded.double(), dim)
+    zero = torch.zeros_like(c.narrow(dim, 0, 1))
+    c = torch.cat([zero, c], dim)
+    return (c.narrow(dim, 2 * r + 1, n) - c.narrow(dim, 0, n)).to(t.dtype)
 
 
 def _fast_len(n: int) -> int:

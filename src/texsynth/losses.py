@@ -1,0 +1,254 @@
+"""Texture losses: built from an exemplar, they score a batch (one loss per image).
+
+A :class:`TextureLoss` holds target statistics of an exemplar. Calling it on ``[B, C, H, W]``
+images returns ``[B]`` losses (0 = statistics identical). Losses compose with weights,
+``2.0 * a + b``, and :meth:`TextureLoss.at` rebuilds one with the same options from another
+exemplar, which is how the engine gets a loss per level of its coarse-to-fine pyramid.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import torch
+
+from ._checks import as_image_batch
+from .errors import TexsynthError
+from .stats import ScatCov, ScatteringCovariance
+from .wavelets import default_J, max_J
+
+__all__ = ["HistogramLoss", "ScatteringLoss", "TextureLoss", "WeightedLoss"]
+
+
+class TextureLoss(torch.nn.Module, abc.ABC):
+    """Base class: ``loss(x)`` returns one non-negative value per image of ``x``."""
+
+    @abc.abstractmethod
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Losses ``[B]`` of images ``x [B, C, H, W]``."""
+
+    @abc.abstractmethod
+    def at(self, exemplar: torch.Tensor, **overrides: Any) -> TextureLoss:
+        """The same loss built from another exemplar (e.g. a coarser pyramid level).
+
+        ``overrides`` replace construction options (``J``, ``in_mask``, ``reference``...).
+        """
+
+    def __add__(self, other: TextureLoss) -> WeightedLoss:
+        if not isinstance(other, TextureLoss):
+            return NotImplemented
+        return WeightedLoss(_terms(self) + _terms(other))
+
+    def __mul__(self, weight: float) -> WeightedLoss:
+        if not isinstance(weight, (int, float)):
+            return NotImplemented
+        return WeightedLoss([(float(weight) * w, t) for w, t in _terms(self)])
+
+    __rmul__ = __mul__
+
+
+def _terms(loss: TextureLoss) -> list[tuple[float, TextureLoss]]:
+    return list(loss.terms) if isinstance(loss, WeightedLoss) else [(1.0, loss)]
+
+
+class WeightedLoss(TextureLoss):
+    """``sum_i w_i * loss_i``."""
+
+    def __init__(self, terms: list[tuple[float, TextureLoss]]) -> None:
+        super().__init__()
+        self.weights = [w for w, _ in terms]
+        self.parts = torch.nn.ModuleList([t for _, t in terms])
+
+    @property
+    def terms(self) -> list[tuple[float, TextureLoss]]:
+        """The ``(weight, loss)`` pairs."""
+        return list(zip(self.weights, self.parts, strict=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(w * t(x) for w, t in self.terms)  # type: ignore[return-value]
+
+    def at(self, exemplar: torch.Tensor, **overrides: Any) -> WeightedLoss:
+        return WeightedLoss([(w, t.at(exemplar, **overrides)) for w, t in self.terms])
+
+
+class ScatteringLoss(TextureLoss):
+    """Chi-square distance between scattering covariances of images and an exemplar.
+
+    The statistics are normalised by the exemplar's S2 (so they are dimensionless), and each
+    coefficient's difference is divided by its standard error in the exemplar
+    (``use_variance``), so that a loss near 1 per statistic means "as close as the exemplar's
+    own sampling noise allows". The loss is the mean over statistic groups (S0, S1, S2, S3,
+    S4, S3P) of the mean over each group's coefficients, so the many S4 terms do not drown
+    the power spectrum; about 1 means matched within the exemplar's sampling noise.
+
+    Parameters
+    ----------
+    exemplar
+        ``[B, C, H, W]`` exemplar(s); with ``B > 1`` their statistics are averaged.
+    J, L
+        Scales and orientations (``J=None``: as many as the exemplar allows).
+    use_variance
+        Weight by the exemplar's standard errors (else a plain mean square).
+    angular
+        ``None`` (full orientation axes), ``"iso"`` (``iso_mean``) or ``"fft"``
+        (``fft_ang`` with ``fft_nharm`` and ``fft_imaginary``).
+    in_mask
+        Exemplar pixels to use (1) or ignore (0) for the target statistics.
+    reference
+        Optional second field (same size as the images scored): adds the cross statistics
+        between the images and ``reference`` to the loss.
+    exemplar_edge
+        Compute the exemplar's statistics as non-periodic (default: a photo's borders do
+        not wrap around, and a wrap-around seam would otherwise teach the synthesis
+        spurious horizontal/vertical structure).
+    """
+
+    def __init__(
+        self,
+        exemplar: torch.Tensor,
+        *,
+        J: int | None = None,
+        L: int = 4,
+        use_variance: bool = True,
+        angular: str | None = None,
+        fft_nharm: int = 1,
+        fft_imaginary: bool = True,
+        in_mask: torch.Tensor | None = None,
+        reference: torch.Tensor | None = None,
+        exemplar_edge: bool = True,
+    ) -> None:
+        super().__init__()
+        if angular not in (None, "iso", "fft"):
+            raise TexsynthError(f"angular must be None, 'iso' or 'fft', got {angular!r}")
+        ex = as_image_batch(exemplar, "exemplar")
+        H, W = ex.shape[-2:]
+        if J is None:
+            J = max(default_J(H, W), 1)
+        self.options: dict[str, Any] = dict(
+            J=J, L=L, use_variance=use_variance, angular=angular, fft_nharm=fft_nharm,
+            fft_imaginary=fft_imaginary, in_mask=in_mask, reference=reference,
+            exemplar_edge=exemplar_edge,
+        )
+        if J > max_J(H, W):
+            raise TexsynthError(
+                f"exemplar of {H}x{W} pixels supports at most J={max_J(H, W)} scales, got J={J}"
+            )
+        self.sc = ScatteringCovariance(J=J, L=L)
+        with torch.no_grad():
+            target, sigma = self.sc(ex, mask=in_mask, norm="auto", calc_var=True,
+                                    edge=exemplar_edge)
+        self.target = self._reduce(target.mean_batch())
+        self.sigma = self._reduce_sigma(sigma.mean_batch()) if use_variance else None
+        self.cross = None
+        if reference is not None:
+            ref = as_image_batch(reference, "reference").to(ex)
+            if ref.shape[-2:] != ex.shape[-2:] or ref.shape[1] != ex.shape[1]:
+                raise TexsynthError(
+                    f"reference has shape {tuple(ref.shape)}, the exemplar {tuple(ex.shape)}: "
+                    "cross statistics need fields of the same size and channels"
+                )
+            self.cross_sc = ScatteringCovariance(J=J, L=L)
+            with torch.no_grad():
+                ctarget, csigma = self.cross_sc(ex, ref, mask=in_mask, norm="auto",
+                                                calc_var=True, edge=exemplar_edge)
+            self.reference = ref
+            self.cross = self._reduce(ctarget.mean_batch())
+            self.cross_sigma = self._reduce_sigma(csigma.mean_batch()) if use_variance else None
+
+    def _reduce(self, s: ScatCov) -> ScatCov:
+        a = self.options["angular"]
+        if a == "iso":
+            return s.iso_mean()
+        if a == "fft":
+            return s.fft_ang(self.options["fft_nharm"], self.options["fft_imaginary"])
+        return s
+
+    def _reduce_sigma(self, s: ScatCov) -> ScatCov:
+        a = self.options["angular"]
+        if a == "iso":
+            return s.iso_mean_sigma()
+        if a == "fft":
+            return s.fft_ang_sigma(self.options["fft_nharm"], self.options["fft_imaginary"])
+        return s
+
+    def at(self, exemplar: torch.Tensor, **overrides: Any) -> ScatteringLoss:
+        return ScatteringLoss(exemplar, **{**self.options, **overrides})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        stats = self._reduce(self.sc(x, norm="auto"))
+        loss = _grouped_chi2(stats, self.target, self.sigma)
+        if self.cross is not None:
+            ref = self.reference.to(x)
+            if ref.shape[-2:] != x.shape[-2:]:
+                raise TexsynthError(
+                    f"reference is {tuple(ref.shape[-2:])} but the images are "
+                    f"{tuple(x.shape[-2:])}; cross-synthesis needs the output size to equal "
+                    "the reference's"
+                )
+            cstats = self._reduce(self.cross_sc(x, ref.expand(x.shape[0], -1, -1, -1),
+                                                norm="auto"))
+            loss = loss + _grouped_chi2(cstats, self.cross, self.cross_sigma)
+        return loss
+
+
+def _grouped_chi2(stats: ScatCov, target: ScatCov, sigma: ScatCov | None) -> torch.Tensor:
+    """Mean over statistic groups of the mean squared (sigma-weighted) difference: ``[B]``."""
+    total = 0.0
+    groups = 0
+    for name, value in stats.fields():
+        t = getattr(target, name)
+        if t is None:
+            continue
+        d = (value - t.to(value)).abs() ** 2
+        if sigma is not None:
+            s = getattr(sigma, name).to(d)
+            # floor: a coefficient is never weighted more than one measured to 1e-3 of the
+            # group's typical size (avoids blow-ups on exactly-zero standard errors)
+            floor = 1e-3 * t.abs().pow(2).mean().sqrt().to(d) + torch.finfo(d.dtype).tiny
+            d = d / (s**2 + floor**2)
+        total = total + d.reshape(d.shape[0], -1).mean(1)
+        groups += 1
+    return total / groups  # type: ignore[return-value]
+
+
+class HistogramLoss(TextureLoss):
+    """Squared distance between sorted pixel values and the exemplar's quantiles.
+
+    Per channel, ``mean_i (sort(x)_i - q(p_i))^2 / (rel_tol * std)^2``, with ``q`` the
+    exemplar's quantile function at ranks ``p_i = (i + 0.5) / N``: a 1-D optimal-transport
+    (Wasserstein-2) distance that works for any image size. ``rel_tol`` is the RMS quantile
+    error, as a fraction of the exemplar's standard deviation, that counts as 1.
+    """
+
+    def __init__(self, exemplar: torch.Tensor, *, in_mask: torch.Tensor | None = None,
+                 rel_tol: float = 0.01, **_: Any) -> None:
+        super().__init__()
+        ex = as_image_batch(exemplar, "exemplar")
+        C = ex.shape[1]
+        pix = ex.transpose(0, 1).reshape(C, -1)
+        if in_mask is not None:
+            keep = (in_mask.expand_as(ex) > 0).transpose(0, 1).reshape(C, -1)[0]
+            pix = pix[:, keep]
+        self.options = dict(in_mask=in_mask, rel_tol=rel_tol)
+        self.register_buffer("sorted", torch.sort(pix, dim=1).values)
+        scale = rel_tol * pix.std(1).clamp_min(1e-12)
+        self.register_buffer("scale", scale)
+
+    def at(self, exemplar: torch.Tensor, **overrides: Any) -> HistogramLoss:
+        kw = {k: v for k, v in {**self.options, **overrides}.items() if k in self.options}
+        return HistogramLoss(exemplar, **kw)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, C = x.shape[:2]
+        n = x.shape[-2] * x.shape[-1]
+        ref = self.sorted.to(x)
+        N = ref.shape[1]
+        pos = (torch.arange(n, device=x.device, dtype=x.dtype) + 0.5) * (N / n) - 0.5
+        lo = pos.floor().clamp(0, N - 1).long()
+        hi = (lo + 1).clamp(max=N - 1)
+        t = (pos - lo.to(x.dtype)).clamp(0, 1)
+        q = ref[:, lo] * (1 - t) + ref[:, hi] * t  # [C, n]
+        xs = torch.sort(x.reshape(B, C, n), dim=-1).values
+        d = ((xs - q) / self.scale.to(x)[:, None]) ** 2
+        return d.mean((1, 2))

@@ -1,0 +1,424 @@
+"""The optimisation engine: coarse-to-fine L-BFGS on any :class:`TextureLoss`.
+
+Data flow: read -> standardise (and decorrelate colours) -> optional Gaussianisation ->
+build the loss at each pyramid level -> optimise from noise (or a warm start), coarse to
+fine -> undo the transforms. Outputs are periodic (tile seamlessly) unless ``tile=False``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from ._checks import as_image_batch, check_mask
+from .errors import TexsynthError
+from .losses import HistogramLoss, ScatteringLoss, TextureLoss
+from .pyramid import downsample, fourier_resize, level_shape
+from .transforms import Gaussianizer, Standardizer
+from .wavelets import default_J, max_J
+
+__all__ = ["SynthesisReport", "synthesize"]
+
+log = logging.getLogger(__name__)
+
+METHODS = ("scattering",)
+Callback = Callable[[int, int, float, torch.Tensor], Any]
+
+
+@dataclass
+class SynthesisReport:
+    """What happened during :func:`synthesize` (``report=True``)."""
+
+    levels: list[tuple[int, int]] = field(default_factory=list)  # output size per level
+    scales: list[int] = field(default_factory=list)  # J per level
+    iterations: list[int] = field(default_factory=list)
+    losses: list[list[float]] = field(default_factory=list)  # loss history per level
+    seconds: float = 0.0
+
+
+def _parse_size(size: Any, default: tuple[int, int]) -> tuple[int, int]:
+    if size is None:
+        return default
+    if isinstance(size, int):
+        size = (size, size)
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise TexsynthError(f"size must be an int or (height, width), got {size!r}") from None
+    if h < 8 or w < 8:
+        raise TexsynthError(f"size must be at least 8x8 pixels, got {h}x{w}")
+    return h, w
+
+
+def _default_levels(shape: tuple[int, int], ex_shape: tuple[int, int], J: int) -> int:
+    """Coarse-to-fine levels: halve until the output's shorter side would drop below 48 px,
+    keeping at least 2 scales at the coarsest level, at most 4 levels."""
+    n = min(shape)
+    levels = 1
+    while levels < 4 and n / 2**levels >= 48 and J - levels >= 2 and min(ex_shape) / 2**levels >= 16:
+        levels += 1
+    return levels
+
+
+def synthesize(
+    exemplar: torch.Tensor,
+    *,
+    method: str = "scattering",
+    size: int | tuple[int, int] | None = None,
+    n: int = 1,
+    seed: int | None = None,
+    steps: int = 100,
+    levels: int | None = None,
+    tile: bool = True,
+    mask: torch.Tensor | None = None,
+    in_mask: torch.Tensor | None = None,
+    init: torch.Tensor | None = None,
+    n_up: int = 0,
+    J: int | None = None,
+    L: int = 4,
+    use_variance: bool = True,
+    iso_ang: bool = False,
+    fft_ang: bool = False,
+    fft_nharm: int = 1,
+    fft_imaginary: bool = True,
+    to_gaussian: bool = False,
+    reference: torch.Tensor | None = None,
+    histogram: float = 1.0,
+    loss: TextureLoss | None = None,
+    tol: float = 1e-2,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = True,
+    callback: Callback | None = None,
+    report: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
+    """Synthesise ``n`` new textures with the statistics of ``exemplar``.
+
+    Parameters
+    ----------
+    exemplar
+        ``[H, W]``, ``[C, H, W]`` or ``[1, C, H, W]`` image or field, in its own units.
+    method
+        Texture descriptor: ``"scattering"`` (scattering covariance, seed 001).
+    size
+        Output ``(height, width)`` or one int; default: the exemplar's size (or ``init``'s).
+    n
+        Number of independent textures (``synthesised_N``), optimised together.
+    seed
+        Seed of the initial noise; the same seed on the same device gives the same result.
+    steps
+        Maximum L-BFGS iterations at the coarsest level (``NUM_EPOCHS``); each finer level
+        gets a third of the previous level's (at least 10): the coarse levels already place
+        the structure. A level also stops when it converges (see ``tol``).
+    levels
+        Coarse-to-fine levels (``nstep``); default: chosen from the size.
+    tile
+        Periodic output that tiles seamlessly (default). ``False``: a crop of a larger
+        periodic canvas, with no wrap-around.
+    mask
+        Inpainting (``grd_mask``): 1 where pixels are synthesised, 0 where they are kept
+        from ``init`` (default ``init``: the exemplar itself).
+    in_mask
+        Exemplar pixels to ignore (0) when computing the target statistics.
+    init
+        Warm start (``input_image``), ``[C, H, W]`` or ``[n, C, H, W]``.
+    n_up
+        Output ``2**n_up`` times the exemplar size (when ``size`` is not given).
+    J, L
+        Scales and orientations of the scattering statistics (``J``: at the exemplar's size,
+        default as many as it allows; ``Jmax`` in seed 001).
+    use_variance
+        Weight each coefficient by the exemplar's standard error.
+    iso_ang, fft_ang, fft_nharm, fft_imaginary
+        Orientation reductions of the statistics (seed 001).
+    to_gaussian
+        Gaussianise the exemplar's histogram first, invert at the end.
+    reference
+        Second field for cross-synthesis (same size as the output).
+    histogram
+        Weight of the pixel-histogram loss (0 disables it).
+    loss
+        A custom :class:`TextureLoss` built from the (standardised) exemplar; replaces
+        ``method``.
+    tol
+        Stop a level when the loss decreased by less than this fraction over 5 iterations.
+    device, dtype
+        Where and in what precision to compute (default: the exemplar's device).
+    progress
+        Show a progress bar.
+    callback
+        ``callback(level, iteration, loss, x)`` after each iteration; return ``True`` to
+        stop the current level.
+    report
+        Also return a :class:`SynthesisReport`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n, C, H, W]`` textures in the exemplar's units (and the report if asked).
+    """
+    import time
+
+    start = time.perf_counter()
+    if method not in METHODS and loss is None:
+        raise TexsynthError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if iso_ang and fft_ang:
+        raise TexsynthError("iso_ang and fft_ang cannot be combined; choose one")
+    if not isinstance(n, int) or n < 1:
+        raise TexsynthError(f"n must be a positive integer, got {n!r}")
+    if not isinstance(steps, int) or steps < 1:
+        raise TexsynthError(f"steps must be a positive integer, got {steps!r}")
+    ex = as_image_batch(exemplar, "exemplar")
+    if ex.shape[0] != 1:
+        raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
+    dev = torch.device(device) if device is not None else ex.device
+    ex = ex.to(dev, dtype)
+    C, He, We = ex.shape[1:]
+
+    inm = None
+    if in_mask is not None:
+        inm = check_mask(in_mask, ex.shape, "in_mask").to(dev, dtype)
+    init_t = None
+    if init is not None:
+        init_t = as_image_batch(init, "init").to(dev, dtype)
+        if init_t.shape[1] != C:
+            raise TexsynthError(f"init has {init_t.shape[1]} channels, the exemplar {C}")
+    gmask = None
+    if mask is not None:
+        if init_t is None:
+            init_t = ex
+            if inm is None:  # the hole's content must not shape the target statistics
+                inm = (1 - check_mask(mask, ex.shape, "mask")).to(dev, dtype)
+        gmask = check_mask(mask, init_t.shape, "mask").to(dev, dtype)
+
+    default_size = tuple(init_t.shape[-2:]) if init_t is not None else (He * 2**n_up,
+                                                                         We * 2**n_up)
+    out_shape = _parse_size(size, default_size)  # type: ignore[arg-type]
+    if gmask is not None and out_shape != tuple(init_t.shape[-2:]):  # type: ignore[union-attr]
+        raise TexsynthError("with a mask (inpainting) the output has the size of init")
+    if init_t is not None and init_t.shape[0] not in (1, n):
+        raise TexsynthError(f"init has a batch of {init_t.shape[0]}, expected 1 or n={n}")
+
+    # value transforms: standardise (+ colour PCA), optionally Gaussianise
+    std = Standardizer.fit(ex, inm)
+    ex_s = std.forward(ex)
+    gauss = Gaussianizer.fit(ex_s, inm) if to_gaussian else None
+    if gauss is not None:
+        ex_s = gauss.forward(ex_s)
+    ref_s = None
+    if reference is not None:
+        ref_t = as_image_batch(reference, "reference").to(dev, dtype)
+        if tuple(ref_t.shape[-2:]) != out_shape:
+            raise TexsynthError(
+                f"reference is {tuple(ref_t.shape[-2:])}, the output {out_shape}: "
+                "cross-synthesis needs them equal"
+            )
+        ref_s = Standardizer.fit(ref_t).forward(ref_t)
+
+    def prepare(t: torch.Tensor) -> torch.Tensor:
+        t = std.forward(t)
+        return gauss.forward(t) if gauss is not None else t
+
+    init_s = prepare(init_t) if init_t is not None else None
+
+    # scales and levels
+    J_full = J if J is not None else max(default_J(He, We), 1)
+    if J_full > max_J(He, We):
+        raise TexsynthError(
+            f"exemplar of {He}x{We} pixels supports at most J={max_J(He, We)} scales, got J={J}"
+        )
+    n_levels = levels if levels is not None else _default_levels(out_shape, (He, We), J_full)
+    if not isinstance(n_levels, int) or n_levels < 1:
+        raise TexsynthError(f"levels must be a positive integer, got {levels!r}")
+    if J_full - (n_levels - 1) < 1:
+        raise TexsynthError(
+            f"levels={n_levels} leaves no scale at the coarsest level (J={J_full}); "
+            f"use levels<={J_full}"
+        )
+
+    margin = 0
+    if not tile:
+        margin = min(int(3 * 2 ** (J_full - 1)), min(out_shape) // 2)
+    canvas = (out_shape[0] + 2 * margin, out_shape[1] + 2 * margin)
+
+    base_loss = loss
+    gen = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
+    if seed is None:
+        gen.seed()
+    rep = SynthesisReport()
+    x: torch.Tensor | None = None
+    for k in range(n_levels):
+        below = n_levels - 1 - k
+        shape = level_shape(canvas, below)
+        ex_k = downsample(ex_s, level_shape((He, We), below))
+        inm_k = downsample(inm, ex_k.shape[-2:]) if inm is not None else None
+        if inm_k is not None:
+            inm_k = (inm_k >= 0.999).to(dtype)  # a coarse pixel is valid if all of it is
+        J_k = J_full - below
+        loss_k = _level_loss(base_loss, method, ex_k, J_k, L, use_variance, iso_ang, fft_ang,
+                             fft_nharm, fft_imaginary, inm_k, ref_s, shape, histogram)
+        frozen, free = None, None
+        if gmask is not None:
+            assert init_s is not None
+            frozen = downsample(init_s, shape)
+            free = (downsample(gmask, shape) > 0).to(dtype)
+        if x is None:
+            x = torch.randn(n, C, *shape, generator=gen, dtype=dtype).to(dev)
+            if init_s is not None and gmask is None:
+                x = downsample(init_s, shape).expand(n, -1, -1, -1).clone()
+        else:
+            x = _upsample_with_detail(x, shape, ex_k, gen)
+        budget = max(steps // 3**k, min(steps, 10))
+        x, hist = _optimise(x, loss_k, frozen, free, budget, tol, progress, callback, k,
+                            n_levels, shape)
+        rep.levels.append(shape)
+        rep.scales.append(J_k)
+        rep.iterations.append(len(hist))
+        rep.losses.append(hist)
+    assert x is not None
+    if margin:
+        x = x[..., margin : margin + out_shape[0], margin : margin + out_shape[1]]
+    if gauss is not None:
+        x = gauss.inverse(x)
+    out = std.inverse(x).detach()
+    if gmask is not None:
+        assert init_t is not None
+        out = init_t * (1 - gmask) + out * gmask
+    rep.seconds = time.perf_counter() - start
+    return (out, rep) if report else out
+
+
+def _upsample_with_detail(
+    x: torch.Tensor, shape: tuple[int, int], ex: torch.Tensor, gen: torch.Generator
+) -> torch.Tensor:
+    """Periodic upsampling to ``shape`` plus noise in the new (finer) frequency band.
+
+    Band-limited upsampling leaves the finest scales empty, where the moduli |x * psi| sit
+    at their non-smooth zero and L-BFGS stalls. The noise is scaled to the energy the
+    exemplar ``ex`` (this level) has in that band.
+    """
+    coarse = tuple(x.shape[-2:])
+    up = fourier_resize(x, shape)
+    noise = torch.randn(*up.shape, generator=gen, dtype=up.dtype).to(up.device)
+    noise_hf = noise - fourier_resize(fourier_resize(noise, coarse), shape)
+    ex_hf = ex - fourier_resize(fourier_resize(ex, _scaled(coarse, shape, ex)), ex.shape[-2:])
+    ex_energy = ex_hf.pow(2).mean((0, 2, 3))  # [C]
+    noise_energy = noise_hf.pow(2).mean((0, 2, 3)).clamp_min(1e-30)
+    gain = (ex_energy / noise_energy).sqrt().to(up)
+    return up + noise_hf * gain[None, :, None, None]
+
+
+def _scaled(coarse: tuple[int, int], fine: tuple[int, int], ex: torch.Tensor) -> tuple[int, int]:
+    """The exemplar's size scaled by the ``coarse / fine`` ratio of the output levels."""
+    h, w = ex.shape[-2:]
+    return max(1, round(h * coarse[0] / fine[0])), max(1, round(w * coarse[1] / fine[1]))
+
+
+def _level_loss(
+    base: TextureLoss | None,
+    method: str,
+    ex: torch.Tensor,
+    J: int,
+    L: int,
+    use_variance: bool,
+    iso_ang: bool,
+    fft_ang: bool,
+    fft_nharm: int,
+    fft_imaginary: bool,
+    in_mask: torch.Tensor | None,
+    reference: torch.Tensor | None,
+    shape: tuple[int, int],
+    histogram: float,
+) -> TextureLoss:
+    """The loss for one pyramid level."""
+    ref = fourier_resize(reference, shape) if reference is not None else None
+    if base is not None:
+        return base.at(ex, in_mask=in_mask)
+    angular = "iso" if iso_ang else ("fft" if fft_ang else None)
+    if ref is not None and tuple(ref.shape[-2:]) != tuple(ex.shape[-2:]):
+        raise TexsynthError("cross-synthesis needs the exemplar and output sizes to be equal")
+    total: TextureLoss = ScatteringLoss(
+        ex, J=J, L=L, use_variance=use_variance, angular=angular, fft_nharm=fft_nharm,
+        fft_imaginary=fft_imaginary, in_mask=in_mask, reference=ref,
+    )
+    if histogram > 0:
+        total = total + histogram * HistogramLoss(ex, in_mask=in_mask)
+    return total
+
+
+def _optimise(
+    x0: torch.Tensor,
+    loss_fn: TextureLoss,
+    frozen: torch.Tensor | None,
+    free: torch.Tensor | None,
+    steps: int,
+    tol: float,
+    progress: bool,
+    callback: Callback | None,
+    level: int,
+    n_levels: int,
+    shape: tuple[int, int],
+) -> tuple[torch.Tensor, list[float]]:
+    """L-BFGS on the pixels with unit steps (one loss evaluation per iteration).
+
+    A line search would cost about two evaluations per iteration; on these losses the
+    quasi-Newton unit step is nearly always good. As a safeguard the best iterate is kept,
+    and a step that raises the loss by more than half restarts L-BFGS from the best one.
+    """
+    v = x0.detach().clone().requires_grad_(True)
+
+    def compose(t: torch.Tensor) -> torch.Tensor:
+        if free is None or frozen is None:
+            return t
+        return frozen * (1 - free) + t * free
+
+    def make_optimizer() -> torch.optim.LBFGS:
+        return torch.optim.LBFGS([v], lr=1, max_iter=1, history_size=30,
+                                 tolerance_grad=0, tolerance_change=0)
+
+    opt = make_optimizer()
+    history: list[float] = []
+    best_value, best_v = math.inf, v.detach().clone()
+    iteration = 0
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        value = loss_fn(compose(v)).sum()
+        if not torch.isfinite(value):
+            raise TexsynthError(
+                f"synthesis diverged (non-finite loss) at level {level + 1}, iteration "
+                f"{iteration}; try fewer scales (J) or check the exemplar for constant regions"
+            )
+        value.backward()
+        return value
+
+    desc = f"level {level + 1}/{n_levels} {shape[1]}x{shape[0]}"
+    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
+    try:
+        for iteration in range(steps):  # noqa: B007 (used in closure's message)
+            before = v.detach().clone()
+            value = float(opt.step(closure).detach())  # loss at ``before``
+            history.append(value)
+            if value < best_value:
+                best_value, best_v = value, before
+            elif value > 1.5 * best_value:  # a bad step: back to the best point, fresh memory
+                with torch.no_grad():
+                    v.copy_(best_v)
+                opt = make_optimizer()
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.4g}")
+            if callback is not None and callback(level, iteration, value, compose(before)):
+                break
+            if len(history) > 5 and history[-6] - value <= tol * max(abs(value), 1e-12):
+                break
+            if value == 0.0:
+                break
+    finally:
+        bar.close()
+    return compose(best_v).detach(), history
