@@ -48,15 +48,28 @@ def _build_parser() -> argparse.ArgumentParser:
         "and orientation on screen, every labelled coefficient in JSON.",
     )
     st.add_argument("image", type=Path, help="PNG/JPEG/WebP/TIFF/NPY/NPZ/FITS file")
-    st.add_argument("--J", type=_positive_int, default=None, help="number of scales (default: "
-                    "as many as the image size allows)")
+    st.add_argument(
+        "--J",
+        type=_positive_int,
+        default=None,
+        help="number of scales (default: as many as the image size allows)",
+    )
     st.add_argument("--L", type=_positive_int, default=4, help="number of orientations")
     st.add_argument("--iso", action="store_true", help="average over orientations (iso_mean)")
-    st.add_argument("--norm", choices=["none", "self"], default="none",
-                    help="normalise S1..S4 by the image's own S2 (default: raw)")
+    st.add_argument(
+        "--norm",
+        choices=["none", "self"],
+        default="none",
+        help="normalise S1..S4 by the image's own S2 (default: raw)",
+    )
     st.add_argument("--edge", action="store_true", help="treat the image as non-periodic")
-    st.add_argument("--json", type=Path, default=None, metavar="FILE",
-                    help="write every labelled coefficient to this JSON file")
+    st.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write every labelled coefficient to this JSON file",
+    )
     st.set_defaults(func=_cmd_stats)
     return parser
 
@@ -77,8 +90,10 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     source = f"{meta.dtype} {meta.format}" + (", scaled to [0, 1]" if meta.scaled else "")
     print(f"{args.image}: {W}x{H} pixels, {C} channel{'s' * (C > 1)} ({source})")
     angles = [f"{180 * l / args.L:g}°" for l in range(args.L)]
-    print(f"J={J} scales, L={args.L} orientations (wave-vector angle from the x axis: "
-          f"{', '.join(angles)}); boundaries {'non-periodic' if args.edge else 'periodic'}")
+    print(
+        f"J={J} scales, L={args.L} orientations (wave-vector angle from the x axis: "
+        f"{', '.join(angles)}); boundaries {'non-periodic' if args.edge else 'periodic'}"
+    )
     for c in range(C):
         _print_channel(stats, normalised, c, angles)
     if args.json is not None:
@@ -102,8 +117,10 @@ def _print_channel(stats: ScatCov, normalised: ScatCov, c: int, angles: list[str
             print("    " + f"{j:>2} {period:>9.1f} " + "".join(f"{v:>11.4g}" for v in row))
     s3 = normalised.S3[0, c].abs().mean()
     s4 = normalised.S4[0, c].abs().mean()
-    print(f"  normalised couplings across scales: mean |S3| = {float(s3):.4g} (phase-modulus), "
-          f"mean |S4| = {float(s4):.4g} (modulus-modulus); ~0 for Gaussian noise")
+    print(
+        f"  normalised couplings across scales: mean |S3| = {float(s3):.4g} (phase-modulus), "
+        f"mean |S4| = {float(s4):.4g} (modulus-modulus); ~0 for Gaussian noise"
+    )
 
 
 def _write_json(
@@ -114,7 +131,9 @@ def _write_json(
     values, labels = stats.flatten()
     coefficients = []
     for lab, value in zip(labels, values[0].tolist(), strict=True):
-        entry: dict[str, Any] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in lab.items()}
+        entry: dict[str, Any] = {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in lab.items()
+        }
         entry["value"] = value
         coefficients.append(entry)
     doc = {

@@ -126,8 +126,14 @@ class ScatteringLoss(TextureLoss):
         if J is None:
             J = max(default_J(H, W), 1)
         self.options: dict[str, Any] = dict(
-            J=J, L=L, use_variance=use_variance, angular=angular, fft_nharm=fft_nharm,
-            fft_imaginary=fft_imaginary, in_mask=in_mask, reference=reference,
+            J=J,
+            L=L,
+            use_variance=use_variance,
+            angular=angular,
+            fft_nharm=fft_nharm,
+            fft_imaginary=fft_imaginary,
+            in_mask=in_mask,
+            reference=reference,
             exemplar_edge=exemplar_edge,
         )
         if J > max_J(H, W):
@@ -136,8 +142,9 @@ class ScatteringLoss(TextureLoss):
             )
         self.sc = ScatteringCovariance(J=J, L=L)
         with torch.no_grad():
-            target, sigma = self.sc(ex, mask=in_mask, norm="auto", calc_var=True,
-                                    edge=exemplar_edge)
+            target, sigma = self.sc(
+                ex, mask=in_mask, norm="auto", calc_var=True, edge=exemplar_edge
+            )
         self.target = self._reduce(target.mean_batch())
         self.sigma = self._reduce_sigma(sigma.mean_batch()) if use_variance else None
         self.cross = None
@@ -150,8 +157,9 @@ class ScatteringLoss(TextureLoss):
                 )
             self.cross_sc = ScatteringCovariance(J=J, L=L)
             with torch.no_grad():
-                ctarget, csigma = self.cross_sc(ex, ref, mask=in_mask, norm="auto",
-                                                calc_var=True, edge=exemplar_edge)
+                ctarget, csigma = self.cross_sc(
+                    ex, ref, mask=in_mask, norm="auto", calc_var=True, edge=exemplar_edge
+                )
             self.reference = ref
             self.cross = self._reduce(ctarget.mean_batch())
             self.cross_sigma = self._reduce_sigma(csigma.mean_batch()) if use_variance else None
@@ -186,8 +194,7 @@ class ScatteringLoss(TextureLoss):
                     f"{tuple(x.shape[-2:])}; cross-synthesis needs the output size to equal "
                     "the reference's"
                 )
-            cstats = self._reduce(self.cross_sc(x, ref.expand(x.shape[0], -1, -1, -1),
-                                                norm="auto"))
+            cstats = self._reduce(self.cross_sc(x, ref.expand(x.shape[0], -1, -1, -1), norm="auto"))
             loss = loss + _grouped_chi2(cstats, self.cross, self.cross_sigma)
         return loss
 
@@ -221,8 +228,14 @@ class HistogramLoss(TextureLoss):
     error, as a fraction of the exemplar's standard deviation, that counts as 1.
     """
 
-    def __init__(self, exemplar: torch.Tensor, *, in_mask: torch.Tensor | None = None,
-                 rel_tol: float = 0.01, **_: Any) -> None:
+    def __init__(
+        self,
+        exemplar: torch.Tensor,
+        *,
+        in_mask: torch.Tensor | None = None,
+        rel_tol: float = 0.01,
+        **_: Any,
+    ) -> None:
         super().__init__()
         ex = as_image_batch(exemplar, "exemplar")
         C = ex.shape[1]

@@ -61,7 +61,9 @@ def _default_levels(shape: tuple[int, int], ex_shape: tuple[int, int], J: int) -
     keeping at least 2 scales at the coarsest level, at most 4 levels."""
     n = min(shape)
     levels = 1
-    while levels < 4 and n / 2**levels >= 48 and J - levels >= 2 and min(ex_shape) / 2**levels >= 16:
+    while (
+        levels < 4 and n / 2**levels >= 48 and J - levels >= 2 and min(ex_shape) / 2**levels >= 16
+    ):
         levels += 1
     return levels
 
@@ -197,8 +199,7 @@ def synthesize(
                 inm = (1 - check_mask(mask, ex.shape, "mask")).to(dev, dtype)
         gmask = check_mask(mask, init_t.shape, "mask").to(dev, dtype)
 
-    default_size = tuple(init_t.shape[-2:]) if init_t is not None else (He * 2**n_up,
-                                                                         We * 2**n_up)
+    default_size = tuple(init_t.shape[-2:]) if init_t is not None else (He * 2**n_up, We * 2**n_up)
     out_shape = _parse_size(size, default_size)  # type: ignore[arg-type]
     if gmask is not None and out_shape != tuple(init_t.shape[-2:]):  # type: ignore[union-attr]
         raise TexsynthError("with a mask (inpainting) the output has the size of init")
@@ -261,8 +262,22 @@ def synthesize(
         if inm_k is not None:
             inm_k = (inm_k >= 0.999).to(dtype)  # a coarse pixel is valid if all of it is
         J_k = J_full - below
-        loss_k = _level_loss(base_loss, method, ex_k, J_k, L, use_variance, iso_ang, fft_ang,
-                             fft_nharm, fft_imaginary, inm_k, ref_s, shape, histogram)
+        loss_k = _level_loss(
+            base_loss,
+            method,
+            ex_k,
+            J_k,
+            L,
+            use_variance,
+            iso_ang,
+            fft_ang,
+            fft_nharm,
+            fft_imaginary,
+            inm_k,
+            ref_s,
+            shape,
+            histogram,
+        )
         frozen, free = None, None
         if gmask is not None:
             assert init_s is not None
@@ -275,8 +290,9 @@ def synthesize(
         else:
             x = _upsample_with_detail(x, shape, ex_k, gen)
         budget = max(steps // 3**k, min(steps, 10))
-        x, hist = _optimise(x, loss_k, frozen, free, budget, tol, progress, callback, k,
-                            n_levels, shape)
+        x, hist = _optimise(
+            x, loss_k, frozen, free, budget, tol, progress, callback, k, n_levels, shape
+        )
         rep.levels.append(shape)
         rep.scales.append(J_k)
         rep.iterations.append(len(hist))
@@ -344,8 +360,15 @@ def _level_loss(
     if ref is not None and tuple(ref.shape[-2:]) != tuple(ex.shape[-2:]):
         raise TexsynthError("cross-synthesis needs the exemplar and output sizes to be equal")
     total: TextureLoss = ScatteringLoss(
-        ex, J=J, L=L, use_variance=use_variance, angular=angular, fft_nharm=fft_nharm,
-        fft_imaginary=fft_imaginary, in_mask=in_mask, reference=ref,
+        ex,
+        J=J,
+        L=L,
+        use_variance=use_variance,
+        angular=angular,
+        fft_nharm=fft_nharm,
+        fft_imaginary=fft_imaginary,
+        in_mask=in_mask,
+        reference=ref,
     )
     if histogram > 0:
         total = total + histogram * HistogramLoss(ex, in_mask=in_mask)
@@ -379,8 +402,9 @@ def _optimise(
         return frozen * (1 - free) + t * free
 
     def make_optimizer() -> torch.optim.LBFGS:
-        return torch.optim.LBFGS([v], lr=1, max_iter=1, history_size=30,
-                                 tolerance_grad=0, tolerance_change=0)
+        return torch.optim.LBFGS(
+            [v], lr=1, max_iter=1, history_size=30, tolerance_grad=0, tolerance_change=0
+        )
 
     opt = make_optimizer()
     history: list[float] = []

@@ -40,8 +40,9 @@ class Standardizer:
     scale: torch.Tensor  # [C]
 
     @classmethod
-    def fit(cls, exemplar: torch.Tensor, mask: torch.Tensor | None = None,
-            decorrelate: bool = True) -> Standardizer:
+    def fit(
+        cls, exemplar: torch.Tensor, mask: torch.Tensor | None = None, decorrelate: bool = True
+    ) -> Standardizer:
         """Fit to ``exemplar [1, C, H, W]`` (pixels with mask 0 are ignored)."""
         pix, w = _weighted_pixels(exemplar.double(), mask)
         w = w.double() / w.sum()
@@ -96,13 +97,15 @@ class Gaussianizer:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``[B, C, H, W]`` values through the exemplar's CDF to standard-normal ones."""
-        return self._interp(x, self.sorted_values, self.gauss_values[None].expand_as(
-            self.sorted_values))
+        return self._interp(
+            x, self.sorted_values, self.gauss_values[None].expand_as(self.sorted_values)
+        )
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Map standard-normal values back to the exemplar's distribution."""
-        return self._interp(y, self.gauss_values[None].expand_as(self.sorted_values),
-                            self.sorted_values)
+        return self._interp(
+            y, self.gauss_values[None].expand_as(self.sorted_values), self.sorted_values
+        )
 
     @staticmethod
     def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -119,8 +122,9 @@ class Gaussianizer:
         return out
 
 
-def match_histogram(x: torch.Tensor, reference: torch.Tensor,
-                    mask: torch.Tensor | None = None) -> torch.Tensor:
+def match_histogram(
+    x: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Give each image and channel of ``x [B, C, H, W]`` exactly the value distribution of
     ``reference [1, C, H', W']`` (rank remapping; ties keep their order)."""
     pix, w = _weighted_pixels(reference, mask)
