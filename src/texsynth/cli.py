@@ -71,7 +71,218 @@ def _build_parser() -> argparse.ArgumentParser:
         help="write every labelled coefficient to this JSON file",
     )
     st.set_defaults(func=_cmd_stats)
+
+    sy = sub.add_parser(
+        "synth",
+        help="synthesise new textures from an exemplar",
+        description="Synthesise new textures with the statistics of an exemplar image or "
+        "field. Outputs tile seamlessly unless --no-tile. With --mask, fills the white "
+        "pixels of the mask in the input image (inpainting).",
+    )
+    sy.add_argument("input", type=Path, help="exemplar (PNG/JPEG/WebP/TIFF/NPY/NPZ/FITS)")
+    sy.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="output file; its suffix sets the format. With --n > 1, '{i}' in "
+        "OUT is replaced by the index (else '_i' is added before the suffix)",
+    )
+    sy.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        metavar="WxH",
+        help="output size, e.g. 512x512 or 512 (default: the exemplar's)",
+    )
+    sy.add_argument("--n", type=_positive_int, default=1, help="number of textures")
+    sy.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed (default: a random one, recorded in the JSON sidecar)",
+    )
+    sy.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=100,
+        help="L-BFGS iterations at the coarsest level (finer levels use fewer)",
+    )
+    sy.add_argument(
+        "--levels",
+        type=_positive_int,
+        default=None,
+        help="coarse-to-fine levels (default: from the size)",
+    )
+    sy.add_argument("--J", type=_positive_int, default=None, help="number of scales")
+    sy.add_argument("--L", type=_positive_int, default=4, help="number of orientations")
+    sy.add_argument(
+        "--mask",
+        type=Path,
+        default=None,
+        help="inpainting mask image: white = synthesise, black = keep the input",
+    )
+    sy.add_argument("--init", type=Path, default=None, help="warm-start image")
+    sy.add_argument(
+        "--no-tile",
+        action="store_true",
+        help="output that does not wrap around (default: seamless tiling)",
+    )
+    sy.add_argument("--iso", action="store_true", help="isotropic statistics (iso_ang)")
+    sy.add_argument(
+        "--to-gaussian",
+        action="store_true",
+        help="Gaussianise the histogram before synthesis, invert after",
+    )
+    sy.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto")
+    sy.add_argument("--quiet", action="store_true", help="no progress bar")
+    sy.set_defaults(func=_cmd_synth)
     return parser
+
+
+def _size(text: str) -> tuple[int, int]:
+    """Parse ``WxH`` or ``N`` into ``(height, width)``."""
+    parts = text.lower().split("x")
+    try:
+        if len(parts) == 1:
+            n = int(parts[0])
+            return n, n
+        if len(parts) == 2:
+            w, h = int(parts[0]), int(parts[1])
+            return h, w
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"size must look like 512x256 (width x height), got {text!r}")
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise TexsynthError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TexsynthError("--device cuda: no CUDA GPU is available here; use --device cpu")
+    return dev
+
+
+def _output_paths(pattern: Path, n: int) -> list[Path]:
+    if n == 1:
+        return [Path(str(pattern).replace("{i}", "0"))]
+    if "{i}" in pattern.name:
+        return [pattern.with_name(pattern.name.replace("{i}", str(i))) for i in range(n)]
+    return [pattern.with_name(f"{pattern.stem}_{i}{pattern.suffix}") for i in range(n)]
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    import secrets
+    import time
+
+    from .io import ImageMeta, atomic_text_write, write_image
+    from .synthesis import synthesize
+
+    image, meta = read_image(args.input)
+    outputs = _output_paths(args.output, args.n)
+    for out in outputs:
+        if not out.parent.is_dir():
+            raise TexsynthError(f"output directory {str(out.parent)!r} does not exist")
+    mask = init = None
+    if args.mask is not None:
+        m, _ = read_image(args.mask)
+        mask = m.mean(0, keepdim=True).clamp(0, 1)
+    if args.init is not None:
+        init, _ = read_image(args.init)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    device = _device(args.device)
+    start = time.perf_counter()
+    result, report = synthesize(
+        image,
+        size=args.size,
+        n=args.n,
+        seed=seed,
+        steps=args.steps,
+        levels=args.levels,
+        J=args.J,
+        L=args.L,
+        mask=mask,
+        init=init,
+        tile=not args.no_tile,
+        iso_ang=args.iso,
+        to_gaussian=args.to_gaussian,
+        device=device,
+        progress=not args.quiet,
+        report=True,
+    )
+    elapsed = time.perf_counter() - start
+    result = result.cpu()
+    out_meta: ImageMeta | None = meta
+    suffix = args.output.suffix.lower()
+    note = ""
+    if not meta.scaled and suffix in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
+        lo, hi = meta.value_range
+        span = hi - lo if hi > lo else 1.0
+        result = (result - lo) / span
+        out_meta = None
+        note = f"float values mapped from the exemplar's range [{lo:g}, {hi:g}] to 8 bits"
+    if meta.scaled:
+        result = result.clamp(0, 1)
+    for out, img in zip(outputs, result, strict=True):
+        write_image(
+            out,
+            img,
+            out_meta
+            if out.suffix.lower() == args.input.suffix.lower()
+            or out_meta is None
+            or not meta.scaled
+            else None,
+        )
+    sidecar = _sidecar_path(args.output)
+    doc = {
+        "texsynth_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": sys.version.split()[0],
+        "input": str(args.input),
+        "outputs": [str(o) for o in outputs],
+        "seed": seed,
+        "device": str(device),
+        "settings": {
+            "method": "scattering",
+            "size_hw": list(result.shape[-2:]),
+            "n": args.n,
+            "steps": args.steps,
+            "levels": len(report.levels),
+            "J": report.scales[-1],
+            "L": args.L,
+            "tile": not args.no_tile,
+            "iso": args.iso,
+            "to_gaussian": args.to_gaussian,
+            "mask": str(args.mask) if args.mask else None,
+            "init": str(args.init) if args.init else None,
+        },
+        "levels": [
+            {"size_hw": list(s), "J": j, "iterations": it, "final_loss": h[-1]}
+            for s, j, it, h in zip(
+                report.levels, report.scales, report.iterations, report.losses, strict=True
+            )
+        ],
+        "seconds": round(elapsed, 3),
+    }
+    atomic_text_write(sidecar, json.dumps(doc, indent=1))
+    names = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
+    print(
+        f"wrote {names} ({result.shape[-1]}x{result.shape[-2]}, seed {seed}) in "
+        f"{elapsed:.1f} s; settings in {sidecar}"
+    )
+    if note:
+        print(f"note: {note}")
+    return 0
+
+
+def _sidecar_path(pattern: Path) -> Path:
+    stem = pattern.stem.replace("{i}", "").rstrip("_-.") or "texsynth"
+    return pattern.with_name(f"{stem}.json")
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:

@@ -57,12 +57,12 @@ def _parse_size(size: Any, default: tuple[int, int]) -> tuple[int, int]:
 
 
 def _default_levels(shape: tuple[int, int], ex_shape: tuple[int, int], J: int) -> int:
-    """Coarse-to-fine levels: halve until the output's shorter side would drop below 48 px,
+    """Coarse-to-fine levels: halve until the output's shorter side would drop below 32 px,
     keeping at least 2 scales at the coarsest level, at most 4 levels."""
     n = min(shape)
     levels = 1
     while (
-        levels < 4 and n / 2**levels >= 48 and J - levels >= 2 and min(ex_shape) / 2**levels >= 16
+        levels < 4 and n / 2**levels >= 32 and J - levels >= 2 and min(ex_shape) / 2**levels >= 16
     ):
         levels += 1
     return levels
@@ -183,9 +183,11 @@ def synthesize(
     ex = ex.to(dev, dtype)
     C, He, We = ex.shape[1:]
 
+    # masks act on whole pixels (the synthesis runs on decorrelated colour channels): a pixel
+    # is valid only if valid in every channel, and synthesised if any channel asks for it
     inm = None
     if in_mask is not None:
-        inm = check_mask(in_mask, ex.shape, "in_mask").to(dev, dtype)
+        inm = check_mask(in_mask, ex.shape, "in_mask").to(dev, dtype).amin(1, keepdim=True)
     init_t = None
     if init is not None:
         init_t = as_image_batch(init, "init").to(dev, dtype)
@@ -196,8 +198,8 @@ def synthesize(
         if init_t is None:
             init_t = ex
             if inm is None:  # the hole's content must not shape the target statistics
-                inm = (1 - check_mask(mask, ex.shape, "mask")).to(dev, dtype)
-        gmask = check_mask(mask, init_t.shape, "mask").to(dev, dtype)
+                inm = (1 - check_mask(mask, ex.shape, "mask")).to(dev, dtype).amin(1, keepdim=True)
+        gmask = check_mask(mask, init_t.shape, "mask").to(dev, dtype).amax(1, keepdim=True)
 
     default_size = tuple(init_t.shape[-2:]) if init_t is not None else (He * 2**n_up, We * 2**n_up)
     out_shape = _parse_size(size, default_size)  # type: ignore[arg-type]
@@ -284,7 +286,7 @@ def synthesize(
             frozen = downsample(init_s, shape)
             free = (downsample(gmask, shape) > 0).to(dtype)
         if x is None:
-            x = torch.randn(n, C, *shape, generator=gen, dtype=dtype).to(dev)
+            x = torch.randn(n, ex_s.shape[1], *shape, generator=gen, dtype=dtype).to(dev)
             if init_s is not None and gmask is None:
                 x = downsample(init_s, shape).expand(n, -1, -1, -1).clone()
         else:
@@ -423,7 +425,8 @@ def _optimise(
         return value
 
     desc = f"level {level + 1}/{n_levels} {shape[1]}x{shape[0]}"
-    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
+    # disable=None: tqdm turns itself off when the output is not a terminal (logs, CI)
+    bar = tqdm(total=steps, desc=desc, disable=None if progress else True, leave=False)
     try:
         for iteration in range(steps):  # noqa: B007 (used in closure's message)
             before = v.detach().clone()

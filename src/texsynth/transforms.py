@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import TexsynthError
+
 __all__ = ["Gaussianizer", "Standardizer", "match_histogram"]
 
 
@@ -32,12 +34,14 @@ class Standardizer:
     """``y = R^T (x - mean) / scale`` per pixel; :meth:`inverse` undoes it.
 
     ``R`` is the identity for one channel and the PCA rotation of the colour channels
-    otherwise; ``scale`` makes each output channel unit-variance.
+    otherwise; ``scale`` makes each output channel unit-variance. Directions in which the
+    exemplar does not vary (a constant channel) are dropped: ``R`` is ``[C, C']`` with
+    ``C' <= C``, and :meth:`inverse` restores them at their constant value.
     """
 
     mean: torch.Tensor  # [C]
-    rotation: torch.Tensor  # [C, C]
-    scale: torch.Tensor  # [C]
+    rotation: torch.Tensor  # [C, C']
+    scale: torch.Tensor  # [C']
 
     @classmethod
     def fit(
@@ -57,8 +61,11 @@ class Standardizer:
         else:
             rotation, var = torch.eye(C, dtype=cov.dtype), torch.diagonal(cov)
         scale = var.clamp_min(0).sqrt()
-        floor = 1e-6 * max(float(scale.max()), 1e-30)
-        scale = torch.where(scale > floor, scale, torch.full_like(scale, max(floor, 1e-12)))
+        magnitude = float(pix.abs().max()) if pix.numel() else 0.0
+        keep = scale > 1e-7 * max(magnitude, 1e-30)
+        if not bool(keep.any()):
+            raise TexsynthError("the exemplar is constant: there is no texture to synthesise")
+        rotation, scale = rotation[:, keep], scale[keep]
         dtype = exemplar.dtype
         return cls(mean.to(dtype), rotation.to(dtype), scale.to(dtype))
 

@@ -16,6 +16,7 @@ second-layer fields, computed as a single batched matrix product.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,8 @@ from ..wavelets import WaveletBank, check_J, crop_spectrum, default_J
 from .scatcov import ScatCov, s3_index, s4_index
 
 __all__ = ["ScatteringCovariance"]
+
+log = logging.getLogger(__name__)
 
 _NORMS = (None, "auto", "self")
 
@@ -248,16 +251,18 @@ class ScatteringCovariance(torch.nn.Module):
         out: list[torch.Tensor | None] = []
         for j in range(bank.J):
             # masked values cannot leak (they are replaced before filtering); erosion by the
-            # wavelet's 99%-energy radius keeps the fill from biasing the statistics
-            eroded = _erode(valid, bank.radii[j])
-            wj = _sample_grid(m * eroded, bank.grids[j])
-            total = wj.sum((-2, -1), keepdim=True)
-            if bool((total <= 0).any()):
-                raise TexsynthError(
-                    f"no pixel is far enough from the {where} at scale "
-                    f"j={j} (filter radius {bank.radii[j]} px); use Jmax<={max(j, 1)} "
-                    "or a larger image/valid region"
-                )
+            # wavelet's 99%-energy radius keeps the fill from biasing the statistics. Where
+            # the valid region is too small for that, the radius is halved until pixels
+            # remain (more bias, but the statistics still exist).
+            radius = bank.radii[j]
+            while True:
+                wj = _sample_grid(m * _erode(valid, radius), bank.grids[j])
+                total = wj.sum((-2, -1), keepdim=True)
+                if bool((total > 0).all()) or radius == 0:
+                    break
+                radius //= 2
+            if radius < bank.radii[j]:
+                log.debug("scale %d: erosion reduced to %d px near the %s", j, radius, where)
             out.append(wj / total)
         return out, m / m.sum((-2, -1), keepdim=True)
 
