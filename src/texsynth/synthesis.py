@@ -57,13 +57,15 @@ def _parse_size(size: Any, default: tuple[int, int]) -> tuple[int, int]:
 
 
 def _default_levels(shape: tuple[int, int], ex_shape: tuple[int, int], J: int) -> int:
-    """Coarse-to-fine levels: halve until the output's shorter side would drop below 32 px,
-    keeping at least 2 scales at the coarsest level, at most 4 levels."""
+    """Coarse-to-fine levels: halve while the output's shorter side stays >= 48 px (>= 32 px
+    for the second level, so 64-px images get two), keeping at least 2 scales at the
+    coarsest level and an exemplar of >= 16 px there; at most 4 levels. A coarsest level
+    much smaller than 48 px loses thin structures (cracks, fibres) of the exemplar."""
     n = min(shape)
     levels = 1
-    while (
-        levels < 4 and n / 2**levels >= 32 and J - levels >= 2 and min(ex_shape) / 2**levels >= 16
-    ):
+    while levels < 4 and J - levels >= 2 and min(ex_shape) / 2**levels >= 16:
+        if n / 2**levels < (32 if levels == 1 else 48):
+            break
         levels += 1
     return levels
 
@@ -292,8 +294,21 @@ def synthesize(
         else:
             x = _upsample_with_detail(x, shape, ex_k, gen)
         budget = max(steps // 3**k, min(steps, 10))
+        # the coarsest level starts from noise, where the landscape is rough: a line search
+        # is worth its extra evaluations there (they are cheap at that size)
         x, hist = _optimise(
-            x, loss_k, frozen, free, budget, tol, progress, callback, k, n_levels, shape
+            x,
+            loss_k,
+            frozen,
+            free,
+            budget,
+            tol,
+            progress,
+            callback,
+            k,
+            n_levels,
+            shape,
+            line_search=k == 0 and init_s is None,
         )
         rep.levels.append(shape)
         rep.scales.append(J_k)
@@ -389,12 +404,14 @@ def _optimise(
     level: int,
     n_levels: int,
     shape: tuple[int, int],
+    line_search: bool = False,
 ) -> tuple[torch.Tensor, list[float]]:
-    """L-BFGS on the pixels with unit steps (one loss evaluation per iteration).
+    """L-BFGS on the pixels.
 
-    A line search would cost about two evaluations per iteration; on these losses the
-    quasi-Newton unit step is nearly always good. As a safeguard the best iterate is kept,
-    and a step that raises the loss by more than half restarts L-BFGS from the best one.
+    Without ``line_search`` it takes unit steps (one loss evaluation per iteration; a line
+    search costs about two): from a good starting point the quasi-Newton unit step is
+    nearly always good. As a safeguard the best iterate is kept, and a step that raises the
+    loss by more than half restarts L-BFGS from the best one.
     """
     v = x0.detach().clone().requires_grad_(True)
 
@@ -405,7 +422,13 @@ def _optimise(
 
     def make_optimizer() -> torch.optim.LBFGS:
         return torch.optim.LBFGS(
-            [v], lr=1, max_iter=1, history_size=30, tolerance_grad=0, tolerance_change=0
+            [v],
+            lr=1,
+            max_iter=1,
+            history_size=30,
+            tolerance_grad=0,
+            tolerance_change=0,
+            line_search_fn="strong_wolfe" if line_search else None,
         )
 
     opt = make_optimizer()
