@@ -212,3 +212,12 @@ def test_nan_exemplar_is_refused() -> None:
     ex[0, 3, 4] = float("nan")
     with pytest.raises(TexsynthError, match="1 non-finite"):
         synthesize(ex, seed=0, **FAST)
+
+
+def test_use_variance_off_explicit_scales_and_float64() -> None:
+    ex = _exemplar(64).double()
+    out, rep = synthesize(
+        ex, use_variance=False, J=3, levels=2, seed=0, dtype=torch.float64, report=True, **FAST
+    )
+    assert out.dtype == torch.float64 and rep.scales == [2, 3] and len(rep.levels) == 2
+    assert rep.losses[-1][-1] < rep.losses[-1][0]

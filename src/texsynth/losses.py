@@ -102,6 +102,9 @@ class ScatteringLoss(TextureLoss):
         Compute the exemplar's statistics as non-periodic (default: a photo's borders do
         not wrap around, and a wrap-around seam would otherwise teach the synthesis
         spurious horizontal/vertical structure).
+    edge
+        Score images as non-periodic too (inpainting a photo); default: periodic, for
+        textures that tile.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class ScatteringLoss(TextureLoss):
         in_mask: torch.Tensor | None = None,
         reference: torch.Tensor | None = None,
         exemplar_edge: bool = True,
+        edge: bool = False,
     ) -> None:
         super().__init__()
         if angular not in (None, "iso", "fft"):
@@ -135,8 +139,9 @@ class ScatteringLoss(TextureLoss):
             in_mask=in_mask,
             reference=reference,
             exemplar_edge=exemplar_edge,
+            edge=edge,
         )
-        if J > max_J(H, W):
+        if max_J(H, W) < J:
             raise TexsynthError(
                 f"exemplar of {H}x{W} pixels supports at most J={max_J(H, W)} scales, got J={J}"
             )
@@ -184,7 +189,8 @@ class ScatteringLoss(TextureLoss):
         return ScatteringLoss(exemplar, **{**self.options, **overrides})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        stats = self._reduce(self.sc(x, norm="auto"))
+        edge = self.options["edge"]
+        stats = self._reduce(self.sc(x, norm="auto", edge=edge))
         loss = _grouped_chi2(stats, self.target, self.sigma)
         if self.cross is not None:
             ref = self.reference.to(x)

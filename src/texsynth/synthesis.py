@@ -124,7 +124,8 @@ def synthesize(
         Coarse-to-fine levels (``nstep``); default: chosen from the size.
     tile
         Periodic output that tiles seamlessly (default). ``False``: a crop of a larger
-        periodic canvas, with no wrap-around.
+        periodic canvas, with no wrap-around. Ignored with ``mask`` (inpainting keeps the
+        input's frame, and its statistics are computed as non-periodic).
     mask
         Inpainting (``grd_mask``): 1 where pixels are synthesised, 0 where they are kept
         from ``init`` (default ``init``: the exemplar itself).
@@ -248,7 +249,7 @@ def synthesize(
         )
 
     margin = 0
-    if not tile:
+    if not tile and gmask is None:  # (inpainting keeps the input's frame)
         margin = min(int(3 * 2 ** (J_full - 1)), min(out_shape) // 2)
     canvas = (out_shape[0] + 2 * margin, out_shape[1] + 2 * margin)
 
@@ -281,6 +282,7 @@ def synthesize(
             ref_s,
             shape,
             histogram,
+            edge=gmask is not None,
         )
         frozen, free = None, None
         if gmask is not None:
@@ -308,7 +310,7 @@ def synthesize(
             k,
             n_levels,
             shape,
-            line_search=k == 0 and init_s is None,
+            line_search=k == 0 and (init_s is None or gmask is not None),
         )
         rep.levels.append(shape)
         rep.scales.append(J_k)
@@ -368,8 +370,9 @@ def _level_loss(
     reference: torch.Tensor | None,
     shape: tuple[int, int],
     histogram: float,
+    edge: bool = False,
 ) -> TextureLoss:
-    """The loss for one pyramid level."""
+    """The loss for one pyramid level (``edge``: score images as non-periodic)."""
     ref = fourier_resize(reference, shape) if reference is not None else None
     if base is not None:
         return base.at(ex, in_mask=in_mask)
@@ -386,6 +389,7 @@ def _level_loss(
         fft_imaginary=fft_imaginary,
         in_mask=in_mask,
         reference=ref,
+        edge=edge,
     )
     if histogram > 0:
         total = total + histogram * HistogramLoss(ex, in_mask=in_mask)
