@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import importlib.util
 import io
 import json
@@ -45,7 +44,6 @@ import numpy as np
 import torch
 
 from bench_stats import (
-    MEMORY_ENV,
     _cpu_model,
     _git_commit,
     _loadavg,
@@ -54,7 +52,7 @@ from bench_stats import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-MEMORY_FLAG = "--measure-memory"  # internal: one synthesis in this process, print peak memory
+RUN_FLAG = "--run-one"  # internal: one synthesis in this process, print its time and memory
 N = 256  # exemplar side
 GREY = ("bark", "grass", "brick", "gravel")
 COLOUR = ("pebbles",)
@@ -244,32 +242,44 @@ def metrics(out: Image2, ex: Image2) -> tuple[float, float]:
     return spectrum_error(out, ex), histogram_distance(out, ex)
 
 
-# --------------------------------------------------------------------------- memory
+# --------------------------------------------------------------------------- one run
 
 
-def measure_memory(method: str, name: str, seed: int, threads: int, save: str) -> dict:
-    """Peak RSS increase (MB) and seconds of one synthesis in this process; output to ``save``."""
+def run_here(method: str, name: str, seed: int, threads: int, save: str) -> dict:
+    """One synthesis in this (fresh) process: its seconds and peak memory; output to ``save``.
+
+    The peak is the increase of ``VmHWM`` (reset just before) over the resident set before the
+    call; imports and loading the exemplar come before and are not counted in either.
+    """
     torch.set_num_threads(threads)
     warm_imports([method])
     ex = load_exemplar(name, baseline=False).image
-    holder: dict[str, Run] = {}
-    t0 = time.perf_counter()
-    peak = _peak_increase(lambda: holder.__setitem__("run", METHODS[method](ex, seed)))
-    seconds = time.perf_counter() - t0
-    if save:
-        np.save(save, holder["run"].out)
-    return {"peak_mb": peak, "seconds": seconds, "note": holder["run"].note}
+    holder: dict[str, object] = {}
+
+    def call() -> None:
+        t0 = time.perf_counter()
+        holder["run"] = METHODS[method](ex, seed)
+        holder["seconds"] = time.perf_counter() - t0
+
+    peak = _peak_increase(call)
+    run = holder["run"]
+    assert isinstance(run, Run)
+    np.save(save, run.out)
+    return {"seconds": holder["seconds"], "peak_mb": peak, "note": run.note}
 
 
-def memory_in_subprocess(method: str, name: str, seed: int, threads: int, save: str = "") -> dict:
-    """Run :func:`measure_memory` in a fresh interpreter (with bench_stats's malloc settings)."""
-    script = str(Path(__file__).resolve())
-    cmd = [sys.executable, script, MEMORY_FLAG, method, name, str(seed), str(threads), save]
-    env = {**os.environ, **MEMORY_ENV}
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"memory run {method} {name} failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def run_in_subprocess(method: str, name: str, seed: int, threads: int) -> tuple[float, float, Run]:
+    """:func:`run_here` in a fresh interpreter: (seconds, peak MB, run)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        save = str(Path(tmp) / "out.npy")
+        script = str(Path(__file__).resolve())
+        cmd = [sys.executable, script, RUN_FLAG, method, name, str(seed), str(threads), save]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"{method} on {name} failed: {last}\n{out.stderr[-3000:]}")
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        return res["seconds"], res["peak_mb"], Run(np.load(save), res["note"])
 
 
 # --------------------------------------------------------------------------- benchmark
@@ -280,15 +290,17 @@ class Result:
     """Everything measured for one (exemplar, method)."""
 
     times: list[float] = field(default_factory=list)
+    peaks: list[float] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
     metrics: list[tuple[float, float]] = field(default_factory=list)
-    peak_mb: float | None = None
-    single_in_memory_run: bool = False  # the only run was the memory subprocess's
     error: str = ""
 
 
-def time_runs(ex: Exemplar, repeats: dict[str, int], loads: list[float]) -> dict[str, Result]:
-    """Timed syntheses, seeds 0, 1, ..., the methods alternating run by run (in turn first)."""
+def run_exemplar(
+    name: str, repeats: dict[str, int], threads: int, loads: list[float]
+) -> dict[str, Result]:
+    """All runs on one exemplar, seeds 0, 1, ...; the methods alternate run by run (in turn
+    first), so that a burst of load from other processes slows all of them."""
     results = {m: Result() for m in repeats}
     order = list(repeats)
     for r in range(max(repeats.values())):
@@ -296,18 +308,17 @@ def time_runs(ex: Exemplar, repeats: dict[str, int], loads: list[float]) -> dict
             if r >= repeats[m] or results[m].error:
                 continue
             loads.append(os.getloadavg()[0])
-            print(f"  {ex.name}: {m} seed {r} ...", file=sys.stderr, flush=True)
-            gc.collect()
-            t0 = time.perf_counter()
+            print(f"  {name}: {m} seed {r} ...", file=sys.stderr, flush=True)
             try:
-                run = METHODS[m](ex.image, r)
-            except Exception as e:  # a peer failing must not stop the others
-                results[m].error = f"{type(e).__name__}: {e}"
-                print(f"  {m} failed: {results[m].error}", file=sys.stderr, flush=True)
+                seconds, peak, run = run_in_subprocess(m, name, r, threads)
+            except RuntimeError as e:  # a peer failing must not stop the others
+                results[m].error = str(e).splitlines()[0]
+                print(f"  {e}", file=sys.stderr, flush=True)
                 continue
-            results[m].times.append(time.perf_counter() - t0)
+            results[m].times.append(seconds)
+            results[m].peaks.append(peak)
             results[m].runs.append(run)
-            print(f"    {results[m].times[-1]:.1f} s {run.note}", file=sys.stderr, flush=True)
+            print(f"    {seconds:.1f} s, {peak:.0f} MB {run.note}", file=sys.stderr, flush=True)
     return results
 
 
@@ -322,29 +333,7 @@ def benchmark(
         exemplars[name] = ex
         grey = ex.image.shape[0] == 1
         ms = [m for m in methods if (grey or m == "ours") and (m != "plenoptic" or name == "bark")]
-        timed = {m: repeats[m] for m in ms if m != "plenoptic"}
-        res = time_runs(ex, timed, loads) if timed else {}
-        if "plenoptic" in ms:  # minutes per run: its one run is the memory subprocess's
-            res["plenoptic"] = Result(single_in_memory_run=True)
-        for m, r in res.items():
-            if r.error:
-                continue
-            print(f"  {name}: {m} memory ...", file=sys.stderr, flush=True)
-            with tempfile.TemporaryDirectory() as tmp:
-                save = str(Path(tmp) / "out.npy") if r.single_in_memory_run else ""
-                if r.single_in_memory_run:
-                    loads.append(os.getloadavg()[0])
-                try:
-                    mem = memory_in_subprocess(m, name, 0, threads, save)
-                except RuntimeError as e:
-                    r.error = str(e).splitlines()[-1]
-                    print(f"  {m} failed: {e}", file=sys.stderr, flush=True)
-                    continue
-                r.peak_mb = mem["peak_mb"]
-                print(f"    {mem['seconds']:.1f} s in the memory run", file=sys.stderr, flush=True)
-                if r.single_in_memory_run:
-                    r.times.append(mem["seconds"])
-                    r.runs.append(Run(np.load(save), mem["note"]))
+        res = run_exemplar(name, {m: repeats[m] for m in ms}, threads, loads)
         for r in res.values():
             r.metrics = [metrics(run.out, ex.image) for run in r.runs]
         results[name] = res
@@ -371,8 +360,7 @@ def table(
         "| hist W1 | spectrum / baseline | W1 / baseline |",
         "|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    speedups: list[str] = []
-    ratios: list[float] = []
+    speedups: dict[str, list[tuple[str, float]]] = {"foscat": [], "plenoptic": []}
     notes: list[str] = []
     for name, res in results.items():
         ex = exemplars[name]
@@ -384,8 +372,8 @@ def table(
                 continue
             spec = statistics.median(v[0] for v in r.metrics)
             w1 = statistics.median(v[1] for v in r.metrics)
-            runs = f"{len(r.times)}" + ("*" if r.single_in_memory_run else "")
-            peak = f"{r.peak_mb:.0f}" if r.peak_mb is not None else "–"
+            runs = "1 (single)" if m == "plenoptic" else f"{len(r.times)}"
+            peak = f"{statistics.median(r.peaks):.0f}"
             rs = f"{spec / base[0]:.2f}" if base else "n/a"
             rw = f"{w1 / base[1]:.2f}" if base else "n/a"
             lines.append(
@@ -404,33 +392,33 @@ def table(
         if ours is None or not ours.times:
             continue
         t_o = statistics.median(ours.times)
-        for m in ("foscat", "plenoptic"):
+        for m, pairs in speedups.items():
             peer = res.get(m)
             if peer is not None and peer.times:
-                ratio = statistics.median(peer.times) / t_o
-                if m == "foscat":
-                    ratios.append(ratio)
-                speedups.append(f"{name} {ratio:.1f}x" + ("" if m == "foscat" else f" ({m})"))
+                pairs.append((name, statistics.median(peer.times) / t_o))
     legend = [""]
-    if speedups:
-        geo = (
-            f"; geometric mean vs foscat {math.exp(np.mean(np.log(ratios))):.1f}x" if ratios else ""
-        )
-        legend.append(
-            f"**Speed-up (peer median time / ours median time):** {', '.join(speedups)}{geo}."
-        )
-        legend.append("")
+    for m, pairs in speedups.items():
+        if pairs:
+            each = ", ".join(f"{name} {ratio:.1f}x" for name, ratio in pairs)
+            geo = math.exp(np.mean(np.log([ratio for _, ratio in pairs])))
+            mean = f"; geometric mean {geo:.1f}x" if len(pairs) > 1 else ""
+            legend.append(
+                f"**Speed-up vs {m}** ({m} median time / ours median time): {each}{mean}."
+            )
+            legend.append("")
     legend += [
-        "Time: wall-clock seconds of one synthesis of a 256x256 output (seeds 0, 1, ...; the "
-        "methods alternate run by run). Peak MB: increase of the peak resident memory during one "
-        "synthesis (seed 0) in a fresh process. Runs marked * : a single run, in that fresh "
-        "process (plenoptic: minutes per run).",
+        "Every run is a fresh process (seeds 0, 1, ...; the methods alternate run by run). "
+        "Time: wall-clock seconds of the synthesis call for a 256x256 output (imports and "
+        "reading the exemplar excluded; foscat's operator construction included). Peak MB: "
+        "increase of the peak resident memory (VmHWM) during that call over the resident memory "
+        "before it; median over the runs. plenoptic: a single run (minutes per run).",
         "Spectrum err: mean over radial frequency bins k = 1..128 of |log P_out(k) - log P_ex(k)|"
         " (Hann window on both, mean removed). Hist W1: Wasserstein-1 distance between the pixel "
         "values of the output and the exemplar, over the exemplar's std. Both are medians over "
         "the runs; 0 is a perfect match. *Second real sample*: the same metrics for another "
         'sample of the same texture against the exemplar ("as close as real"); the ratio '
-        "columns divide by it (about 1 or below: as close as a real sample).",
+        "columns divide by it (about 1 or below: as close as a real sample). texsynth's default "
+        "loss includes a pixel-histogram term (histogram=1.0), so its small W1 is by design.",
         "",
         *[f"- {ex.name}: {ex.source}" for ex in exemplars.values()],
         *notes,
@@ -552,9 +540,9 @@ def save_pictures(
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == [MEMORY_FLAG]:
+    if argv[:1] == [RUN_FLAG]:
         method, name, seed, threads = argv[1], argv[2], int(argv[3]), int(argv[4])
-        print(json.dumps(measure_memory(method, name, seed, threads, argv[5])))
+        print(json.dumps(run_here(method, name, seed, threads, argv[5])))
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="bark only, ours + foscat, 1 run each")
@@ -573,17 +561,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         repeats = {"ours": 1, "foscat": 1, "plenoptic": 1}
 
-    torch.set_num_threads(args.threads)
     info = machine_info(args.threads)
     print("\n".join(info), flush=True)
-    warm_imports(methods)
     loads: list[float] = []
     exemplars, results = benchmark(names, methods, repeats, args.threads, loads)
     info.append(f"- load average at end: {_loadavg()}")
     if loads:
         info.append(
             f"- 1-min load average before each timed run: min {min(loads):.2f}, "
-            f"max {max(loads):.2f} (this process counts for about 1)"
+            f"max {max(loads):.2f} (the benchmark's own runs add up to about {args.threads})"
         )
     print("\n".join(info[-2:]))
     lines, legend = table(exemplars, results)

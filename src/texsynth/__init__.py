@@ -8,28 +8,35 @@ from __future__ import annotations
 import logging
 
 from .errors import TexsynthError
+from .evaluation import EvaluationReport, MetricResult, evaluate
 from .io import ImageMeta, TexsynthWarning, read_image, write_image
-from .losses import HistogramLoss, ScatteringLoss, TextureLoss, WeightedLoss
+from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss, WeightedLoss
+from .report import write_report
 from .stats import ScatCov, ScatteringCovariance
 from .synthesis import SynthesisReport, synthesize
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EvaluationReport",
     "HistogramLoss",
     "ImageMeta",
+    "MetricResult",
     "ScatCov",
     "ScatteringCovariance",
     "ScatteringLoss",
+    "SpectrumLoss",
     "SynthesisReport",
     "TexsynthError",
     "TexsynthWarning",
     "TextureLoss",
     "WeightedLoss",
     "__version__",
+    "evaluate",
     "read_image",
     "synthesize",
     "write_image",
+    "write_report",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -18,7 +18,7 @@ from .errors import TexsynthError
 from .stats import ScatCov, ScatteringCovariance
 from .wavelets import default_J, max_J
 
-__all__ = ["HistogramLoss", "ScatteringLoss", "TextureLoss", "WeightedLoss"]
+__all__ = ["HistogramLoss", "ScatteringLoss", "SpectrumLoss", "TextureLoss", "WeightedLoss"]
 
 
 class TextureLoss(torch.nn.Module, abc.ABC):
@@ -271,3 +271,75 @@ class HistogramLoss(TextureLoss):
         xs = torch.sort(x.reshape(B, C, n), dim=-1).values
         d = ((xs - q) / self.scale.to(x)[:, None]) ** 2
         return d.mean((1, 2))
+
+
+class SpectrumLoss(TextureLoss):
+    """Squared difference of smoothed log power spectra (any output size).
+
+    Power spectra are averaged over cells of a ``cells x cells`` grid of physical frequencies
+    (cycles/pixel, so images of different sizes are comparable; default ``min(H, W) // 8``
+    between 8 and 32, at least ~64 frequencies a cell), and compared as
+    ``mean_cells (log P_x - log P_ex)^2 / rel_tol^2``. The exemplar is Hann-windowed (it
+    need not be periodic); the scored images are periodic. Wavelet power (S2) only fixes the
+    power per octave band; this term also fixes the spectrum inside each band, which is what
+    quasi-periodic textures (bricks, weaves) need.
+    """
+
+    def __init__(
+        self,
+        exemplar: torch.Tensor,
+        *,
+        cells: int | None = None,
+        rel_tol: float = 0.3,
+        in_mask: torch.Tensor | None = None,
+        **_: Any,
+    ) -> None:
+        super().__init__()
+        ex = as_image_batch(exemplar, "exemplar")
+        H, W = ex.shape[-2:]
+        # at least ~64 frequencies per cell, so the exemplar's cell spectrum is not noise
+        cells = cells if cells is not None else max(8, min(32, min(H, W) // 8))
+        self.options = dict(cells=cells, rel_tol=rel_tol, in_mask=in_mask)
+        wy = torch.hann_window(H, periodic=False, dtype=ex.dtype, device=ex.device)
+        wx = torch.hann_window(W, periodic=False, dtype=ex.dtype, device=ex.device)
+        window = wy[:, None] * wx[None, :]
+        if in_mask is not None:
+            window = window * (in_mask.expand(1, 1, H, W)[0, 0] > 0).to(ex.dtype)
+        mean = (ex * window).sum((-2, -1), keepdim=True) / window.sum()
+        power = torch.fft.fft2((ex - mean) * window).abs() ** 2 / window.pow(2).sum()
+        cell_power, counts = self._cells(power, cells)
+        self.register_buffer("target", (cell_power.mean(0) / counts.clamp_min(1)))
+        self.register_buffer("valid", counts > 0)
+
+    @staticmethod
+    def _cells(power: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sum ``power [B, C, H, W]`` into frequency cells: ``[B, C, cells*cells]`` sums and
+        the number of frequencies in each cell."""
+        H, W = power.shape[-2:]
+        fy = torch.fft.fftfreq(H, device=power.device)
+        fx = torch.fft.fftfreq(W, device=power.device)
+        iy = ((fy + 0.5) * cells).long().clamp(0, cells - 1)
+        ix = ((fx + 0.5) * cells).long().clamp(0, cells - 1)
+        index = (iy[:, None] * cells + ix[None, :]).flatten()
+        flat = power.flatten(-2)
+        sums = torch.zeros(*flat.shape[:-1], cells * cells, dtype=flat.dtype, device=flat.device)
+        sums.index_add_(-1, index, flat)
+        counts = torch.bincount(index, minlength=cells * cells)
+        dc = (cells // 2) * cells + cells // 2  # the cell holding frequency 0: not compared
+        counts[dc] = 0
+        return sums, counts
+
+    def at(self, exemplar: torch.Tensor, **overrides: Any) -> SpectrumLoss:
+        kw = {k: v for k, v in {**self.options, **overrides}.items() if k in self.options}
+        return SpectrumLoss(exemplar, **kw)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        centred = x - x.mean((-2, -1), keepdim=True)
+        power = torch.fft.fft2(centred).abs() ** 2 / (x.shape[-2] * x.shape[-1])
+        sums, counts = self._cells(power, int(self.options["cells"]))
+        valid = (counts > 0) & self.valid.to(counts.device)
+        p = sums[..., valid] / counts[valid]
+        t = self.target.to(x)[..., valid]
+        tiny = 1e-8 * t.mean(-1, keepdim=True) + torch.finfo(x.dtype).tiny
+        d = (torch.log(p + tiny) - torch.log(t + tiny)) ** 2
+        return d.mean((1, 2)) / float(self.options["rel_tol"]) ** 2

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ._checks import as_image_batch, check_mask
 from .errors import TexsynthError
-from .losses import HistogramLoss, ScatteringLoss, TextureLoss
+from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss
 from .pyramid import downsample, fourier_resize, level_shape
 from .transforms import Gaussianizer, Standardizer
 from .wavelets import default_J, max_J
@@ -94,6 +94,7 @@ def synthesize(
     to_gaussian: bool = False,
     reference: torch.Tensor | None = None,
     histogram: float = 1.0,
+    spectrum: float = 1.0,
     loss: TextureLoss | None = None,
     tol: float = 1e-2,
     device: str | torch.device | None = None,
@@ -148,6 +149,9 @@ def synthesize(
         Second field for cross-synthesis (same size as the output).
     histogram
         Weight of the pixel-histogram loss (0 disables it).
+    spectrum
+        Weight of the smoothed power-spectrum loss (0 disables it): fixes the spectrum
+        inside each wavelet band, which quasi-periodic textures need.
     loss
         A custom :class:`TextureLoss` built from the (standardised) exemplar; replaces
         ``method``.
@@ -282,6 +286,7 @@ def synthesize(
             ref_s,
             shape,
             histogram,
+            spectrum,
             edge=gmask is not None,
         )
         frozen, free = None, None
@@ -370,6 +375,7 @@ def _level_loss(
     reference: torch.Tensor | None,
     shape: tuple[int, int],
     histogram: float,
+    spectrum: float,
     edge: bool = False,
 ) -> TextureLoss:
     """The loss for one pyramid level (``edge``: score images as non-periodic)."""
@@ -393,6 +399,8 @@ def _level_loss(
     )
     if histogram > 0:
         total = total + histogram * HistogramLoss(ex, in_mask=in_mask)
+    if spectrum > 0:
+        total = total + spectrum * SpectrumLoss(ex, in_mask=in_mask)
     return total
 
 

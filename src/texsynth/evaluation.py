@@ -1,0 +1,353 @@
+"""Evaluate syntheses against their exemplar, relative to the spread of real texture.
+
+Every distance is computed twice: between each sample and crop A of the exemplar, and
+between crop B and crop A, where A and B are the two halves of the exemplar (the
+"second real crop"). The ratio sample / baseline says how far a sample is from the
+exemplar compared with another real piece of the same texture: 1.0 means "as close as
+real", below 1 closer than real, above 1 further. All crops are cut to one common size so
+that every comparison sees the same number of pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ._checks import as_image_batch
+from .errors import TexsynthError
+
+__all__ = ["MetricResult", "EvaluationReport", "evaluate"]
+
+
+@dataclass
+class MetricResult:
+    """One metric: per-sample values, the real-crop baseline and their ratio."""
+
+    name: str
+    description: str
+    values: list[float]
+    baseline: float | None
+    better: str  # "lower" or "higher" or "near 1"
+
+    @property
+    def mean(self) -> float:
+        """Mean over samples."""
+        finite = [v for v in self.values if math.isfinite(v)]
+        return sum(finite) / len(finite) if finite else math.nan
+
+    @property
+    def std(self) -> float:
+        """Standard deviation over samples (0 for one sample)."""
+        finite = [v for v in self.values if math.isfinite(v)]
+        if len(finite) < 2:
+            return 0.0
+        m = self.mean
+        return math.sqrt(sum((v - m) ** 2 for v in finite) / (len(finite) - 1))
+
+    @property
+    def relative(self) -> float | None:
+        """Mean value divided by the real-crop baseline (1.0 = as close as real)."""
+        if self.baseline is None or self.baseline == 0 or not math.isfinite(self.baseline):
+            return None
+        return self.mean / self.baseline
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "better": self.better,
+            "values": self.values,
+            "mean": self.mean,
+            "std": self.std,
+            "baseline": self.baseline,
+            "relative": self.relative,
+        }
+
+
+@dataclass
+class EvaluationReport:
+    """Everything :func:`evaluate` measured, plus the data behind the report's plots."""
+
+    exemplar_shape: tuple[int, ...]
+    sample_shape: tuple[int, ...]
+    crop_shape: tuple[int, int]
+    metrics: list[MetricResult] = field(default_factory=list)
+    plots: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, name: str) -> MetricResult:
+        """The result of metric ``name``."""
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (without plot data)."""
+        return {
+            "exemplar_shape": list(self.exemplar_shape),
+            "sample_shape": list(self.sample_shape),
+            "crop_shape": list(self.crop_shape),
+            "metrics": [m.to_dict() for m in self.metrics],
+        }
+
+    def table(self) -> str:
+        """A plain-text table for the terminal."""
+        rows = [("metric", "samples (mean ± std)", "real crop", "relative", "better")]
+        for m in self.metrics:
+            rel = "" if m.relative is None else f"{m.relative:.2f}"
+            base = "" if m.baseline is None else f"{m.baseline:.4g}"
+            rows.append((m.name, f"{m.mean:.4g} ± {m.std:.2g}", base, rel, m.better))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def _halves(ex: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split ``[1, C, H, W]`` along its longer side into two equal crops A and B."""
+    H, W = ex.shape[-2:]
+    if W >= H:
+        h = W // 2
+        return ex[..., :h], ex[..., h : 2 * h]
+    h = H // 2
+    return ex[..., :h, :], ex[..., h : 2 * h, :]
+
+
+def _crop(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Centre crop of the last two axes."""
+    H, W = x.shape[-2:]
+    h, w = shape
+    top, left = (H - h) // 2, (W - w) // 2
+    return x[..., top : top + h, left : left + w]
+
+
+def evaluate(
+    exemplar: torch.Tensor,
+    samples: torch.Tensor,
+    *,
+    reference: torch.Tensor | None = None,
+    features: str = "auto",
+    weights: str | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> EvaluationReport:
+    """Measure how well ``samples`` reproduce the texture of ``exemplar``.
+
+    Parameters
+    ----------
+    exemplar
+        ``[C, H, W]`` image or field.
+    samples
+        ``[N, C, h, w]`` syntheses (``N >= 1``).
+    reference
+        Optional ground truth aligned with the samples (``[C, h, w]``), e.g. the original
+        of an inpainted image: adds SSIM, MS-SSIM and PSNR.
+    features
+        Feature extractor for the neural distances: ``"auto"`` (normalised VGG19 when
+        installed, random filters otherwise), ``"vgg19"``, ``"random"`` or ``"none"``.
+    weights
+        A torchvision-format VGG19 state-dict file (optional).
+    seed
+        Seed for everything random (patch sampling, projections).
+    progress
+        Called with the name of each metric before it is computed.
+
+    Returns
+    -------
+    EvaluationReport
+    """
+    from .metrics import image as im
+    from .metrics import texture as tx
+
+    ex = as_image_batch(exemplar, "exemplar")
+    xs = as_image_batch(samples, "samples")
+    if ex.shape[0] != 1:
+        raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
+    if xs.shape[1] != ex.shape[1]:
+        raise TexsynthError(
+            f"samples have {xs.shape[1]} channels but the exemplar has {ex.shape[1]}"
+        )
+    ex = ex.double()
+    xs = xs.double().to(ex.device)
+    a, b = _halves(ex)
+    crop = (min(a.shape[-2], xs.shape[-2]), min(a.shape[-1], xs.shape[-1]))
+    if min(crop) < 32:
+        raise TexsynthError(
+            f"exemplar halves and samples must be at least 32x32 for the comparison, got "
+            f"{crop[1]}x{crop[0]}; use a larger exemplar or larger samples"
+        )
+    A, B, S = _crop(a, crop), _crop(b, crop), _crop(xs, crop)
+    report = EvaluationReport(tuple(ex.shape[1:]), tuple(xs.shape[1:]), crop)
+
+    def add(
+        name: str,
+        description: str,
+        better: str,
+        fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        baseline: bool = True,
+    ) -> None:
+        if progress is not None:
+            progress(name)
+        vals = [float(v) for v in fn(S, A)]
+        base = float(fn(B, A)[0]) if baseline else None
+        report.metrics.append(MetricResult(name, description, vals, base, better))
+
+    add(
+        "spectrum", "mean |log P - log P_ex| over radial frequencies", "lower", tx.spectrum_distance
+    )
+    add("histogram", "Wasserstein-1 of pixel values / exemplar std", "lower", tx.histogram_distance)
+    add(
+        "autocorrelation",
+        "mean |autocorrelation difference| within 16 px",
+        "lower",
+        tx.autocorrelation_distance,
+    )
+    add(
+        "scattering",
+        "chi-square of scattering covariance (exemplar's standard errors)",
+        "lower",
+        tx.scattering_distance,
+    )
+    _feature_metrics(add, features, weights, seed, ex.shape[1])
+
+    # copies: nearest exemplar patch of each sample patch (a real crop sets the scale)
+    if progress is not None:
+        progress("copy")
+    copy_vals = [float(v) for v in tx.copy_score(xs, ex, seed=seed)]
+    copy_base = float(tx.copy_score(B, A, seed=seed)[0])
+    report.metrics.append(
+        MetricResult(
+            "copy",
+            "distance of sample patches to their nearest exemplar patch (low = copied)",
+            copy_vals,
+            copy_base,
+            "higher",
+        )
+    )
+    if progress is not None:
+        progress("seam")
+    report.metrics.append(
+        MetricResult(
+            "seam",
+            "wrap-around edge jump / interior jump (1 = tiles seamlessly)",
+            [float(v) for v in tx.seam_score(xs)],
+            float(tx.seam_score(A)[0]),
+            "near 1",
+        )
+    )
+    if xs.shape[0] >= 2:
+        if progress is not None:
+            progress("diversity")
+        div = float(tx.diversity(S))
+        base = float(tx.diversity(torch.cat([A, B])))
+        report.metrics.append(
+            MetricResult(
+                "diversity",
+                "mean pairwise normalised distance between samples",
+                [div],
+                base,
+                "higher",
+            )
+        )
+    if reference is not None:
+        ref = as_image_batch(reference, "reference").double().to(ex.device)
+        if ref.shape[-2:] != xs.shape[-2:] or ref.shape[1] != xs.shape[1]:
+            raise TexsynthError(
+                f"reference has shape {tuple(ref.shape[1:])}, samples {tuple(xs.shape[1:])}: "
+                "a pixel-aligned reference must match"
+            )
+        for name, fn, better in (
+            ("ssim", im.ssim, "higher"),
+            ("ms-ssim", im.ms_ssim, "higher"),
+            ("psnr", im.psnr, "higher"),
+        ):
+            if progress is not None:
+                progress(name)
+            try:
+                vals = [float(v) for v in fn(xs, ref.expand_as(xs))]
+            except TexsynthError:
+                continue  # e.g. too small for MS-SSIM
+            report.metrics.append(
+                MetricResult(name, f"{name} against the reference", vals, None, better)
+            )
+    report.plots = _plot_data(ex, xs, A)
+    return report
+
+
+def _feature_metrics(
+    add: Callable[..., None], features: str, weights: str | None, seed: int, channels: int
+) -> None:
+    """Gram, GAP and sliced-Wasserstein distances through a feature extractor."""
+    if features == "none":
+        return
+    from .features import feature_extractor
+    from .metrics import features as ft
+
+    extractor, layers = feature_extractor(features, weights=weights, seed=seed)
+    kind = type(extractor).__name__
+
+    def rgb(t: torch.Tensor) -> torch.Tensor:
+        if kind.startswith("VGG") and t.shape[1] == 1:
+            return t.expand(-1, 3, -1, -1)
+        return t
+
+    kw = dict(extractor=extractor, layers=layers)
+    add(
+        f"gram ({kind})",
+        "relative distance of Gram matrices of features",
+        "lower",
+        lambda x, y: ft.gram_distance(rgb(x).float(), rgb(y).float(), **kw),
+    )
+    add(
+        f"gap ({kind})",
+        "relative distance of globally average-pooled features",
+        "lower",
+        lambda x, y: ft.gap_distance(rgb(x).float(), rgb(y).float(), **kw),
+    )
+    add(
+        f"swd ({kind})",
+        "sliced Wasserstein distance of feature distributions",
+        "lower",
+        lambda x, y: ft.sliced_wasserstein_distance(
+            rgb(x).float(), rgb(y).float(), seed=seed, **kw
+        ),
+    )
+
+
+def _plot_data(ex: torch.Tensor, xs: torch.Tensor, A: torch.Tensor) -> dict[str, Any]:
+    """Curves for the report: spectra, histograms, S2 per scale."""
+    from .metrics import texture as tx
+    from .stats import ScatteringCovariance
+    from .wavelets import max_J
+
+    k_ex, p_ex = tx.power_spectrum(A)
+    k_s, p_s = tx.power_spectrum(xs)
+    lo = min(float(ex.min()), float(xs.min()))
+    hi = max(float(ex.max()), float(xs.max()))
+    bins = 64
+    hist_ex = torch.histc(ex.float(), bins, lo, hi) / ex.numel()
+    hist_s = torch.histc(xs.float(), bins, lo, hi) / xs.numel()
+    J = max(1, min(max_J(*ex.shape[-2:]), max_J(*xs.shape[-2:])))
+    sc = ScatteringCovariance(J=J)
+    with torch.no_grad():
+        s2_ex = sc(ex, edge=True).S2.mean((0, 1, 3))
+        s2_s = sc(xs).S2.mean((0, 1, 3))
+    return {
+        "spectrum": {
+            "k": k_ex.tolist(),
+            "exemplar": p_ex.mean((0, 1)).tolist(),
+            "k_samples": k_s.tolist(),
+            "samples": p_s.mean((0, 1)).tolist(),
+        },
+        "histogram": {
+            "edges": torch.linspace(lo, hi, bins + 1).tolist(),
+            "exemplar": hist_ex.tolist(),
+            "samples": hist_s.tolist(),
+        },
+        "s2": {"j": list(range(J)), "exemplar": s2_ex.tolist(), "samples": s2_s.tolist()},
+    }

@@ -1,0 +1,544 @@
+"""Distributional texture comparisons: no pixel alignment needed, any image sizes.
+
+The pairwise metrics take ``x`` (samples, e.g. synthesised textures) and ``y`` (the exemplar
+or reference) as ``[B, C, H, W]`` tensors (``[H, W]`` and ``[C, H, W]`` are accepted too).
+``x`` and ``y`` may differ in size; their channels must match. They return one value per
+image of ``x``, a tensor of shape ``[B]`` in the floating dtype of the inputs. For the
+distances, 0 means identical statistics and lower is better; values are normalised so that
+they do not depend on the units of the field.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .._checks import as_image_batch
+from ..errors import TexsynthError
+from ..stats import ScatteringCovariance
+from ..wavelets import max_J
+from .image import _pair
+
+__all__ = [
+    "autocorrelation_distance",
+    "copy_score",
+    "diversity",
+    "histogram_distance",
+    "power_spectrum",
+    "scattering_distance",
+    "seam_score",
+    "spectrum_distance",
+]
+
+# exemplar positions searched at once by copy_score (bounds memory to a few tens of MB)
+_COPY_CHUNK_ELEMENTS = 1 << 22
+# above this many exemplar positions, copy_score searches them on a strided grid
+_COPY_MAX_POSITIONS = 1 << 18
+
+
+# ---------------------------------------------------------------------------- helpers
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise TexsynthError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_min_size(t: torch.Tensor, need: int, name: str, what: str) -> None:
+    H, W = t.shape[-2:]
+    if min(H, W) < need:
+        raise TexsynthError(
+            f"{name} of {H}x{W} pixels is too small for {what}: it needs at least {need} pixels "
+            "per side; give a larger image"
+        )
+
+
+def _check_spread(t: torch.Tensor, name: str, what: str) -> torch.Tensor:
+    """Per-image, per-channel standard deviation ``[B, C]``; error if any channel is constant."""
+    std = t.std((-2, -1), unbiased=False)
+    if bool((std <= 0).any()):
+        raise TexsynthError(
+            f"{name} has a constant channel; {what} is measured relative to {name}'s spread, "
+            "so give a reference that varies"
+        )
+    return std
+
+
+def _interp(xq: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Linear interpolation of ``fp [..., n]`` (at increasing ``xp [n]``) at ``xq [m]``."""
+    i = torch.searchsorted(xp, xq).clamp(1, xp.numel() - 1)
+    x0, x1 = xp[i - 1], xp[i]
+    t = ((xq - x0) / (x1 - x0)).clamp(0, 1)
+    return fp[..., i - 1] * (1 - t) + fp[..., i] * t
+
+
+def _hann(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.hann_window(n, periodic=False, dtype=dtype, device=device)
+
+
+def _fast_len(n: int) -> int:
+    """Smallest integer >= n whose only prime factors are 2, 3 and 5 (fast FFT sizes)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
+# ---------------------------------------------------------------------------- spectra
+def power_spectrum(
+    x: torch.Tensor, *, n_bins: int | None = None, window: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Radially averaged power spectrum of each image and channel.
+
+    The mean is removed, the image is multiplied by a 2-D Hann window (``window=True``; this
+    stops the jump between opposite borders of a non-periodic photo from leaking power to all
+    frequencies; periodic images do not need it), and ``|FFT|^2`` is averaged over rings of
+    radial frequency. The power is scaled so that its average over all frequencies is the
+    (windowed) pixel variance.
+
+    Parameters
+    ----------
+    x
+        ``[B, C, H, W]`` images, at least 4 pixels per side.
+    n_bins
+        Number of radial bins, between 1 and ``min(H, W) // 2`` (the default, one bin per
+        frequency step ``1 / min(H, W)``).
+    window
+        Apply the Hann window.
+
+    Returns
+    -------
+    k : torch.Tensor
+        ``[n_bins]`` bin centres in cycles per pixel: equal-width bins covering
+        ``1 / min(H, W)`` to 0.5 (Nyquist). By default the centres are ``1/N, 2/N, ..., 0.5``.
+    P : torch.Tensor
+        ``[B, C, n_bins]`` mean power in each bin.
+    """
+    x = as_image_batch(x, "x")
+    B, C, H, W = x.shape
+    _check_min_size(x, 4, "x", "a power spectrum")
+    N = min(H, W)
+    top = N // 2
+    if n_bins is None:
+        n_bins = top
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or not 1 <= n_bins <= top:
+        raise TexsynthError(
+            f"n_bins must be an integer from 1 to min(H, W) // 2 = {top} for {H}x{W} images, "
+            f"got {n_bins!r}"
+        )
+    dtype, device = x.dtype, x.device
+    z = x - x.mean((-2, -1), keepdim=True)
+    if window:
+        w = _hann(H, dtype, device)[:, None] * _hann(W, dtype, device)[None, :]
+        z = z * w
+        norm = w.pow(2).sum()
+    else:
+        norm = torch.tensor(float(H * W), dtype=dtype, device=device)
+    power = torch.fft.fft2(z).abs().pow(2) / norm
+    ky = torch.fft.fftfreq(H, dtype=dtype, device=device)
+    kx = torch.fft.fftfreq(W, dtype=dtype, device=device)
+    kr = torch.sqrt(ky[:, None] ** 2 + kx[None, :] ** 2).reshape(-1)
+    edges = torch.linspace(0.5 / N, 0.5 + 0.5 / N, n_bins + 1, dtype=dtype, device=device)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    idx = torch.bucketize(kr, edges, right=True) - 1  # bin i holds edges[i] <= k < edges[i+1]
+    keep = (idx >= 0) & (idx < n_bins)
+    idx, flat = idx[keep], power.reshape(B, C, -1)[..., keep]
+    total = torch.zeros(B, C, n_bins, dtype=dtype, device=device)
+    total.scatter_add_(-1, idx.expand(B, C, -1), flat)
+    count = torch.zeros(n_bins, dtype=dtype, device=device)
+    count.scatter_add_(0, idx, torch.ones_like(idx, dtype=dtype))
+    return centres, total / count.clamp_min(1)
+
+
+def spectrum_distance(x: torch.Tensor, y: torch.Tensor, *, window: bool = True) -> torch.Tensor:
+    """Mean absolute log-ratio of radial power spectra; 0 = identical spectra, lower is better.
+
+    ``mean |log P_x(k) - log P_y(k)|`` over the radial bins of :func:`power_spectrum` for
+    ``x`` that lie in the frequency range both images resolve, and over channels; ``P_y`` is
+    interpolated (linearly in ``log P``) onto ``x``'s bins when the sizes differ. A value of
+    ``d`` means the spectra differ by a typical factor ``exp(d)``; scaling ``x`` by ``a``
+    alone gives ``2 |log a|``.
+
+    Parameters
+    ----------
+    x, y
+        Samples ``[B, C, H, W]`` and reference ``[1 or B, C, H', W']``, >= 4 pixels per side.
+    window
+        Hann-window both images (see :func:`power_spectrum`).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B]`` distances.
+    """
+    a, b = _pair(x, y)
+    kx, px = power_spectrum(a, window=window)
+    ky, py = power_spectrum(b, window=window)
+    floor = 1e-12 * py.mean(-1, keepdim=True) + torch.finfo(py.dtype).tiny
+    lx = torch.log(px.clamp_min(floor))
+    ly = torch.log(py.clamp_min(floor))
+    lo = max(float(kx[0]), float(ky[0]))
+    hi = min(float(kx[-1]), float(ky[-1]))
+    inside = (kx >= lo - 1e-12) & (kx <= hi + 1e-12)
+    ly_on_x = _interp(kx[inside], ky, ly)
+    return (lx[..., inside] - ly_on_x).abs().mean((1, 2))
+
+
+# ---------------------------------------------------------------------------- histograms
+def histogram_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Wasserstein-1 distance between pixel-value distributions; 0 = same histogram.
+
+    For each channel, the exact 1-D Wasserstein-1 distance between the empirical
+    distributions of ``x``'s and ``y``'s pixel values (the area between their quantile
+    functions; the images may have different sizes), divided by ``y``'s standard deviation in
+    that channel, then averaged over channels. Lower is better: 0.1 means the values are off
+    by a tenth of the reference's spread on average, quantile by quantile.
+
+    Parameters
+    ----------
+    x, y
+        Samples ``[B, C, H, W]`` and reference ``[1 or B, C, H', W']``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B]`` distances.
+    """
+    a, b = _pair(x, y)
+    std = _check_spread(b, "y", "histogram_distance")
+    B, C = a.shape[:2]
+    xs = a.reshape(B, C, -1).sort(-1).values
+    ys = b.reshape(B, C, -1).sort(-1).values
+    n, m = xs.shape[-1], ys.shape[-1]
+    dtype, device = a.dtype, a.device
+    # breakpoints of both quantile functions; on each interval both are constant
+    t = (
+        torch.cat(
+            [
+                torch.arange(1, n + 1, dtype=torch.float64) / n,
+                torch.arange(1, m + 1, dtype=torch.float64) / m,
+            ]
+        )
+        .sort()
+        .values
+    )
+    prev = torch.cat([t.new_zeros(1), t[:-1]])
+    width = (t - prev).to(dtype=dtype, device=device)
+    mid = 0.5 * (t + prev)
+    ix = (mid * n).floor().long().clamp(0, n - 1).to(device)
+    iy = (mid * m).floor().long().clamp(0, m - 1).to(device)
+    w1 = ((xs[..., ix] - ys[..., iy]).abs() * width).sum(-1)
+    return (w1 / std).mean(1)
+
+
+# ---------------------------------------------------------------------------- autocorrelation
+def _autocorrelation(t: torch.Tensor, max_lag: int) -> torch.Tensor:
+    """Normalised unbiased autocorrelation ``[B, C, 2L+1, 2L+1]`` for lags in ``[-L, L]^2``."""
+    B, C, H, W = t.shape
+    z = t - t.mean((-2, -1), keepdim=True)
+    sh, sw = _fast_len(H + max_lag), _fast_len(W + max_lag)
+    Z = torch.fft.rfft2(z, s=(sh, sw))
+    raw = torch.fft.irfft2(Z.abs().pow(2), s=(sh, sw))
+    raw = torch.roll(raw, shifts=(max_lag, max_lag), dims=(-2, -1))
+    raw = raw[..., : 2 * max_lag + 1, : 2 * max_lag + 1]
+    lags = torch.arange(-max_lag, max_lag + 1, dtype=t.dtype, device=t.device)
+    count = (H - lags.abs())[:, None] * (W - lags.abs())[None, :]
+    acf = raw / count
+    return acf / acf[..., max_lag : max_lag + 1, max_lag : max_lag + 1]
+
+
+def autocorrelation_distance(
+    x: torch.Tensor, y: torch.Tensor, *, max_lag: int = 16
+) -> torch.Tensor:
+    """Mean absolute difference of normalised autocorrelations; 0 = same, lower is better.
+
+    For each image and channel the autocorrelation of the mean-removed image is estimated for
+    every lag ``(dy, dx)`` in ``[-max_lag, max_lag]^2`` without assuming periodicity (FFT with
+    zero padding, each lag divided by its number of overlapping pixel pairs: the unbiased
+    estimate) and divided by its value at lag 0 (so ``rho(0, 0) = 1``; a constant channel
+    counts as uncorrelated). The distance is the mean of ``|rho_x - rho_y|`` over the
+    ``(2 max_lag + 1)^2`` lags and the channels. It weighs all lags equally, so for textures
+    whose correlations die out within a few pixels most of the window is estimation noise:
+    use a smaller ``max_lag`` for those.
+
+    Parameters
+    ----------
+    x, y
+        Samples ``[B, C, H, W]`` and reference ``[1 or B, C, H', W']``, each at least
+        ``2 * max_lag`` pixels per side (so that every lag is estimated from at least half
+        of the rows/columns).
+    max_lag
+        Largest lag in pixels along each axis.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B]`` distances.
+    """
+    a, b = _pair(x, y)
+    max_lag = _check_int(max_lag, "max_lag", 1)
+    what = f"autocorrelation lags up to max_lag={max_lag} (or lower max_lag)"
+    _check_min_size(a, 2 * max_lag, "x", what)
+    _check_min_size(b, 2 * max_lag, "y", what)
+    _check_spread(b, "y", "autocorrelation_distance")
+    std_x = a.std((-2, -1), unbiased=False)
+    rx = _autocorrelation(a, max_lag)
+    # a constant channel has no autocorrelation structure: count it as uncorrelated
+    white = torch.zeros_like(rx[:1, :1])
+    white[..., max_lag, max_lag] = 1.0
+    rx = torch.where((std_x > 0)[..., None, None], rx.nan_to_num(0.0), white)
+    ry = _autocorrelation(b, max_lag)
+    return (rx - ry).abs().mean((1, 2, 3))
+
+
+# ---------------------------------------------------------------------------- scattering
+def scattering_distance(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    J: int | None = None,
+    L: int = 4,
+    edge: bool = True,
+) -> torch.Tensor:
+    """Chi-square-like distance between scattering-covariance statistics; lower is better.
+
+    ``mean_k |s_x,k - s_y,k|^2 / sigma_k^2`` over every coefficient ``k`` (S0 to S4) of
+    :class:`~texsynth.ScatteringCovariance`, where both are normalised by ``y``'s S2
+    (``norm="auto"`` with ``y`` as reference) and ``sigma_k`` is the standard error of ``y``'s
+    coefficient (``calc_var=True``), so 0 means identical statistics. Two independent
+    realisations of one stationary texture give a few units (about 3 to 4 for Gaussian
+    fields; 4 to 9 for 128 px crops of one photographed texture), different textures tens to
+    ``10^5``. Values are comparable only between images of similar sizes: standard errors
+    shrink as the exemplar grows, so the same difference scores higher.
+
+    Parameters
+    ----------
+    x, y
+        Samples ``[B, C, H, W]`` and the exemplar ``[1, C, H', W']`` (a single image), each at
+        least 8 pixels per side.
+    J
+        Number of scales; ``None`` uses the most that both sizes allow.
+    L
+        Number of orientations.
+    edge
+        Treat the images as non-periodic (reflect padding, border coefficients excluded); see
+        :class:`~texsynth.ScatteringCovariance`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B]`` distances.
+    """
+    xa = as_image_batch(x, "x")
+    yb = as_image_batch(y, "y")
+    if yb.shape[0] != 1:
+        raise TexsynthError(
+            f"y must be a single exemplar image (batch size 1), got batch size {yb.shape[0]}; "
+            "compare against one exemplar at a time"
+        )
+    a, b = _pair(xa, yb)
+    b = b[:1]
+    jx = max_J(*a.shape[-2:])
+    jy = max_J(*b.shape[-2:])
+    if min(jx, jy) < 1:
+        small = ("x", a) if jx < 1 else ("y", b)
+        _check_min_size(small[1], 8, small[0], "scattering statistics")
+    if J is None:
+        J = min(jx, jy)
+    sc = ScatteringCovariance(J=J, L=L).to(a.device)
+    sc.reset_norm()
+    sy, sigma = sc(b, norm="auto", calc_var=True, edge=edge)
+    sx = sc(a, norm="auto", edge=edge)
+    return sx.distance(sy, sigma)
+
+
+# ---------------------------------------------------------------------------- copying
+def copy_score(
+    x: torch.Tensor,
+    exemplar: torch.Tensor,
+    *,
+    patch: int = 16,
+    stride: int = 8,
+    n_patches: int = 256,
+    seed: int | None = 0,
+) -> torch.Tensor:
+    """How closely patches of ``x`` copy the exemplar; LOW values flag verbatim copying.
+
+    Patches of ``x`` (``patch x patch`` pixels, on a grid of step ``stride``; at most
+    ``n_patches`` of them, drawn at random with ``seed``) are each matched to their nearest
+    exemplar patch among all positions. The distance is the normalised L2 distance
+    ``sqrt(mean((p - q)^2) / var(exemplar))`` (RMS difference in units of the exemplar's
+    standard deviation; independent patches give about ``sqrt(2)``), and the score is its
+    median over the sampled patches. A piece cut from the exemplar (shifted, cropped) scores
+    about 0; a new realisation of the same texture clearly more (often 0.3 to 1, depending on
+    the texture and patch size). Higher means more original, so lower is *not* better here.
+
+    Every exemplar position is searched (stride 1) while there are at most 262144 of them
+    (e.g. a 512x512 exemplar); beyond that a strided grid keeps the cost bounded, and an exact
+    copy may then score slightly above 0. Memory is bounded by processing the exemplar in
+    chunks.
+
+    Parameters
+    ----------
+    x
+        Samples ``[B, C, H, W]``, at least ``patch`` pixels per side.
+    exemplar
+        ``[1, C, H', W']`` (a single image), at least ``patch`` pixels per side.
+    patch
+        Patch side in pixels.
+    stride
+        Step of the grid from which the patches of ``x`` are drawn.
+    n_patches
+        Number of patches of each sample that are matched.
+    seed
+        Seed of the patch draw (``None``: fresh randomness); the global RNG is not used.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B]`` median nearest-patch distances.
+    """
+    xa = as_image_batch(x, "x")
+    ex = as_image_batch(exemplar, "exemplar")
+    if ex.shape[0] != 1:
+        raise TexsynthError(
+            f"exemplar must be a single image (batch size 1), got batch size {ex.shape[0]}"
+        )
+    a, e = _pair(xa, ex, "x", "exemplar")
+    e = e[:1]
+    patch = _check_int(patch, "patch", 1)
+    stride = _check_int(stride, "stride", 1)
+    n_patches = _check_int(n_patches, "n_patches", 1)
+    what = f"{patch}x{patch} patches (or lower patch)"
+    _check_min_size(a, patch, "x", what)
+    _check_min_size(e, patch, "exemplar", what)
+    std = _check_spread(e, "exemplar", "copy_score")
+    var = std.pow(2).mean()
+    B, C, H, W = a.shape
+    mean = e.mean((-2, -1), keepdim=True)
+    a = a - mean
+    e = e - mean
+
+    # queries: patches of x on the stride grid, drawn per sample
+    gen = torch.Generator()
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
+    rows = torch.arange(0, H - patch + 1, stride)
+    cols = torch.arange(0, W - patch + 1, stride)
+    n_grid = rows.numel() * cols.numel()
+    k = min(n_patches, n_grid)
+    queries = []
+    for i in range(B):
+        pick = torch.randperm(n_grid, generator=gen)[:k]
+        queries.append(_patches(a[i], rows[pick // cols.numel()], cols[pick % cols.numel()], patch))
+    qs = torch.cat(queries)  # [B*k, d]
+
+    # search every exemplar position (row bands bound the memory) in float32 for speed ...
+    He, We = e.shape[-2:]
+    n_pos = (He - patch + 1) * (We - patch + 1)
+    estride = 1
+    while n_pos / estride**2 > _COPY_MAX_POSITIONS:
+        estride += 1
+    out_rows = list(range(0, He - patch + 1, estride))
+    n_cols = (We - patch) // estride + 1
+    d = qs.shape[1]
+    band = max(1, _COPY_CHUNK_ELEMENTS // max(1, n_cols * max(d, qs.shape[0])))
+    q32 = qs.float()
+    q2 = q32.pow(2).sum(1)
+    e32 = e.float()
+    best = torch.full((qs.shape[0],), math.inf, device=a.device)
+    best_r = torch.zeros(qs.shape[0], dtype=torch.long, device=a.device)
+    best_c = torch.zeros_like(best_r)
+    for s in range(0, len(out_rows), band):
+        r0 = out_rows[s]
+        r1 = out_rows[min(s + band, len(out_rows)) - 1]
+        cand = F.unfold(e32[:, :, r0 : r1 + patch, :], patch, stride=estride)[0]  # [d, n]
+        dist = q2[:, None] + cand.pow(2).sum(0)[None, :] - 2 * (q32 @ cand)
+        vals, idx = dist.min(1)
+        better = vals < best
+        best = torch.where(better, vals, best)
+        best_r = torch.where(better, r0 + (idx // n_cols) * estride, best_r)
+        best_c = torch.where(better, (idx % n_cols) * estride, best_c)
+    # ... then measure the distance to the best match exactly, in the input precision
+    match = _patches(e[0], best_r, best_c, patch)
+    dist2 = (qs - match).pow(2).sum(1)
+    score = (dist2 / (d * var)).sqrt()
+    return score.reshape(B, k).median(1).values
+
+
+def _patches(img: torch.Tensor, r: torch.Tensor, c: torch.Tensor, patch: int) -> torch.Tensor:
+    """Flattened patches ``[k, C * patch**2]`` of ``img [C, H, W]`` at top-left ``(r, c)``."""
+    offs = torch.arange(patch, device=img.device)
+    ii = r.to(img.device)[:, None] + offs  # [k, p]
+    jj = c.to(img.device)[:, None] + offs
+    q = img[:, ii[:, :, None], jj[:, None, :]]  # [C, k, p, p]
+    return q.permute(1, 0, 2, 3).reshape(r.numel(), -1)
+
+
+# ---------------------------------------------------------------------------- tiling, diversity
+def seam_score(x: torch.Tensor) -> torch.Tensor:
+    """Tileability: the step across the wrap-around edges relative to interior steps.
+
+    ``(mean|x[-1, :] - x[0, :]| + mean|x[:, -1] - x[:, 0]|)`` divided by ``(mean|x[i+1, :] -
+    x[i, :]| + mean|x[:, j+1] - x[:, j]|)`` over interior neighbours, all channels pooled.
+    About 1 for a periodic texture (tiling it shows no seam); clearly above 1 when opposite
+    borders do not match (a photo crop). Closer to 1 is better. A constant image scores 1.
+
+    Parameters
+    ----------
+    x
+        ``[B, C, H, W]`` images, at least 3 pixels per side.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B]`` seam ratios.
+    """
+    t = as_image_batch(x, "x")
+    _check_min_size(t, 3, "x", "seam_score")
+    wrap = (t[..., -1, :] - t[..., 0, :]).abs().mean((1, 2)) + (
+        t[..., :, -1] - t[..., :, 0]
+    ).abs().mean((1, 2))
+    inner = t.diff(dim=-2).abs().mean((1, 2, 3)) + t.diff(dim=-1).abs().mean((1, 2, 3))
+    ratio = wrap / inner
+    return torch.where((wrap == 0) & (inner == 0), torch.ones_like(ratio), ratio)
+
+
+def diversity(x: torch.Tensor) -> float:
+    """Mean pairwise normalised distance between the samples of a batch; higher = more varied.
+
+    ``mean_{i<j} sqrt(mean((x_i - x_j)^2) / v)``, where ``v`` is the samples' mean per-channel
+    pixel variance. 0 means identical samples; independent samples with the same variance and
+    mean give about ``sqrt(2) = 1.41``. A low value next to a low :func:`copy_score` suggests
+    the samples reproduce the same piece of the exemplar.
+
+    Parameters
+    ----------
+    x
+        ``[B, C, H, W]`` samples of the same size, ``B >= 2``.
+
+    Returns
+    -------
+    float
+        The mean pairwise distance.
+    """
+    t = as_image_batch(x, "x")
+    B = t.shape[0]
+    if B < 2:
+        raise TexsynthError(
+            f"diversity needs a batch of at least 2 samples to compare, got {B}; "
+            "synthesise several samples (e.g. [B, C, H, W] with B >= 2)"
+        )
+    v = t.var((-2, -1), unbiased=False).mean()
+    flat = t.reshape(B, -1)
+    d2 = torch.cat([(flat[i + 1 :] - flat[i]).pow(2).mean(1) for i in range(B - 1)])
+    if float(v) == 0:
+        return 0.0 if float(d2.max()) == 0 else math.inf
+    return float((d2 / v).sqrt().mean())
