@@ -50,7 +50,10 @@ class MetricResult:
 
     @property
     def relative(self) -> float | None:
-        """Mean value divided by the real-crop baseline (1.0 = as close as real)."""
+        """Mean value divided by the real-crop baseline (1.0 = as close as real); ``None``
+        for scores with an absolute target (``better == "near 1"``, e.g. the seam score)."""
+        if self.better == "near 1":
+            return None
         if self.baseline is None or self.baseline == 0 or not math.isfinite(self.baseline):
             return None
         return self.mean / self.baseline
