@@ -52,7 +52,13 @@ def test_real_crop_scores_about_one_and_noise_far_worse(brick: torch.Tensor) -> 
     for name in ("spectrum", "histogram", "scattering", "gram (RandomFeatures)"):
         rel = good.metric(name).relative
         assert rel is not None and 0.1 < rel < 6, (name, rel)
-    for name in ("spectrum", "scattering", "gram (RandomFeatures)", "swd (RandomFeatures)"):
+    for name in (
+        "spectrum",
+        "scattering",
+        "gram (RandomFeatures)",
+        "swd (RandomFeatures)",
+        "sifid (RandomFeatures)",
+    ):
         assert bad.metric(name).relative > 2 * good.metric(name).relative, name
         assert wrong.metric(name).relative > 2 * good.metric(name).relative, name
     assert bad.metric("scattering").relative > 100 * good.metric("scattering").relative

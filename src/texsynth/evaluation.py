@@ -320,6 +320,27 @@ def _feature_metrics(
             rgb(x).float(), rgb(y).float(), seed=seed, **kw
         ),
     )
+    add(
+        f"sifid ({kind})",
+        "single-image Frechet distance of per-position features",
+        "lower",
+        lambda x, y: ft.sifid(rgb(x).float(), rgb(y).float(), extractor=extractor),
+    )
+
+    def patch_kid(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """KID between features of random crops of ``x`` (all samples) and of ``y``."""
+        size = max(16, min(x.shape[-2:]) // 2)
+        fx = ft.patch_features(rgb(x).float(), extractor, patch=size, n=32, seed=seed)
+        fy = ft.patch_features(rgb(y).float(), extractor, patch=size, n=32, seed=seed + 1)
+        value = ft.kid(fx, fy, subset_size=64, n_subsets=50, seed=seed).mean
+        return torch.full((x.shape[0],), float(value), dtype=torch.float64)
+
+    add(
+        f"kid ({kind})",
+        "kernel inception distance between features of random crops (one value for the set)",
+        "lower",
+        patch_kid,
+    )
 
 
 def _plot_data(ex: torch.Tensor, xs: torch.Tensor, A: torch.Tensor) -> dict[str, Any]:
