@@ -16,7 +16,7 @@ import torch
 
 from . import __version__
 from .errors import TexsynthError
-from .io import read_image
+from .io import ImageMeta, read_image
 from .stats import ScatCov, ScatteringCovariance
 from .wavelets import XI0, check_J, default_J
 
@@ -269,7 +269,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     import secrets
     import time
 
-    from .io import ImageMeta, atomic_text_write, write_image
+    from .io import atomic_text_write, write_image
     from .synthesis import synthesize
 
     image, meta = read_image(args.input)
@@ -317,16 +317,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         note = f"float values mapped from the exemplar's range [{lo:g}, {hi:g}] to 8 bits"
     if meta.scaled:
         result = result.clamp(0, 1)
+    keep = out_meta if out_meta is not None and _holds_depth(suffix, out_meta) else None
     for out, img in zip(outputs, result, strict=True):
-        write_image(
-            out,
-            img,
-            out_meta
-            if out.suffix.lower() == args.input.suffix.lower()
-            or out_meta is None
-            or not meta.scaled
-            else None,
-        )
+        write_image(out, img, keep)
     sidecar = _sidecar_path(args.output)
     doc = {
         "texsynth_version": __version__,
@@ -367,6 +360,18 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     if note:
         print(f"note: {note}")
     return 0
+
+
+_DEPTHS = {
+    8: (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"),
+    16: (".png", ".tif", ".tiff"),
+    32: (".tif", ".tiff", ".npy", ".npz", ".fits", ".fit", ".fts"),
+}
+
+
+def _holds_depth(suffix: str, meta: ImageMeta) -> bool:
+    """Whether an output of this suffix can keep the input's bit depth (else: defaults)."""
+    return suffix in _DEPTHS.get(meta.bit_depth, ())
 
 
 def _sidecar_path(pattern: Path) -> Path:
