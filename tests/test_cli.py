@@ -125,8 +125,7 @@ def test_synth_float_field_and_16bit(tmp_path: Path) -> None:
     )
     assert tifffile.imread(out16).dtype == np.uint16
     jpg = tmp_path / "h_out.jpg"  # JPEG cannot hold 16 bits: written as 8-bit, no error
-    assert main(["synth", str(tif), "-o", str(jpg), "--seed", "0", "--steps", "10",
-                 "--quiet"]) == 0
+    assert main(["synth", str(tif), "-o", str(jpg), "--seed", "0", "--steps", "10", "--quiet"]) == 0
     with Image.open(jpg) as im:
         assert im.mode == "L"
     png = tmp_path / "f.png"
