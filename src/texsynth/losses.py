@@ -206,23 +206,12 @@ class ScatteringLoss(TextureLoss):
 
 
 def _grouped_chi2(stats: ScatCov, target: ScatCov, sigma: ScatCov | None) -> torch.Tensor:
-    """Mean over statistic groups of the mean squared (sigma-weighted) difference: ``[B]``."""
-    total = 0.0
-    groups = 0
-    for name, value in stats.fields():
-        t = getattr(target, name)
-        if t is None:
-            continue
-        d = (value - t.to(value)).abs() ** 2
-        if sigma is not None:
-            s = getattr(sigma, name).to(d)
-            # floor: a coefficient is never weighted more than one measured to 1e-3 of the
-            # group's typical size (avoids blow-ups on exactly-zero standard errors)
-            floor = 1e-3 * t.abs().pow(2).mean().sqrt().to(d) + torch.finfo(d.dtype).tiny
-            d = d / (s**2 + floor**2)
-        total = total + d.reshape(d.shape[0], -1).mean(1)
-        groups += 1
-    return total / groups  # type: ignore[return-value]
+    """Mean over statistic groups of the mean squared (sigma-weighted) difference: ``[B]``.
+
+    The sigma floor keeps a coefficient from weighing more than one measured to 1e-3 of its
+    statistic's typical size (exactly-zero standard errors would otherwise blow up).
+    """
+    return stats.distance(target, sigma, grouped=True, sigma_floor=1e-3)
 
 
 class HistogramLoss(TextureLoss):

@@ -353,26 +353,47 @@ class ScatCov:
         return out
 
     # ------------------------------------------------------------------ distance
-    def distance(self, other: ScatCov, sigma: ScatCov | None = None) -> torch.Tensor:
+    def distance(
+        self,
+        other: ScatCov,
+        sigma: ScatCov | None = None,
+        *,
+        grouped: bool = False,
+        sigma_floor: float = 0.0,
+    ) -> torch.Tensor:
         """Mean squared (optionally sigma-weighted) difference, one value per batch item.
 
         ``D = mean_k |self_k - other_k|^2 / sigma_k^2``, the mean running over every
-        coefficient (a complex coefficient counts once). ``other`` may have batch size 1.
+        coefficient (a complex coefficient counts once). ``other`` (and ``sigma``) may have
+        batch size 1.
+
+        Parameters
+        ----------
+        grouped
+            Average within each statistic (S0, S1, ...) first, then over statistics, so
+            that every statistic counts equally however many coefficients it has.
+        sigma_floor
+            Adds ``(sigma_floor * rms(other))^2`` to each ``sigma^2``, with ``rms`` taken over
+            that statistic's coefficients: no coefficient weighs more than one measured to
+            that fraction of its statistic's typical size.
         """
         self._check_compatible(other)
-        total = 0.0
-        count = 0
+        sums, counts = [], []
         for name, a in self.fields():
             b = getattr(other, name)
             if b is None:
                 continue
-            d = (a - b).abs() ** 2 if a.is_complex() else (a - b) ** 2
+            b = b.to(a)
+            d = (a - b).abs() ** 2
             if sigma is not None:
-                s = getattr(sigma, name)
-                d = d / s.clamp_min(torch.finfo(s.dtype).tiny) ** 2
-            total = total + d.reshape(d.shape[0], -1).sum(1)
-            count += d[0].numel()
-        return total / count
+                s = getattr(sigma, name).to(d)
+                floor = sigma_floor * b.abs().pow(2).mean().sqrt()
+                d = d / (s**2 + floor**2).clamp_min(torch.finfo(d.dtype).tiny)
+            sums.append(d.reshape(d.shape[0], -1).sum(1))
+            counts.append(d[0].numel())
+        if grouped:
+            return sum(t / n for t, n in zip(sums, counts, strict=True)) / len(sums)
+        return sum(sums) / sum(counts)
 
 
 def _product(sizes: list[int]) -> Iterator[tuple[int, ...]]:
