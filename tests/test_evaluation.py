@@ -144,3 +144,18 @@ def test_eval_command(brick: torch.Tensor, tmp_path: Path, capsys: pytest.Captur
     odd = save(brick[:, :50, :60], "odd.png")
     assert main(["eval", str(ex), str(s1), str(odd)]) == 2
     assert "different shapes" in capsys.readouterr().err
+
+
+def test_evaluate_with_a_user_inception_file(brick: torch.Tensor, tmp_path: Path) -> None:
+    """``features="inception"`` loads the user's torchvision-format file (random weights here)."""
+    from texsynth.features import InceptionV3Features
+
+    torch.manual_seed(0)
+    path = tmp_path / "inception_v3.pth"
+    torch.save(InceptionV3Features().state_dict(), path)
+    ex = brick[:, :96, :96]
+    rep = evaluate(ex, brick[:, 200:248, 200:248][None], features="inception", weights=str(path))
+    names = [m.name for m in rep.metrics]
+    assert "sifid (InceptionV3Features)" in names and "kid (InceptionV3Features)" in names
+    with pytest.raises(TexsynthError, match="inception_v3 state-dict"):
+        evaluate(ex, brick[:, 200:248, 200:248][None], features="inception")

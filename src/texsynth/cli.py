@@ -169,13 +169,17 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--features",
-        choices=["auto", "vgg19", "random", "none"],
+        choices=["auto", "vgg19", "random", "inception", "none"],
         default="auto",
         help="feature network for Gram/GAP/sliced-Wasserstein distances (auto: "
         "VGG19 if installed, random filters otherwise)",
     )
     ev.add_argument(
-        "--weights", type=Path, default=None, help="torchvision-format VGG19 state-dict file"
+        "--weights",
+        type=Path,
+        default=None,
+        help="torchvision-format VGG19 state-dict file, or with --features inception a "
+        "torchvision inception_v3 state-dict file (nothing is ever downloaded)",
     )
     ev.add_argument("--seed", type=int, default=0, help="seed for sampled patches/projections")
     ev.set_defaults(func=_cmd_eval)

