@@ -335,15 +335,32 @@ def _feature_metrics(
         ),
     )
 
-    def patch_kid(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """KID between features of random crops of ``x`` (all samples) and of ``y``."""
+    def crop_features(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features of random crops of ``x`` (all samples together) and of ``y``."""
         size = max(16, min(x.shape[-2:]) // 2)
         fx = ft.patch_features(rgb(x).float(), extractor, kid_layer, patch=size, n=32, seed=seed)
         fy = ft.patch_features(
             rgb(y).float(), extractor, kid_layer, patch=size, n=32, seed=seed + 1
         )
+        return fx, fy
+
+    def patch_fid(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Frechet distance between the crop-feature sets (one value for the set)."""
+        value = ft.frechet_distance(*crop_features(x, y))
+        return torch.full((x.shape[0],), float(value), dtype=torch.float64)
+
+    def patch_kid(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """KID between the crop-feature sets (one value for the set)."""
+        fx, fy = crop_features(x, y)
         value = ft.kid(fx, fy, subset_size=64, n_subsets=50, seed=seed).mean
         return torch.full((x.shape[0],), float(value), dtype=torch.float64)
+
+    add(
+        f"fid ({kind})",
+        "Frechet distance between features of random crops (one value for the set)",
+        "lower",
+        patch_fid,
+    )
 
     add(
         f"kid ({kind})",
@@ -369,8 +386,11 @@ def _plot_data(ex: torch.Tensor, xs: torch.Tensor, A: torch.Tensor) -> dict[str,
     J = max(1, min(max_J(*ex.shape[-2:]), max_J(*xs.shape[-2:])))
     sc = ScatteringCovariance(J=J)
     with torch.no_grad():
-        s2_ex = sc(ex, edge=True).S2.mean((0, 1, 3))
-        s2_s = sc(xs).S2.mean((0, 1, 3))
+        t_ex, t_s = sc(ex, edge=True).S2, sc(xs).S2  # [B, C, J, L]
+        s2_ex, s2_s = t_ex.mean((0, 1, 3)), t_s.mean((0, 1, 3))  # per scale
+        # per orientation, relative to the mean over orientations (1 = isotropic)
+        s2o_ex = (t_ex / t_ex.mean(-1, keepdim=True)).mean((0, 1, 2))
+        s2o_s = (t_s / t_s.mean(-1, keepdim=True)).mean((0, 1, 2))
     return {
         "spectrum": {
             "k": k_ex.tolist(),
@@ -384,4 +404,9 @@ def _plot_data(ex: torch.Tensor, xs: torch.Tensor, A: torch.Tensor) -> dict[str,
             "samples": hist_s.tolist(),
         },
         "s2": {"j": list(range(J)), "exemplar": s2_ex.tolist(), "samples": s2_s.tolist()},
+        "s2_orientation": {
+            "angle": [180.0 * l / sc.L for l in range(sc.L)],
+            "exemplar": s2o_ex.tolist(),
+            "samples": s2o_s.tolist(),
+        },
     }

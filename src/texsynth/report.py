@@ -1,8 +1,9 @@
 """Reports a person can read: a self-contained HTML page or one PNG image.
 
 Both show the exemplar and the samples, the metric table (each value next to the
-real-crop baseline and their ratio), and three plots: radially averaged power spectra,
-pixel histograms, and S2 (power per wavelet scale). No plotting library is needed: the
+real-crop baseline and their ratio), and four plots: radially averaged power spectra, pixel
+histograms, S2 (power per wavelet scale) and S2 per orientation (anisotropy). No plotting
+library is needed: the
 charts are drawn as inline SVG (HTML) or with Pillow (PNG).
 """
 
@@ -134,7 +135,7 @@ class _Chart:
 
 def _charts(report: EvaluationReport) -> list[_Chart]:
     p = report.plots
-    sp, hi, s2 = p["spectrum"], p["histogram"], p["s2"]
+    sp, hi, s2, so = p["spectrum"], p["histogram"], p["s2"], p["s2_orientation"]
     centres = [(a + b) / 2 for a, b in zip(hi["edges"][:-1], hi["edges"][1:], strict=True)]
     return [
         _Chart(
@@ -166,6 +167,15 @@ def _charts(report: EvaluationReport) -> list[_Chart]:
             "scale j (period 2.7 * 2^j px)",
             "S2",
             logy=True,
+        ),
+        _Chart(
+            "S2 per orientation (1 = isotropic)",
+            [
+                _Series(so["angle"], so["exemplar"], "exemplar", _EX_COLOUR),
+                _Series(so["angle"], so["samples"], "samples", _SAMPLE_COLOUR),
+            ],
+            "wave-vector angle (degrees)",
+            "relative S2",
         ),
     ]
 
@@ -293,7 +303,7 @@ def _png_report(
 ) -> Image.Image:
     thumb = 160
     n = len(images)
-    width = max(3 * 360, n * (thumb + 8) + 8)
+    width = max(len(charts) * 300, n * (thumb + 8) + 8)
     table_h = 22 + 15 * (len(report.metrics) + 1)
     height = 30 + thumb + 24 + 240 + table_h + 10
     img = Image.new("RGB", (width, height), "white")
@@ -307,7 +317,7 @@ def _png_report(
         x += thumb + 8
     top = 30 + thumb + 24
     for i, c in enumerate(charts):
-        c.draw(img, (i * 360, top, (i + 1) * 360 - 6, top + 236))
+        c.draw(img, (i * 300, top, (i + 1) * 300 - 6, top + 236))
     y = top + 246
     d.text(
         (8, y),
