@@ -3,8 +3,7 @@
 Both show the exemplar and the samples, the metric table (each value next to the
 real-crop baseline and their ratio), and four plots: radially averaged power spectra, pixel
 histograms, S2 (power per wavelet scale) and S2 per orientation (anisotropy). No plotting
-library is needed: the
-charts are drawn as inline SVG (HTML) or with Pillow (PNG).
+library is needed: the charts are drawn as inline SVG (HTML) or with Pillow (PNG).
 """
 
 from __future__ import annotations
