@@ -36,6 +36,7 @@ from torch import nn
 
 from .._checks import as_image_batch
 from ..errors import TexsynthError
+from ._state_dict import check_tensors
 
 __all__ = ["INCEPTION_LAYERS", "InceptionV3Features"]
 
@@ -193,25 +194,7 @@ def _check_state(
             f"{source} is not a torchvision inception_v3 state dict: unexpected key "
             f"{unexpected[0]}{more}; give an unmodified torchvision inception_v3 state dict"
         )
-    wrong = []
-    for k, shape in expected.items():
-        v = state[k]
-        if not isinstance(v, torch.Tensor) or not v.is_floating_point():
-            wrong.append(f"{k} is {type(v).__name__}, expected a float tensor")
-        elif tuple(v.shape) != shape:
-            wrong.append(f"{k} has shape {tuple(v.shape)}, expected {shape}")
-    if wrong:
-        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
-        raise TexsynthError(
-            f"{source} is not a torchvision inception_v3 state dict: {wrong[0]}{more}; "
-            "give an unmodified torchvision inception_v3 state dict"
-        )
-    bad = [k for k in expected if not bool(torch.isfinite(state[k]).all())]  # type: ignore[arg-type]
-    if bad:
-        raise TexsynthError(
-            f"{source} has non-finite values in {', '.join(bad[:3])}; the file is corrupt, "
-            "export it again"
-        )
+    check_tensors(state, expected, source, "inception_v3")
 
 
 # ---------------------------------------------------------------------- the extractor

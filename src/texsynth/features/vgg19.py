@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from .._checks import as_image_batch
 from ..errors import TexsynthError
+from ._state_dict import check_tensors
 
 __all__ = ["LAYERS", "VGG19Features", "vgg_available"]
 
@@ -123,25 +124,7 @@ def _check_state(state: Mapping[str, object], fmt: str, source: str) -> None:
             f"({shown}); give a complete vgg19 state dict (16 convolutions), not a truncated "
             "or different network"
         )
-    wrong = []
-    for k, shape in expected.items():
-        v = state[k]
-        if not isinstance(v, torch.Tensor) or not v.is_floating_point():
-            wrong.append(f"{k} is {type(v).__name__}, expected a float tensor")
-        elif tuple(v.shape) != shape:
-            wrong.append(f"{k} has shape {tuple(v.shape)}, expected {shape}")
-    if wrong:
-        more = f" (and {len(wrong) - 2} more)" if len(wrong) > 2 else ""
-        raise TexsynthError(
-            f"{source} has wrong VGG19 weights: {'; '.join(wrong[:2])}{more}; "
-            "give an unmodified vgg19 state dict"
-        )
-    bad = [k for k in expected if not bool(torch.isfinite(state[k]).all())]  # type: ignore[arg-type]
-    if bad:
-        raise TexsynthError(
-            f"{source} has non-finite values in {', '.join(bad[:3])}; the file is corrupt, "
-            "download or export it again"
-        )
+    check_tensors(state, expected, source, "VGG19")
 
 
 def _strip_module_prefix(state: Mapping[str, object]) -> dict[str, object]:
