@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import torch
 
 from ..errors import TexsynthError
 
-__all__ = ["check_tensors"]
+__all__ = ["check_tensors", "load_state_dict_file"]
 
 
 def check_tensors(
@@ -38,3 +39,25 @@ def check_tensors(
             f"{source} has non-finite values in {', '.join(bad[:3])}; the file is corrupt, "
             "export it again"
         )
+
+
+def load_state_dict_file(path: str | os.PathLike[str], what: str, hint: str) -> Mapping:
+    """Read a state-dict file with ``weights_only=True``, with one-line errors.
+
+    ``what`` names the network (``"VGG19"``); ``hint`` ends the not-found message. A
+    checkpoint that wraps the state dict under ``"state_dict"`` is unwrapped.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise TexsynthError(f"{what} weights file {path!r} not found; {hint}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unpickling failure means "not a state dict"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TexsynthError(
+            f"cannot read {what} weights from {path!r} ({reason[:120]}); give a file saved "
+            "with torch.save(model.state_dict(), path)"
+        ) from None
+    if isinstance(state, Mapping) and "state_dict" in state and len(state) <= 4:
+        state = state["state_dict"]  # checkpoints that wrap the state dict
+    return state

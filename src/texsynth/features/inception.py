@@ -36,7 +36,7 @@ from torch import nn
 
 from .._checks import as_image_batch
 from ..errors import TexsynthError
-from ._state_dict import check_tensors
+from ._state_dict import check_tensors, load_state_dict_file
 
 __all__ = ["INCEPTION_LAYERS", "InceptionV3Features"]
 
@@ -302,21 +302,8 @@ class InceptionV3Features(nn.Module):
             has wrong shapes.
         """
         path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise TexsynthError(
-                f"InceptionV3 weights file {path!r} not found; give the path of a torchvision "
-                "inception_v3 state dict (.pth)"
-            )
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # any unpickling failure means "not a state dict"
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise TexsynthError(
-                f"cannot read InceptionV3 weights from {path!r} ({reason[:120]}); give a file "
-                "saved with torch.save(model.state_dict(), path)"
-            ) from None
-        if isinstance(state, Mapping) and "state_dict" in state and len(state) <= 4:
-            state = state["state_dict"]  # checkpoints that wrap the state dict
+        hint = "give the path of a torchvision inception_v3 state dict (.pth)"
+        state = load_state_dict_file(path, "InceptionV3", hint)
         return cls(state, normalization=normalization, source=f"InceptionV3 weights {path!r}")
 
     # ------------------------------------------------------------------ computation

