@@ -243,8 +243,9 @@ def _loadavg() -> str:
         return "unknown"
 
 
-def machine_info(threads: int) -> list[str]:
-    """Markdown bullet lines describing the machine and the software."""
+def machine_info(threads: int, peers: tuple[str, ...] = ("foscat",)) -> list[str]:
+    """Markdown bullet lines describing the machine and the software (``peers``: the
+    distributions whose versions are listed before texsynth's)."""
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -255,7 +256,8 @@ def machine_info(threads: int) -> list[str]:
         f"- cores: {os.cpu_count()} (usable: {usable}); torch threads: {threads}; "
         f"load average at start: {_loadavg()}",
         f"- Python {platform.python_version()}, torch {torch.__version__}",
-        f"- foscat {_version('foscat')}, texsynth {_version('texsynth')} (git {_git_commit()})",
+        "- " + ", ".join(f"{p} {_version(p)}" for p in peers)
+        + f", texsynth {_version('texsynth')} (git {_git_commit()})",
     ]
 
 

@@ -43,13 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench_stats import (
-    _cpu_model,
-    _git_commit,
-    _loadavg,
-    _peak_increase,
-    _version,
-)
+from bench_stats import _loadavg, _peak_increase, machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_FLAG = "--run-one"  # internal: one synthesis in this process, print its time and memory
@@ -428,26 +422,6 @@ def table(
     return lines, legend
 
 
-def machine_info(threads: int) -> list[str]:
-    """Markdown bullet lines describing the machine and the software."""
-    import datetime
-    import platform
-
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    return [
-        f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- CPU: {_cpu_model()}",
-        f"- cores: {os.cpu_count()} (usable: {usable}); torch threads: {threads}; "
-        f"load average at start: {_loadavg()}",
-        f"- Python {platform.python_version()}, torch {torch.__version__}",
-        f"- foscat {_version('foscat')}, plenoptic {_version('plenoptic')}, scikit-image "
-        f"{_version('scikit-image')}, texsynth {_version('texsynth')} (git {_git_commit()})",
-    ]
-
-
 # --------------------------------------------------------------------------- pictures
 
 
@@ -563,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         repeats = {"ours": 1, "foscat": 1, "plenoptic": 1}
 
-    info = machine_info(args.threads)
+    info = machine_info(args.threads, peers=("foscat", "plenoptic", "scikit-image"))
     print("\n".join(info), flush=True)
     loads: list[float] = []
     exemplars, results = benchmark(names, methods, repeats, args.threads, loads)
