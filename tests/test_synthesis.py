@@ -71,13 +71,20 @@ def test_statistics_are_matched_and_loss_decreases() -> None:
     assert float((out[0] - ex).abs().mean()) > 0.3 * float(ex.std())
 
 
+def _seam_ratio(out: torch.Tensor) -> float:
+    """Mean wrap-around jump (last row/column to first) over the mean jump between
+    neighbouring interior rows/columns, averaged over the batch and both axes."""
+    ratios = []
+    for o in (out, out.transpose(-1, -2)):
+        d = (torch.roll(o, -1, -2) - o).abs().mean((0, 1, 3))
+        ratios.append(float(d[-1] / d[:-1].mean()))
+    return sum(ratios) / 2
+
+
 def test_output_tiles_seamlessly() -> None:
-    out = synthesize(_exemplar(64), seed=2, **FAST)[0, 0]
-    interior = (out[:, 1:] - out[:, :-1]).abs().mean()
-    seam = (out[:, 0] - out[:, -1]).abs().mean()
-    assert float(seam) < 1.6 * float(interior)
-    interior_rows = (out[1:] - out[:-1]).abs().mean()
-    assert float((out[0] - out[-1]).abs().mean()) < 1.6 * float(interior_rows)
+    # a sparse texture varies a lot from row to row, hence a batch (a real seam gives 3-5)
+    out = synthesize(_exemplar(64), n=6, seed=2, **FAST)
+    assert _seam_ratio(out) < 1.6
 
 
 def test_no_tile_gives_requested_size() -> None:

@@ -220,7 +220,10 @@ class HistogramLoss(TextureLoss):
     Per channel, ``mean_i (sort(x)_i - q(p_i))^2 / (rel_tol * std)^2``, with ``q`` the
     exemplar's quantile function at ranks ``p_i = (i + 0.5) / N``: a 1-D optimal-transport
     (Wasserstein-2) distance that works for any image size. ``rel_tol`` is the RMS quantile
-    error, as a fraction of the exemplar's standard deviation, that counts as 1.
+    error, as a fraction of the exemplar's standard deviation, that counts as 1. The default,
+    5 %, is about how much two crops of one photo differ: a much tighter tolerance makes the
+    histogram dominate the other terms and blocks the formation of structure (the stones of a
+    gravel, the mortar lines of a brick wall).
     """
 
     def __init__(
@@ -228,7 +231,7 @@ class HistogramLoss(TextureLoss):
         exemplar: torch.Tensor,
         *,
         in_mask: torch.Tensor | None = None,
-        rel_tol: float = 0.01,
+        rel_tol: float = 0.05,
         **_: Any,
     ) -> None:
         super().__init__()

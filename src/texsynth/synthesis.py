@@ -20,7 +20,7 @@ from ._checks import as_image_batch, check_mask
 from .errors import TexsynthError
 from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss
 from .pyramid import downsample, fourier_resize, level_shape
-from .transforms import Gaussianizer, Standardizer
+from .transforms import Gaussianizer, Standardizer, match_histogram
 from .wavelets import default_J, max_J
 
 __all__ = ["SynthesisReport", "synthesize"]
@@ -94,7 +94,7 @@ def synthesize(
     to_gaussian: bool = False,
     reference: torch.Tensor | None = None,
     histogram: float = 1.0,
-    spectrum: float = 1.0,
+    spectrum: float = 0.3,
     loss: TextureLoss | None = None,
     tol: float = 1e-2,
     device: str | torch.device | None = None,
@@ -148,7 +148,10 @@ def synthesize(
     reference
         Second field for cross-synthesis (same size as the output).
     histogram
-        Weight of the pixel-histogram loss (0 disables it).
+        Weight of the pixel-histogram loss (0 disables it). When it is on (and not
+        inpainting), the result's value distribution is also made exact at the end, per
+        (decorrelated) channel, by a rank remapping that moves pixels by only the few per
+        cent the loss leaves.
     spectrum
         Weight of the smoothed power-spectrum loss (0 disables it): fixes the spectrum
         inside each wavelet band, which quasi-periodic textures need.
@@ -324,6 +327,10 @@ def synthesize(
     assert x is not None
     if margin:
         x = x[..., margin : margin + out_shape[0], margin : margin + out_shape[1]]
+    if histogram > 0 and gmask is None and base_loss is None:
+        # the loss brings the histogram within a few per cent; a rank remapping makes it
+        # exact (Heeger & Bergen) while moving each pixel by only that much
+        x = match_histogram(x.detach(), ex_s, inm)
     if gauss is not None:
         x = gauss.inverse(x)
     out = std.inverse(x).detach()
@@ -445,6 +452,7 @@ def _optimise(
 
     opt = make_optimizer()
     history: list[float] = []
+    best_history: list[float] = []  # best loss so far, after each iteration
     best_value, best_v = math.inf, v.detach().clone()
     iteration = 0
 
@@ -473,11 +481,14 @@ def _optimise(
                 with torch.no_grad():
                     v.copy_(best_v)
                 opt = make_optimizer()
+            best_history.append(best_value)
             bar.update(1)
-            bar.set_postfix(loss=f"{value:.4g}")
+            bar.set_postfix(loss=f"{best_value:.4g}")
             if callback is not None and callback(level, iteration, value, compose(before)):
                 break
-            if len(history) > 5 and history[-6] - value <= tol * max(abs(value), 1e-12):
+            # converged: the best loss fell by less than ``tol`` (relative) in 5 iterations
+            # (judged on the best, so a rejected step does not end the level)
+            if len(best_history) > 5 and best_history[-6] - best_value <= tol * best_value:
                 break
             if value == 0.0:
                 break
