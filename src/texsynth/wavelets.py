@@ -231,6 +231,20 @@ class WaveletBank(torch.nn.Module):
         """:meth:`filter` times ``(h w) / (H W)``, for the first layer on grid ``j``."""
         return getattr(self, f"psi_first{j}")
 
+    def support_in(self, j: int, shape: tuple[int, int]) -> torch.Tensor:
+        """:meth:`support` indices of scale ``j`` as flat indices into an unshifted spectrum
+        of ``shape`` (at least grid ``j``): one gather replaces a crop and a gather."""
+        idx = getattr(self, f"support{j}")
+        key = (j, tuple(shape), idx.device)
+        cache = self.__dict__.setdefault("_support_cache", {})
+        if key not in cache:
+            h, w = self.grids[j]
+            H, W = shape
+            rows = _kept_indices(H, h, idx.device)[idx // w]
+            cols = _kept_indices(W, w, idx.device)[idx % w]
+            cache[key] = rows * W + cols
+        return cache[key]
+
     def support(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Flat frequency indices ``[L, K]`` where each scale-``j`` filter is non-zero (on
         grid ``j``, padded with the always-zero DC index) and the filter values there."""

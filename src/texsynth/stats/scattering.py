@@ -83,14 +83,14 @@ def _rows_fourier(layer: _Layer, bank: WaveletBank, j3: int) -> torch.Tensor:
     idx, psi = bank.support(j3)  # [L3, K]
     psi = psi.to(layer.modulus[0].dtype)
     L3, K = idx.shape
-    flat = idx.flatten()
-    X = crop_spectrum(layer.spectrum, (h, w)).flatten(-2)  # [B, C, P]
-    X = X.index_select(-1, flat).unflatten(-1, (L3, K))  # [B, C, L3, K]
+    flat = bank.support_in(j3, (H, W)).flatten()
+    X = layer.spectrum.flatten(-2).index_select(-1, flat).unflatten(-1, (L3, K))  # [B,C,L3,K]
     rows = [(X * (psi / (H * W)))[:, :, :, None]]  # [B, C, L3, 1, K]
     for j2 in range(j3 + 1):
         h2, w2 = bank.grids[j2]
-        M = crop_spectrum(layer.mod_spectra[j2], (h, w)).flatten(-2)  # [B, C, L2, P]
-        M = M.index_select(-1, flat).unflatten(-1, (L3, K))  # [B, C, L2, L3, K]
+        flat2 = bank.support_in(j3, (h2, w2)).flatten()
+        M = layer.mod_spectra[j2].flatten(-2).index_select(-1, flat2)  # [B, C, L2, L3*K]
+        M = M.unflatten(-1, (L3, K))  # [B, C, L2, L3, K]
         rows.append((M * (psi / (h2 * w2))).transpose(2, 3))  # [B, C, L3, L2, K]
     return torch.cat(rows, 3)
 
