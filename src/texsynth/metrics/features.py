@@ -30,6 +30,9 @@ import torch
 from .._checks import as_image_batch, check_finite
 from ..errors import TexsynthError
 from ..features import VGG19Features, feature_extractor
+from ..stats.gap import channel_means
+from ..stats.gram import gram_matrix
+from ..stats.sliced_wasserstein import quantiles, random_directions, sorted_projections
 
 __all__ = [
     "KID",
@@ -131,8 +134,7 @@ def gram_distance(
     x, ex = _pair(x, exemplar)
     total = x.new_zeros(x.shape[0])
     for f, g in _flat_features(x, ex, extractor, layers):
-        gx = f @ f.transpose(1, 2) / f.shape[1:].numel()
-        ge = g @ g.transpose(1, 2) / g.shape[1:].numel()
+        gx, ge = gram_matrix(f), gram_matrix(g)  # the 1 / C of Gatys et al. cancels
         den = ge.flatten(1).norm(dim=1).clamp_min(_eps(ge))
         total = total + (gx - ge).flatten(1).norm(dim=1) / den
     return total
@@ -153,21 +155,9 @@ def gap_distance(
     x, ex = _pair(x, exemplar)
     total = x.new_zeros(x.shape[0])
     for f, g in _flat_features(x, ex, extractor, layers):
-        mx, me = f.mean(-1), g.mean(-1)
+        mx, me = channel_means(f), channel_means(g)
         total = total + (mx - me).norm(dim=1) / me.norm(dim=1).clamp_min(_eps(me))
     return total
-
-
-def _quantiles(v: torch.Tensor, n: int) -> torch.Tensor:
-    """Sorted samples ``v [..., N, K]`` resampled at ``n`` quantile levels (linear)."""
-    N = v.shape[-2]
-    if N == n:
-        return v
-    q = ((torch.arange(n, device=v.device, dtype=v.dtype) + 0.5) * (N / n) - 0.5).clamp(0, N - 1)
-    lo = q.floor().long()
-    hi = (lo + 1).clamp(max=N - 1)
-    w = (q - lo.to(v.dtype))[:, None]
-    return v[..., lo, :] * (1 - w) + v[..., hi, :] * w
 
 
 def sliced_wasserstein_distance(
@@ -196,12 +186,11 @@ def sliced_wasserstein_distance(
     for f, e in _flat_features(x, ex, extractor, layers):
         C = f.shape[1]
         K = C if n_directions is None else int(n_directions)
-        d = torch.randn(C, K, generator=g, dtype=torch.float64)
-        d = (d / d.norm(dim=0, keepdim=True)).to(device=f.device, dtype=f.dtype)
-        px = (f.transpose(1, 2) @ d).sort(dim=1).values  # [B, N, K]
-        pe = (e.transpose(1, 2) @ d).sort(dim=1).values  # [Be, M, K]
+        d = random_directions(C, K, g, device=f.device, dtype=f.dtype)
+        px = sorted_projections(f, d)  # [B, N, K]
+        pe = sorted_projections(e, d)  # [Be, M, K]
         n = max(px.shape[1], pe.shape[1])
-        total = total + (_quantiles(px, n) - _quantiles(pe, n)).pow(2).mean(dim=(1, 2))
+        total = total + (quantiles(px, n) - quantiles(pe, n)).pow(2).mean(dim=(1, 2))
     return total
 
 

