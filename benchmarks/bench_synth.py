@@ -412,9 +412,10 @@ def table(
         "the runs; 0 is a perfect match. *Second real sample*: the same metrics for another "
         'sample of the same texture against the exemplar ("as close as real"); the ratio '
         "columns divide by it (about 1 or below: as close as a real sample). texsynth's default "
-        "loss includes a pixel-histogram term (histogram=1.0) and a smoothed log power spectrum "
-        "term (spectrum=1.0), so it optimises near relatives of both metrics directly; foscat "
-        "and plenoptic only match them through their statistics.",
+        "loss includes a pixel-histogram term (histogram=1.0, then an exact histogram remap) "
+        "and a smoothed log power spectrum term (power_spectrum=0.3), so it optimises near "
+        "relatives of both metrics directly (its W1 is 0 by construction); foscat and "
+        "plenoptic only match them through their statistics.",
         "",
         *[f"- {ex.name}: {ex.source}" for ex in exemplars.values()],
         *notes,

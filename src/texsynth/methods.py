@@ -76,7 +76,7 @@ METHODS: dict[str, MethodInfo] = {
             "spectrum",
             "Fourier-modulus constraint (Liu, Gousseau & Xia 2016); add it to another term",
             None,
-            2.0,
+            10.0,
         ),
     )
 }
@@ -85,7 +85,7 @@ _TERM = re.compile(r"^\s*(?:(?P<w>[0-9.eE+-]+)\s*\*\s*)?(?P<name>[a-z_]+)\s*$")
 
 
 def parse_method(spec: str) -> list[tuple[float, str]]:
-    """``"gram+0.5*spectrum"`` -> ``[(10.0, "gram"), (1.0, "spectrum")]``.
+    """``"gram+0.5*spectrum"`` -> ``[(10.0, "gram"), (5.0, "spectrum")]``.
 
     Each term's weight is its calibrated default (:data:`METHODS`) times the multiplier
     written before it (1 if none). The defaults put every term on the scale of the
@@ -283,11 +283,20 @@ class LossBuilder:
         in_mask: torch.Tensor | None,
         reference: torch.Tensor | None,
         edge: bool,
+        finest: bool = True,
     ) -> TextureLoss:
-        """The loss of one level, for the level's exemplar ``ex`` (working space)."""
+        """The loss of one level, for the level's exemplar ``ex`` (working space).
+
+        The spectrum constraint applies at the ``finest`` level only (as in Liu et al.,
+        whose synthesis has one scale): the Fourier modulus of a downsampled photo is a
+        brittle target, and imposing it at the coarse levels broke the mortar lines of a
+        brick wall that the finest-level constraint keeps.
+        """
         total: TextureLoss | None = None
         for weight, name in self.terms:
             term: TextureLoss
+            if name == "spectrum" and not finest:
+                continue
             if name == "scattering":
                 term = ScatteringLoss(
                     ex, J=J, in_mask=in_mask, reference=reference, edge=edge, **self.scattering

@@ -362,7 +362,12 @@ def synthesize(
                     "cross-synthesis needs the exemplar and output sizes to be equal"
                 )
             loss_k = builder.build(
-                ex_k, J=J_k, in_mask=inm_k, reference=ref_k, edge=gmask is not None
+                ex_k,
+                J=J_k,
+                in_mask=inm_k,
+                reference=ref_k,
+                edge=gmask is not None,
+                finest=k == n_levels - 1,
             )
         frozen, free = None, None
         if gmask is not None:
