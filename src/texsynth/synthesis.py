@@ -491,9 +491,10 @@ def _optimise(
     Without ``line_search`` it takes unit steps (one loss evaluation per iteration; a line
     search costs about two): from a good starting point the quasi-Newton unit step is
     nearly always good. As a safeguard the best iterate is kept, and a step that raises the
-    loss by more than half restarts L-BFGS from the best one, with a strong-Wolfe line
-    search from then on (far from the optimum, e.g. style transfer starting from the content
-    image, unit steps overshoot again and again).
+    loss by more than half restarts L-BFGS from the best one. A second such step within 5
+    iterations of a restart switches to a strong-Wolfe line search for the rest of the level
+    (far from the optimum, e.g. style transfer starting from the content image, unit steps
+    overshoot again and again; a line search everywhere stalls the scattering loss).
     """
     v = x0.detach().clone().requires_grad_(True)
 
@@ -542,11 +543,13 @@ def _optimise(
             if value < best_value:
                 best_value, best_v = value, before
             elif value > 1.5 * best_value:
-                # a bad step: back to the best point with fresh memory and, from now on, a
-                # line search (restarting with unit steps would repeat the same overshoot)
+                # a bad step: back to the best point with fresh memory; a second one soon
+                # after a restart means unit steps overshoot again and again (far from the
+                # optimum, e.g. style transfer from the content image): line search from then
                 with torch.no_grad():
                     v.copy_(best_v)
-                line_search = True
+                if restarted_at >= 0 and iteration - restarted_at <= 5:
+                    line_search = True
                 rejected += 1
                 restarted_at = iteration
                 opt = make_optimizer()
@@ -569,7 +572,9 @@ def _optimise(
     finally:
         bar.close()
     if rejected:
-        log.debug("level %d: %d rejected step(s); line search from then on", level + 1, rejected)
+        log.debug(
+            "level %d: %d rejected step(s), line search: %s", level + 1, rejected, line_search
+        )
     return compose(best_v).detach(), history
 
 
