@@ -133,6 +133,15 @@ def _layer_mask(valid: torch.Tensor, radius: int, size: tuple[int, int]) -> torc
     return base
 
 
+def _sync_extractor(extractor: Any, x: torch.Tensor) -> None:
+    """Move a module extractor to ``x``'s device and floating dtype if it is elsewhere."""
+    if not isinstance(extractor, torch.nn.Module):
+        return
+    t = next(iter((*extractor.parameters(), *extractor.buffers())), None)
+    if t is not None and (t.device != x.device or (t.is_floating_point() and t.dtype != x.dtype)):
+        extractor.to(device=x.device, dtype=x.dtype)
+
+
 class FeatureLoss(TextureLoss):
     """Base of the CNN-feature losses: extractor, layers, transform, mask and layer weights.
 
@@ -299,21 +308,10 @@ class FeatureLoss(TextureLoss):
         return []
 
     # ----------------------------------------------------------------- computation
-    def _sync(self, x: torch.Tensor) -> None:
-        """Move the extractor to ``x``'s device and floating dtype if it is elsewhere."""
-        ext = self.extractor
-        if not isinstance(ext, torch.nn.Module):
-            return
-        t = next(iter((*ext.parameters(), *ext.buffers())), None)
-        if t is not None and (
-            t.device != x.device or (t.is_floating_point() and t.dtype != x.dtype)
-        ):
-            ext.to(device=x.device, dtype=x.dtype)
-
     def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{layer: [B, C_l, H_l, W_l]}`` of images (after ``transform``)."""
         img = self.transform(x) if self.transform is not None else x
-        self._sync(img)
+        _sync_extractor(self.extractor, img)
         out = dict(self.extractor(img, self.layers)) if self.layers else {}
         for name in self.layers:
             f = out.get(name)
@@ -561,12 +559,8 @@ class ContentLoss(TextureLoss):
 
     def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         img = self.transform(x) if self.transform is not None else x
-        ext = self.extractor
-        if isinstance(ext, torch.nn.Module):
-            t = next(iter((*ext.parameters(), *ext.buffers())), None)
-            if t is not None and (t.device != img.device or t.dtype != img.dtype):
-                ext.to(device=img.device, dtype=img.dtype)
-        return dict(ext(img, self.layers))
+        _sync_extractor(self.extractor, img)
+        return dict(self.extractor(img, self.layers))
 
     def _target(self, x: torch.Tensor) -> list[torch.Tensor]:
         key = (tuple(x.shape[-2:]), x.dtype, x.device)
