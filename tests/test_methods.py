@@ -154,12 +154,13 @@ def test_cli_synth_with_a_method(tmp_path: Path) -> None:
     out = tmp_path / "out.png"
     code = main(
         ["synth", str(src), "-o", str(out), "--method", "random+0.5*spectrum", "--steps", "8"]
-        + ["--seed", "1", "--quiet", "--histogram", "0.5"]
+        + ["--seed", "1", "--quiet", "--histogram", "0.5", "--no-cross-channels"]
     )
     assert code == 0 and out.is_file()
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["settings"]["method"] == "random+0.5*spectrum"
     assert doc["settings"]["histogram"] == 0.5 and doc["settings"]["J"] is None
+    assert doc["settings"]["cross_channels"] is False
 
 
 def test_cli_bad_method_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
