@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ._checks import as_image_batch, check_mask
 from .errors import TexsynthError
+from .lbfgs import LBFGSDirection
 from .losses import TextureLoss
 from .methods import LossBuilder, parse_method
 from .pyramid import downsample, fourier_resize, level_shape
@@ -388,7 +389,7 @@ def synthesize(
         else:
             x = _upsample_with_detail(x, shape, ex_k, gen)
         budget = max(steps // 3**k, min(steps, 10))
-        # unit steps at every level: torch's strong-Wolfe line search stalls on this loss
+        # unit steps at every level: a strong-Wolfe line search stalls on this loss
         # (brick, coarsest level: 13.4 vs 5.6 after 200 iterations; scipy's L-BFGS-B 6.1)
         x, hist = _optimise(
             x,
@@ -486,77 +487,68 @@ def _optimise(
     shape: tuple[int, int],
     line_search: bool = False,
 ) -> tuple[torch.Tensor, list[float]]:
-    """L-BFGS on the pixels.
+    """L-BFGS on the pixels: ``steps`` loss evaluations at most.
 
-    Without ``line_search`` it takes unit steps (one loss evaluation per iteration; a line
-    search costs about two): from a good starting point the quasi-Newton unit step is
-    nearly always good. As a safeguard the best iterate is kept, and a step that raises the
-    loss by more than half restarts L-BFGS from the best one. A second such step within 5
-    iterations of a restart switches to a strong-Wolfe line search for the rest of the level
-    (far from the optimum, e.g. style transfer starting from the content image, unit steps
-    overshoot again and again; a line search everywhere stalls the scattering loss).
+    Without ``line_search`` it takes unit steps (one loss evaluation per iteration): from a
+    good starting point the quasi-Newton unit step is nearly always good. As a safeguard
+    the best iterate is kept, and a step that raises the loss by more than half restarts
+    L-BFGS from the best one. A second such step within 5 iterations of a restart switches
+    to a backtracking (Armijo) line search for the rest of the level (far from the
+    optimum, e.g. style transfer starting from the content image, unit steps overshoot
+    again and again; a line search everywhere stalls the scattering loss).
     """
-    v = x0.detach().clone().requires_grad_(True)
 
     def compose(t: torch.Tensor) -> torch.Tensor:
         if free is None or frozen is None:
             return t
         return frozen * (1 - free) + t * free
 
-    def make_optimizer() -> torch.optim.LBFGS:
-        return torch.optim.LBFGS(
-            [v],
-            lr=1,
-            max_iter=1,
-            history_size=30,
-            tolerance_grad=0,
-            tolerance_change=0,
-            line_search_fn="strong_wolfe" if line_search else None,
-        )
+    evaluations = 0
 
-    opt = make_optimizer()
-    history: list[float] = []
-    best_history: list[float] = []  # best loss so far, after each iteration
-    best_value, best_v = math.inf, v.detach().clone()
-    iteration = 0
-    rejected, restarted_at = 0, -1
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
+    def evaluate(t: torch.Tensor) -> tuple[float, torch.Tensor]:
+        nonlocal evaluations
+        evaluations += 1
+        v = t.detach().requires_grad_(True)
         value = loss_fn(compose(v)).sum()
         if not torch.isfinite(value):
             raise TexsynthError(
-                f"synthesis diverged (non-finite loss) at level {level + 1}, iteration "
-                f"{iteration}; try fewer scales (J) or check the exemplar for constant regions"
+                f"synthesis diverged (non-finite loss) at level {level + 1}, evaluation "
+                f"{evaluations}; try fewer scales (J) or check the exemplar for constant regions"
             )
-        value.backward()
-        return value
+        (grad,) = torch.autograd.grad(value, v)
+        return float(value.detach()), grad
+
+    lbfgs = LBFGSDirection(history_size=30)
+    x = x0.detach().clone()
+    f, g = evaluate(x)
+    history: list[float] = []
+    best_history: list[float] = []  # best loss so far, after each iteration
+    best = (math.inf, x, g)
+    rejected, restarted_at = 0, -1
 
     desc = f"level {level + 1}/{n_levels} {shape[1]}x{shape[0]}"
     # disable=None: tqdm turns itself off when the output is not a terminal (logs, CI)
     bar = tqdm(total=steps, desc=desc, disable=None if progress else True, leave=False)
     try:
-        for iteration in range(steps):  # noqa: B007 (used in closure's message)
-            before = v.detach().clone()
-            value = float(opt.step(closure).detach())  # loss at ``before``
-            history.append(value)
-            if value < best_value:
-                best_value, best_v = value, before
-            elif value > 1.5 * best_value:
+        for iteration in range(steps):
+            history.append(f)
+            stop = callback is not None and callback(level, iteration, f, compose(x))
+            if f < best[0]:
+                best = (f, x, g)
+            elif f > 1.5 * best[0]:
                 # a bad step: back to the best point with fresh memory; a second one soon
                 # after a restart means unit steps overshoot again and again (far from the
                 # optimum, e.g. style transfer from the content image): line search from then
-                with torch.no_grad():
-                    v.copy_(best_v)
+                f, x, g = best
                 if restarted_at >= 0 and iteration - restarted_at <= 5:
                     line_search = True
                 rejected += 1
                 restarted_at = iteration
-                opt = make_optimizer()
-            best_history.append(best_value)
+                lbfgs.reset()
+            best_history.append(best[0])
             bar.update(1)
-            bar.set_postfix(loss=f"{best_value:.4g}")
-            if callback is not None and callback(level, iteration, value, compose(before)):
+            bar.set_postfix(loss=f"{best[0]:.4g}")
+            if stop:
                 break
             # converged: the best loss fell by less than ``tol`` (relative) in 5 iterations
             # (judged on the best, so a rejected step does not end the level)
@@ -564,18 +556,33 @@ def _optimise(
             if (
                 len(best_history) > 5
                 and iteration - restarted_at > 5
-                and best_history[-6] - best_value <= tol * best_value
+                and best_history[-6] - best[0] <= tol * best[0]
             ):
                 break
-            if value == 0.0:
+            if f == 0.0 or evaluations >= steps:
                 break
+            d = lbfgs.direction(g)
+            slope = float((g * d).sum())
+            if slope >= 0:  # not a descent direction (numerical noise): steepest descent
+                lbfgs.reset()
+                d, slope = -g, -float((g * g).sum())
+            t = lbfgs.step_size(g)
+            x_new = x + t * d
+            f_new, g_new = evaluate(x_new)
+            if line_search:  # backtrack until the loss falls enough (Armijo)
+                while f_new > f + 1e-4 * t * slope and evaluations < steps:
+                    t *= 0.5
+                    x_new = x + t * d
+                    f_new, g_new = evaluate(x_new)
+            lbfgs.update(x_new - x, g_new - g)
+            x, f, g = x_new, f_new, g_new
     finally:
         bar.close()
     if rejected:
         log.debug(
             "level %d: %d rejected step(s), line search: %s", level + 1, rejected, line_search
         )
-    return compose(best_v).detach(), history
+    return compose(best[1]).detach(), history
 
 
 def remake(

@@ -1,0 +1,90 @@
+"""The L-BFGS direction of the synthesis engine (two-loop recursion), on one tensor.
+
+The engine drives the iterations itself (unit steps, its own safeguards and a backtracking
+fallback), so all it needs from L-BFGS is the search direction. It follows the update rules
+of ``torch.optim.LBFGS`` (the first step scaled by ``1 / |g|_1``, curvature pairs with
+``y.s <= 1e-10`` skipped, the initial Hessian ``y.s / y.y``) without the optimiser machinery:
+creating a ``torch.optim`` optimiser imports ``torch._dynamo``, which costs about 3 s on the
+first synthesis of every process (longer than a whole 256x256 synthesis).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["LBFGSDirection"]
+
+
+def _dot(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a * b).sum())
+
+
+class LBFGSDirection:
+    """Limited-memory BFGS search directions for a tensor variable.
+
+    Parameters
+    ----------
+    history_size
+        Number of curvature pairs ``(s, y)`` kept.
+
+    Examples
+    --------
+    >>> lb = LBFGSDirection()
+    >>> d = lb.direction(g)           # at x, gradient g
+    >>> x_new = x + lb.step_size(g) * d
+    >>> lb.update(x_new - x, g_new - g)
+    """
+
+    def __init__(self, history_size: int = 30) -> None:
+        self.history_size = history_size
+        self.s: list[torch.Tensor] = []
+        self.y: list[torch.Tensor] = []
+        self.rho: list[float] = []
+        self.h_diag = 1.0
+
+    @property
+    def empty(self) -> bool:
+        """True before the first accepted curvature pair."""
+        return not self.s
+
+    def step_size(self, g: torch.Tensor) -> float:
+        """Step along :meth:`direction`: ``min(1, 1 / |g|_1)`` with no curvature
+        information yet (the raw gradient's scale is arbitrary), else 1."""
+        if self.empty:
+            return min(1.0, 1.0 / max(float(g.abs().sum()), 1e-30))
+        return 1.0
+
+    def direction(self, g: torch.Tensor) -> torch.Tensor:
+        """Search direction ``-H g`` for gradient ``g``."""
+        q = -g
+        alphas = []
+        for s, y, rho in zip(reversed(self.s), reversed(self.y), reversed(self.rho), strict=True):
+            a = rho * _dot(s, q)
+            alphas.append(a)
+            q = q - a * y
+        r = q * self.h_diag
+        for s, y, rho, a in zip(self.s, self.y, self.rho, reversed(alphas), strict=True):
+            b = rho * _dot(y, r)
+            r = r + (a - b) * s
+        return r
+
+    def update(self, s: torch.Tensor, y: torch.Tensor) -> None:
+        """Record the step ``s = x_new - x`` and gradient change ``y = g_new - g``."""
+        ys = _dot(y, s)
+        if ys <= 1e-10:  # no positive curvature along s: keep the memory as it is
+            return
+        if len(self.s) == self.history_size:
+            self.s.pop(0)
+            self.y.pop(0)
+            self.rho.pop(0)
+        self.s.append(s)
+        self.y.append(y)
+        self.rho.append(1.0 / ys)
+        self.h_diag = ys / _dot(y, y)
+
+    def reset(self) -> None:
+        """Forget every curvature pair (a restart)."""
+        self.s.clear()
+        self.y.clear()
+        self.rho.clear()
+        self.h_diag = 1.0
