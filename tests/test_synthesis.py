@@ -43,6 +43,17 @@ def test_shapes_sizes_and_units() -> None:
     assert synthesize(ex[0], size=33, seed=0, **FAST).shape == (1, 1, 33, 33)
 
 
+def test_output_smaller_than_exemplar_gets_fewer_scales() -> None:
+    """A 64x64 output of a 128x128 exemplar: the largest scales do not fit it, so the
+    default J is the output's (this used to fail at the coarse level)."""
+    ex = _exemplar(128)
+    out, rep = synthesize(ex, size=64, seed=0, report=True, **FAST)
+    assert out.shape == (1, 1, 64, 64)
+    assert rep.scales[-1] == 4  # max_J(64): the exemplar alone would allow 5
+    with pytest.raises(TexsynthError, match="output of 64x64 pixels supports at most J=4"):
+        synthesize(ex, size=64, J=5, **FAST)
+
+
 def test_same_seed_same_result_different_seed_different() -> None:
     ex = _exemplar()
     a = synthesize(ex, seed=7, **FAST)

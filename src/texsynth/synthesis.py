@@ -293,10 +293,16 @@ def synthesize(
     to_image = _image_transform(std, gauss, ex)
 
     # scales and levels
-    J_full = J if J is not None else max(default_J(He, We), 1)
+    # (an output smaller than the exemplar cannot hold its largest scales)
+    J_full = J if J is not None else max(min(default_J(He, We), default_J(*out_shape)), 1)
     if J_full > max_J(He, We):
         raise TexsynthError(
             f"exemplar of {He}x{We} pixels supports at most J={max_J(He, We)} scales, got J={J}"
+        )
+    if J_full > max_J(*out_shape):
+        raise TexsynthError(
+            f"an output of {out_shape[0]}x{out_shape[1]} pixels supports at most "
+            f"J={max_J(*out_shape)} scales, got J={J}; use a smaller J or a larger size"
         )
     n_levels = levels if levels is not None else _default_levels(out_shape, (He, We), J_full)
     if not isinstance(n_levels, int) or n_levels < 1:
