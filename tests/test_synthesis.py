@@ -43,6 +43,15 @@ def test_shapes_sizes_and_units() -> None:
     assert synthesize(ex[0], size=33, seed=0, **FAST).shape == (1, 1, 33, 33)
 
 
+def test_works_under_no_grad_and_inference_mode() -> None:
+    ex = _exemplar()
+    ref = synthesize(ex, seed=3, **FAST)
+    with torch.no_grad():
+        assert torch.equal(synthesize(ex, seed=3, **FAST), ref)
+    with torch.inference_mode():
+        assert torch.equal(synthesize(ex, seed=3, **FAST), ref)
+
+
 def test_output_smaller_than_exemplar_gets_fewer_scales() -> None:
     """A 64x64 output of a 128x128 exemplar: the largest scales do not fit it, so the
     default J is the output's (this used to fail at the coarse level)."""

@@ -7,12 +7,13 @@ fine -> undo the transforms. Outputs are periodic (tile seamlessly) unless ``til
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import torch
 from tqdm.auto import tqdm
@@ -31,6 +32,8 @@ __all__ = ["SynthesisReport", "remake", "synthesize"]
 log = logging.getLogger(__name__)
 
 Callback = Callable[[int, int, float, torch.Tensor], Any]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -72,6 +75,19 @@ def _default_levels(shape: tuple[int, int], ex_shape: tuple[int, int], J: int) -
     return levels
 
 
+def autograd_enabled(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` with autograd on, even when called under ``torch.no_grad()`` or
+    ``torch.inference_mode()`` (synthesis and training need gradients internally)."""
+
+    @functools.wraps(fn)
+    def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+        with torch.inference_mode(False), torch.enable_grad():
+            return fn(*args, **kwargs)
+
+    return inner
+
+
+@autograd_enabled
 def synthesize(
     exemplar: torch.Tensor,
     *,
@@ -514,14 +530,16 @@ def _optimise(
     def evaluate(t: torch.Tensor) -> tuple[float, torch.Tensor]:
         nonlocal evaluations
         evaluations += 1
-        v = t.detach().requires_grad_(True)
-        value = loss_fn(compose(v)).sum()
-        if not torch.isfinite(value):
-            raise TexsynthError(
-                f"synthesis diverged (non-finite loss) at level {level + 1}, evaluation "
-                f"{evaluations}; try fewer scales (J) or check the exemplar for constant regions"
-            )
-        (grad,) = torch.autograd.grad(value, v)
+        with torch.enable_grad():  # (also when called under torch.no_grad())
+            v = t.detach().requires_grad_(True)
+            value = loss_fn(compose(v)).sum()
+            if not torch.isfinite(value):
+                raise TexsynthError(
+                    f"synthesis diverged (non-finite loss) at level {level + 1}, evaluation "
+                    f"{evaluations}; try fewer scales (J) or check the exemplar for constant "
+                    "regions"
+                )
+            (grad,) = torch.autograd.grad(value, v)
         return float(value.detach()), grad
 
     lbfgs = LBFGSDirection(history_size=30)
