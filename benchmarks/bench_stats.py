@@ -257,8 +257,8 @@ def machine_info(threads: int, peers: tuple[str, ...] = ("foscat",)) -> list[str
         f"load average at start: {_loadavg()}",
         f"- Python {platform.python_version()}, torch {torch.__version__}",
         "- "
-        + ", ".join(f"{p} {_version(p)}" for p in peers)
-        + f", texsynth {_version('texsynth')} (git {_git_commit()})",
+        + "".join(f"{p} {_version(p)}, " for p in peers)
+        + f"texsynth {_version('texsynth')} (git {_git_commit()})",
     ]
 
 

@@ -10,6 +10,13 @@ import logging
 from .errors import TexsynthError
 from .evaluation import EvaluationReport, MetricResult, evaluate
 from .feature_losses import GAPLoss, GramLoss, SlicedWassersteinLoss
+from .generators import (
+    SynthHalfUNet2D,
+    generate_samples,
+    load_generator,
+    save_generator,
+    train_generator,
+)
 from .io import ImageMeta, TexsynthWarning, read_image, write_image
 from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss, WeightedLoss
 from .report import write_report
@@ -32,6 +39,7 @@ __all__ = [
     "SlicedWassersteinLoss",
     "SpectralConstraintLoss",
     "SpectrumLoss",
+    "SynthHalfUNet2D",
     "SynthesisReport",
     "TexsynthError",
     "TexsynthWarning",
@@ -39,10 +47,14 @@ __all__ = [
     "WeightedLoss",
     "__version__",
     "evaluate",
+    "generate_samples",
+    "load_generator",
     "random_phase_texture",
     "read_image",
     "remake",
+    "save_generator",
     "synthesize",
+    "train_generator",
     "write_image",
     "write_report",
 ]

@@ -218,6 +218,10 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_run_options(sy)
     sy.set_defaults(func=_cmd_synth)
 
+    from .cli_generators import add_generator_commands
+
+    add_generator_commands(sub)
+
     rm = sub.add_parser(
         "remake",
         help="style transfer: the layout of CONTENT in the texture of --like STYLE",

@@ -48,6 +48,32 @@ class TextureLoss(torch.nn.Module, abc.ABC):
 
     __rmul__ = __mul__
 
+    #: whether :meth:`batch_loss` can match batch statistics (``microcanonical=True``)
+    supports_microcanonical: bool = False
+
+    def batch_loss(
+        self,
+        x: torch.Tensor,
+        *,
+        microcanonical: bool = False,
+        sigma_synth: bool = True,
+        eps: float = 1e-6,
+    ) -> torch.Tensor:
+        """One scalar for a batch of generated samples (training a generator).
+
+        ``microcanonical=False``: the mean over the batch of the per-sample losses (each
+        sample must match the exemplar). ``microcanonical=True`` (losses built on statistics,
+        :attr:`supports_microcanonical`): the batch *mean* of the statistics must match the
+        exemplar's, each difference divided by the batch spread (see
+        :meth:`ScatteringLoss.batch_loss`).
+        """
+        if microcanonical and not self.supports_microcanonical:
+            raise TexsynthError(
+                f"{type(self).__name__} has no batch statistics for the microcanonical loss; "
+                "use microcanonical=False (per-sample loss) or a scattering loss"
+            )
+        return self(x).mean()
+
 
 def _terms(loss: TextureLoss) -> list[tuple[float, TextureLoss]]:
     return list(loss.terms) if isinstance(loss, WeightedLoss) else [(1.0, loss)]
@@ -71,6 +97,35 @@ class WeightedLoss(TextureLoss):
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> WeightedLoss:
         return WeightedLoss([(w, t.at(exemplar, **overrides)) for w, t in self.terms])
+
+    @property
+    def supports_microcanonical(self) -> bool:  # type: ignore[override]
+        """True if some term has batch statistics."""
+        return any(t.supports_microcanonical for t in self.parts)
+
+    def batch_loss(
+        self,
+        x: torch.Tensor,
+        *,
+        microcanonical: bool = False,
+        sigma_synth: bool = True,
+        eps: float = 1e-6,
+    ) -> torch.Tensor:
+        """Weighted sum of the terms' batch losses; with ``microcanonical=True`` the terms
+        with batch statistics (scattering) use the microcanonical form and the others
+        (histogram, spectrum, network losses) their per-sample mean."""
+        if microcanonical and not self.supports_microcanonical:
+            return super().batch_loss(x, microcanonical=True)  # raises the error
+        return sum(
+            w
+            * t.batch_loss(
+                x,
+                microcanonical=microcanonical and t.supports_microcanonical,
+                sigma_synth=sigma_synth,
+                eps=eps,
+            )
+            for w, t in self.terms
+        )  # type: ignore[return-value]
 
 
 class ScatteringLoss(TextureLoss):
@@ -218,10 +273,49 @@ class ScatteringLoss(TextureLoss):
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> ScatteringLoss:
         return ScatteringLoss(exemplar, **{**self.options, **overrides})
 
+    supports_microcanonical = True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(_grouped_chi2(stats, target, sigma) for stats, target, sigma in self._groups(x))  # type: ignore[return-value]
+
+    def batch_loss(
+        self,
+        x: torch.Tensor,
+        *,
+        microcanonical: bool = False,
+        sigma_synth: bool = True,
+        eps: float = 1e-6,
+    ) -> torch.Tensor:
+        """Scalar loss of a batch of generated samples.
+
+        ``microcanonical=False``: mean of the per-sample losses. ``microcanonical=True``
+        (seed 000's loss, made numerically safe): with ``mu_k`` and ``s_k`` the batch mean
+        and standard deviation of coefficient ``k``, ``t_k`` the exemplar's value and
+        ``sigma_k`` its standard error, each squared difference ``|mu_k - t_k|^2`` is divided
+        by ``s_k sigma_k`` (``sigma_synth=True``) or by ``s_k^2`` (``False``), and averaged
+        per statistic group as in :meth:`forward`. A batch whose samples all look alike has
+        a small ``s_k``, which magnifies its errors: collapse is punished. ``s_k`` is
+        ``sqrt(var_k + eps^2 rms(t)^2)`` and ``sigma_k`` gets the same ``1e-3 rms(t)`` floor
+        as :meth:`forward`, so coefficients that are exactly zero for every sample (the
+        imaginary parts that made foscat's loss NaN) have finite values and gradients.
+        """
+        if not microcanonical:
+            return self(x).mean()
+        if x.shape[0] < 2:
+            raise TexsynthError(
+                "the microcanonical loss needs a batch of at least 2 samples (its spread); "
+                "use n_samples >= 2 or microcanonical=False"
+            )
+        total = x.new_zeros(())
+        for stats, target, sigma in self._groups(x):
+            total = total + _microcanonical(stats, target, sigma, sigma_synth, eps)
+        return total
+
+    def _groups(self, x: torch.Tensor) -> list[tuple[ScatCov, ScatCov, ScatCov | None]]:
+        """``(statistics of x, target, standard errors)`` of every statistic family."""
         edge = self.options["edge"]
         stats = self._reduce(self.sc(x, norm="auto", edge=edge))
-        loss = _grouped_chi2(stats, self.target, self.sigma)
+        groups = [(stats, self.target, self.sigma)]
         if self.cross is not None:
             ref = self.reference.to(x)
             if ref.shape[-2:] != x.shape[-2:]:
@@ -231,12 +325,12 @@ class ScatteringLoss(TextureLoss):
                     "the reference's"
                 )
             cstats = self._reduce(self.cross_sc(x, ref.expand(x.shape[0], -1, -1, -1), norm="auto"))
-            loss = loss + _grouped_chi2(cstats, self.cross, self.cross_sigma)
+            groups.append((cstats, self.cross, self.cross_sigma))
         if self.pairs is not None:
             first, second = self.pairs
             pstats = self._reduce(self.pair_sc(x[:, first], x[:, second], norm="auto", edge=edge))
-            loss = loss + _grouped_chi2(pstats, self.pair_target, self.pair_sigma)
-        return loss
+            groups.append((pstats, self.pair_target, self.pair_sigma))
+        return groups
 
 
 def _grouped_chi2(stats: ScatCov, target: ScatCov, sigma: ScatCov | None) -> torch.Tensor:
@@ -246,6 +340,33 @@ def _grouped_chi2(stats: ScatCov, target: ScatCov, sigma: ScatCov | None) -> tor
     statistic's typical size (exactly-zero standard errors would otherwise blow up).
     """
     return stats.distance(target, sigma, grouped=True, sigma_floor=1e-3)
+
+
+def _microcanonical(
+    stats: ScatCov, target: ScatCov, sigma: ScatCov | None, sigma_synth: bool, eps: float
+) -> torch.Tensor:
+    """Microcanonical distance of a batch's mean statistics to ``target`` (a scalar); see
+    :meth:`ScatteringLoss.batch_loss`."""
+    total, groups = 0.0, 0
+    for name, a in stats.fields():
+        t = getattr(target, name)
+        if t is None:
+            continue
+        t = t.to(a)
+        mu = a.mean(0, keepdim=True)
+        var = (a - mu).abs().pow(2).mean(0, keepdim=True)
+        rms2 = t.abs().pow(2).mean()
+        spread = (var + eps**2 * rms2).sqrt()
+        d = (mu - t).abs().pow(2)
+        if sigma_synth:
+            s = getattr(sigma, name).to(d) if sigma is not None else t.abs()
+            s = (s.pow(2) + 1e-6 * rms2).sqrt()  # the 1e-3 rms floor of forward()
+            d = d / (spread * s).clamp_min(torch.finfo(d.dtype).tiny)
+        else:
+            d = d / spread.pow(2).clamp_min(torch.finfo(d.dtype).tiny)
+        total = total + d.mean()
+        groups += 1
+    return total / max(groups, 1)  # type: ignore[return-value]
 
 
 class HistogramLoss(TextureLoss):

@@ -1,0 +1,197 @@
+"""Generator benchmark: training time and match, sampling speed, diversity, pictures.
+
+For each 256x256 exemplar (crops of scikit-image's ``gravel`` and ``brick``, and the colour
+``examples/pebbles.png``) it trains a :class:`texsynth.generators.SynthHalfUNet2D` with the
+defaults of ``texsynth train`` (scattering loss, 128x128 training samples, 2000 steps), then
+draws 4 samples of 256x256 and measures, with the benchmark's own code (``bench_synth``):
+
+* spectrum err, hist W1 and the scattering chi-square of each sample against the exemplar,
+  divided by the same numbers for a second real sample of the texture (1 = as close as
+  real; below 1 is possible for the quantities the loss matches);
+* diversity: mean absolute difference between two samples, over that between the two real
+  samples (about 1 = samples differ as much as two pieces of the texture; near 0 = collapse);
+* the same match for one optimisation synthesis (``texsynth.synthesize``, defaults) of the
+  same exemplar, for reference.
+
+Sampling speed is the median wall time of ``generate_samples(model, 1, S, S)`` (after a
+warm-up) at S = 256, 512, 1024 for the default network (``width=16``) and seed 000's
+(``width=32``); training speed is the time per step at 128x128 and 256x256.
+
+Usage::
+
+    python benchmarks/bench_generators.py --out benchmarks/results/generators.md \\
+        --images docs/images
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_synth as bs  # noqa: E402  (exemplars, metrics, pictures)
+from bench_methods import extra_metrics  # noqa: E402
+from bench_stats import machine_info  # noqa: E402
+
+TEXTURES = ("gravel", "brick", "pebbles")
+
+
+def match(out: np.ndarray, ex: bs.Exemplar) -> tuple[float, float, float]:
+    """(spectrum, W1, chi2) of ``out`` against the exemplar, each over the real baseline's."""
+    assert ex.baseline is not None
+    rs, rw = bs.metrics(ex.baseline, ex.image)
+    rc = extra_metrics(ex.baseline, ex.image)[1]
+    s, w = bs.metrics(out, ex.image)
+    c = extra_metrics(out, ex.image)[1]
+    return s / rs, w / max(rw, 1e-12), c / rc
+
+
+def diversity(samples: np.ndarray, ex: bs.Exemplar) -> float:
+    """Mean |a - b| over sample pairs, over |exemplar - second real sample|."""
+    assert ex.baseline is not None
+    real = float(np.abs(ex.image - ex.baseline).mean())
+    pairs = [
+        float(np.abs(samples[i] - samples[j]).mean())
+        for i in range(len(samples))
+        for j in range(i + 1, len(samples))
+    ]
+    return float(np.mean(pairs)) / real
+
+
+def sampling_speed(widths: tuple[int, ...], sizes: tuple[int, ...], repeat: int) -> list[str]:
+    from texsynth.generators import SynthHalfUNet2D, generate_samples
+
+    rows = []
+    for width in widths:
+        model = SynthHalfUNet2D(4, width=width)
+        n_params = sum(p.numel() for p in model.parameters())
+        cells = []
+        for S in sizes:
+            generate_samples(model, 1, S, S, seed=0)  # warm-up
+            times = []
+            for r in range(repeat):
+                t = time.perf_counter()
+                generate_samples(model, 1, S, S, seed=r)
+                times.append(time.perf_counter() - t)
+            cells.append(f"{statistics.median(times):.3f} s")
+        rows.append(
+            f"| width={width} ({n_params / 1e6:.2f} M parameters) | " + " | ".join(cells) + " |"
+        )
+    return rows
+
+
+def step_time(ex: torch.Tensor, size: int, steps: int) -> float:
+    """Seconds per training step at ``size`` (median over ``steps`` after one)."""
+    from texsynth.generators import train_generator
+
+    stamps: list[float] = []
+    train_generator(
+        ex,
+        size=size,
+        steps=steps + 1,
+        seed=0,
+        progress=False,
+        callback=lambda s, v, m: stamps.append(time.perf_counter()),
+    )
+    return statistics.median(np.diff(stamps).tolist())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=2000, help="training steps per exemplar")
+    p.add_argument("--textures", default=",".join(TEXTURES))
+    p.add_argument("--quick", action="store_true", help="40 steps, gravel only, 1 repeat")
+    p.add_argument("--out", type=Path, help="also write the tables here")
+    p.add_argument("--images", type=Path, help="write the pictures here")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from texsynth.generators import generate_samples, train_generator
+    from texsynth.synthesis import synthesize
+
+    steps = 40 if args.quick else args.steps
+    names = ["gravel"] if args.quick else args.textures.split(",")
+    lines = ["# Generator benchmark", "", *machine_info(args.threads, peers=()), ""]
+    lines += [
+        f"Training: `train_generator` defaults (scattering, 128x128 samples, batch 4, "
+        f"width 16, Jmax 4), {steps} steps, seed 0. Match: mean over 4 samples of 256x256, "
+        "each number over a second real sample's (1 = as close as real).",
+        "",
+        "| exemplar | train | final loss | spectrum | hist W1 | scat chi2 | diversity | "
+        "optimisation: time, spectrum, chi2 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    pictures = []
+    for name in names:
+        ex = bs.load_exemplar(name)
+        X = torch.from_numpy(ex.image).float()
+        t = time.perf_counter()
+        model, rep = train_generator(X, steps=steps, seed=0, progress=False, report=True)
+        train_s = time.perf_counter() - t
+        S = generate_samples(model, 4, 256, 256, seed=1).double().numpy()
+        m = np.array([match(s, ex) for s in S])
+        t = time.perf_counter()
+        opt = synthesize(X, seed=0, progress=False)[0].double().numpy()
+        opt_s = time.perf_counter() - t
+        om = match(opt, ex)
+        final = float(np.mean(rep.losses[-20:]))
+        lines.append(
+            f"| {name} | {train_s:.0f} s | {final:.3g} | {m[:, 0].mean():.2f} | "
+            f"{m[:, 1].mean():.2f} | {m[:, 2].mean():.2f} | {diversity(S, ex):.2f} | "
+            f"{opt_s:.1f} s, {om[0]:.2f}, {om[2]:.2f} |"
+        )
+        print(lines[-1], flush=True)
+        if args.images is not None:
+            args.images.mkdir(parents=True, exist_ok=True)
+            panels = [("exemplar", bs.to_u8(ex.image))]
+            panels += [(f"sample {i + 1}", bs.to_u8(s)) for i, s in enumerate(S[:3])]
+            panels += bs.tile_panels({"sample 1": S[0]}, 256)
+            im = bs.strip(panels)
+            path = args.images / f"generator_{name}.png"
+            size = bs.save_png(im, path)
+            if size > 300_000:
+                size = bs.save_png(im.quantize(256), path)
+            pictures.append(f"{path} ({size // 1024} KiB)")
+    lines += [
+        "",
+        "Training speed (seconds per step, batch 4, width 16, scattering loss; the median "
+        "of 10 steps):",
+        "",
+        "| training size | s / step | 2000 steps |",
+        "|---|---|---|",
+    ]
+    X = torch.from_numpy(bs.load_exemplar("gravel", baseline=False).image).float()
+    for size in (128, 256):
+        s = step_time(X, size, 3 if args.quick else 10)
+        lines.append(f"| {size}x{size} | {s:.3f} | {s * 2000 / 60:.0f} min |")
+        print(lines[-1], flush=True)
+    lines += [
+        "",
+        "Sampling speed (one sample, median of repeats after a warm-up, histogram matching "
+        "included):",
+        "",
+        "| network | 256x256 | 512x512 | 1024x1024 |",
+        "|---|---|---|---|",
+    ]
+    lines += sampling_speed((16, 32), (256, 512, 1024), 1 if args.quick else 5)
+    print("\n".join(lines[-2:]))
+    if pictures:
+        lines += ["", "Pictures: " + ", ".join(pictures)]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""``texsynth train`` and ``texsynth sample``: the generator subcommands of the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from .errors import TexsynthError
+from .io import ImageMeta, read_image
+
+__all__ = ["add_generator_commands"]
+
+
+def add_generator_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``train`` and ``sample`` on the ``texsynth`` subparsers."""
+    from .cli import (
+        _add_network_options,
+        _add_run_options,
+        _positive_int,
+        _size,
+        _weight,
+    )
+
+    tr = sub.add_parser(
+        "train",
+        help="train a fast generator on an exemplar (then: texsynth sample)",
+        description="Train a SynthHalfUNet2D generator so that the textures it draws from "
+        "noise have the exemplar's statistics. Saves a safetensors file for `texsynth "
+        "sample`. A checkpoint (MODEL.checkpoint.safetensors) is written every 100 steps; "
+        "after an interruption, run the same command with --resume.",
+    )
+    tr.add_argument("input", type=Path, help="exemplar (PNG/JPEG/WebP/TIFF/NPY/NPZ/FITS)")
+    tr.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="MODEL",
+        help="generator file to write (.safetensors)",
+    )
+    tr.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        metavar="WxH",
+        help="size of the samples drawn during training (default: the exemplar's, at most "
+        "128 a side)",
+    )
+    tr.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=2000,
+        help="training steps (default 2000: about 10 minutes on a 2-core CPU)",
+    )
+    tr.add_argument(
+        "--method",
+        default="scattering",
+        help="texture descriptor(s) of the loss, as for synth (default scattering)",
+    )
+    _add_network_options(tr)
+    tr.add_argument(
+        "--histogram", type=_weight, default=1.0, help="weight of the pixel-histogram term"
+    )
+    tr.add_argument(
+        "--power-spectrum",
+        type=_weight,
+        default=None,
+        help="weight of the smoothed power-spectrum term (default 0.3 with scattering)",
+    )
+    tr.add_argument("--batch", type=_positive_int, default=4, help="noise samples per step")
+    tr.add_argument("--lr", type=float, default=3e-3, help="initial Adam learning rate")
+    tr.add_argument(
+        "--width",
+        type=_positive_int,
+        default=16,
+        help="channels of the finest decoder level (doubling per coarser level; default 16, "
+        "32 is seed 000's network)",
+    )
+    tr.add_argument(
+        "--depth", type=_positive_int, default=4, help="decoder levels (Jmax, default 4)"
+    )
+    tr.add_argument(
+        "--microcanonical",
+        action="store_true",
+        help="seed 000's loss: match the batch mean of the statistics over the batch spread",
+    )
+    tr.add_argument("--seed", type=int, default=0, help="seed of the weights and noise")
+    tr.add_argument(
+        "--resume", action="store_true", help="continue from the checkpoint of an earlier run"
+    )
+    _add_run_options(tr)
+    tr.set_defaults(func=_cmd_train)
+
+    sa = sub.add_parser(
+        "sample",
+        help="draw textures from a generator trained with texsynth train",
+        description="Draw new textures from a trained generator: one forward pass each, "
+        "any size, tileable.",
+    )
+    sa.add_argument("model", type=Path, help="generator file written by texsynth train")
+    sa.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="output file; its suffix sets the format. With --n > 1, '{i}' in OUT is "
+        "replaced by the index (else '_i' is added before the suffix)",
+    )
+    sa.add_argument("--n", type=_positive_int, default=1, help="number of textures")
+    sa.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        metavar="WxH",
+        help="output size, e.g. 1024x1024 (default: the training exemplar's)",
+    )
+    sa.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: random, in the sidecar)"
+    )
+    _add_run_options(sa)
+    sa.set_defaults(func=_cmd_sample)
+
+
+def checkpoint_path(model_path: Path) -> Path:
+    """Where ``texsynth train -o MODEL`` keeps its checkpoint."""
+    stem = model_path.name[: -len(model_path.suffix)] if model_path.suffix else model_path.name
+    return model_path.with_name(f"{stem}.checkpoint.safetensors")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .cli import _device, _versions
+    from .generators import save_generator, train_generator
+    from .methods import parse_method
+
+    parse_method(args.method)  # a bad method fails before any work
+    if not args.output.parent.is_dir():
+        raise TexsynthError(f"output directory {str(args.output.parent)!r} does not exist")
+    ckpt = checkpoint_path(args.output)
+    if args.resume and not ckpt.exists():
+        raise TexsynthError(
+            f"--resume: there is no checkpoint {str(ckpt)!r} to resume from; run without "
+            "--resume to start training"
+        )
+    image, meta = read_image(args.input)
+    device = _device(args.device)
+    start = time.perf_counter()
+    try:
+        model, rep = train_generator(
+            image,
+            method=args.method,
+            features=args.features,
+            weights_file=args.weights,
+            layers=args.layers,
+            size=args.size,
+            steps=args.steps,
+            n_samples=args.batch,
+            lr=args.lr,
+            Jmax=args.depth,
+            width=args.width,
+            histogram=args.histogram,
+            power_spectrum=args.power_spectrum,
+            microcanonical=args.microcanonical,
+            seed=args.seed,
+            device=device,
+            progress=not args.quiet,
+            checkpoint=ckpt,
+            resume=args.resume,
+            report=True,
+        )
+    except KeyboardInterrupt:
+        if ckpt.exists():
+            print("texsynth: training interrupted; run the same command with --resume to go on")
+        raise
+    elapsed = time.perf_counter() - start
+    C, H, W = image.shape
+    info = {
+        **_versions(),
+        "input": str(args.input),
+        "exemplar_meta": dataclasses.asdict(meta),
+        "exemplar_size_hw": [H, W],
+        "settings": {
+            "method": args.method,
+            "features": args.features,
+            "layers": args.layers,
+            "histogram": args.histogram,
+            "power_spectrum": args.power_spectrum,
+            "size_hw": list(rep.size),
+            "steps": args.steps,
+            "batch": args.batch,
+            "lr": args.lr,
+            "width": args.width,
+            "depth": args.depth,
+            "microcanonical": args.microcanonical,
+            "seed": args.seed,
+        },
+        "final_loss": rep.losses[-1] if rep.losses else None,
+        "seconds": round(elapsed, 3),
+        "resumed_from_step": rep.resumed_from,
+    }
+    save_generator(model.cpu(), args.output, metadata=info)
+    print(
+        f"wrote {args.output} ({rep.steps} steps in {elapsed:.1f} s, final loss "
+        f"{info['final_loss']:.4g}); draw textures with: texsynth sample {args.output} -o OUT"
+    )
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    import secrets
+
+    from .cli import _device, _output_paths, _sidecar_path, _versions, _write_outputs
+    from .generators import generate_samples, load_generator, read_generator_metadata
+    from .io import atomic_text_write
+
+    outputs = _output_paths(args.output, args.n)
+    for out in outputs:
+        if not out.parent.is_dir():
+            raise TexsynthError(f"output directory {str(out.parent)!r} does not exist")
+    device = _device(args.device)
+    header = read_generator_metadata(args.model)
+    model = load_generator(args.model, device=device)
+    info = header.get("metadata", {})
+    meta = _exemplar_meta(info, model)
+    H, W = args.size or tuple(info.get("exemplar_size_hw", (256, 256)))
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    start = time.perf_counter()
+    result = generate_samples(model, args.n, H, W, seed=seed).cpu()
+    elapsed = time.perf_counter() - start
+    note = _write_outputs(result, meta, outputs, args.output.suffix.lower())
+    sidecar = _sidecar_path(args.output)
+    doc = {
+        **_versions(),
+        "model": str(args.model),
+        "outputs": [str(o) for o in outputs],
+        "seed": seed,
+        "device": str(device),
+        "size_hw": [H, W],
+        "n": args.n,
+        "seconds": round(elapsed, 3),
+        "training": info.get("settings"),
+    }
+    atomic_text_write(sidecar, json.dumps(doc, indent=1))
+    names = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
+    print(f"wrote {names} ({W}x{H}, seed {seed}) in {elapsed:.2f} s; settings in {sidecar}")
+    if note:
+        print(f"note: {note}")
+    return 0
+
+
+def _exemplar_meta(info: dict, model: torch.nn.Module) -> ImageMeta:
+    """The training exemplar's :class:`ImageMeta` from a generator file's metadata (a
+    float field's defaults when the file has none, e.g. one saved from Python)."""
+    fields = {f.name for f in dataclasses.fields(ImageMeta)}
+    saved = info.get("exemplar_meta")
+    if isinstance(saved, dict) and fields <= set(saved):
+        saved = dict(saved)
+        saved["value_range"] = tuple(saved["value_range"])
+        return ImageMeta(**{k: saved[k] for k in fields})
+    channels = int(model.config["image_channels"])
+    return ImageMeta("", "npy", "float32", channels, (0.0, 1.0), False, False)

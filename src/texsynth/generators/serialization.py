@@ -1,0 +1,315 @@
+"""Generator files: safetensors weights plus a JSON config in the header, never pickles.
+
+A file holds the ``state_dict`` of a :class:`~texsynth.generators.halfunet.SynthHalfUNet2D`
+(weights and the output-transform buffers; the wavelet filters are recomputed) and string
+metadata:
+
+* ``format``: ``"texsynth-generator/1"``;
+* ``config``: the JSON :attr:`SynthHalfUNet2D.config` that rebuilds the module;
+* ``texsynth`` and ``torch``: the versions that wrote it;
+* ``texsynth.metadata``: a JSON dict of the caller's own metadata (training settings...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+from safetensors.torch import save as _save_bytes
+
+from ..errors import TexsynthError
+from .halfunet import SynthHalfUNet2D
+
+__all__ = [
+    "FORMAT",
+    "atomic_save_file",
+    "load_checkpoint_file",
+    "load_generator",
+    "read_generator_metadata",
+    "save_generator",
+]
+
+FORMAT = "texsynth-generator/1"
+"""Value of the ``format`` metadata key of the files this version writes and reads."""
+
+_FORMAT_PREFIX = "texsynth-generator/"
+_RETRAIN = "re-train it or load it with the texsynth version that wrote it"
+
+
+def save_generator(
+    model: SynthHalfUNet2D, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None
+) -> None:
+    """Write ``model`` to ``path`` (a ``.safetensors`` file), atomically.
+
+    The file is first written to a hidden temporary file in the same directory, flushed to
+    disk, then renamed over ``path``: a reader never sees a partial file, and on any error
+    the temporary file is removed (an existing ``path`` is left untouched).
+
+    Parameters
+    ----------
+    model
+        The generator.
+    path
+        Destination file.
+    metadata
+        JSON-serialisable dict stored with the weights (see :func:`read_generator_metadata`).
+
+    Raises
+    ------
+    TexsynthError
+        If ``model`` is not a generator, ``metadata`` is not JSON-serialisable, or the
+        directory cannot be written.
+    """
+    if not isinstance(model, SynthHalfUNet2D):
+        raise TexsynthError(f"save_generator expects a SynthHalfUNet2D, got {type(model).__name__}")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TexsynthError(
+            f"metadata must be a dict (JSON-serialisable) or None, got {type(metadata).__name__}"
+        )
+    try:
+        user = json.dumps(metadata or {})
+    except (TypeError, ValueError) as exc:
+        raise TexsynthError(
+            f"metadata is not JSON-serialisable ({exc}); keep to str, numbers, lists and dicts"
+        ) from None
+    import texsynth  # late import: the package may import this module
+
+    header = {
+        "format": FORMAT,
+        "config": json.dumps(model.config),
+        "texsynth": str(texsynth.__version__),
+        "torch": str(torch.__version__),
+        "texsynth.metadata": user,
+    }
+    atomic_save_file(model.state_dict(), path, header, what="generator file")
+
+
+def atomic_save_file(
+    tensors: dict[str, torch.Tensor],
+    path: str | os.PathLike[str],
+    metadata: dict[str, str] | None = None,
+    *,
+    what: str = "file",
+) -> None:
+    """Write ``tensors`` and string ``metadata`` as a safetensors file, atomically.
+
+    Tensors are detached, moved to the CPU and made contiguous. The bytes go to a hidden
+    temporary file in the destination directory, are flushed to disk, and the file is
+    renamed over ``path`` (``os.replace``): readers never see a partial file, and on any
+    error the temporary file is removed and an existing ``path`` is left as it was.
+    Used for generator files and training checkpoints.
+
+    Raises
+    ------
+    TexsynthError
+        If the directory does not exist or cannot be written, or the disk is full.
+    """
+    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    data = _save_bytes(cpu, metadata=metadata)
+    path = Path(path)
+    directory = path.parent
+    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        # 0o666 minus the umask, as for any new file (mkstemp would give 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise TexsynthError(
+            f"cannot write {what} {str(path)!r}: {exc.strerror or exc} (directory "
+            f"{str(directory)!r}); choose an existing, writable directory"
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise TexsynthError(
+                f"cannot write {what} {str(path)!r}: {exc.strerror or exc}; check the free "
+                "space and permissions of its directory"
+            ) from None
+        raise
+
+
+def load_checkpoint_file(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors (on the CPU) and string metadata of any safetensors file.
+
+    Raises
+    ------
+    TexsynthError
+        If the file is missing or is not a safetensors file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise TexsynthError(
+            f"{str(p)!r} does not exist or is not a file; give the path of a .safetensors file"
+        )
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+        tensors = load_file(str(p), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types for bad files
+        raise TexsynthError(
+            f"{str(p)!r} is not a readable safetensors file ({_first_line(exc)}); remove it "
+            "or write it again"
+        ) from None
+    return tensors, metadata
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _read_header(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The raw string metadata of a generator file, with one-line errors."""
+    p = Path(path)
+    if not p.exists():
+        raise TexsynthError(
+            f"generator file {str(p)!r} does not exist; give the path of a .safetensors file "
+            "written by texsynth (texsynth train / save_generator)"
+        )
+    if not p.is_file():
+        raise TexsynthError(f"generator path {str(p)!r} is not a file; give a .safetensors file")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            header = f.metadata()
+    except Exception as exc:  # safetensors raises its own error types for bad headers
+        raise TexsynthError(
+            f"{str(p)!r} is not a safetensors file ({_first_line(exc)}); expected a "
+            "generator written by texsynth (texsynth train / save_generator)"
+        ) from None
+    fmt = (header or {}).get("format")
+    if fmt is None or not isinstance(fmt, str) or not fmt.startswith(_FORMAT_PREFIX):
+        what = f"format {fmt!r}" if fmt is not None else "no texsynth 'format' metadata"
+        raise TexsynthError(
+            f"{str(p)!r} is a safetensors file but not a texsynth generator ({what}); expected "
+            f"one written by texsynth with format {FORMAT!r} (texsynth train / save_generator)"
+        )
+    if fmt != FORMAT:
+        raise TexsynthError(
+            f"{str(p)!r} is a texsynth generator in format {fmt!r}, this texsynth reads "
+            f"{FORMAT!r}; load it with the texsynth version that wrote it"
+        )
+    return header
+
+
+def _parse_json(p: Any, header: dict[str, str], key: str) -> Any:
+    try:
+        return json.loads(header[key])
+    except (KeyError, TypeError, ValueError):
+        raise TexsynthError(
+            f"generator file {str(p)!r} has a missing or corrupt {key!r} entry in its "
+            f"header; {_RETRAIN}"
+        ) from None
+
+
+def read_generator_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Header of a generator file, without loading the weights.
+
+    Returns
+    -------
+    dict
+        ``{"config": {...}, "texsynth": str, "torch": str, "metadata": {...}}``: the
+        module's config, the versions that wrote the file and the caller's metadata.
+
+    Raises
+    ------
+    TexsynthError
+        If the file is missing, not safetensors, or not a texsynth generator.
+    """
+    header = _read_header(path)
+    return {
+        "config": _parse_json(path, header, "config"),
+        "texsynth": header.get("texsynth", "unknown"),
+        "torch": header.get("torch", "unknown"),
+        "metadata": _parse_json(path, header, "texsynth.metadata"),
+    }
+
+
+def _describe_mismatch(
+    expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], limit: int = 3
+) -> str:
+    """Short description of how two state dicts differ (first few keys of each kind)."""
+    parts = []
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    shapes = [
+        f"{k} {list(found[k].shape)} vs {list(expected[k].shape)}"
+        for k in expected
+        if k in found and found[k].shape != expected[k].shape
+    ]
+    for label, items in (
+        ("missing", missing),
+        ("unexpected", unexpected),
+        ("shape file vs model", shapes),
+    ):
+        if items:
+            more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+            parts.append(f"{label}: {', '.join(items[:limit])}{more}")
+    return "; ".join(parts)
+
+
+def load_generator(
+    path: str | os.PathLike[str], device: str | torch.device | None = None
+) -> SynthHalfUNet2D:
+    """Load a generator written by :func:`save_generator`.
+
+    Parameters
+    ----------
+    path
+        The ``.safetensors`` file.
+    device
+        Where to put the model (default CPU).
+
+    Returns
+    -------
+    SynthHalfUNet2D
+        The model, in eval mode, in the dtype of its stored weights.
+
+    Raises
+    ------
+    TexsynthError
+        If the file is missing, not safetensors, not a texsynth generator, or its tensors do
+        not match its config (another architecture or texsynth version).
+    """
+    header = _read_header(path)
+    config = _parse_json(path, header, "config")
+    try:
+        model = SynthHalfUNet2D.from_config(config)
+    except TexsynthError as exc:
+        raise TexsynthError(f"generator file {str(path)!r}: {exc}") from None
+    try:
+        state = load_file(str(path), device="cpu")
+    except Exception as exc:
+        raise TexsynthError(
+            f"cannot read the tensors of generator file {str(path)!r} ({_first_line(exc)}); "
+            "the file is damaged, save or train it again"
+        ) from None
+    expected = model.state_dict()
+    mismatch = _describe_mismatch(expected, state)
+    if mismatch:
+        raise TexsynthError(
+            f"generator file {str(path)!r} does not match its architecture "
+            f"({config.get('architecture')}, channel_list={config.get('channel_list')}): "
+            f"{mismatch}; {_RETRAIN}"
+        )
+    dtypes = {t.dtype for t in state.values() if t.is_floating_point()}
+    if len(dtypes) == 1:
+        model.to(dtypes.pop())
+    model.load_state_dict(state, strict=True)
+    if device is not None:
+        model.to(device)
+    return model.eval()

@@ -1,0 +1,447 @@
+"""Training a :class:`SynthHalfUNet2D` on one exemplar (seed 000), with checkpoints.
+
+The generator is trained on fresh noise at every step (Adam, cosine learning-rate schedule)
+so that the textures it draws match the exemplar's statistics: any :class:`TextureLoss` of
+the library (scattering covariance by default, or a ``method`` string such as ``"gram"``).
+It works in the synthesis engine's space (standardised, colour-decorrelated channels); the
+inverse transform and the exemplar's histogram are stored in the network, so samples come
+out in the exemplar's units.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .._checks import as_image_batch, check_mask
+from ..errors import TexsynthError
+from ..losses import TextureLoss
+from ..methods import LossBuilder
+from ..synthesis import _image_transform, _parse_size, autograd_enabled
+from ..transforms import Standardizer
+from ..wavelets import default_J, max_J
+from .halfunet import SynthHalfUNet2D, quantile_table
+from .serialization import atomic_save_file, load_checkpoint_file
+
+__all__ = ["TrainingReport", "train_generator", "train_synth_unet"]
+
+log = logging.getLogger(__name__)
+
+#: ``callback(step, loss, model)`` after each step; return ``True`` to stop training
+TrainCallback = Callable[[int, float, SynthHalfUNet2D], Any]
+
+CHECKPOINT_FORMAT = "texsynth-checkpoint/1"
+N_QUANTILES = 1024
+DEFAULT_TRAIN_SIDE = 128
+
+
+@dataclass
+class TrainingReport:
+    """What happened during :func:`train_generator` (``report=True``)."""
+
+    steps: int = 0  # steps done in total (including those before a resume)
+    resumed_from: int = 0  # step the run resumed from (0: a fresh start)
+    losses: list[float] = field(default_factory=list)  # loss of each step of this run
+    size: tuple[int, int] = (0, 0)  # training sample size
+    seconds: float = 0.0  # wall time of this run
+
+
+@autograd_enabled
+def train_generator(
+    exemplar: torch.Tensor,
+    *,
+    method: str = "scattering",
+    loss: TextureLoss | None = None,
+    features: str = "vgg19",
+    weights_file: str | os.PathLike[str] | None = None,
+    layers: list[str] | None = None,
+    size: int | tuple[int, int] | None = None,
+    steps: int = 2000,
+    n_samples: int = 4,
+    lr: float = 3e-3,
+    Jmax: int = 4,
+    channel_list: list[int] | None = None,
+    width: int = 16,
+    J: int | None = None,
+    L: int = 4,
+    use_variance: bool = True,
+    cross_channels: bool = True,
+    iso_ang: bool = False,
+    fft_ang: bool = False,
+    fft_nharm: int = 1,
+    fft_imaginary: bool = True,
+    edge: bool = False,
+    in_mask: torch.Tensor | None = None,
+    histogram: float = 1.0,
+    power_spectrum: float | None = None,
+    microcanonical: bool = False,
+    sigma_synth: bool = True,
+    micro_eps: float = 1e-6,
+    tile: bool = True,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    callback: TrainCallback | None = None,
+    log_every: int = 100,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 100,
+    resume: bool = False,
+    report: bool = False,
+) -> SynthHalfUNet2D | tuple[SynthHalfUNet2D, TrainingReport]:
+    """Train a generator that turns white noise into new textures like ``exemplar``.
+
+    Parameters
+    ----------
+    exemplar
+        ``[H, W]``, ``[C, H, W]`` or ``[1, C, H, W]`` image or field, in its own units.
+    method, features, weights_file, layers
+        Texture descriptor(s), as for :func:`texsynth.synthesize` (default the scattering
+        covariance; e.g. ``"gram"`` or ``"gram+spectrum"`` with VGG19).
+    loss
+        A custom :class:`TextureLoss`, built from the standardised exemplar; replaces
+        ``method``.
+    size
+        ``(height, width)`` (or one int) of the samples drawn during training; default the
+        exemplar's size, at most 128 pixels a side (the network is fully convolutional:
+        it later draws samples of any size). Larger sizes see larger structures but cost
+        about 4x per doubling.
+    steps
+        Training steps (``n_epochs``), each on ``n_samples`` fresh noise images. About
+        0.3 s each at the default size and width on a 2-core CPU (10 minutes for the
+        default 2000; the loss still falls slowly after 1000).
+    lr
+        Initial Adam learning rate, annealed to 0 along a cosine.
+    Jmax, channel_list, width, tile
+        Network shape (:class:`SynthHalfUNet2D`): decoder depth, channels per level
+        (coarsest first; default ``min(width * 2**(Jmax - j), 8 * width)``), circular padding.
+        The default ``width=16`` draws a 512x512 sample in about a quarter of a second on a
+        2-core CPU; ``width=32`` is seed 000's network.
+    J, L, use_variance, cross_channels, iso_ang, fft_ang, fft_nharm, fft_imaginary
+        Scattering options (``J``: scales, default as many as the training size allows).
+    edge
+        Score the training samples as non-periodic images.
+    in_mask
+        Exemplar pixels to ignore (0) in the target statistics.
+    histogram
+        Weight of the pixel-histogram term; when > 0 the samples' value distribution is
+        also made exact, per channel, when they are drawn (the network stores the
+        exemplar's quantiles).
+    power_spectrum
+        Weight of the smoothed power-spectrum term (default 0.3 with scattering, else 0).
+    microcanonical, sigma_synth, micro_eps
+        Seed 000's loss: match the batch *mean* of the statistics, each difference divided
+        by the batch spread (see :meth:`texsynth.ScatteringLoss.batch_loss`), for the terms
+        that have statistics (scattering). Default: every sample matches on its own.
+    seed
+        Seeds the network's initial weights and the training noise.
+    device
+        ``"cpu"``, ``"cuda"``, ... (default: the exemplar's device).
+    progress, callback, log_every
+        Progress bar; ``callback(step, loss, model)`` after each step (return ``True`` to
+        stop); log the loss every ``log_every`` steps (``logging`` at INFO).
+    checkpoint, checkpoint_every, resume
+        Save the network, optimiser and noise generator to ``checkpoint`` (a safetensors
+        file) every ``checkpoint_every`` steps; ``resume=True`` continues from it after an
+        interruption (the settings must be the same). The checkpoint is deleted when
+        training completes.
+    report
+        Also return a :class:`TrainingReport`.
+
+    Returns
+    -------
+    SynthHalfUNet2D
+        The trained network, in eval mode; draw textures with
+        :func:`~texsynth.generators.generate_samples` and save it with
+        :func:`~texsynth.generators.save_generator`.
+    """
+    start_time = time.perf_counter()
+    for name, value, low in (
+        ("steps", steps, 1),
+        ("n_samples", n_samples, 1),
+        ("checkpoint_every", checkpoint_every, 1),
+        ("log_every", log_every, 1),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise TexsynthError(f"{name} must be an integer >= {low}, got {value!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise TexsynthError(f"lr must be a positive number, got {lr!r}")
+    if iso_ang and fft_ang:
+        raise TexsynthError("iso_ang and fft_ang cannot be combined; choose one")
+    if microcanonical and n_samples < 2:
+        raise TexsynthError(
+            "the microcanonical loss needs n_samples >= 2 (it divides by the batch spread); "
+            "raise n_samples or set microcanonical=False"
+        )
+    if resume and checkpoint is None:
+        raise TexsynthError("resume=True needs the checkpoint file to resume from (checkpoint=)")
+
+    ex = as_image_batch(exemplar, "exemplar")
+    if ex.shape[0] != 1:
+        raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
+    dev = torch.device(device) if device is not None else ex.device
+    ex = ex.to(dev, torch.float32)
+    C, He, We = ex.shape[1:]
+    inm = None
+    if in_mask is not None:
+        inm = check_mask(in_mask, ex.shape, "in_mask").to(ex).amin(1, keepdim=True)
+    shape = _parse_size(size, (min(He, DEFAULT_TRAIN_SIDE), min(We, DEFAULT_TRAIN_SIDE)))
+
+    std = Standardizer.fit(ex, inm)
+    ex_s = std.forward(ex)
+    J_train = J if J is not None else max(min(default_J(*shape), default_J(He, We)), 1)
+    if J_train > min(max_J(*shape), max_J(He, We)):
+        raise TexsynthError(
+            f"J={J_train} scales do not fit the training size {shape[0]}x{shape[1]} and the "
+            f"exemplar {He}x{We}; use J<={min(max_J(*shape), max_J(He, We))} or a larger size"
+        )
+    if loss is not None:
+        loss_fn = loss.to(dev)
+    else:
+        if power_spectrum is None:
+            power_spectrum = 0.3 if "scattering" in method else 0.0
+        builder = LossBuilder(
+            method,
+            scattering=dict(
+                L=L,
+                use_variance=use_variance,
+                cross_channels=cross_channels,
+                angular="iso" if iso_ang else ("fft" if fft_ang else None),
+                fft_nharm=fft_nharm,
+                fft_imaginary=fft_imaginary,
+            ),
+            to_image=_image_transform(std, None, ex),
+            features=features,
+            weights_file=None if weights_file is None else str(weights_file),
+            layers=layers,
+            periodic=not edge,
+            histogram=histogram,
+            power_spectrum=power_spectrum,
+            seed=seed if seed is not None else 0,
+        )
+        loss_fn = builder.build(ex_s, J=J_train, in_mask=inm, reference=None, edge=edge)
+    if microcanonical and not loss_fn.supports_microcanonical:
+        raise TexsynthError(
+            "microcanonical=True needs a loss with statistics (scattering); "
+            f"method {method!r} has none: use microcanonical=False"
+        )
+
+    seed_value = seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed_value)
+        model = SynthHalfUNet2D(
+            Jmax,
+            channel_list,
+            out_channels=ex_s.shape[1],
+            L=L,
+            width=width,
+            tile=tile,
+            image_channels=C,
+            n_quantiles=min(N_QUANTILES, He * We) if histogram > 0 else 0,
+        )
+    quantiles = quantile_table(ex_s, model.config["n_quantiles"]) if histogram > 0 else None
+    model.set_output_transform(std.mean, std.rotation, std.scale, quantiles)
+    model.to(dev)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    noise = torch.Generator().manual_seed(seed_value)
+
+    settings = dict(
+        method=method if loss is None else f"custom {type(loss).__name__}",
+        size=list(shape),
+        steps=steps,
+        n_samples=n_samples,
+        lr=lr,
+        J=J_train,
+        L=L,
+        microcanonical=microcanonical,
+        exemplar=[int(C), int(He), int(We)],
+        exemplar_checksum=float(ex.double().sum()),
+        config=model.config,
+    )
+    done = 0
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if resume:
+        assert ckpt_path is not None
+        done = _restore(ckpt_path, settings, model, optimiser, noise)
+        log.info("resuming from step %d of %d (%s)", done, steps, ckpt_path)
+
+    rep = TrainingReport(resumed_from=done, size=shape)
+    model.train()
+    smoothed = math.nan
+    bar = tqdm(total=steps, initial=done, desc="training", disable=None if progress else True)
+    try:
+        for step in range(done, steps):
+            for group in optimiser.param_groups:  # cosine annealing to 0
+                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+            z = torch.randn(n_samples, 1, *shape, generator=noise).to(dev)
+            value = loss_fn.batch_loss(
+                model(z), microcanonical=microcanonical, sigma_synth=sigma_synth, eps=micro_eps
+            )
+            if not torch.isfinite(value):
+                where = f"; the last checkpoint is {ckpt_path}" if ckpt_path else ""
+                raise TexsynthError(
+                    f"training diverged (non-finite loss) at step {step + 1}; lower lr "
+                    f"(now {lr:g}) or use microcanonical=False{where}"
+                )
+            optimiser.zero_grad(set_to_none=True)
+            value.backward()
+            optimiser.step()
+            v = float(value.detach())
+            rep.losses.append(v)
+            smoothed = v if math.isnan(smoothed) else 0.9 * smoothed + 0.1 * v
+            rep.steps = step + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{smoothed:.4g}")
+            if (step + 1) % log_every == 0:
+                log.info("step %d/%d: loss %.4g", step + 1, steps, smoothed)
+            if ckpt_path is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+                _save_checkpoint(ckpt_path, settings, step + 1, model, optimiser, noise)
+            if callback is not None and callback(step, v, model):
+                break
+    finally:
+        bar.close()
+    model.eval()
+    if ckpt_path is not None and rep.steps >= steps and ckpt_path.exists():
+        ckpt_path.unlink()
+    rep.seconds = time.perf_counter() - start_time
+    return (model, rep) if report else model
+
+
+def _save_checkpoint(
+    path: Path,
+    settings: dict[str, Any],
+    step: int,
+    model: SynthHalfUNet2D,
+    optimiser: torch.optim.Adam,
+    noise: torch.Generator,
+) -> None:
+    """Network, Adam moments and the noise generator's state, atomically."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    for i, p in enumerate(model.parameters()):
+        state = optimiser.state.get(p, {})
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            if key in state:
+                t = state[key]
+                tensors[f"adam.{i}.{key}"] = t if torch.is_tensor(t) else torch.tensor(float(t))
+    tensors["noise_state"] = noise.get_state()
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "settings": json.dumps(settings, sort_keys=True),
+        "step": str(step),
+    }
+    atomic_save_file(tensors, path, meta)
+
+
+def _restore(
+    path: Path,
+    settings: dict[str, Any],
+    model: SynthHalfUNet2D,
+    optimiser: torch.optim.Adam,
+    noise: torch.Generator,
+) -> int:
+    """Load a checkpoint written with the same settings; return its step."""
+    tensors, meta = load_checkpoint_file(path)
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise TexsynthError(
+            f"{path} is not a texsynth training checkpoint; remove it or start over"
+        )
+    saved = json.loads(meta["settings"])
+    expected = json.loads(json.dumps(settings, sort_keys=True))
+    if saved != expected:
+        changed = sorted(k for k in set(saved) | set(expected) if saved.get(k) != expected.get(k))
+        raise TexsynthError(
+            f"checkpoint {path} was written with other settings ({', '.join(changed)}); "
+            "resume with the same exemplar and options, or delete it to start over"
+        )
+    model.load_state_dict(
+        {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    )
+    dev = next(model.parameters()).device
+    for i, p in enumerate(model.parameters()):
+        if f"adam.{i}.exp_avg" in tensors:
+            optimiser.state[p] = {
+                "step": tensors[f"adam.{i}.step"].to(torch.float32),
+                "exp_avg": tensors[f"adam.{i}.exp_avg"].to(dev),
+                "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(dev),
+            }
+    noise.set_state(tensors["noise_state"])
+    return int(meta["step"])
+
+
+def train_synth_unet(
+    target_image: torch.Tensor,
+    scat_op: Any = None,
+    Jmax: int = 3,
+    n_samples: int = 4,
+    channel_list: list[int] | None = None,
+    out_channels: int = 1,
+    lr: float = 0.001,
+    n_epochs: int = 2000,
+    eval_frequency: int = 100,
+    norm: str = "auto",
+    Jmax_scat: int | None = None,
+    edge: bool = False,
+    iso_ang: bool = False,
+    fft_ang: bool = False,
+    fft_nharm: int = 1,
+    fft_imaginary: bool = True,
+    microcanonical: bool = True,
+    sigma_synth: bool = True,
+    micro_eps: float = 1e-06,
+    device: str | None = None,
+    **options: Any,
+) -> SynthHalfUNet2D:
+    """Seed 000's trainer, with its parameter names, on :func:`train_generator`.
+
+    ``scat_op`` only gives the number of orientations (an object with ``L`` or ``NORIENT``;
+    ``None``: 4). The samples are drawn at the target's size and the network is seed 000's
+    (``width=32``). ``norm`` must be ``"auto"`` (statistics normalised by the exemplar's
+    S2: foscat's ``"auto"`` divides the target by itself, see ``docs/generators.md``).
+    ``Jmax_scat`` is the number of scattering scales, ``eval_frequency`` the logging
+    period; ``options`` go to :func:`train_generator` (``seed``, ``progress``, ...).
+    """
+    if norm != "auto":
+        raise TexsynthError(
+            f"norm must be 'auto' (statistics normalised by the target), got {norm!r}"
+        )
+    target = as_image_batch(target_image, "target_image")
+    if target.shape[1] != out_channels:
+        raise TexsynthError(
+            f"out_channels={out_channels} but the target has {target.shape[1]} channel(s); "
+            "they must agree"
+        )
+    L = int(getattr(scat_op, "L", getattr(scat_op, "NORIENT", 4)) or 4)
+    options.setdefault("size", tuple(target.shape[-2:]))
+    options.setdefault("width", 32)
+    result = train_generator(
+        target,
+        Jmax=Jmax,
+        n_samples=n_samples,
+        channel_list=channel_list,
+        lr=lr,
+        steps=n_epochs,
+        log_every=eval_frequency,
+        J=Jmax_scat,
+        L=L,
+        edge=edge,
+        iso_ang=iso_ang,
+        fft_ang=fft_ang,
+        fft_nharm=fft_nharm,
+        fft_imaginary=fft_imaginary,
+        microcanonical=microcanonical,
+        sigma_synth=sigma_synth,
+        micro_eps=micro_eps,
+        device=device,
+        **options,
+    )
+    assert isinstance(result, SynthHalfUNet2D)
+    return result
