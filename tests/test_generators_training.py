@@ -165,6 +165,7 @@ def test_bad_settings_give_one_line_errors() -> None:
         (dict(iso_ang=True, fft_ang=True), "cannot be combined"),
         (dict(method="nope"), "nope"),
         (dict(J=9), "J=9"),
+        (dict(size=8, Jmax=3), "too small for Jmax=3"),
     ):
         with pytest.raises(TexsynthError, match=match):
             train_generator(ex, **{**TINY, **kw})

@@ -248,6 +248,12 @@ def train_generator(
             image_channels=C,
             n_quantiles=min(N_QUANTILES, He * We) if histogram > 0 else 0,
         )
+    if not model.min_size_ok(*shape):
+        raise TexsynthError(
+            f"training samples of {shape[0]}x{shape[1]} pixels are too small for Jmax={Jmax} "
+            f"decoder levels; use Jmax<={max(int(math.log2(max(shape))) - 1, 1)} (CLI: --depth) "
+            "or a larger size"
+        )
     quantiles = quantile_table(ex_s, model.config["n_quantiles"]) if histogram > 0 else None
     model.set_output_transform(std.mean, std.rotation, std.scale, quantiles)
     model.to(dev)
