@@ -72,6 +72,19 @@ def _add_network_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_outputs_option(p: argparse.ArgumentParser) -> None:
+    """``-o/--output OUT`` of commands that write ``--n`` images."""
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="output file; its suffix sets the format. With --n > 1, '{i}' in "
+        "OUT is replaced by the index (else '_i' is added before the suffix)",
+    )
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """``--device`` and ``--quiet``."""
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto")
@@ -135,15 +148,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "pixels of the mask in the input image (inpainting).",
     )
     sy.add_argument("input", type=Path, help="exemplar (PNG/JPEG/WebP/TIFF/NPY/NPZ/FITS)")
-    sy.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        required=True,
-        metavar="OUT",
-        help="output file; its suffix sets the format. With --n > 1, '{i}' in "
-        "OUT is replaced by the index (else '_i' is added before the suffix)",
-    )
+    _add_outputs_option(sy)
     sy.add_argument(
         "--size",
         type=_size,

@@ -20,6 +20,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``train`` and ``sample`` on the ``texsynth`` subparsers."""
     from .cli import (
         _add_network_options,
+        _add_outputs_option,
         _add_run_options,
         _positive_int,
         _size,
@@ -103,15 +104,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         "any size, tileable.",
     )
     sa.add_argument("model", type=Path, help="generator file written by texsynth train")
-    sa.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        required=True,
-        metavar="OUT",
-        help="output file; its suffix sets the format. With --n > 1, '{i}' in OUT is "
-        "replaced by the index (else '_i' is added before the suffix)",
-    )
+    _add_outputs_option(sa)
     sa.add_argument("--n", type=_positive_int, default=1, help="number of textures")
     sa.add_argument(
         "--size",

@@ -145,6 +145,34 @@ def method_table() -> list[tuple[str, str, str]]:
     return rows
 
 
+def default_power_spectrum(method: str) -> float:
+    """Default weight of the smoothed power-spectrum term: 0.3 when ``method`` includes
+    scattering (quasi-periodic textures need the spectrum inside each wavelet band), else 0."""
+    return 0.3 if any(name == "scattering" for _, name in parse_method(method)) else 0.0
+
+
+def scattering_options(
+    *,
+    L: int,
+    use_variance: bool,
+    cross_channels: bool,
+    iso_ang: bool,
+    fft_ang: bool,
+    fft_nharm: int,
+    fft_imaginary: bool,
+) -> dict[str, Any]:
+    """The ``scattering`` options of :class:`LossBuilder` from seed 001's flags (``iso_ang``
+    wins over ``fft_ang``; the public entry points reject the two together first)."""
+    return dict(
+        L=L,
+        use_variance=use_variance,
+        cross_channels=cross_channels,
+        angular="iso" if iso_ang else ("fft" if fft_ang else None),
+        fft_nharm=fft_nharm,
+        fft_imaginary=fft_imaginary,
+    )
+
+
 class LossBuilder:
     """Builds the loss of each pyramid level for a method string.
 

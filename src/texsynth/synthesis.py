@@ -22,7 +22,7 @@ from ._checks import as_image_batch, check_mask
 from .errors import TexsynthError
 from .lbfgs import LBFGSDirection
 from .losses import TextureLoss
-from .methods import LossBuilder, parse_method
+from .methods import LossBuilder, default_power_spectrum, parse_method, scattering_options
 from .pyramid import downsample, fourier_resize, level_shape
 from .transforms import Gaussianizer, Standardizer, match_histogram
 from .wavelets import default_J, max_J
@@ -338,15 +338,15 @@ def synthesize(
     builder = None
     if loss is None:
         if power_spectrum is None:
-            power_spectrum = 0.3 if "scattering" in terms else 0.0
-        angular = "iso" if iso_ang else ("fft" if fft_ang else None)
+            power_spectrum = default_power_spectrum(method)
         builder = LossBuilder(
             method,
-            scattering=dict(
+            scattering=scattering_options(
                 L=L,
                 use_variance=use_variance,
                 cross_channels=cross_channels,
-                angular=angular,
+                iso_ang=iso_ang,
+                fft_ang=fft_ang,
                 fft_nharm=fft_nharm,
                 fft_imaginary=fft_imaginary,
             ),

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from .._checks import as_image_batch, check_mask
 from ..errors import TexsynthError
 from ..losses import TextureLoss
-from ..methods import LossBuilder
+from ..methods import LossBuilder, default_power_spectrum, scattering_options
 from ..synthesis import _image_transform, _parse_size, autograd_enabled
 from ..transforms import Standardizer
 from ..wavelets import default_J, max_J
@@ -208,14 +208,15 @@ def train_generator(
         loss_fn = loss.to(dev)
     else:
         if power_spectrum is None:
-            power_spectrum = 0.3 if "scattering" in method else 0.0
+            power_spectrum = default_power_spectrum(method)
         builder = LossBuilder(
             method,
-            scattering=dict(
+            scattering=scattering_options(
                 L=L,
                 use_variance=use_variance,
                 cross_channels=cross_channels,
-                angular="iso" if iso_ang else ("fft" if fft_ang else None),
+                iso_ang=iso_ang,
+                fft_ang=fft_ang,
                 fft_nharm=fft_nharm,
                 fft_imaginary=fft_imaginary,
             ),
