@@ -361,6 +361,20 @@ def test_generate_samples_seeding_batching_and_shapes():
     torch.testing.assert_close(generate_samples(m, 1, 25, 37, seed=7), a[:1], atol=1e-5, rtol=0)
 
 
+def test_generate_samples_from_a_generator_continue_one_sequence():
+    m = small()
+    whole = generate_samples(m, 3, 24, 24, seed=5)
+    g = torch.Generator().manual_seed(5)
+    parts = torch.cat(
+        [generate_samples(m, 2, 24, 24, generator=g), generate_samples(m, 1, 24, 24, generator=g)]
+    )
+    torch.testing.assert_close(parts, whole, atol=1e-5, rtol=0)
+    with pytest.raises(TexsynthError, match="not both"):
+        generate_samples(m, 1, 24, 24, seed=1, generator=torch.Generator())
+    with pytest.raises(TexsynthError, match="CPU torch.Generator"):
+        generate_samples(m, 1, 24, 24, generator=5)
+
+
 def test_generate_samples_double_model():
     m = small().double()
     x = generate_samples(m, 1, 16, 16, seed=0)

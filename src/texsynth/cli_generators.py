@@ -223,9 +223,16 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     H, W = args.size or tuple(info.get("exemplar_size_hw", (256, 256)))
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     start = time.perf_counter()
-    result = generate_samples(model, args.n, H, W, seed=seed).cpu()
+    # a chunk at a time (thousands of samples need not fit in memory); one noise sequence,
+    # so the files are those of a single generate_samples(model, n, H, W, seed=seed) call
+    noise = torch.Generator().manual_seed(seed)
+    chunk = max(1, min(64, (256 << 20) // (4 * H * W * int(model.config["image_channels"]))))
+    note = ""
+    for first in range(0, args.n, chunk):
+        paths = outputs[first : first + chunk]
+        result = generate_samples(model, len(paths), H, W, generator=noise).cpu()
+        note = _write_outputs(result, meta, paths, args.output.suffix.lower())
     elapsed = time.perf_counter() - start
-    note = _write_outputs(result, meta, outputs, args.output.suffix.lower())
     sidecar = _sidecar_path(args.output)
     doc = {
         **_versions(),

@@ -759,6 +759,7 @@ def generate_samples(
     match_histogram: bool = True,
     raw: bool = False,
     batch_size: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Draw ``n_samples`` textures of ``H x W`` pixels from a trained generator.
 
@@ -785,6 +786,10 @@ def generate_samples(
         width 32, as measured, so batches of 3 at 512^2 and 57 at 128^2). Each sample's
         noise is drawn separately, so the result does not depend on the batching (up to
         float rounding) nor on ``n_samples`` (the first samples are always the same).
+    generator
+        A CPU ``torch.Generator`` to draw the noise from instead of ``seed`` (which must then
+        be None). It advances by the samples drawn, so consecutive calls continue one
+        sequence: two calls of ``n`` samples give the samples of one call of ``2 n``.
 
     Returns
     -------
@@ -812,12 +817,20 @@ def generate_samples(
     if device is not None:
         model.to(device)
     device, dtype = _model_device_dtype(model)
-    gen = torch.Generator()
-    if seed is None:
-        seed = gen.seed()  # fresh, non-deterministic; seeds this generator only
+    if generator is not None:
+        if seed is not None:
+            raise TexsynthError("give seed or generator, not both")
+        if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
+            raise TexsynthError(
+                "generator must be a CPU torch.Generator (the noise is drawn on the CPU)"
+            )
+        gen = generator
     else:
-        seed = _check_int(seed, "seed", 0, "give a non-negative integer or None")
-        gen.manual_seed(seed)
+        gen = torch.Generator()
+        if seed is None:
+            gen.seed()  # fresh, non-deterministic; seeds this generator only
+        else:
+            gen.manual_seed(_check_int(seed, "seed", 0, "give a non-negative integer or None"))
 
     was_training = model.training
     model.eval()
