@@ -100,8 +100,21 @@ def crop_spectrum(X: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     h, w = shape
     if (h, w) == (H, W):
         return X
-    X = X.index_select(-2, _kept_indices(H, h, X.device))
-    return X.index_select(-1, _kept_indices(W, w, X.device))
+    # slices and one concatenation per axis: much faster than index_select on complex
+    # tensors, forward and backward
+    return _crop_axis(_crop_axis(X, h, -2), w, -1)
+
+
+def _crop_axis(X: torch.Tensor, m: int, dim: int) -> torch.Tensor:
+    """The ``m`` lowest frequencies along ``dim`` (positive ones first, as in the FFT)."""
+    n = X.shape[dim]
+    if m == n:
+        return X
+    n_neg = m // 2
+    pos = X.narrow(dim, 0, m - n_neg)
+    if n_neg == 0:
+        return pos
+    return torch.cat([pos, X.narrow(dim, n - n_neg, n_neg)], dim)
 
 
 def _angular_constant(L: int) -> float:
@@ -127,16 +140,17 @@ def wavelet_spectra(
     radius = torch.sqrt(kx**2 + ky**2)
     angle = torch.atan2(ky, kx)
     safe_r = torch.where(radius > 0, radius, torch.ones_like(radius))
-    out = torch.zeros(J, L, H, W, dtype=torch.float64)
     c = _angular_constant(L)
+    angular = []
     for l in range(L):
-        theta = math.pi * l / L
-        delta = torch.remainder(angle - theta + math.pi, 2 * math.pi) - math.pi
-        ang = torch.where(delta.abs() < math.pi / 2, torch.cos(delta) ** (L - 1), 0.0)
-        for j in range(J):
-            t = torch.log2(safe_r * 2**j / XI0)
-            rad = torch.where((t.abs() < 1) & (radius > 0), torch.cos(math.pi * t / 2), 0.0)
-            out[j, l] = c * rad * ang
+        delta = torch.remainder(angle - math.pi * l / L + math.pi, 2 * math.pi) - math.pi
+        angular.append(torch.where(delta.abs() < math.pi / 2, torch.cos(delta) ** (L - 1), 0.0))
+    log_r = torch.log2(safe_r / XI0)
+    radial = []
+    for j in range(J):
+        t = log_r + j  # log2(r 2^j / XI0)
+        radial.append(torch.where((t.abs() < 1) & (radius > 0), torch.cos(math.pi * t / 2), 0.0))
+    out = c * torch.stack(radial)[:, None] * torch.stack(angular)[None]  # [J, L, H, W]
     # Smoothly taper the finest band to zero at the Nyquist lines: a sharp cut there would
     # make the j = 0 wavelet ring over ~15 pixels; with the taper it is ~6 pixels wide.
     out *= _nyquist_taper(H)[:, None] * _nyquist_taper(W)[None, :]
@@ -243,6 +257,19 @@ class WaveletBank(torch.nn.Module):
             rows = _kept_indices(H, h, idx.device)[idx // w]
             cols = _kept_indices(W, w, idx.device)[idx % w]
             cache[key] = rows * W + cols
+        return cache[key]
+
+    def as_complex(
+        self, name: str, tensor: torch.Tensor, scale: float, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """``tensor * scale`` as a complex tensor of ``dtype`` (real tensors of ``dtype``
+        are promoted), cached under ``name``: multiplying a complex spectrum by a real
+        filter would otherwise copy the filter to complex on every call."""
+        cdtype = dtype if dtype.is_complex else (torch.ones((), dtype=dtype) * 1j).dtype
+        key = (name, scale, cdtype, tensor.device)
+        cache = self.__dict__.setdefault("_complex_cache", {})
+        if key not in cache:
+            cache[key] = (tensor.to(cdtype) * scale).contiguous()
         return cache[key]
 
     def support(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -49,7 +49,7 @@ def _first_layer(x: torch.Tensor, bank: WaveletBank) -> _Layer:
     X = torch.fft.fft2(x)
     coef, modulus, spectra = [], [], []
     for j in range(bank.J):
-        psi = bank.first_layer_filter(j).to(x.dtype)
+        psi = bank.as_complex(f"first{j}", bank.first_layer_filter(j), 1.0, x.dtype)
         c = torch.fft.ifft2(crop_spectrum(X, bank.grids[j])[:, :, None] * psi)  # [B,C,L,h,w]
         m = c.abs()
         coef.append(c)
@@ -62,12 +62,13 @@ def _rows_spatial(layer: _Layer, bank: WaveletBank, j3: int) -> torch.Tensor:
     """Gram rows on grid ``j3``, ``[B, C, L3, A, P]``: ``c_{j3}``, then
     ``|c_{j2}| * psi_{j3}`` for ``j2 = 0..j3`` (``A = 1 + (j3 + 1) L``)."""
     h, w = bank.grids[j3]
-    psi3 = bank.filter(j3).to(layer.modulus[0].dtype)  # [L3, h, w]
+    dtype = layer.modulus[0].dtype
     rows = [layer.coef[j3][:, :, :, None]]  # [B, C, L3, 1, h, w]
     for j2 in range(j3 + 1):
         h2, w2 = bank.grids[j2]
+        psi3 = bank.as_complex(f"filter{j3}", bank.filter(j3), h * w / (h2 * w2), dtype)
         M = crop_spectrum(layer.mod_spectra[j2], (h, w))[:, :, None] * psi3[:, None]
-        rows.append(torch.fft.ifft2(M) * (h * w / (h2 * w2)))  # [B, C, L3, L2, h, w]
+        rows.append(torch.fft.ifft2(M))  # [B, C, L3, L2, h, w]
     R = torch.cat(rows, 3)
     return R.reshape(*R.shape[:4], h * w)
 
@@ -81,18 +82,25 @@ def _rows_fourier(layer: _Layer, bank: WaveletBank, j3: int) -> torch.Tensor:
     H, W = layer.spectrum.shape[-2:]
     h, w = bank.grids[j3]
     idx, psi = bank.support(j3)  # [L3, K]
-    psi = psi.to(layer.modulus[0].dtype)
+    dtype = layer.modulus[0].dtype
     L3, K = idx.shape
     flat = bank.support_in(j3, (H, W)).flatten()
-    X = layer.spectrum.flatten(-2).index_select(-1, flat).unflatten(-1, (L3, K))  # [B,C,L3,K]
-    rows = [(X * (psi / (H * W)))[:, :, :, None]]  # [B, C, L3, 1, K]
+    X = _gather(layer.spectrum.flatten(-2), flat).unflatten(-1, (L3, K))  # [B, C, L3, K]
+    rows = [(X * bank.as_complex(f"support{j3}", psi, 1 / (H * W), dtype))[:, :, :, None]]
     for j2 in range(j3 + 1):
         h2, w2 = bank.grids[j2]
         flat2 = bank.support_in(j3, (h2, w2)).flatten()
-        M = layer.mod_spectra[j2].flatten(-2).index_select(-1, flat2)  # [B, C, L2, L3*K]
+        M = _gather(layer.mod_spectra[j2].flatten(-2), flat2)  # [B, C, L2, L3*K]
         M = M.unflatten(-1, (L3, K))  # [B, C, L2, L3, K]
-        rows.append((M * (psi / (h2 * w2))).transpose(2, 3))  # [B, C, L3, L2, K]
+        psi2 = bank.as_complex(f"support{j3}", psi, 1 / (h2 * w2), dtype)
+        rows.append((M * psi2).transpose(2, 3))  # [B, C, L3, L2, K]
     return torch.cat(rows, 3)
+
+
+def _gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``t[..., idx]``: on complex CPU tensors, advanced indexing is about 10x faster than
+    ``index_select`` (its backward is as fast)."""
+    return t[..., idx]
 
 
 def _s4_pairs(j3: int) -> tuple[torch.Tensor, torch.Tensor]:
