@@ -276,7 +276,14 @@ class ScatteringLoss(TextureLoss):
     supports_microcanonical = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return sum(_grouped_chi2(stats, target, sigma) for stats, target, sigma in self._groups(x))  # type: ignore[return-value]
+        groups = self._groups(x)
+        cache = self.__dict__.setdefault("_chi2_weights", {})
+        total = x.new_zeros(x.shape[0])
+        for i, (stats, target, sigma) in enumerate(groups):
+            if i not in cache:
+                cache[i] = _chi2_weights(target, sigma)
+            total = total + _weighted_chi2(stats, cache[i])
+        return total
 
     def batch_loss(
         self,
@@ -333,13 +340,42 @@ class ScatteringLoss(TextureLoss):
         return groups
 
 
-def _grouped_chi2(stats: ScatCov, target: ScatCov, sigma: ScatCov | None) -> torch.Tensor:
-    """Mean over statistic groups of the mean squared (sigma-weighted) difference: ``[B]``.
+_SIGMA_FLOOR = 1e-3
+
+
+def _chi2_weights(
+    target: ScatCov, sigma: ScatCov | None
+) -> list[tuple[str, torch.Tensor, torch.Tensor | None]]:
+    """``(field, target, 1 / sigma^2)`` of every statistic of ``target``, computed once.
 
     The sigma floor keeps a coefficient from weighing more than one measured to 1e-3 of its
-    statistic's typical size (exactly-zero standard errors would otherwise blow up).
+    statistic's typical size (exactly-zero standard errors would otherwise blow up); this is
+    :meth:`ScatCov.distance` with ``sigma_floor=1e-3``, without recomputing the weights at
+    every evaluation.
     """
-    return stats.distance(target, sigma, grouped=True, sigma_floor=1e-3)
+    out = []
+    for name, t in target.fields():
+        w = None
+        if sigma is not None:
+            s = getattr(sigma, name).to(t.real.dtype)
+            floor = _SIGMA_FLOOR * t.abs().pow(2).mean().sqrt()
+            w = 1.0 / (s**2 + floor**2).clamp_min(torch.finfo(s.dtype).tiny)
+        out.append((name, t, w))
+    return out
+
+
+def _weighted_chi2(
+    stats: ScatCov, weights: list[tuple[str, torch.Tensor, torch.Tensor | None]]
+) -> torch.Tensor:
+    """Mean over statistic groups of the mean weighted squared difference: ``[B]``."""
+    total = 0.0
+    for name, t, w in weights:
+        a = getattr(stats, name)
+        d = (a - t.to(a)).abs() ** 2
+        if w is not None:
+            d = d * w.to(d)
+        total = total + d.reshape(d.shape[0], -1).mean(1)
+    return total / len(weights)  # type: ignore[return-value]
 
 
 def _microcanonical(
@@ -421,16 +457,24 @@ class HistogramLoss(TextureLoss):
         kw = {k: v for k, v in {**self.options, **overrides}.items() if k in self.options}
         return HistogramLoss(exemplar, **kw)
 
+    def _quantiles(self, n: int, x: torch.Tensor) -> torch.Tensor:
+        """The exemplar's quantiles at the ranks of ``n`` pixels, ``[K, n]`` (cached)."""
+        key = (n, x.dtype, x.device)
+        cache = self.__dict__.setdefault("_quantile_cache", {})
+        if key not in cache:
+            ref = self.sorted.to(x)
+            N = ref.shape[1]
+            pos = (torch.arange(n, device=x.device, dtype=x.dtype) + 0.5) * (N / n) - 0.5
+            lo = pos.floor().clamp(0, N - 1).long()
+            hi = (lo + 1).clamp(max=N - 1)
+            t = (pos - lo.to(x.dtype)).clamp(0, 1)
+            cache[key] = ref[:, lo] * (1 - t) + ref[:, hi] * t
+        return cache[key]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, C = x.shape[:2]
         n = x.shape[-2] * x.shape[-1]
-        ref = self.sorted.to(x)
-        N = ref.shape[1]
-        pos = (torch.arange(n, device=x.device, dtype=x.dtype) + 0.5) * (N / n) - 0.5
-        lo = pos.floor().clamp(0, N - 1).long()
-        hi = (lo + 1).clamp(max=N - 1)
-        t = (pos - lo.to(x.dtype)).clamp(0, 1)
-        q = ref[:, lo] * (1 - t) + ref[:, hi] * t  # [K, n]
+        q = self._quantiles(n, x)  # [K, n]
         axes = self.axes.to(x)
         proj = x.reshape(B, C, n) if axes.shape[1] == C and C == 1 else axes.T @ x.reshape(B, C, n)
         xs = torch.sort(proj, dim=-1).values
@@ -477,15 +521,19 @@ class SpectrumLoss(TextureLoss):
         self.register_buffer("valid", counts > 0)
 
     @staticmethod
-    def _cells(power: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sum ``power [B, C, H, W]`` into frequency cells: ``[B, C, cells*cells]`` sums and
-        the number of frequencies in each cell."""
-        H, W = power.shape[-2:]
-        fy = torch.fft.fftfreq(H, device=power.device)
-        fx = torch.fft.fftfreq(W, device=power.device)
+    def _cell_index(H: int, W: int, cells: int, device: torch.device) -> torch.Tensor:
+        """The cell of every frequency of an ``H x W`` spectrum, flat ``[H W]``."""
+        fy = torch.fft.fftfreq(H, device=device)
+        fx = torch.fft.fftfreq(W, device=device)
         iy = ((fy + 0.5) * cells).long().clamp(0, cells - 1)
         ix = ((fx + 0.5) * cells).long().clamp(0, cells - 1)
-        index = (iy[:, None] * cells + ix[None, :]).flatten()
+        return (iy[:, None] * cells + ix[None, :]).flatten()
+
+    @classmethod
+    def _cells(cls, power: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sum ``power [B, C, H, W]`` into frequency cells: ``[B, C, cells*cells]`` sums and
+        the number of frequencies in each cell."""
+        index = cls._cell_index(*power.shape[-2:], cells, power.device)
         flat = power.flatten(-2)
         sums = torch.zeros(*flat.shape[:-1], cells * cells, dtype=flat.dtype, device=flat.device)
         sums.index_add_(-1, index, flat)
@@ -498,13 +546,29 @@ class SpectrumLoss(TextureLoss):
         kw = {k: v for k, v in {**self.options, **overrides}.items() if k in self.options}
         return SpectrumLoss(exemplar, **kw)
 
+    def _layout(
+        self, H: int, W: int, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For ``H x W`` images (cached): the cell of every frequency, the cells compared,
+        their frequency counts and the exemplar's cell spectrum there."""
+        key = (H, W, x.dtype, x.device)
+        cache = self.__dict__.setdefault("_layout_cache", {})
+        if key not in cache:
+            cells = int(self.options["cells"])
+            index = self._cell_index(H, W, cells, x.device)
+            counts = torch.bincount(index, minlength=cells * cells)
+            counts[(cells // 2) * cells + cells // 2] = 0  # frequency 0: not compared
+            valid = (counts > 0) & self.valid.to(counts.device)
+            cache[key] = (index, valid, counts[valid].to(x.dtype), self.target.to(x)[..., valid])
+        return cache[key]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[-2:]
+        index, valid, counts, t = self._layout(H, W, x)
         centred = x - x.mean((-2, -1), keepdim=True)
-        power = torch.fft.fft2(centred).abs() ** 2 / (x.shape[-2] * x.shape[-1])
-        sums, counts = self._cells(power, int(self.options["cells"]))
-        valid = (counts > 0) & self.valid.to(counts.device)
-        p = sums[..., valid] / counts[valid]
-        t = self.target.to(x)[..., valid]
+        power = (torch.fft.fft2(centred).abs() ** 2).flatten(-2) / (H * W)
+        sums = power.new_zeros(*power.shape[:-1], valid.numel()).index_add_(-1, index, power)
+        p = sums[..., valid] / counts
         tiny = 1e-8 * t.mean(-1, keepdim=True) + torch.finfo(x.dtype).tiny
         d = (torch.log(p + tiny) - torch.log(t + tiny)) ** 2
         return d.mean((1, 2)) / float(self.options["rel_tol"]) ** 2

@@ -16,6 +16,7 @@ second-layer fields, computed as a single batched matrix product.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -103,6 +104,7 @@ def _gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return t[..., idx]
 
 
+@functools.cache
 def _s4_pairs(j3: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices (j1, j2) with ``j1 <= j2 <= j3``, in storage order (j2 outer, j1 inner)."""
     pairs = [(j1, j2) for j2 in range(j3 + 1) for j1 in range(j2 + 1)]
@@ -560,12 +562,17 @@ def _s0_stderr(s0: torch.Tensor, x: torch.Tensor, w0: torch.Tensor | None) -> to
     return torch.stack([std / n.sqrt(), std / (2 * n).sqrt()], -1)
 
 
+@functools.cache
+def _scale_indices(J: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`s3_index` and :func:`s4_index` as tensors (built once per ``J``)."""
+    return torch.tensor(s3_index(J)), torch.tensor(s4_index(J))
+
+
 def _apply_norm(s: ScatCov, scale: tuple[torch.Tensor, torch.Tensor]) -> ScatCov:
     """Divide S1..S4 by the normalisation factors built from reference S2 ``(P1, P2)``."""
     p1, p2 = scale  # [B|1, C, J, L]
     J = s.J
-    i3 = torch.tensor(s3_index(J), device=p1.device)  # (j2, j3)
-    i4 = torch.tensor(s4_index(J), device=p1.device)  # (j1, j2, j3)
+    i3, i4 = (t.to(p1.device) for t in _scale_indices(J))  # (j2, j3) and (j1, j2, j3)
     g = (p1 * p2).sqrt()
     S1 = s.S1 / g.sqrt()
     S2 = s.S2 / g
