@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from texsynth import (
     TextureLoss,
     synthesize,
 )
-from texsynth.methods import LossBuilder
 
 
 def _exemplar(n: int = 48, C: int = 1, seed: int = 0) -> torch.Tensor:
@@ -286,29 +284,3 @@ def test_cross_channel_statistics_tie_channels_together() -> None:
     moved[:, 2] = torch.roll(moved[:, 2], (11, 17), (-2, -1))
     assert float(per_channel(moved)) < 2.0 * float(per_channel(ex)) + 0.5
     assert float(crossed(moved)) > 5.0 * (float(crossed(ex)) + 0.5)
-
-
-def test_finer_levels_built_in_background_give_the_same_result(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    ex = _exemplar()
-    background = synthesize(ex, seed=5, **FAST)
-    monkeypatch.setattr(LossBuilder, "shares_no_modules", property(lambda self: False))
-    assert torch.equal(synthesize(ex, seed=5, **FAST), background)
-
-
-def test_error_building_a_finer_level_is_raised_and_leaves_no_thread(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    original = LossBuilder.build
-
-    def build(self: LossBuilder, ex: torch.Tensor, **kw: Any) -> TextureLoss:
-        if kw.get("finest"):
-            raise TexsynthError("the finest level failed")
-        return original(self, ex, **kw)
-
-    monkeypatch.setattr(LossBuilder, "build", build)
-    threads = threading.active_count()
-    with pytest.raises(TexsynthError, match="the finest level failed"):
-        synthesize(_exemplar(), seed=0, **FAST)
-    assert threading.active_count() == threads

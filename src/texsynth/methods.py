@@ -278,12 +278,6 @@ class LossBuilder:
             )
 
     @property
-    def shares_no_modules(self) -> bool:
-        """True if the levels' losses share no feature network (so they can be built in
-        another thread while one is in use)."""
-        return self.vgg is None and self.random is None and self.content_loss is None
-
-    @property
     def uses_scattering(self) -> bool:
         """Whether a term needs the scattering scales (``J``)."""
         return any(n == "scattering" for _, n in self.terms)

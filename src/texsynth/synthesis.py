@@ -12,7 +12,6 @@ import logging
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -368,83 +367,70 @@ def synthesize(
         gen.seed()
     rep = SynthesisReport()
     x: torch.Tensor | None = None
-
-    def build_level(k: int) -> TextureLoss:
-        """The loss of pyramid level ``k`` (0 = coarsest)."""
+    for k in range(n_levels):
         below = n_levels - 1 - k
+        shape = level_shape(canvas, below)
         ex_k = downsample(ex_s, level_shape((He, We), below))
         inm_k = downsample(inm, ex_k.shape[-2:]) if inm is not None else None
         if inm_k is not None:
             inm_k = (inm_k >= 0.999).to(dtype)  # a coarse pixel is valid if all of it is
+        J_k = J_full - below
         if builder is None:
             assert base_loss is not None
-            return base_loss.at(ex_k, in_mask=inm_k)
-        ref_k = fourier_resize(ref_s, level_shape(canvas, below)) if ref_s is not None else None
-        if ref_k is not None and tuple(ref_k.shape[-2:]) != tuple(ex_k.shape[-2:]):
-            raise TexsynthError("cross-synthesis needs the exemplar and output sizes to be equal")
-        return builder.build(
-            ex_k,
-            J=J_full - below,
-            in_mask=inm_k,
-            reference=ref_k,
-            edge=gmask is not None,
-            finest=k == n_levels - 1,
-        )
-
-    # The finer levels' losses (the exemplar's statistics and standard errors: about 0.5 s
-    # at 256x256) are built in a background thread while the coarse levels are optimised:
-    # those iterations are small and leave the cores partly idle. Not with feature networks
-    # (shared between the levels) or a user's loss (unknown thread safety).
-    background = builder is not None and builder.shares_no_modules
-    level_losses = _LevelLosses(build_level, n_levels, background)
-    try:
-        for k in range(n_levels):
-            below = n_levels - 1 - k
-            shape = level_shape(canvas, below)
-            J_k = J_full - below
-            loss_k = level_losses.get(k)
-            ex_k = downsample(ex_s, level_shape((He, We), below))
-            frozen, free = None, None
-            if gmask is not None:
-                assert init_s is not None
-                frozen = downsample(init_s, shape)
-                free = (downsample(gmask, shape) > 0).to(dtype)
-            if x is None:
-                x = torch.randn(n, ex_s.shape[1], *shape, generator=gen, dtype=dtype).to(dev)
-                if init_s is not None and gmask is None:
-                    start = downsample(init_s, shape)
-                    if content_t is not None and init is None:
-                        # style transfer from the content: a little noise breaks the ties of
-                        # flat regions (the histogram term cannot move tied pixels apart) and
-                        # makes the n outputs differ
-                        x = start + 0.1 * x
-                    else:
-                        x = start.expand(n, -1, -1, -1).clone()
-            else:
-                x = _upsample_with_detail(x, shape, ex_k, gen)
-            budget = max(steps // 3**k, min(steps, 10))
-            # unit steps at every level: a strong-Wolfe line search stalls on this loss
-            # (brick, coarsest level: 13.4 vs 5.6 after 200 iterations; scipy's L-BFGS-B 6.1)
-            x, hist = _optimise(
-                x,
-                loss_k,
-                frozen,
-                free,
-                budget,
-                tol,
-                progress,
-                callback,
-                k,
-                n_levels,
-                shape,
-                line_search=False,
+            loss_k = base_loss.at(ex_k, in_mask=inm_k)
+        else:
+            ref_k = fourier_resize(ref_s, shape) if ref_s is not None else None
+            if ref_k is not None and tuple(ref_k.shape[-2:]) != tuple(ex_k.shape[-2:]):
+                raise TexsynthError(
+                    "cross-synthesis needs the exemplar and output sizes to be equal"
+                )
+            loss_k = builder.build(
+                ex_k,
+                J=J_k,
+                in_mask=inm_k,
+                reference=ref_k,
+                edge=gmask is not None,
+                finest=k == n_levels - 1,
             )
-            rep.levels.append(shape)
-            rep.scales.append(J_k)
-            rep.iterations.append(len(hist))
-            rep.losses.append(hist)
-    finally:
-        level_losses.close()
+        frozen, free = None, None
+        if gmask is not None:
+            assert init_s is not None
+            frozen = downsample(init_s, shape)
+            free = (downsample(gmask, shape) > 0).to(dtype)
+        if x is None:
+            x = torch.randn(n, ex_s.shape[1], *shape, generator=gen, dtype=dtype).to(dev)
+            if init_s is not None and gmask is None:
+                start = downsample(init_s, shape)
+                if content_t is not None and init is None:
+                    # style transfer from the content: a little noise breaks the ties of
+                    # flat regions (the histogram term cannot move tied pixels apart) and
+                    # makes the n outputs differ
+                    x = start + 0.1 * x
+                else:
+                    x = start.expand(n, -1, -1, -1).clone()
+        else:
+            x = _upsample_with_detail(x, shape, ex_k, gen)
+        budget = max(steps // 3**k, min(steps, 10))
+        # unit steps at every level: a strong-Wolfe line search stalls on this loss
+        # (brick, coarsest level: 13.4 vs 5.6 after 200 iterations; scipy's L-BFGS-B 6.1)
+        x, hist = _optimise(
+            x,
+            loss_k,
+            frozen,
+            free,
+            budget,
+            tol,
+            progress,
+            callback,
+            k,
+            n_levels,
+            shape,
+            line_search=False,
+        )
+        rep.levels.append(shape)
+        rep.scales.append(J_k)
+        rep.iterations.append(len(hist))
+        rep.losses.append(hist)
     assert x is not None
     if margin:
         x = x[..., margin : margin + out_shape[0], margin : margin + out_shape[1]]
@@ -460,36 +446,6 @@ def synthesize(
         out = init_t * (1 - gmask) + out * gmask
     rep.seconds = time.perf_counter() - start
     return (out, rep) if report else out
-
-
-class _LevelLosses:
-    """The losses of pyramid levels ``0..n-1``.
-
-    Level 0 is built at once (its errors surface before any work). With ``background``, the
-    others are built one after the other in a background thread while the coarse levels
-    are optimised; otherwise each when asked for.
-    """
-
-    def __init__(
-        self, build: Callable[[int], TextureLoss], n_levels: int, background: bool
-    ) -> None:
-        self._build = build
-        self._first = build(0)
-        self._pool = ThreadPoolExecutor(max_workers=1) if background and n_levels > 1 else None
-        self._futures = []
-        if self._pool is not None:
-            self._futures = [self._pool.submit(build, k) for k in range(1, n_levels)]
-
-    def get(self, k: int) -> TextureLoss:
-        """The loss of level ``k`` (waits for it; re-raises its construction error)."""
-        if k == 0:
-            return self._first
-        return self._futures[k - 1].result() if self._futures else self._build(k)
-
-    def close(self) -> None:
-        """Cancel the builds not started and wait for the running one."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _upsample_with_detail(
