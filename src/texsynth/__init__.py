@@ -22,7 +22,9 @@ from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss, We
 from .report import write_report
 from .spectral_constraint import SpectralConstraintLoss, random_phase_texture
 from .stats import ScatCov, ScatteringCovariance
+from .stats.scattering1d import ScatteringCovariance1D
 from .synthesis import SynthesisReport, remake, synthesize
+from .synthesis1d import synthesize_1d
 
 __version__ = "0.1.0"
 
@@ -35,6 +37,7 @@ __all__ = [
     "MetricResult",
     "ScatCov",
     "ScatteringCovariance",
+    "ScatteringCovariance1D",
     "ScatteringLoss",
     "SlicedWassersteinLoss",
     "SpectralConstraintLoss",
@@ -54,6 +57,7 @@ __all__ = [
     "remake",
     "save_generator",
     "synthesize",
+    "synthesize_1d",
     "train_generator",
     "write_image",
     "write_report",

@@ -185,8 +185,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sy.add_argument(
         "--histogram",
         type=_weight,
-        default=1.0,
-        help="weight of the pixel-histogram term (0: off; default 1)",
+        default=None,
+        help="weight of the pixel-histogram term (0: off; default 1; signals: 0 for random walks)",
     )
     sy.add_argument(
         "--power-spectrum",
@@ -215,6 +215,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "less tied to shapes)",
     )
     sy.add_argument("--iso", action="store_true", help="isotropic statistics (iso_ang)")
+    sy.add_argument(
+        "--signal",
+        "--1d",
+        dest="signal",
+        action="store_true",
+        help="read INPUT as a 1-D signal (time series) [C, N]; automatic for .csv and 1-D "
+        ".npy/.npz (docs/signals-1d.md)",
+    )
     sy.add_argument(
         "--to-gaussian",
         action="store_true",
@@ -399,10 +407,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     import secrets
     import time
 
+    from .cli_signals import synth_signal, wants_signal
     from .io import atomic_text_write
     from .methods import METHODS, parse_method
     from .synthesis import synthesize
 
+    if wants_signal(args):
+        return synth_signal(args)
     image, meta = read_image(args.input)
     outputs = _output_paths(args.output, args.n)
     for out in outputs:
@@ -437,7 +448,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         features=args.features,
         weights_file=args.weights,
         layers=args.layers,
-        histogram=args.histogram,
+        histogram=args.histogram if args.histogram is not None else 1.0,
         power_spectrum=args.power_spectrum,
         device=device,
         progress=not args.quiet,
@@ -458,7 +469,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             "features": args.features if any(METHODS[t].network for t in terms) else None,
             "weights": str(args.weights) if args.weights else None,
             "layers": args.layers,
-            "histogram": args.histogram,
+            "histogram": args.histogram if args.histogram is not None else 1.0,
             "power_spectrum": args.power_spectrum,
             "size_hw": list(result.shape[-2:]),
             "n": args.n,

@@ -621,22 +621,29 @@ def write_image(
     return p
 
 
-def _as_chw_float32(image: Any, q: str) -> np.ndarray:
-    """Input tensor/array -> float32 ``[C, H, W]`` numpy array with C in (1, 3), all finite."""
-    if isinstance(image, torch.Tensor):
-        t = image.detach().cpu()
+def real_array(data: Any, q: str, what: str) -> np.ndarray:
+    """A tensor or array to write (``what`` names it in errors) as a numpy array of real
+    numbers (booleans, integers or floats)."""
+    if isinstance(data, torch.Tensor):
+        t = data.detach().cpu()
         if t.dtype in (torch.bfloat16, torch.float16):
             t = t.float()
         arr = t.numpy()
-    elif isinstance(image, np.ndarray):
-        arr = image
+    elif isinstance(data, np.ndarray):
+        arr = data
     else:
         raise TexsynthError(
-            f"cannot write {q}: image must be a torch.Tensor or numpy.ndarray, "
-            f"got {type(image).__name__}"
+            f"cannot write {q}: {what} must be a torch.Tensor or numpy.ndarray, "
+            f"got {type(data).__name__}"
         )
     if arr.dtype.kind not in "biuf":
-        raise TexsynthError(f"cannot write {q}: image has dtype {arr.dtype}; give real numbers")
+        raise TexsynthError(f"cannot write {q}: {what} has dtype {arr.dtype}; give real numbers")
+    return arr
+
+
+def _as_chw_float32(image: Any, q: str) -> np.ndarray:
+    """Input tensor/array -> float32 ``[C, H, W]`` numpy array with C in (1, 3), all finite."""
+    arr = real_array(image, q, "image")
     if arr.ndim == 4 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim == 2:

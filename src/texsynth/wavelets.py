@@ -117,6 +117,23 @@ def _crop_axis(X: torch.Tensor, m: int, dim: int) -> torch.Tensor:
     return torch.cat([pos, X.narrow(dim, n - n_neg, n_neg)], dim)
 
 
+class ComplexFilterCache:
+    """Mixin for filter banks: filters promoted to complex once, not at every product."""
+
+    def as_complex(
+        self, name: str, tensor: torch.Tensor, scale: float, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """``tensor * scale`` as a complex tensor of ``dtype`` (real tensors of ``dtype``
+        are promoted), cached under ``name``: multiplying a complex spectrum by a real
+        filter would otherwise copy the filter to complex on every call."""
+        cdtype = dtype if dtype.is_complex else (torch.ones((), dtype=dtype) * 1j).dtype
+        key = (name, scale, cdtype, tensor.device)
+        cache = self.__dict__.setdefault("_complex_cache", {})
+        if key not in cache:
+            cache[key] = (tensor.to(cdtype) * scale).contiguous()
+        return cache[key]
+
+
 def _angular_constant(L: int) -> float:
     """Normalisation making ``sum_l A(phi - theta_l)^2 = 1`` for the analytic windows."""
     n = L - 1
@@ -176,7 +193,7 @@ def _effective_radius(spectrum: torch.Tensor, fraction: float = 0.99) -> int:
     return int(torch.searchsorted(cum, fraction * cum[-1]))
 
 
-class WaveletBank(torch.nn.Module):
+class WaveletBank(ComplexFilterCache, torch.nn.Module):
     """Wavelet bank for one image size: filters cropped to each scale's grid, as buffers.
 
     Parameters
@@ -257,19 +274,6 @@ class WaveletBank(torch.nn.Module):
             rows = _kept_indices(H, h, idx.device)[idx // w]
             cols = _kept_indices(W, w, idx.device)[idx % w]
             cache[key] = rows * W + cols
-        return cache[key]
-
-    def as_complex(
-        self, name: str, tensor: torch.Tensor, scale: float, dtype: torch.dtype
-    ) -> torch.Tensor:
-        """``tensor * scale`` as a complex tensor of ``dtype`` (real tensors of ``dtype``
-        are promoted), cached under ``name``: multiplying a complex spectrum by a real
-        filter would otherwise copy the filter to complex on every call."""
-        cdtype = dtype if dtype.is_complex else (torch.ones((), dtype=dtype) * 1j).dtype
-        key = (name, scale, cdtype, tensor.device)
-        cache = self.__dict__.setdefault("_complex_cache", {})
-        if key not in cache:
-            cache[key] = (tensor.to(cdtype) * scale).contiguous()
         return cache[key]
 
     def support(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,610 @@
+"""Synthesis of 1-D signals (time series): coarse-to-fine L-BFGS on scattering statistics.
+
+The 1-D twin of :func:`texsynth.synthesize`, with the same options and the same engine
+(:func:`texsynth.synthesis._optimise`): read -> standardise -> (Gaussianise) -> build the
+loss per pyramid level -> optimise from noise coarse to fine -> undo the transforms.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .errors import TexsynthError
+from .losses1d import build_loss_1d
+from .stats.scattering1d import as_signal_batch, check_signal_mask
+from .synthesis import Callback, SynthesisReport, _optimise, autograd_enabled
+from .transforms import Gaussianizer, Standardizer, match_histogram
+from .wavelets1d import max_J_1d
+
+__all__ = [
+    "SynthesisReport1D",
+    "downsample_1d",
+    "fourier_resize_1d",
+    "looks_like_random_walk",
+    "synthesize_1d",
+]
+
+#: default weight of the power-spectrum term (as 2-D synthesis with scattering)
+DEFAULT_POWER_SPECTRUM = 0.3
+
+
+@dataclass
+class SynthesisReport1D(SynthesisReport):
+    """:class:`~texsynth.synthesis.SynthesisReport` of :func:`synthesize_1d` (``levels``
+    holds ``(length,)`` tuples), with the choices made from the signal."""
+
+    stationary: bool = True  # treated as stationary (else: a random walk)
+    histogram: float = 1.0  # weight of the histogram term used
+    increments: bool = False  # the increments were synthesised, then cumulated
+    remap: bool = True  # the values (or increments) were rank-remapped onto the exemplar's
+
+
+def downsample_1d(x: torch.Tensor, n: int) -> torch.Tensor:
+    """Area-average ``[B, C, N]`` down to ``n`` samples (no ringing, any signal)."""
+    if x.shape[-1] == n:
+        return x
+    return F.adaptive_avg_pool1d(x, n)
+
+
+def fourier_resize_1d(x: torch.Tensor, n: int) -> torch.Tensor:
+    """Band-limited periodic resize of ``[B, C, N]`` to ``n`` samples (zero-pad or crop the
+    spectrum): upsampling adds no blur and keeps the signal periodic."""
+    N = x.shape[-1]
+    if n == N:
+        return x
+    X = torch.fft.fft(x)
+    m = min(N, n)
+    p, q = m - m // 2, m // 2  # non-negative and negative frequencies kept
+    out = torch.zeros(*x.shape[:-1], n, dtype=X.dtype, device=x.device)
+    out[..., :p] = X[..., :p]
+    if q:
+        out[..., n - q :] = X[..., N - q :]
+    return torch.fft.ifft(out).real * (n / N)
+
+
+def looks_like_random_walk(
+    signal: torch.Tensor, mask: torch.Tensor | None = None, segments: int = 8
+) -> bool:
+    """Whether a signal's level wanders like a random walk rather than being stationary.
+
+    The signal is cut into ``segments`` pieces; if the pieces' mean variance is below 70%
+    of the whole's (averaged over exemplars and channels), much of the variance is slow
+    drift between the pieces and the value distribution is not reproducible (True).
+    Measured over 200 realisations of 2048 samples (mean, 5-95% range): fractional
+    Brownian motions give 0.36 (0.13-0.63) at H = 0.3 and 0.11 (0.02-0.28) at H = 0.7, a
+    multifractal random walk 0.20; stationary signals 0.78-1.00 (1/f noise 0.78
+    (0.61-0.93), fractional Gaussian noise with H = 0.9 0.86, a log-normal process 0.92,
+    white noise 1.00). Samples with ``mask`` 0 are ignored.
+    """
+    x = as_signal_batch(signal, "signal").double()
+    if mask is None:
+        w = torch.ones_like(x)
+    else:
+        w = (check_signal_mask(mask, x.shape).to(x) > 0).to(x).expand_as(x)
+    total, _ = _moments(x, w)
+    inner = count = torch.zeros_like(total)
+    for t, m in zip(x.tensor_split(segments, -1), w.tensor_split(segments, -1), strict=True):
+        v, n = _moments(t, m)
+        inner, count = inner + v * n, count + n
+    ratio = inner / count.clamp_min(1) / total.clamp_min(torch.finfo(x.dtype).tiny)
+    return bool(ratio.mean() < 0.7)
+
+
+def _moments(t: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Variance of ``t`` over samples with weight ``m`` (0/1), and their number."""
+    n = m.sum(-1)
+    mean = (t * m).sum(-1) / n.clamp_min(1)
+    return ((t - mean[..., None]) ** 2 * m).sum(-1) / n.clamp_min(1), n
+
+
+def _level_length(n: int, below: int) -> int:
+    return -(-n // 2**below)
+
+
+def _default_levels(n_out: int, n_ex: int, J: int) -> int:
+    """Halve while the output stays >= 256 samples and the exemplar >= 64, keeping at least
+    2 scales at the coarsest level; at most 4 levels."""
+    levels = 1
+    while levels < 4 and J - levels >= 2 and n_ex / 2**levels >= 64:
+        if n_out / 2**levels < 256:
+            break
+        levels += 1
+    return levels
+
+
+def _as4(t: torch.Tensor) -> torch.Tensor:
+    """``[B, C, N]`` -> ``[B, C, 1, N]`` for the 2-D value transforms."""
+    return t[..., None, :]
+
+
+def _flat(t: torch.Tensor) -> torch.Tensor:
+    """``[B, C, N]`` -> ``[1, C, 1, B*N]``: a batch of exemplars as one long one."""
+    B, C, N = t.shape
+    return t.transpose(0, 1).reshape(1, C, 1, B * N)
+
+
+def _positive_int(value: object, name: str, minimum: int = 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise TexsynthError(f"{name} must be {kind}, got {value!r}")
+    return value
+
+
+def _weight(value: object, name: str) -> float:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise TexsynthError(f"{name} weight must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+@autograd_enabled
+def synthesize_1d(
+    signal: torch.Tensor,
+    *,
+    size: int | None = None,
+    n: int = 1,
+    seed: int | None = None,
+    steps: int = 100,
+    levels: int | None = None,
+    tile: bool = True,
+    mask: torch.Tensor | None = None,
+    in_mask: torch.Tensor | None = None,
+    init: torch.Tensor | None = None,
+    n_up: int = 0,
+    J: int | None = None,
+    use_variance: bool = True,
+    cross_channels: bool = True,
+    to_gaussian: bool = False,
+    reference: torch.Tensor | None = None,
+    histogram: float | None = None,
+    power_spectrum: float | None = None,
+    stationary: bool | None = None,
+    increments: bool | None = None,
+    tol: float = 1e-2,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = True,
+    callback: Callback | None = None,
+    report: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport1D]:
+    """Synthesise ``n`` new signals with the scattering statistics of ``signal``.
+
+    Parameters
+    ----------
+    signal
+        ``[N]``, ``[C, N]`` or ``[B, C, N]`` exemplar in its own units (``B > 1``: several
+        exemplars of one process, whose statistics are averaged).
+    size
+        Output length in samples (default: the exemplar's, times ``2**n_up``; or ``init``'s).
+    n
+        Number of independent signals (``synthesised_N``), optimised together.
+    seed
+        Seed of the initial noise; the same seed on the same device gives the same result.
+    steps
+        Maximum L-BFGS iterations at the coarsest level (``NUM_EPOCHS``); each finer level
+        gets a third of the previous one's (at least 10). A level also stops when it
+        converges (see ``tol``).
+    levels
+        Coarse-to-fine levels (``nstep``); default: halve while the output keeps at least
+        256 samples (at most 4 levels).
+    tile
+        Periodic output (its end joins its start smoothly; default). ``False``: a crop of a
+        longer periodic signal, with no wrap-around. Ignored with ``mask``. For a walk
+        synthesised through its increments (``increments``), the increments are periodic:
+        copies of the output, each shifted to start where the previous one ends plus one
+        step, continue it seamlessly.
+    mask
+        Inpainting (``grd_mask``): 1 where samples are synthesised, 0 where they are kept
+        from ``init`` (default ``init``: the exemplar itself, whose masked samples then do
+        not shape the target statistics). Unmasked samples are kept exactly.
+    in_mask
+        Exemplar samples to ignore (0) when computing the target statistics (gaps, glitches).
+    init
+        Warm start (``input_image``), ``[C, N]`` or ``[n, C, N]``.
+    n_up
+        Output ``2**n_up`` times as long as the exemplar (when ``size`` is not given).
+    J
+        Number of scales at the exemplar's length (``Jmax``; default as many as the
+        exemplar and the output allow).
+    use_variance
+        Weight each coefficient by the exemplar's standard error.
+    cross_channels
+        Several channels: also match the scattering cross statistics of every pair of
+        (decorrelated) channels, which ties their structures together in time.
+    to_gaussian
+        Gaussianise the exemplar's values first, invert at the end.
+    reference
+        Second signal for cross-synthesis (``[N]`` or ``[C, N]``, the exemplar's length,
+        which is then the output's): the output's cross statistics with ``reference`` match
+        the exemplar's.
+    histogram
+        Weight of the value-histogram loss (0 disables it). When on (and not inpainting),
+        the output's value distribution is also made exact at the end by a rank remapping.
+        With ``increments`` it applies to the increments. Default ``None``: 1.0 for a
+        stationary signal, 0 for a walk synthesised directly (see ``stationary``), and for
+        the increments of a walk no loss term but the exact final remapping: the histogram
+        term made their large values come in same-sign runs, too heavy-tailed at lag 4.
+    power_spectrum
+        Weight of the log-binned power-spectrum loss (default 0.3; 0 disables it).
+    stationary
+        Whether the signal's level is stationary, so that its value distribution, mean and
+        standard deviation are properties of the process. ``None`` (default): detected by
+        :func:`looks_like_random_walk`. For a random walk (fractional Brownian motion,
+        prices...) they belong to the realisation: the histogram term is off by default
+        and S0 is not matched, only the wavelet statistics. Matching them distorted the
+        increments of fractional Brownian motions (docs/signals-1d.md).
+    increments
+        Synthesise a random walk through its increments: the increments ``diff(signal)``
+        (a stationary process) are synthesised as a stationary signal (S0, spectrum, exact
+        final histogram; see ``histogram``), then cumulated from the exemplar's first (valid)
+        value, or ``init``'s. ``None`` (default): for random walks (``stationary``
+        False) unless inpainting (``mask``), which keeps the direct synthesis because the
+        cumulated increments cannot keep frozen samples. It makes the increments'
+        distributions and their volatility clustering closer to the process's (a
+        multifractal random walk: docs/signals-1d.md). ``init``, ``reference`` and
+        ``in_mask`` are differenced the same way; ``callback`` then sees increments.    tol
+        Stop a level when the loss decreased by less than this fraction over 5 iterations.
+    device, dtype
+        Where and in what precision to compute (default: the signal's device).
+    progress
+        Show a progress bar.
+    callback
+        ``callback(level, iteration, loss, x)`` after each iteration (``x`` is
+        ``[n, C', N_level]`` in the standardised working space); return ``True`` to stop
+        the current level.
+    report
+        Also return a :class:`SynthesisReport1D` (``levels`` holds ``(length,)`` tuples;
+        ``stationary``, ``histogram``, ``increments`` and ``remap`` record the choices
+        made).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n, C, N_out]`` signals in the exemplar's units (and the report if asked).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from texsynth import synthesize_1d
+    >>> walk = torch.cumsum(torch.randn(1024), 0)
+    >>> out = synthesize_1d(walk, n=2, seed=0, steps=20, progress=False)
+    >>> tuple(out.shape)
+    (2, 1, 1024)
+    >>> bool(out[0, 0, 0] == walk[0])  # the walk's increments, cumulated from its start
+    True
+    """
+    start_time = time.perf_counter()
+    n = _positive_int(n, "n")
+    steps = _positive_int(steps, "steps")
+    n_up = _positive_int(n_up, "n_up", minimum=0)
+    power_spectrum = _weight(
+        DEFAULT_POWER_SPECTRUM if power_spectrum is None else power_spectrum, "power_spectrum"
+    )
+    if histogram is not None:
+        histogram = _weight(histogram, "histogram")
+    ex = as_signal_batch(signal, "signal")
+    dev = torch.device(device) if device is not None else ex.device
+    ex = ex.to(dev, dtype)
+    B, C, Ne = ex.shape
+
+    # masks act on whole samples (the synthesis runs on decorrelated channels): a sample is
+    # valid only if valid in every channel, and synthesised if any channel asks for it
+    inm = None
+    if in_mask is not None:
+        inm = check_signal_mask(in_mask, ex.shape, "in_mask").to(dev, dtype).amin(1, True)
+    init_t = None
+    if init is not None:
+        init_t = as_signal_batch(init, "init").to(dev, dtype)
+        if init_t.shape[1] != C:
+            raise TexsynthError(f"init has {init_t.shape[1]} channels, the signal {C}")
+    gmask = None
+    if mask is not None:
+        if init_t is None:
+            if B != 1:
+                raise TexsynthError(
+                    f"inpainting (mask) fills one signal, got a batch of {B} exemplars; "
+                    "give one signal or init=... to fill"
+                )
+            init_t = ex
+            if inm is None:  # the hole's content must not shape the target statistics
+                hole = check_signal_mask(mask, ex.shape, "mask").to(dev, dtype)
+                inm = (1 - hole).amin(1, keepdim=True)
+                if not bool((inm > 0).any()):
+                    raise TexsynthError(
+                        "mask covers the whole signal: nothing is left to learn from; give "
+                        "a mask with some 0 (kept) samples or a separate init"
+                    )
+        gmask = check_signal_mask(mask, init_t.shape, "mask").to(dev, dtype).amax(1, True)
+
+    if stationary is None:  # (judged on the samples that shape the target statistics)
+        stationary = not looks_like_random_walk(ex, inm)
+
+    default_len = init_t.shape[-1] if init_t is not None else Ne * 2**n_up
+    if size is None:
+        n_out = default_len
+    else:
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise TexsynthError(f"size must be an int (a length in samples), got {size!r}")
+        n_out = size
+    if n_out < 8:
+        raise TexsynthError(f"the output must have at least 8 samples, got {n_out}")
+    if gmask is not None and n_out != init_t.shape[-1]:  # type: ignore[union-attr]
+        raise TexsynthError("with a mask (inpainting) the output has the length of init")
+    if init_t is not None and init_t.shape[0] not in (1, n):
+        raise TexsynthError(f"init has a batch of {init_t.shape[0]}, expected 1 or n={n}")
+
+    if increments is None:
+        increments = not stationary and gmask is None
+    elif not isinstance(increments, bool):
+        raise TexsynthError(f"increments must be True, False or None, got {increments!r}")
+    if increments:
+        if gmask is not None:
+            raise TexsynthError(
+                "increments=True cannot keep the frozen samples of inpainting (mask); use "
+                "increments=False (the default with a mask)"
+            )
+        if Ne < 3 or n_out < 3:
+            raise TexsynthError("increments=True needs signals of at least 3 samples")
+        d_ex = _differences(ex)
+        d_inm = None if inm is None else _differences(inm, valid=True)
+        inc, rep = synthesize_1d(
+            d_ex,
+            size=n_out,
+            n=n,
+            seed=seed,
+            steps=steps,
+            levels=levels,
+            tile=tile,
+            in_mask=d_inm,
+            init=None if init_t is None else _differences(init_t),
+            J=J,
+            use_variance=use_variance,
+            cross_channels=cross_channels,
+            to_gaussian=to_gaussian,
+            reference=(
+                None if reference is None else _differences(as_signal_batch(reference, "reference"))
+            ),
+            histogram=0.0 if histogram is None else histogram,
+            power_spectrum=power_spectrum,
+            stationary=True,
+            increments=False,
+            tol=tol,
+            device=dev,
+            dtype=dtype,
+            progress=progress,
+            callback=callback,
+            report=True,
+        )
+        if histogram is None:  # exact increment distribution, without the loss term
+            flat_inm = _flat(d_inm.expand(B, 1, Ne)) if d_inm is not None else None
+            inc = match_histogram(_as4(inc), _flat(d_ex), flat_inm)[..., 0, :]
+        start = init_t[..., :1] if init_t is not None else _first_value(ex, inm)
+        out = _cumulate(inc, start)  # type: ignore[arg-type]
+        rep.stationary, rep.increments = bool(stationary), True  # type: ignore[union-attr]
+        rep.remap = histogram is None or histogram > 0  # type: ignore[union-attr]
+        rep.seconds = time.perf_counter() - start_time  # type: ignore[union-attr]
+        return (out, rep) if report else out  # type: ignore[return-value]
+
+    # value transforms: standardise (+ channel PCA), optionally Gaussianise
+    inm_flat = _flat(inm.expand(B, 1, Ne)) if inm is not None else None
+    std = Standardizer.fit(_flat(ex), inm_flat)
+    ex_s = std.forward(_as4(ex))[..., 0, :]
+    gauss = Gaussianizer.fit(_flat(ex_s), inm_flat) if to_gaussian else None
+    if gauss is not None:
+        ex_s = gauss.forward(_as4(ex_s))[..., 0, :]
+
+    def prepare(t: torch.Tensor) -> torch.Tensor:
+        t = std.forward(_as4(t))
+        return (gauss.forward(t) if gauss is not None else t)[..., 0, :]
+
+    ref_s = None
+    if reference is not None:
+        ref_t = as_signal_batch(reference, "reference").to(dev, dtype)
+        if ref_t.shape[0] != 1 or ref_t.shape[1] != C:
+            raise TexsynthError(
+                f"reference has shape {tuple(ref_t.shape)}; give one signal with the "
+                f"exemplar's {C} channel(s)"
+            )
+        if ref_t.shape[-1] != Ne or n_out != Ne:
+            raise TexsynthError(
+                f"cross-synthesis needs the reference ({ref_t.shape[-1]} samples), the exemplar "
+                f"({Ne}) and the output ({n_out}) to have the same length"
+            )
+        if not tile and gmask is None:
+            raise TexsynthError(
+                "reference (cross-synthesis) aligns the output with the reference sample by "
+                "sample; use tile=True"
+            )
+        ref_s = Standardizer.fit(_as4(ref_t), decorrelate=False).forward(_as4(ref_t))[..., 0, :]
+        if ref_s.shape[1] != ex_s.shape[1]:
+            raise TexsynthError(
+                "reference and exemplar have different numbers of non-constant channels; "
+                "drop constant channels first"
+            )
+
+    init_s = prepare(init_t) if init_t is not None else None
+    if histogram is None:
+        histogram = 1.0 if stationary else 0.0
+
+    # scales and levels (an output shorter than the exemplar cannot hold its largest scales)
+    J_full = J if J is not None else max(min(max_J_1d(Ne), max_J_1d(n_out)), 1)
+    if not isinstance(J_full, int) or isinstance(J_full, bool) or J_full < 1:
+        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+    if J_full > max_J_1d(Ne):
+        raise TexsynthError(
+            f"an exemplar of {Ne} samples supports at most J={max_J_1d(Ne)} scales, got J={J}"
+        )
+    if J_full > max_J_1d(n_out):
+        raise TexsynthError(
+            f"an output of {n_out} samples supports at most J={max_J_1d(n_out)} scales, got "
+            f"J={J}; use a smaller J or a longer size"
+        )
+    n_levels = levels if levels is not None else _default_levels(n_out, Ne, J_full)
+    if not isinstance(n_levels, int) or isinstance(n_levels, bool) or n_levels < 1:
+        raise TexsynthError(f"levels must be a positive integer, got {levels!r}")
+    if J_full - (n_levels - 1) < 1:
+        raise TexsynthError(
+            f"levels={n_levels} leaves no scale at the coarsest level (J={J_full}); "
+            f"use levels<={J_full}"
+        )
+    if _level_length(Ne, n_levels - 1) < 8 or _level_length(n_out, n_levels - 1) < 8:
+        raise TexsynthError(
+            f"levels={n_levels} makes the coarsest level shorter than 8 samples; use fewer"
+        )
+
+    margin = 0
+    if not tile and gmask is None:
+        margin = min(3 * 2 ** (J_full - 1), n_out // 2)
+    canvas = n_out + 2 * margin
+
+    gen = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
+    if seed is None:
+        gen.seed()
+    rep = SynthesisReport1D(
+        stationary=bool(stationary),
+        histogram=float(histogram),
+        remap=histogram > 0 and gmask is None,
+    )
+    x: torch.Tensor | None = None
+    for k in range(n_levels):
+        below = n_levels - 1 - k
+        length = _level_length(canvas, below)
+        ex_k = downsample_1d(ex_s, _level_length(Ne, below))
+        inm_k = None
+        if inm is not None:  # a coarse sample is valid if all of it is
+            inm_k = (downsample_1d(inm, ex_k.shape[-1]) >= 0.999).to(dtype)
+        ref_k = downsample_1d(ref_s, length) if ref_s is not None else None
+        J_k = J_full - below
+        loss_k = build_loss_1d(
+            ex_k,
+            J=J_k,
+            in_mask=inm_k,
+            reference=ref_k,
+            edge=gmask is not None,
+            use_variance=use_variance,
+            cross_channels=cross_channels,
+            histogram=histogram,
+            power_spectrum=power_spectrum,
+            match_s0=bool(stationary),
+        )
+        frozen = free = None
+        if gmask is not None:
+            assert init_s is not None
+            frozen = downsample_1d(init_s, length)
+            free = (downsample_1d(gmask, length) > 0).to(dtype)
+        if x is None and init_s is not None and gmask is None:
+            x = downsample_1d(init_s, length).expand(n, -1, -1).clone()
+        elif x is None:
+            x = _shaped_noise(ex_k, n, length, gen)
+        else:
+            x = _upsample_with_detail(x, length, ex_k, gen)
+        budget = max(steps // 3**k, min(steps, 10))
+        x, hist = _optimise(
+            x, loss_k, frozen, free, budget, tol, progress, callback, k, n_levels, (1, length)
+        )
+        rep.levels.append((length,))  # type: ignore[arg-type]
+        rep.scales.append(J_k)
+        rep.iterations.append(len(hist))
+        rep.losses.append(hist)
+    assert x is not None
+    if margin:
+        x = x[..., margin : margin + n_out]
+    if histogram > 0 and gmask is None:
+        # the loss brings the histogram within a few per cent; a rank remapping makes it
+        # exact while moving each sample by only that much
+        x = match_histogram(_as4(x.detach()), _flat(ex_s), inm_flat)[..., 0, :]
+    if gauss is not None:
+        x = gauss.inverse(_as4(x))[..., 0, :]
+    out = std.inverse(_as4(x))[..., 0, :].detach()
+    if gmask is not None:
+        assert init_t is not None
+        out = init_t * (1 - gmask) + out * gmask
+    rep.seconds = time.perf_counter() - start_time
+    return (out, rep) if report else out
+
+
+def _differences(x: torch.Tensor, valid: bool = False) -> torch.Tensor:
+    """Increments of ``x [B, C, N]`` (N >= 3) as ``N`` samples: ``x[t+1] - x[t]``, then the
+    next-to-last increment again, where a reflect padding would put it, so that the
+    increments support the signal's number of scales; ``valid``: ``x`` is a 0/1 mask and an
+    increment is valid where both its samples are."""
+    if x.shape[-1] < 3:
+        return x  # (too short: the synthesis refuses it with its own message)
+    d = torch.minimum(x[..., 1:], x[..., :-1]) if valid else x[..., 1:] - x[..., :-1]
+    return torch.cat([d, d[..., -2:-1]], -1)
+
+
+def _first_value(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``[1, C, 1]``: the first sample of ``x [B, C, N]`` whose ``mask`` is on (the first
+    sample without a mask), averaged over the batch."""
+    if mask is None:
+        return x[..., :1].mean(0, keepdim=True)
+    first = (mask.expand_as(x) > 0).to(torch.int8).argmax(-1, keepdim=True)
+    return x.gather(-1, first).mean(0, keepdim=True)
+
+
+def _cumulate(inc: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    """A walk of ``N`` samples from ``N`` periodic increments ``inc [n, C, N]``: ``start``,
+    then ``start`` plus the running sum of all increments but the last (the step that
+    wraps the walk round to its next period), summed in float64."""
+    run = torch.cumsum(inc[..., :-1].double(), -1)
+    walk = torch.cat([torch.zeros_like(run[..., :1]), run], -1) + start.double()
+    return walk.to(inc.dtype).expand(inc.shape[0], -1, -1).contiguous()
+
+
+def _upsample_with_detail(
+    x: torch.Tensor, length: int, ex: torch.Tensor, gen: torch.Generator
+) -> torch.Tensor:
+    """Periodic upsampling to ``length`` plus noise in the new (finer) band, scaled to the
+    energy the exemplar ``ex`` (this level) has in that band (as in 2-D: without it the
+    finest wavelet moduli sit at their non-smooth zero and L-BFGS stalls)."""
+    coarse = x.shape[-1]
+    up = fourier_resize_1d(x, length)
+    noise = torch.randn(*up.shape, generator=gen, dtype=up.dtype).to(up.device)
+    noise_hf = noise - fourier_resize_1d(fourier_resize_1d(noise, coarse), length)
+    # the exemplar need not be periodic: its mirror extension is (no end-to-start jump,
+    # whose ringing would otherwise count as fine-scale energy)
+    sym = _mirror(ex)
+    ns = sym.shape[-1]
+    ex_hf = sym - fourier_resize_1d(fourier_resize_1d(sym, max(1, round(ns * coarse / length))), ns)
+    ex_energy = ex_hf.pow(2).mean((0, 2))  # [C]
+    noise_energy = noise_hf.pow(2).mean((0, 2)).clamp_min(1e-30)
+    gain = (ex_energy / noise_energy).sqrt().to(up)
+    return up + noise_hf * gain[None, :, None]
+
+
+def _mirror(ex: torch.Tensor) -> torch.Tensor:
+    """``ex`` followed by its reversal: a periodic signal with no end-to-start jump."""
+    return torch.cat([ex, ex.flip(-1)], -1)
+
+
+def _shaped_noise(ex: torch.Tensor, n: int, length: int, gen: torch.Generator) -> torch.Tensor:
+    """``[n, C, length]`` Gaussian noise with the power spectrum of ``ex [B, C, N]``.
+
+    White noise is a poor start for signals with steep spectra (random walks): the energy
+    it puts near Nyquist, where the wavelets are tapered off, is barely constrained and
+    would reappear, wrongly, at the next level's finer scales. Random phases on the
+    exemplar's (mirror-extended, so jump-free) periodogram start close to the target.
+    """
+    sym = _mirror(ex - ex.mean(-1, keepdim=True))
+    ns = sym.shape[-1]
+    power = (torch.fft.rfft(sym).abs() ** 2 / ns).mean(0)  # [C, ns//2 + 1]
+    f_ex = torch.fft.rfftfreq(ns, dtype=torch.float64)
+    f_out = torch.fft.rfftfreq(length, dtype=torch.float64)
+    # linear interpolation of the periodogram at the output's frequencies
+    i = torch.searchsorted(f_ex, f_out).clamp(1, f_ex.numel() - 1)
+    t = ((f_out - f_ex[i - 1]) / (f_ex[i] - f_ex[i - 1])).clamp(0, 1).to(power)
+    p = power[:, i - 1] * (1 - t) + power[:, i] * t  # [C, length//2 + 1]
+    p[:, 0] = 0.0
+    white = torch.randn(n, ex.shape[1], length, generator=gen, dtype=ex.dtype).to(ex.device)
+    out = torch.fft.irfft(torch.fft.rfft(white) * p.sqrt(), length)
+    return out + ex.mean((0, 2))[None, :, None]
