@@ -9,6 +9,7 @@ import logging
 
 from .errors import TexsynthError
 from .evaluation import EvaluationReport, MetricResult, evaluate
+from .evaluation1d import evaluate_1d
 from .feature_losses import GAPLoss, GramLoss, SlicedWassersteinLoss
 from .generators import (
     SynthHalfUNet2D,
@@ -50,6 +51,7 @@ __all__ = [
     "WeightedLoss",
     "__version__",
     "evaluate",
+    "evaluate_1d",
     "generate_samples",
     "load_generator",
     "random_phase_texture",

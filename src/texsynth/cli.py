@@ -115,7 +115,11 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Scattering-covariance statistics of an image or field: S1/S2 per scale "
         "and orientation on screen, every labelled coefficient in JSON.",
     )
-    st.add_argument("image", type=Path, help="PNG/JPEG/WebP/TIFF/NPY/NPZ/FITS file")
+    st.add_argument(
+        "image",
+        type=Path,
+        help="PNG/JPEG/WebP/TIFF/NPY/NPZ/FITS file, or a 1-D signal (.csv, 1-D .npy/.npz)",
+    )
     st.add_argument(
         "--J",
         type=_positive_int,
@@ -137,6 +141,14 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help="write every labelled coefficient to this JSON file",
+    )
+    st.add_argument(
+        "--signal",
+        "--1d",
+        dest="signal",
+        action="store_true",
+        help="read the file as a 1-D signal (time series) [C, N]; automatic for .csv and 1-D "
+        ".npy/.npz (docs/signals-1d.md)",
     )
     st.set_defaults(func=_cmd_stats)
 
@@ -316,12 +328,24 @@ def _build_parser() -> argparse.ArgumentParser:
         "torchvision inception_v3 state-dict file (nothing is ever downloaded)",
     )
     ev.add_argument("--seed", type=int, default=0, help="seed for sampled patches/projections")
+    ev.add_argument(
+        "--signal",
+        "--1d",
+        dest="signal",
+        action="store_true",
+        help="read all files as 1-D signals [C, N]; automatic for .csv and 1-D .npy/.npz "
+        "(uses texsynth.evaluate_1d; docs/signals-1d.md)",
+    )
     ev.set_defaults(func=_cmd_eval)
     return parser
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from .cli_signals import eval_signals, eval_wants_signals
     from .evaluation import evaluate
+
+    if eval_wants_signals(args):
+        return eval_signals(args)
     from .io import atomic_text_write
     from .report import write_report
 
@@ -626,6 +650,10 @@ def _sidecar_path(pattern: Path) -> Path:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
+    from .cli_signals import stats_signal, wants_signal
+
+    if wants_signal(args, args.image):
+        return stats_signal(args)
     image, meta = read_image(args.image)
     C, H, W = image.shape
     J = args.J if args.J is not None else max(default_J(H, W), 1)

@@ -78,7 +78,7 @@ class EvaluationReport:
 
     exemplar_shape: tuple[int, ...]
     sample_shape: tuple[int, ...]
-    crop_shape: tuple[int, int]
+    crop_shape: tuple[int, ...]  # (h, w) of the compared crops; (L,) for 1-D signals
     metrics: list[MetricResult] = field(default_factory=list)
     plots: dict[str, Any] = field(default_factory=dict)
 

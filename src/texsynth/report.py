@@ -226,6 +226,11 @@ def write_report(
     """
     from .io import atomic_text_write
 
+    if len(report.crop_shape) != 2 or exemplar.dim() != 3:
+        raise TexsynthError(
+            "write_report draws images; a report of 1-D signals (evaluate_1d) has no "
+            "report page yet: print report.table() or save report.to_dict() as JSON"
+        )
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".html", ".htm", ".png"):
