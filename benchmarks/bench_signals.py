@@ -40,43 +40,8 @@ import numpy as np
 import torch
 
 from texsynth import synthesize_1d
-
-
-def fbm(n: int, hurst: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    k = np.arange(n + 1)
-    h2 = 2 * hurst
-    acov = 0.5 * (np.abs(k + 1) ** h2 - 2 * np.abs(k) ** h2 + np.abs(k - 1) ** h2)
-    circ = np.concatenate([acov, acov[-2:0:-1]])
-    lam = np.clip(np.fft.fft(circ).real, 0, None)
-    z = rng.standard_normal(len(circ)) + 1j * rng.standard_normal(len(circ))
-    return np.cumsum(np.fft.fft(np.sqrt(lam / len(circ)) * z).real[:n])
-
-
-def mrw(n: int, seed: int, lam2: float = 0.04) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    k = np.arange(n + 1)
-    cov = lam2 * np.log(n / (k + 1.0))
-    circ = np.concatenate([cov, cov[-2:0:-1]])
-    lam = np.clip(np.fft.fft(circ).real, 0, None)
-    z = rng.standard_normal(len(circ)) + 1j * rng.standard_normal(len(circ))
-    omega = np.fft.fft(np.sqrt(lam / len(circ)) * z).real[:n]
-    return np.cumsum(rng.standard_normal(n) * np.exp(omega))
-
-
-def lognormal(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    f = np.fft.rfftfreq(n)
-    g = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) / np.sqrt(1 + (f / 0.01) ** 2), n)
-    return np.exp(g / g.std())
-
-
-def surrogate(x: np.ndarray, seed: int) -> np.ndarray:
-    d = np.diff(x)
-    D = np.fft.rfft(d)
-    phase = np.exp(2j * np.pi * np.random.default_rng(seed).random(len(D)))
-    phase[0] = 1
-    return np.concatenate([[0.0], np.cumsum(np.fft.irfft(D * phase, len(d)))])
+from texsynth.processes1d import fbm, lognormal_process, phase_surrogate
+from texsynth.processes1d import multifractal_walk as mrw
 
 
 def slope(x: np.ndarray) -> float:
@@ -176,7 +141,7 @@ def bench_mrw(configs: dict[str, dict[str, Any]]) -> list[str]:
             tt.append(dt)
             ws.append([[w1(incr(o, lag), incr(ex, lag)) for lag in lags] for o in out])
             wo.append([[w1(incr(o, lag), incr(ex, lag)) for lag in lags] for o in others])
-            gs = [surrogate(ex, s) for s in (1, 2)]
+            gs = [phase_surrogate(ex, s) for s in (1, 2)]
             wg.append([[w1(incr(g, lag), incr(ex, lag)) for lag in lags] for g in gs])
             ke.append([kurt(incr(ex, lag)) for lag in lags])
             ks.append([np.mean([kurt(incr(o, lag)) for o in out]) for lag in lags])
@@ -206,11 +171,11 @@ def bench_lognormal(configs: dict[str, dict[str, Any]]) -> list[str]:
         "| slope: other - ex (RMS) | min synth (ex min > 0) | time (n=2) |",
         "|---|---|---|---|---|---|---|",
     ]
-    others = [lognormal(n, s) for s in range(100, 108)]
+    others = [lognormal_process(n, s) for s in range(100, 108)]
     for name, kw in configs.items():
         wv, wo, ds, do, mins, tt = [], [], [], [], [], []
         for e in range(3):
-            ex = lognormal(n, e)
+            ex = lognormal_process(n, e)
             out, dt = synth(ex, e, **kw)
             tt.append(dt)
             wv += [w1(o, ex) * o.std() / ex.std() for o in out]

@@ -13,39 +13,8 @@ from PIL import Image
 
 from texsynth import EvaluationReport, ScatteringCovariance1D, TexsynthError, evaluate_1d
 from texsynth.cli import main
-
-
-def fbm(n: int, hurst: float, seed: int) -> np.ndarray:
-    """Fractional Brownian motion: cumulated fractional Gaussian noise (Davies-Harte)."""
-    rng = np.random.default_rng(seed)
-    k = np.arange(n + 1)
-    h2 = 2 * hurst
-    acov = 0.5 * (np.abs(k + 1) ** h2 - 2 * np.abs(k) ** h2 + np.abs(k - 1) ** h2)
-    circ = np.concatenate([acov, acov[-2:0:-1]])
-    lam = np.clip(np.fft.fft(circ).real, 0, None)
-    z = rng.standard_normal(len(circ)) + 1j * rng.standard_normal(len(circ))
-    return np.cumsum(np.fft.fft(np.sqrt(lam / len(circ)) * z).real[:n])
-
-
-def mrw(n: int, seed: int, lam2: float = 0.04) -> np.ndarray:
-    """Multifractal random walk (Bacry-Delour-Muzy), integral scale ``n``."""
-    rng = np.random.default_rng(seed)
-    k = np.arange(n + 1)
-    cov = lam2 * np.log(n / (k + 1.0))
-    circ = np.concatenate([cov, cov[-2:0:-1]])
-    lam = np.clip(np.fft.fft(circ).real, 0, None)
-    z = rng.standard_normal(len(circ)) + 1j * rng.standard_normal(len(circ))
-    omega = np.fft.fft(np.sqrt(lam / len(circ)) * z).real[:n]
-    return np.cumsum(rng.standard_normal(n) * np.exp(omega))
-
-
-def phase_surrogate(x: np.ndarray, seed: int) -> np.ndarray:
-    """The increments of ``x`` with random Fourier phases, cumulated: Gaussian, same spectrum."""
-    d = np.diff(x)
-    D = np.fft.rfft(d)
-    phase = np.exp(2j * np.pi * np.random.default_rng(seed).random(len(D)))
-    phase[0] = 1
-    return np.concatenate([[0.0], np.cumsum(np.fft.irfft(D * phase, len(d)))])
+from texsynth.processes1d import fbm, phase_surrogate
+from texsynth.processes1d import multifractal_walk as mrw
 
 
 def _batch(xs: list[np.ndarray]) -> torch.Tensor:

@@ -10,44 +10,11 @@ import pytest
 import torch
 
 from texsynth import TexsynthError, synthesize_1d
+from texsynth.processes1d import fbm, phase_surrogate
+from texsynth.processes1d import multifractal_walk as mrw
 from texsynth.synthesis1d import looks_like_random_walk
 
 # ----------------------------------------------------------------------------- processes
-
-
-def fbm(n: int, hurst: float, seed: int) -> np.ndarray:
-    """Fractional Brownian motion: cumulated fractional Gaussian noise (Davies-Harte)."""
-    rng = np.random.default_rng(seed)
-    k = np.arange(n + 1)
-    h2 = 2 * hurst
-    acov = 0.5 * (np.abs(k + 1) ** h2 - 2 * np.abs(k) ** h2 + np.abs(k - 1) ** h2)
-    circ = np.concatenate([acov, acov[-2:0:-1]])
-    lam = np.clip(np.fft.fft(circ).real, 0, None)
-    z = rng.standard_normal(len(circ)) + 1j * rng.standard_normal(len(circ))
-    return np.cumsum(np.fft.fft(np.sqrt(lam / len(circ)) * z).real[:n])
-
-
-def mrw(n: int, seed: int, lam2: float = 0.04) -> np.ndarray:
-    """Multifractal random walk (Bacry-Delour-Muzy): cumulated ``eps * exp(omega)`` with a
-    log-correlated Gaussian ``omega`` (integral scale ``n``): intermittent increments."""
-    rng = np.random.default_rng(seed)
-    k = np.arange(n + 1)
-    cov = lam2 * np.log(n / (k + 1.0))
-    circ = np.concatenate([cov, cov[-2:0:-1]])
-    lam = np.clip(np.fft.fft(circ).real, 0, None)
-    z = rng.standard_normal(len(circ)) + 1j * rng.standard_normal(len(circ))
-    omega = np.fft.fft(np.sqrt(lam / len(circ)) * z).real[:n]
-    return np.cumsum(rng.standard_normal(n) * np.exp(omega))
-
-
-def phase_surrogate(x: np.ndarray, seed: int) -> np.ndarray:
-    """The increments of ``x`` with random Fourier phases, cumulated: a Gaussian signal with
-    the same power spectrum (what a model without higher-order statistics gives)."""
-    d = np.diff(x)
-    D = np.fft.rfft(d)
-    phase = np.exp(2j * np.pi * np.random.default_rng(seed).random(len(D)))
-    phase[0] = 1
-    return np.concatenate([[0.0], np.cumsum(np.fft.irfft(D * phase, len(d)))])
 
 
 # ----------------------------------------------------------------------------- measures
