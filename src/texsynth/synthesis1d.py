@@ -251,7 +251,8 @@ def synthesize_1d(
         cumulated increments cannot keep frozen samples. It makes the increments'
         distributions and their volatility clustering closer to the process's (a
         multifractal random walk: docs/signals-1d.md). ``init``, ``reference`` and
-        ``in_mask`` are differenced the same way; ``callback`` then sees increments.    tol
+        ``in_mask`` are differenced the same way; ``callback`` then sees increments.
+    tol
         Stop a level when the loss decreased by less than this fraction over 5 iterations.
     device, dtype
         Where and in what precision to compute (default: the signal's device).
