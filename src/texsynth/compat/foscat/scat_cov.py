@@ -1048,3 +1048,35 @@ def _synthesize_batch(target: torch.Tensor, options: dict[str, Any]) -> torch.Te
     assert isinstance(out, torch.Tensor)
     # synthesize makes the histogram exact only with its own losses: do it here
     return match_histogram(out, stacked, stacked_mask)
+
+
+#: flag -> (module, dimension, data it is for)
+_GEOMETRIES = {
+    "use_1D": ("scat_cov1D", "1D", "1D signals"),
+    "use_2D": ("scat_cov2D", "2D", "images"),
+}
+
+
+def geometry_options(flag: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """:class:`funct`'s arguments, by name, for the operator of the module of one geometry
+    (``flag``: ``"use_1D"`` or ``"use_2D"``), which sets ``flag`` and refuses the other."""
+    module, dim, _ = _GEOMETRIES[flag]
+    other = "use_2D" if flag == "use_1D" else "use_1D"
+    other_module, _, other_data = _GEOMETRIES[other]
+    try:
+        bound = inspect.signature(funct.__init__).bind_partial(None, *args, **kwargs)
+    except TypeError as err:
+        raise TexsynthError(f"{module}.funct: {err}") from None
+    options = dict(bound.arguments)
+    options.pop("self")
+    if options.get(other):
+        raise TexsynthError(
+            f"{module}.funct is the {dim} operator; use {other_module}.funct for {other_data}"
+        )
+    if options.get(flag, True) is False:
+        raise TexsynthError(
+            f"{module}.funct is the {dim} operator ({flag}=True); use scat_cov.funct for "
+            "other geometries"
+        )
+    options[flag] = True
+    return options

@@ -8,7 +8,6 @@ sc``; ``sc.funct(NORIENT=4)`` is :class:`texsynth.compat.foscat.scat_cov.funct` 
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -19,29 +18,12 @@ from .scat_cov import scat_cov
 
 __all__ = ["funct", "scat_cov"]
 
-_SIGNATURE = inspect.signature(_scat_cov.funct.__init__)
-
 
 class funct(_scat_cov.funct):  # noqa: N801 (foscat's name)
     """The 2D scattering-covariance operator (``use_2D=True``, default ``KERNELSZ=5``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            bound = _SIGNATURE.bind_partial(None, *args, **kwargs)
-        except TypeError as err:
-            raise TexsynthError(f"scat_cov2D.funct: {err}") from None
-        options = dict(bound.arguments)
-        options.pop("self")
-        if options.get("use_1D"):
-            raise TexsynthError(
-                "scat_cov2D.funct is the 2D operator; use scat_cov1D.funct for 1D signals"
-            )
-        if options.get("use_2D", True) is False:
-            raise TexsynthError(
-                "scat_cov2D.funct is the 2D operator (use_2D=True); use scat_cov.funct for "
-                "other geometries"
-            )
-        options["use_2D"] = True
+        options = _scat_cov.geometry_options("use_2D", args, kwargs)
         options.setdefault("KERNELSZ", 5)
         super().__init__(**options)
 
