@@ -25,11 +25,7 @@ def as_image_batch(x: torch.Tensor, name: str = "image") -> torch.Tensor:
         If ``x`` is not a tensor, has the wrong number of dimensions, is empty, or holds
         NaN/Inf values.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TexsynthError(
-            f"{name} must be a torch.Tensor, got {type(x).__name__}; "
-            "convert with torch.as_tensor(array)"
-        )
+    require_tensor(x, name)
     if x.dim() == 2:
         x = x[None, None]
     elif x.dim() == 3:
@@ -38,17 +34,33 @@ def as_image_batch(x: torch.Tensor, name: str = "image") -> torch.Tensor:
         raise TexsynthError(
             f"{name} must have shape [H, W], [C, H, W] or [B, C, H, W], got {tuple(x.shape)}"
         )
+    return real_finite(x, name, "image")
+
+
+def require_tensor(x: object, name: str) -> None:
+    """Raise a one-line error unless ``x`` is a tensor."""
+    if not isinstance(x, torch.Tensor):
+        raise TexsynthError(
+            f"{name} must be a torch.Tensor, got {type(x).__name__}; "
+            "convert with torch.as_tensor(array)"
+        )
+
+
+def real_finite(x: torch.Tensor, name: str, what: str, hint: str = "mask=...") -> torch.Tensor:
+    """``x`` (already of the right shape) as a floating tensor, refusing empty, complex and
+    non-finite input with one-line errors (``what``: "image", "signal"...; ``hint``: the
+    masking option named in the non-finite error)."""
     if x.numel() == 0:
-        raise TexsynthError(f"{name} is empty (shape {tuple(x.shape)}); give a non-empty image")
-    if not (x.is_floating_point() or x.is_complex()):
-        x = x.to(torch.get_default_dtype())
+        raise TexsynthError(f"{name} is empty (shape {tuple(x.shape)}); give a non-empty {what}")
     if x.is_complex():
         raise TexsynthError(f"{name} must be real-valued, got dtype {x.dtype}")
-    check_finite(x, name)
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
+    check_finite(x, name, hint)
     return x
 
 
-def check_finite(x: torch.Tensor, name: str = "image") -> None:
+def check_finite(x: torch.Tensor, name: str = "image", hint: str = "mask=...") -> None:
     """Raise a one-line error naming how many values of ``x`` are NaN or infinite."""
     bad = ~torch.isfinite(x)
     n_bad = int(bad.sum())
@@ -56,7 +68,7 @@ def check_finite(x: torch.Tensor, name: str = "image") -> None:
         n_nan = int(torch.isnan(x).sum())
         raise TexsynthError(
             f"{name} has {n_bad} non-finite values ({n_nan} NaN, {n_bad - n_nan} Inf) "
-            f"out of {x.numel()}; mask them (mask=...) or fill them before use"
+            f"out of {x.numel()}; mask them ({hint}) or fill them before use"
         )
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .._checks import real_finite, require_tensor
 from ..errors import TexsynthError
 from ..wavelets1d import WaveletBank1D, check_J_1d, crop_spectrum_1d, max_J_1d
 from .scatcov import ScatCov, s3_index, s4_index
@@ -46,11 +47,7 @@ def as_signal_batch(x: torch.Tensor, name: str = "signal") -> torch.Tensor:
     TexsynthError
         If ``x`` is not a real tensor of 1 to 3 dimensions, is empty or holds NaN/Inf.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TexsynthError(
-            f"{name} must be a torch.Tensor, got {type(x).__name__}; "
-            "convert with torch.as_tensor(array)"
-        )
+    require_tensor(x, name)
     if x.dim() == 1:
         x = x[None, None]
     elif x.dim() == 2:
@@ -60,21 +57,7 @@ def as_signal_batch(x: torch.Tensor, name: str = "signal") -> torch.Tensor:
             f"{name} must have shape [N], [C, N] or [B, C, N] (1-D signals), got "
             f"{tuple(x.shape)}; for images use ScatteringCovariance / synthesize"
         )
-    if x.numel() == 0:
-        raise TexsynthError(f"{name} is empty (shape {tuple(x.shape)}); give a non-empty signal")
-    if x.is_complex():
-        raise TexsynthError(f"{name} must be real-valued, got dtype {x.dtype}")
-    if not x.is_floating_point():
-        x = x.to(torch.get_default_dtype())
-    bad = ~torch.isfinite(x)
-    n_bad = int(bad.sum())
-    if n_bad:
-        n_nan = int(torch.isnan(x).sum())
-        raise TexsynthError(
-            f"{name} has {n_bad} non-finite values ({n_nan} NaN, {n_bad - n_nan} Inf) "
-            f"out of {x.numel()}; mask them (mask=... / in_mask=...) or fill them before use"
-        )
-    return x
+    return real_finite(x, name, "signal", hint="mask=... / in_mask=...")
 
 
 def check_signal_mask(mask: torch.Tensor, shape: torch.Size, name: str = "mask") -> torch.Tensor:
