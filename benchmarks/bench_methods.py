@@ -3,7 +3,9 @@
 Runs ``texsynth.synthesize(exemplar, method=M)`` for each method on grey and colour
 exemplars, and a straightforward single-scale Gatys et al. loop (VGG19 Gram matrices of
 conv1_1, pool1-pool4, L-BFGS with a strong-Wolfe line search from white noise at full size,
-as in seed 002's TextureSynthesisCNN) for comparison with our coarse-to-fine Gram method.
+as in seed 002's TextureSynthesisCNN) for comparison with our coarse-to-fine Gram method,
+and our ``gram`` method without its pixel-histogram and power-spectrum terms ("gram, bare":
+the Gram descriptor alone, in our engine).
 
 Match is measured by the benchmark's own code, against a second real sample of each texture:
 * spectrum err and hist W1 (as ``bench_synth.py``);
@@ -37,6 +39,7 @@ import bench_synth as bs  # noqa: E402  (the shared exemplars, metrics and pictu
 from bench_stats import machine_info  # noqa: E402
 
 METHODS = ("scattering", "gram", "gram+spectrum", "swd", "gap", "random")
+BARE = "gram, bare"  # the Gram descriptor alone: no histogram, no power-spectrum term
 GATYS = "gatys single-scale"
 GATYS_ITERS = 250  # seed 002's num_epochs
 
@@ -103,6 +106,10 @@ def run_one(method: str, ex: torch.Tensor, seed: int) -> tuple[float, np.ndarray
     start = time.perf_counter()
     if method == GATYS:
         out = gatys_single_scale(ex, seed, GATYS_ITERS)
+    elif method == BARE:
+        out = synthesize(
+            ex, method="gram", histogram=0, power_spectrum=0, seed=seed, progress=False
+        )[0]
     else:
         out = synthesize(ex, method=method, seed=seed, progress=False)[0]
     return time.perf_counter() - start, out.double().numpy()
@@ -154,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         assert ex.baseline is not None
         real_s, real_w = bs.metrics(ex.baseline, ex.image)
         real_g, real_c = extra_metrics(ex.baseline, ex.image)
-        methods = list(METHODS) + ([GATYS] if not args.quick else [])
+        methods = [*METHODS, BARE] + ([GATYS] if not args.quick else [])
         outs: dict[str, np.ndarray] = {}
         for method in methods:
             t = torch.from_numpy(ex.image).float()

@@ -204,7 +204,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--power-spectrum",
         type=_weight,
         default=None,
-        help="weight of the smoothed power-spectrum term (default 0.3 with scattering, else 0)",
+        help="weight of the smoothed power-spectrum term (0: off; default 0.3)",
     )
     sy.add_argument("--J", type=_positive_int, default=None, help="number of scales")
     sy.add_argument("--L", type=_positive_int, default=4, help="number of orientations")

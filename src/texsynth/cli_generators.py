@@ -71,7 +71,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         "--power-spectrum",
         type=_weight,
         default=None,
-        help="weight of the smoothed power-spectrum term (default 0.3 with scattering)",
+        help="weight of the smoothed power-spectrum term (0: off; default 0.3)",
     )
     tr.add_argument("--batch", type=_positive_int, default=4, help="noise samples per step")
     tr.add_argument("--lr", type=float, default=3e-3, help="initial Adam learning rate")

@@ -59,7 +59,8 @@ def _check_options(args: argparse.Namespace) -> None:
 def synth_signal(args: argparse.Namespace) -> int:
     """Run ``texsynth synth`` on a 1-D signal file."""
     from .cli import _device, _output_paths, _sidecar_path, _versions
-    from .synthesis1d import DEFAULT_POWER_SPECTRUM, synthesize_1d
+    from .methods import DEFAULT_POWER_SPECTRUM
+    from .synthesis1d import synthesize_1d
 
     _check_options(args)
     suffix = args.output.suffix.lower()

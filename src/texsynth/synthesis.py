@@ -22,7 +22,7 @@ from ._checks import as_image_batch, check_mask
 from .errors import TexsynthError
 from .lbfgs import LBFGSDirection
 from .losses import TextureLoss
-from .methods import LossBuilder, default_power_spectrum, parse_method, scattering_options
+from .methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scattering_options
 from .pyramid import downsample, fourier_resize, level_shape
 from .transforms import Gaussianizer, Standardizer, match_histogram
 from .wavelets import default_J, max_J
@@ -196,9 +196,10 @@ def synthesize(
         (decorrelated) channel, by a rank remapping that moves pixels by only the few per
         cent the loss leaves.
     power_spectrum
-        Weight of the smoothed power-spectrum loss (0 disables it; default 0.3 when the
-        method includes scattering, else 0): fixes the spectrum inside each wavelet band,
-        which quasi-periodic textures need.
+        Weight of the smoothed power-spectrum loss (0 disables it; default 0.3, every
+        method): fixes the spectrum inside each wavelet band, which quasi-periodic
+        textures need, and the frequencies near Nyquist that VGG19 does not see (without
+        it, the VGG methods leave a fine hatching there).
     loss
         A custom :class:`TextureLoss` built from the (standardised) exemplar; replaces
         ``method``.
@@ -338,7 +339,7 @@ def synthesize(
     builder = None
     if loss is None:
         if power_spectrum is None:
-            power_spectrum = default_power_spectrum(method)
+            power_spectrum = DEFAULT_POWER_SPECTRUM
         builder = LossBuilder(
             method,
             scattering=scattering_options(

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .errors import TexsynthError
 from .losses1d import build_loss_1d
+from .methods import DEFAULT_POWER_SPECTRUM
 from .stats.scattering1d import as_signal_batch, check_signal_mask
 from .synthesis import Callback, SynthesisReport, _optimise, autograd_enabled
 from .transforms import Gaussianizer, Standardizer, match_histogram
@@ -28,9 +29,6 @@ __all__ = [
     "looks_like_random_walk",
     "synthesize_1d",
 ]
-
-#: default weight of the power-spectrum term (as 2-D synthesis with scattering)
-DEFAULT_POWER_SPECTRUM = 0.3
 
 
 @dataclass

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from .._checks import as_image_batch, check_mask
 from ..errors import TexsynthError
 from ..losses import TextureLoss
-from ..methods import LossBuilder, default_power_spectrum, scattering_options
+from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, scattering_options
 from ..synthesis import _image_transform, _parse_size, autograd_enabled
 from ..transforms import Standardizer
 from ..wavelets import default_J, max_J
@@ -137,7 +137,7 @@ def train_generator(
         also made exact, per channel, when they are drawn (the network stores the
         exemplar's quantiles).
     power_spectrum
-        Weight of the smoothed power-spectrum term (default 0.3 with scattering, else 0).
+        Weight of the smoothed power-spectrum term (default 0.3).
     microcanonical, sigma_synth, micro_eps
         Seed 000's loss: match the batch *mean* of the statistics, each difference divided
         by the batch spread (see :meth:`texsynth.ScatteringLoss.batch_loss`), for the terms
@@ -208,7 +208,7 @@ def train_generator(
         loss_fn = loss.to(dev)
     else:
         if power_spectrum is None:
-            power_spectrum = default_power_spectrum(method)
+            power_spectrum = DEFAULT_POWER_SPECTRUM
         builder = LossBuilder(
             method,
             scattering=scattering_options(

@@ -24,7 +24,7 @@ import torch
 
 from ...errors import TexsynthError
 from ...losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss
-from ...methods import default_power_spectrum, scattering_options
+from ...methods import DEFAULT_POWER_SPECTRUM, scattering_options
 from ...pyramid import downsample, level_shape
 from ...stats import ScatCov, ScatteringCovariance
 from ...stats.scatcov import s3_index, s4_index
@@ -1015,7 +1015,7 @@ class _BatchTargetLoss(TextureLoss):
         return (
             ScatteringLoss(ex, J=self.J - below, in_mask=inm, **self.scattering)
             + HistogramLoss(ex, in_mask=inm)
-            + default_power_spectrum("scattering") * SpectrumLoss(ex, in_mask=common)
+            + DEFAULT_POWER_SPECTRUM * SpectrumLoss(ex, in_mask=common)
         )
 
 
