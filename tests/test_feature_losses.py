@@ -133,7 +133,8 @@ def test_at_reuses_extractor_and_transform(monkeypatch: pytest.MonkeyPatch) -> N
     ex = _smooth(32, 0)
     for cls in LOSSES:
         calls.clear()
-        loss = cls(ex, transform=transform, layers=["rand3", "rand5"], seed=0)
+        seed = {"seed": 0} if cls is SlicedWassersteinLoss else {}
+        loss = cls(ex, transform=transform, layers=["rand3", "rand5"], **seed)
         level = loss.at(ex[..., :16, :16], in_mask=None, J=2, reference=None, L=4)
         assert type(level) is cls and calls == ["auto"]  # loaded once, for the first level
         assert level.extractor is loss.extractor and level.transform is transform
@@ -146,6 +147,12 @@ def test_at_reuses_extractor_and_transform(monkeypatch: pytest.MonkeyPatch) -> N
     assert seen == [(1, 1, 32, 32), (3, 1, 24, 24)]
     torch.testing.assert_close(value, GramLoss(transform(ex), extractor=_rf())(transform(y)))
     assert not torch.allclose(value, GramLoss(ex, extractor=_rf())(y))
+
+
+@pytest.mark.parametrize("cls", LOSSES)
+def test_a_misspelt_option_is_an_error(cls: type[FeatureLoss]) -> None:
+    with pytest.raises(TypeError, match="layer"):
+        cls(_smooth(16, 0), extractor=_rf(), layer=["rand3"])  # layers=
 
 
 def test_composes_with_other_losses() -> None:

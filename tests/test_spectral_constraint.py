@@ -255,7 +255,9 @@ def test_transform_is_applied_to_exemplar_and_images() -> None:
 
 def test_at_rebuilds_and_ignores_foreign_options() -> None:
     ex = _texture(C=1, H=64, W=64)
-    loss = SpectralConstraintLoss(ex, periodic=False, include_mean=False, J=3, L=4)
+    with pytest.raises(TypeError, match="periodc"):  # a misspelt option is an error
+        SpectralConstraintLoss(ex, periodc=False)
+    loss = SpectralConstraintLoss(ex, periodic=False, include_mean=False)
     coarse = ex[..., ::2, ::2]
     mask = torch.ones(1, 1, 32, 32, dtype=F64)
     k = loss.at(coarse, in_mask=mask, J=2, reference=None)

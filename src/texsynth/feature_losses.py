@@ -178,9 +178,6 @@ class FeatureLoss(TextureLoss):
         Relative weight of each layer (a sequence aligned with ``layers`` or a
         ``{layer: weight}`` mapping, missing layers weighing 1); the loss is the weighted
         *mean* of the per-layer losses, so its scale does not depend on the number of layers.
-    **ignored
-        Options of other losses (``J``, ``reference``...), accepted so that the engine can
-        pass them to every loss; they have no effect.
     """
 
     def __init__(
@@ -193,7 +190,6 @@ class FeatureLoss(TextureLoss):
         transform: Transform | None = None,
         in_mask: torch.Tensor | None = None,
         layer_weights: LayerWeights = None,
-        **ignored: Any,
     ) -> None:
         super().__init__()
         ex = as_image_batch(exemplar, "exemplar")

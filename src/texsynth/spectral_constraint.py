@@ -478,9 +478,6 @@ class SpectralConstraintLoss(TextureLoss):
         (the zero frequency is fixed, not phase-shifted), so a wrong mean adds
         ``sum_c (mean_c(y) - mean_c)^2 / sum_c var_c``. ``False`` compares zero-mean
         images only (leave the mean to a histogram loss).
-    **ignored
-        Options of other losses (``J``, ``reference``...), accepted and ignored so
-        :meth:`at` can be called like every other loss's.
 
     References
     ----------
@@ -496,7 +493,6 @@ class SpectralConstraintLoss(TextureLoss):
         periodic: bool = True,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         include_mean: bool = True,
-        **ignored: Any,
     ) -> None:
         super().__init__()
         if transform is not None and not callable(transform):
