@@ -21,6 +21,11 @@ Usage::
 
     python benchmarks/bench_generators.py --out benchmarks/results/generators.md \\
         --images docs/images
+
+``--method gram+spectrum`` trains (and runs the reference optimisation) with another loss;
+``--model brick=brick.safetensors`` evaluates a generator trained earlier (for example by
+``texsynth train`` on the same exemplar) instead of training one; its training time is
+read from the file's metadata.
 """
 
 from __future__ import annotations
@@ -110,19 +115,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=2000, help="training steps per exemplar")
     p.add_argument("--textures", default=",".join(TEXTURES))
     p.add_argument("--quick", action="store_true", help="40 steps, gravel only, 1 repeat")
+    p.add_argument("--method", default="scattering", help="loss of training and optimisation")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="evaluate this trained generator for texture NAME instead of training one",
+    )
+    p.add_argument("--no-speed", action="store_true", help="skip the step and sampling timings")
     p.add_argument("--out", type=Path, help="also write the tables here")
     p.add_argument("--images", type=Path, help="write the pictures here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from texsynth.generators import generate_samples, train_generator
+    from texsynth.generators import (
+        generate_samples,
+        load_generator,
+        read_generator_metadata,
+        train_generator,
+    )
     from texsynth.synthesis import synthesize
+
+    trained = dict(m.split("=", 1) for m in args.model)
 
     steps = 40 if args.quick else args.steps
     names = ["gravel"] if args.quick else args.textures.split(",")
     lines = ["# Generator benchmark", "", *machine_info(args.threads, peers=()), ""]
     lines += [
-        f"Training: `train_generator` defaults (scattering, 128x128 samples, batch 4, "
-        f"width 16, Jmax 4), {steps} steps, seed 0. Match: mean over 4 samples of 256x256, "
+        f"Training: `train_generator` defaults (method {args.method}, 128x128 samples, "
+        f"batch 4, width 16, Jmax 4), {steps} steps, seed 0"
+        + (f"; trained earlier: {', '.join(args.model)}" if args.model else "")
+        + ". Match: mean over 4 samples of 256x256, "
         "each number over a second real sample's (1 = as close as real).",
         "",
         "| exemplar | train | final loss | spectrum | hist W1 | scat chi2 | diversity | "
@@ -133,16 +156,23 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         ex = bs.load_exemplar(name)
         X = torch.from_numpy(ex.image).float()
-        t = time.perf_counter()
-        model, rep = train_generator(X, steps=steps, seed=0, progress=False, report=True)
-        train_s = time.perf_counter() - t
+        if name in trained:
+            model = load_generator(trained[name])
+            meta = read_generator_metadata(trained[name])["metadata"]
+            train_s, final = float(meta["seconds"]), float(meta["final_loss"])
+        else:
+            t = time.perf_counter()
+            model, rep = train_generator(
+                X, method=args.method, steps=steps, seed=0, progress=False, report=True
+            )
+            train_s = time.perf_counter() - t
+            final = float(np.mean(rep.losses[-20:]))
         S = generate_samples(model, 4, 256, 256, seed=1).double().numpy()
         m = np.array([match(s, ex) for s in S])
         t = time.perf_counter()
-        opt = synthesize(X, seed=0, progress=False)[0].double().numpy()
+        opt = synthesize(X, method=args.method, seed=0, progress=False)[0].double().numpy()
         opt_s = time.perf_counter() - t
         om = match(opt, ex)
-        final = float(np.mean(rep.losses[-20:]))
         lines.append(
             f"| {name} | {train_s:.0f} s | {final:.3g} | {m[:, 0].mean():.2f} | "
             f"{m[:, 1].mean():.2f} | {m[:, 2].mean():.2f} | {diversity(S, ex):.2f} | "
@@ -155,34 +185,36 @@ def main(argv: list[str] | None = None) -> int:
             panels += [(f"sample {i + 1}", bs.to_u8(s)) for i, s in enumerate(S[:3])]
             panels += bs.tile_panels({"sample 1": S[0]}, 256)
             im = bs.strip(panels)
-            path = args.images / f"generator_{name}.png"
+            tag = "" if args.method == "scattering" else "_" + args.method.replace("+", "_")
+            path = args.images / f"generator_{name}{tag}.png"
             size = bs.save_png(im, path)
             if size > 300_000:
                 size = bs.save_png(im.quantize(256), path)
             pictures.append(f"{path} ({size // 1024} KiB)")
-    lines += [
-        "",
-        "Training speed (seconds per step, batch 4, width 16, scattering loss; the median "
-        "of 10 steps):",
-        "",
-        "| training size | s / step | 2000 steps |",
-        "|---|---|---|",
-    ]
-    X = torch.from_numpy(bs.load_exemplar("gravel", baseline=False).image).float()
-    for size in (128, 256):
-        s = step_time(X, size, 3 if args.quick else 10)
-        lines.append(f"| {size}x{size} | {s:.3f} | {s * 2000 / 60:.0f} min |")
-        print(lines[-1], flush=True)
-    lines += [
-        "",
-        "Sampling speed (one sample, median of repeats after a warm-up, histogram matching "
-        "included):",
-        "",
-        "| network | 256x256 | 512x512 | 1024x1024 |",
-        "|---|---|---|---|",
-    ]
-    lines += sampling_speed((16, 32), (256, 512, 1024), 1 if args.quick else 5)
-    print("\n".join(lines[-2:]))
+    if not args.no_speed:
+        lines += [
+            "",
+            "Training speed (seconds per step, batch 4, width 16, scattering loss; the median "
+            "of 10 steps):",
+            "",
+            "| training size | s / step | 2000 steps |",
+            "|---|---|---|",
+        ]
+        X = torch.from_numpy(bs.load_exemplar("gravel", baseline=False).image).float()
+        for size in (128, 256):
+            s = step_time(X, size, 3 if args.quick else 10)
+            lines.append(f"| {size}x{size} | {s:.3f} | {s * 2000 / 60:.0f} min |")
+            print(lines[-1], flush=True)
+        lines += [
+            "",
+            "Sampling speed (one sample, median of repeats after a warm-up, histogram matching "
+            "included):",
+            "",
+            "| network | 256x256 | 512x512 | 1024x1024 |",
+            "|---|---|---|---|",
+        ]
+        lines += sampling_speed((16, 32), (256, 512, 1024), 1 if args.quick else 5)
+        print("\n".join(lines[-2:]))
     if pictures:
         lines += ["", "Pictures: " + ", ".join(pictures)]
     text = "\n".join(lines) + "\n"
