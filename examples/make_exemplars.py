@@ -15,6 +15,9 @@ bark.png
 weave.png
     256x256 RGB. Burlap plain weave: jute threads of uneven thickness, shade and spacing,
     wandering slightly, with twist and fibre streaks and dark holes between them.
+mosaic.png
+    256x256 RGB. Small stone tesserae (about 11 px, irregular) in patches of slate,
+    terracotta, cream, ochre and green, set in light grout. Seamlessly periodic (tileable).
 field.npy
     256x256 float32. Cosmic-web-like projected density in Msun/pc^2 (mean about 50):
     log-normal P(k) ~ k^-3 field times a Voronoi web of clumpy filaments. Periodic.
@@ -251,14 +254,41 @@ def craters(seed: int = 5) -> Array:
     return np.round((h - h.min()) * 1000).astype(np.uint16)
 
 
+def mosaic(seed: int = 6) -> Array:
+    """Tileable RGB mosaic: small stone tesserae in patches of colour, light grout."""
+    rng = np.random.default_rng(seed)
+    s = N / 24  # tessera spacing, about 11 px
+    grid = (np.mgrid[0:24, 0:24].reshape(2, -1).T + 0.5) * s
+    pts = (grid + rng.uniform(-0.28, 0.28, grid.shape) * s) % N
+    yy, xx = np.mgrid[0:N, 0:N].astype(float)
+    idx, _, edge = power_cells(pts, np.zeros(len(pts)), yy, xx)
+    # colour patches: a smooth field sampled at each tessera picks its palette entry
+    patch = grf(rng, 4.5)[pts[:, 0].astype(int), pts[:, 1].astype(int)]
+    hexes = "3f5f7f b5542f e3d8bd d9a441 4b6b45 8a3b2c"  # slate, terracotta, cream, ochre...
+    palette = np.array([[int(c[k : k + 2], 16) for k in (0, 2, 4)] for c in hexes.split()]) / 255
+    rank = np.clip(((patch - patch.min()) / np.ptp(patch) * len(palette)).astype(int), 0, 5)
+    pick = np.where(rng.uniform(size=len(pts)) < 0.12, rng.integers(6, size=len(pts)), rank)
+    cols = palette[pick] * rng.uniform(0.82, 1.12, (len(pts), 1))
+    cols += rng.normal(0, 0.02, cols.shape)
+    alb = cols[idx] * (1 + 0.06 * speckle(rng, 0.8))[..., None]
+    joint = edge < 1.1
+    grout = np.array([0.72, 0.69, 0.62]) * (1 + 0.12 * speckle(rng, 0.6))[..., None]
+    alb = np.where(joint[..., None], grout, alb)
+    h = np.where(joint, 0.0, np.minimum(edge, 3.5))  # tesserae stand proud of the grout
+    h = ndimage.gaussian_filter(h, 0.7, mode="wrap")
+    light = shade(h, (-1.0, -1.0, 1.6), ao=0.05, blur=2)
+    return to_u8(alb * (0.35 + 0.8 * light)[..., None])
+
+
 def main() -> None:
     """Write all exemplars next to this script."""
     Image.fromarray(pebbles()).save(OUT / "pebbles.png", optimize=True)
     Image.fromarray(bark()).save(OUT / "bark.png", optimize=True)
     Image.fromarray(weave()).save(OUT / "weave.png", optimize=True)
+    Image.fromarray(mosaic()).save(OUT / "mosaic.png", optimize=True)
     np.save(OUT / "field.npy", cosmic_field())
     tifffile.imwrite(OUT / "field16.tif", craters(), photometric="minisblack")
-    for name in ("pebbles.png", "bark.png", "weave.png", "field.npy", "field16.tif"):
+    for name in ("pebbles.png", "bark.png", "weave.png", "mosaic.png", "field.npy", "field16.tif"):
         print(f"{name:12s} {(OUT / name).stat().st_size / 1024:6.1f} KiB")
 
 
