@@ -151,6 +151,10 @@ def test_resume_checks(tmp_path: Path) -> None:
     )
     with pytest.raises(TexsynthError, match="other settings .*lr"):
         train_generator(ex, steps=4, seed=0, lr=0.1, checkpoint=ckpt, resume=True, **TINY)
+    with pytest.raises(TexsynthError, match="other settings .*power_spectrum"):
+        train_generator(
+            ex, steps=4, seed=0, power_spectrum=1.0, checkpoint=ckpt, resume=True, **TINY
+        )
     ckpt.write_text("not a checkpoint")
     with pytest.raises(TexsynthError, match="not a readable safetensors"):
         train_generator(ex, steps=4, seed=0, checkpoint=ckpt, resume=True, **TINY)

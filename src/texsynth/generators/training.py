@@ -261,8 +261,27 @@ def train_generator(
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     noise = torch.Generator().manual_seed(seed_value)
 
+    # the loss's options are part of the settings: resuming with another weight would
+    # silently change the loss
+    loss_options: dict[str, Any] = {}
+    if loss is None:
+        loss_options = dict(
+            features=features,
+            weights_file=None if weights_file is None else str(weights_file),
+            layers=None if layers is None else list(layers),
+            histogram=histogram,
+            power_spectrum=power_spectrum,
+            use_variance=use_variance,
+            cross_channels=cross_channels,
+            iso_ang=iso_ang,
+            fft_ang=fft_ang,
+            fft_nharm=fft_nharm,
+            fft_imaginary=fft_imaginary,
+            edge=edge,
+        )
     settings = dict(
         method=method if loss is None else f"custom {type(loss).__name__}",
+        **loss_options,
         size=list(shape),
         steps=steps,
         n_samples=n_samples,
