@@ -204,6 +204,14 @@ def train_generator(
             f"J={J_train} scales do not fit the training size {shape[0]}x{shape[1]} and the "
             f"exemplar {He}x{We}; use J<={min(max_J(*shape), max_J(He, We))} or a larger size"
         )
+    scat_options: dict[str, Any] = dict(
+        use_variance=use_variance,
+        cross_channels=cross_channels,
+        iso_ang=iso_ang,
+        fft_ang=fft_ang,
+        fft_nharm=fft_nharm,
+        fft_imaginary=fft_imaginary,
+    )
     if loss is not None:
         loss_fn = loss.to(dev)
     else:
@@ -211,15 +219,7 @@ def train_generator(
             power_spectrum = DEFAULT_POWER_SPECTRUM
         builder = LossBuilder(
             method,
-            scattering=scattering_options(
-                L=L,
-                use_variance=use_variance,
-                cross_channels=cross_channels,
-                iso_ang=iso_ang,
-                fft_ang=fft_ang,
-                fft_nharm=fft_nharm,
-                fft_imaginary=fft_imaginary,
-            ),
+            scattering=scattering_options(L=L, **scat_options),
             to_image=_image_transform(std, None, ex),
             features=features,
             weights_file=None if weights_file is None else str(weights_file),
@@ -271,13 +271,8 @@ def train_generator(
             layers=None if layers is None else list(layers),
             histogram=histogram,
             power_spectrum=power_spectrum,
-            use_variance=use_variance,
-            cross_channels=cross_channels,
-            iso_ang=iso_ang,
-            fft_ang=fft_ang,
-            fft_nharm=fft_nharm,
-            fft_imaginary=fft_imaginary,
             edge=edge,
+            **scat_options,
         )
     settings = dict(
         method=method if loss is None else f"custom {type(loss).__name__}",
