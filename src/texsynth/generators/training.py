@@ -204,6 +204,7 @@ def train_generator(
             f"J={J_train} scales do not fit the training size {shape[0]}x{shape[1]} and the "
             f"exemplar {He}x{We}; use J<={min(max_J(*shape), max_J(He, We))} or a larger size"
         )
+    weights_path = None if weights_file is None else str(weights_file)
     scat_options: dict[str, Any] = dict(
         use_variance=use_variance,
         cross_channels=cross_channels,
@@ -222,7 +223,7 @@ def train_generator(
             scattering=scattering_options(L=L, **scat_options),
             to_image=_image_transform(std, None, ex),
             features=features,
-            weights_file=None if weights_file is None else str(weights_file),
+            weights_file=weights_path,
             layers=layers,
             periodic=not edge,
             histogram=histogram,
@@ -267,7 +268,7 @@ def train_generator(
     if loss is None:
         loss_options = dict(
             features=features,
-            weights_file=None if weights_file is None else str(weights_file),
+            weights_file=weights_path,
             layers=None if layers is None else list(layers),
             histogram=histogram,
             power_spectrum=power_spectrum,
