@@ -109,6 +109,60 @@ def step_time(ex: torch.Tensor, size: int, steps: int) -> float:
     return statistics.median(np.diff(stamps).tolist())
 
 
+def _chi2(out: np.ndarray, ex: np.ndarray) -> float:
+    """Scattering chi-square of ``out`` against ``ex`` (the chi-square of ``extra_metrics``)."""
+    from texsynth.losses import ScatteringLoss
+    from texsynth.transforms import Standardizer
+
+    o = torch.from_numpy(out).float()[None]
+    e = torch.from_numpy(ex).float()[None]
+    with torch.no_grad():
+        std = Standardizer.fit(e)
+        return float(ScatteringLoss(std.forward(e))(std.forward(o))[0])
+
+
+def time_to_match(
+    ex: bs.Exemplar, size: int, max_steps: int, every: int, spectrum: float, chi2: float
+) -> str:
+    """Train at ``size`` and return a table row: when the samples first reach the match.
+
+    Every ``every`` steps 4 samples of 256x256 (seed 1) are drawn and compared with the
+    exemplar; the match is reached when their mean spectrum distance is at most ``spectrum``
+    times a real sample's and their mean scattering chi-square at most ``chi2`` times. The
+    time excludes those evaluations. ``max_steps`` is also the length of the cosine schedule.
+    """
+    from texsynth.generators import generate_samples, train_generator
+
+    assert ex.baseline is not None
+    rs = bs.metrics(ex.baseline, ex.image)[0]
+    rc = _chi2(ex.baseline, ex.image)
+    X = torch.from_numpy(ex.image).float()
+    state = {"eval": 0.0, "start": time.perf_counter(), "hit": None, "last": None}
+
+    def check(step: int, value: float, model: torch.nn.Module) -> bool:
+        if (step + 1) % every:
+            return False
+        t = time.perf_counter()
+        elapsed = t - state["start"] - state["eval"]  # training time so far
+        S = generate_samples(model, 4, 256, 256, seed=1).double().numpy()
+        s = float(np.mean([bs.metrics(x, ex.image)[0] for x in S])) / rs
+        c = float(np.mean([_chi2(x, ex.image) for x in S])) / rc
+        state["eval"] += time.perf_counter() - t
+        state["last"] = (step + 1, elapsed, s, c)
+        print(f"  {size}x{size} step {step + 1}: {elapsed:.0f} s, spectrum {s:.2f}, chi2 {c:.2f}")
+        if state["hit"] is None and s <= spectrum and c <= chi2:
+            state["hit"] = state["last"]
+            return True
+        return False
+
+    train_generator(X, size=size, steps=max_steps, seed=0, progress=False, callback=check)
+    if state["hit"] is None:
+        n, secs, s, c = state["last"]
+        return f"| {size}x{size} | not by step {n} ({secs:.0f} s) | | {s:.2f} | {c:.2f} |"
+    n, secs, s, c = state["hit"]
+    return f"| {size}x{size} | {n} | {secs:.0f} s | {s:.2f} | {c:.2f} |"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
@@ -124,6 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         help="evaluate this trained generator for texture NAME instead of training one",
     )
     p.add_argument("--no-speed", action="store_true", help="skip the step and sampling timings")
+    p.add_argument(
+        "--time-to-match",
+        metavar="MAX_STEPS",
+        type=int,
+        help="only measure the training time to a stated match on gravel, at 128x128 and "
+        "256x256, with at most MAX_STEPS steps (the schedule's length)",
+    )
+    p.add_argument("--every", type=int, default=50, help="steps between checks of --time-to-match")
     p.add_argument("--out", type=Path, help="also write the tables here")
     p.add_argument("--images", type=Path, help="write the pictures here")
     args = p.parse_args(argv)
@@ -137,6 +199,26 @@ def main(argv: list[str] | None = None) -> int:
     from texsynth.synthesis import synthesize
 
     trained = dict(m.split("=", 1) for m in args.model)
+    if args.time_to_match:
+        ex = bs.load_exemplar("gravel")
+        lines = ["# Generator training: time to a match", "", *machine_info(args.threads, ()), ""]
+        lines += [
+            f"Gravel 256x256, train_generator defaults, at most {args.time_to_match} steps; "
+            "match: 4 samples of 256x256 with spectrum <= 1.25 and scattering chi2 <= 0.25 "
+            f"of a real sample's (checked every {args.every} steps, checks not timed).",
+            "",
+            "| training size | steps | time | spectrum | scat chi2 |",
+            "|---|---|---|---|---|",
+        ]
+        for size in (128, 256):
+            lines.append(time_to_match(ex, size, args.time_to_match, args.every, 1.25, 0.25))
+            print(lines[-1], flush=True)
+        text = "\n".join(lines) + "\n"
+        print(text)
+        if args.out is not None:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text)
+        return 0
 
     steps = 40 if args.quick else args.steps
     names = ["gravel"] if args.quick else args.textures.split(",")
