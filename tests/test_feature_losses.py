@@ -281,3 +281,17 @@ def test_vgg19_losses(vgg: torch.nn.Module) -> None:
         assert float(x.grad.abs().max()) > 0
         assert not any(p.requires_grad for p in vgg.parameters())
         vgg.float()
+
+
+def test_random_generators_are_found_in_composite_losses() -> None:
+    """Training checkpoints save these states; only random losses have any."""
+    ex = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    feats = RandomFeatures(seed=0)
+    swd = SlicedWassersteinLoss(ex, extractor=feats, seed=3)
+    gram = GramLoss(ex, extractor=feats)
+    assert gram.random_generators() == [] and HistogramLoss(ex).random_generators() == []
+    (g,) = (swd + 2.0 * gram + swd).random_generators()  # the same generator once
+    assert g is swd.random_generators()[0]
+    before = g.get_state()
+    swd(ex)  # draws fresh directions
+    assert not torch.equal(before, g.get_state())

@@ -112,20 +112,33 @@ def test_any_texture_loss_trains() -> None:
     assert sum(rep.losses[-5:]) < sum(rep.losses[:5])
 
 
-def test_checkpoint_resume_gives_the_uninterrupted_result(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        # a random loss: fresh sliced-Wasserstein directions every step, so the loss's own
+        # generator state must be saved and restored too
+        dict(method="swd", features="random", histogram=0, power_spectrum=0),
+    ],
+    ids=["scattering", "swd"],
+)
+def test_checkpoint_resume_gives_the_uninterrupted_result(
+    tmp_path: Path, options: dict[str, object]
+) -> None:
     ex = _exemplar()
-    straight = train_generator(ex, steps=12, seed=1, **TINY)
+    opts = {**TINY, **options}
+    straight = train_generator(ex, steps=12, seed=1, **opts)
     ckpt = tmp_path / "run.ckpt.safetensors"
 
     def stop_after_8(step: int, loss: float, model: SynthHalfUNet2D) -> bool:
         return step + 1 == 8  # interrupted after step 8 (last checkpoint: step 5)
 
     train_generator(
-        ex, steps=12, seed=1, checkpoint=ckpt, checkpoint_every=5, callback=stop_after_8, **TINY
+        ex, steps=12, seed=1, checkpoint=ckpt, checkpoint_every=5, callback=stop_after_8, **opts
     )
     assert ckpt.exists()
     resumed, rep = train_generator(
-        ex, steps=12, seed=1, checkpoint=ckpt, resume=True, report=True, **TINY
+        ex, steps=12, seed=1, checkpoint=ckpt, resume=True, report=True, **opts
     )
     assert rep.resumed_from == 5 and rep.steps == 12 and len(rep.losses) == 7
     for (name, a), b in zip(

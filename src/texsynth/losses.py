@@ -48,6 +48,20 @@ class TextureLoss(torch.nn.Module, abc.ABC):
 
     __rmul__ = __mul__
 
+    def random_generators(self) -> list[torch.Generator]:
+        """The ``torch.Generator`` objects this loss (or any part of it) draws from.
+
+        A loss that is itself random (the sliced Wasserstein loss draws fresh directions on
+        every call) keeps its generator as an attribute; saving and restoring these
+        generators' states makes an interrupted run resume exactly where it stopped.
+        """
+        found: list[torch.Generator] = []
+        for module in self.modules():
+            for value in vars(module).values():
+                if isinstance(value, torch.Generator) and all(value is not g for g in found):
+                    found.append(value)
+        return found
+
     #: whether :meth:`batch_loss` can match batch statistics (``microcanonical=True``)
     supports_microcanonical: bool = False
 

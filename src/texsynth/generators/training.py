@@ -291,9 +291,10 @@ def train_generator(
     )
     done = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    loss_rngs = loss_fn.random_generators()  # e.g. sliced Wasserstein directions
     if resume:
         assert ckpt_path is not None
-        done = _restore(ckpt_path, settings, model, optimiser, noise)
+        done = _restore(ckpt_path, settings, model, optimiser, noise, loss_rngs)
         log.info("resuming from step %d of %d (%s)", done, steps, ckpt_path)
 
     rep = TrainingReport(resumed_from=done, size=shape)
@@ -326,7 +327,7 @@ def train_generator(
             if (step + 1) % log_every == 0:
                 log.info("step %d/%d: loss %.4g", step + 1, steps, smoothed)
             if ckpt_path is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-                _save_checkpoint(ckpt_path, settings, step + 1, model, optimiser, noise)
+                _save_checkpoint(ckpt_path, settings, step + 1, model, optimiser, noise, loss_rngs)
             if callback is not None and callback(step, v, model):
                 break
     finally:
@@ -345,8 +346,9 @@ def _save_checkpoint(
     model: SynthHalfUNet2D,
     optimiser: torch.optim.Adam,
     noise: torch.Generator,
+    loss_rngs: list[torch.Generator],
 ) -> None:
-    """Network, Adam moments and the noise generator's state, atomically."""
+    """Network, Adam moments, the noise's and the loss's generator states, atomically."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for i, p in enumerate(model.parameters()):
         state = optimiser.state.get(p, {})
@@ -355,6 +357,8 @@ def _save_checkpoint(
                 t = state[key]
                 tensors[f"adam.{i}.{key}"] = t if torch.is_tensor(t) else torch.tensor(float(t))
     tensors["noise_state"] = noise.get_state()
+    for i, g in enumerate(loss_rngs):
+        tensors[f"loss_rng.{i}"] = g.get_state()
     meta = {
         "format": CHECKPOINT_FORMAT,
         "settings": json.dumps(settings, sort_keys=True),
@@ -369,6 +373,7 @@ def _restore(
     model: SynthHalfUNet2D,
     optimiser: torch.optim.Adam,
     noise: torch.Generator,
+    loss_rngs: list[torch.Generator],
 ) -> int:
     """Load a checkpoint written with the same settings; return its step."""
     tensors, meta = load_checkpoint_file(path)
@@ -396,6 +401,9 @@ def _restore(
                 "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(dev),
             }
     noise.set_state(tensors["noise_state"])
+    for i, g in enumerate(loss_rngs):
+        if f"loss_rng.{i}" in tensors:
+            g.set_state(tensors[f"loss_rng.{i}"])
     return int(meta["step"])
 
 
