@@ -15,7 +15,12 @@ draws 4 samples of 256x256 and measures, with the benchmark's own code (``bench_
 
 Sampling speed is the median wall time of ``generate_samples(model, 1, S, S)`` (after a
 warm-up) at S = 256, 512, 1024 for the default network (``width=16``) and seed 000's
-(``width=32``); training speed is the time per step at 128x128 and 256x256.
+(``width=32``); training speed is the time per step at 128x128 and 256x256 with the
+scattering loss, and at 128x128 with the VGG19 losses (``gram+spectrum``, ``swd``).
+
+``--time-to-match MAX_STEPS`` instead trains on gravel at 128x128 and at 256x256 and reports
+the training time until the samples first reach a stated match (spectrum and scattering
+chi-square, see :func:`time_to_match`).
 
 Usage::
 
@@ -93,13 +98,14 @@ def sampling_speed(widths: tuple[int, ...], sizes: tuple[int, ...], repeat: int)
     return rows
 
 
-def step_time(ex: torch.Tensor, size: int, steps: int) -> float:
+def step_time(ex: torch.Tensor, size: int, steps: int, method: str = "scattering") -> float:
     """Seconds per training step at ``size`` (median over ``steps`` after one)."""
     from texsynth.generators import train_generator
 
     stamps: list[float] = []
     train_generator(
         ex,
+        method=method,
         size=size,
         steps=steps + 1,
         seed=0,
@@ -276,16 +282,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_speed:
         lines += [
             "",
-            "Training speed (seconds per step, batch 4, width 16, scattering loss; the median "
-            "of 10 steps):",
+            "Training speed (seconds per step on the gravel exemplar, batch 4, width 16; the "
+            "median of 10 steps):",
             "",
-            "| training size | s / step | 2000 steps |",
-            "|---|---|---|",
+            "| loss | training size | s / step | 2000 steps |",
+            "|---|---|---|---|",
         ]
         X = torch.from_numpy(bs.load_exemplar("gravel", baseline=False).image).float()
-        for size in (128, 256):
-            s = step_time(X, size, 3 if args.quick else 10)
-            lines.append(f"| {size}x{size} | {s:.3f} | {s * 2000 / 60:.0f} min |")
+        from texsynth.features import vgg_available
+
+        runs = [("scattering", 128), ("scattering", 256)]
+        if vgg_available():
+            runs += [("gram+spectrum", 128), ("swd", 128)]
+        for method, size in runs:
+            s = step_time(X, size, 3 if args.quick else 10, method)
+            lines.append(f"| {method} | {size}x{size} | {s:.3f} | {s * 2000 / 60:.0f} min |")
             print(lines[-1], flush=True)
         lines += [
             "",
