@@ -207,9 +207,31 @@ def test_cli_train_then_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str
     model_path = tmp_path / "gen.safetensors"
     common = ["--size", "32x32", "--depth", "2", "--width", "4", "--quiet"]
     assert main(["train", str(ex_path), "-o", str(model_path), "--steps", "6", *common]) == 0
-    assert model_path.exists() and "texsynth sample" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert model_path.exists() and "texsynth sample" in captured.out
+    # a colour exemplar with the default loss: one line pointing to the VGG19 loss
+    assert "--method swd" in captured.err and len(captured.err.strip().splitlines()) == 1
     info = read_generator_metadata(model_path)["metadata"]
     assert info["settings"]["steps"] == 6 and info["exemplar_meta"]["format"] == "png"
+    assert info["settings"]["method"] == "scattering"
+    # an explicit method (or a grey exemplar) gets no such note
+    assert (
+        main(
+            [
+                "train",
+                str(ex_path),
+                "-o",
+                str(model_path),
+                "--steps",
+                "1",
+                "--method",
+                "scattering",
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert "--method swd" not in capsys.readouterr().err
     out = tmp_path / "s_{i}.png"
     assert (
         main(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -60,10 +61,11 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     )
     tr.add_argument(
         "--method",
-        default="scattering",
-        help="texture descriptor(s) of the loss, as for synth (default scattering; "
-        "gram+spectrum learns structured and colour photos, e.g. brick, much better but "
-        "each step costs about 4x)",
+        default=None,
+        help="texture descriptor(s) of the loss, as for synth (default scattering: fast, "
+        "good for float fields and stochastic textures; swd learns the shapes of "
+        "colour and structured photos, e.g. stones, much better but each step costs "
+        "about 7x; needs the vgg extra)",
     )
     _add_network_options(tr)
     tr.add_argument(
@@ -133,7 +135,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .generators import save_generator, train_generator
     from .methods import parse_method
 
-    parse_method(args.method)  # a bad method fails before any work
+    method = args.method or "scattering"
+    parse_method(method)  # a bad method fails before any work
     if not args.output.parent.is_dir():
         raise TexsynthError(f"output directory {str(args.output.parent)!r} does not exist")
     ckpt = checkpoint_path(args.output)
@@ -143,12 +146,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "--resume to start training"
         )
     image, meta = read_image(args.input)
+    if args.method is None and image.shape[0] == 3 and not args.resume:
+        print(
+            "texsynth: training with the scattering loss; for colour photos of objects "
+            "(stones, bricks, fabric) --method swd learns their shapes much better "
+            "(docs/generators.md)",
+            file=sys.stderr,
+        )
     device = _device(args.device)
     start = time.perf_counter()
     try:
         model, rep = train_generator(
             image,
-            method=args.method,
+            method=method,
             features=args.features,
             weights_file=args.weights,
             layers=args.layers,
@@ -180,7 +190,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "exemplar_meta": dataclasses.asdict(meta),
         "exemplar_size_hw": [H, W],
         "settings": {
-            "method": args.method,
+            "method": method,
             "features": args.features,
             "layers": args.layers,
             "histogram": args.histogram,
