@@ -63,9 +63,9 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         "--method",
         default=None,
         help="texture descriptor(s) of the loss, as for synth (default scattering: fast, "
-        "good for float fields and stochastic textures; swd learns the shapes of "
-        "colour and structured photos, e.g. stones, much better but each step costs "
-        "about 7x; needs the vgg extra)",
+        "good for float fields and stochastic textures; swd learns the shapes in colour "
+        "photos of objects, e.g. stones, much better but each step costs about 7x; "
+        "gram+spectrum: brick; both need the vgg extra)",
     )
     _add_network_options(tr)
     tr.add_argument(
@@ -149,8 +149,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.method is None and image.shape[0] == 3 and not args.resume:
         print(
             "texsynth: training with the scattering loss; for colour photos of objects "
-            "(stones, bricks, fabric) --method swd learns their shapes much better "
-            "(docs/generators.md)",
+            "(e.g. stones) --method swd learns their shapes much better, at about 7x the "
+            "time per step (docs/generators.md)",
             file=sys.stderr,
         )
     device = _device(args.device)
