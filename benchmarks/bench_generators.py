@@ -169,6 +169,15 @@ def time_to_match(
     return f"| {size}x{size} | {n} | {secs:.0f} s | {s:.2f} | {c:.2f} |"
 
 
+def _report(lines: list[str], out: Path | None) -> None:
+    """Print the report and, with ``out``, write it there too."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
@@ -219,11 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in (128, 256):
             lines.append(time_to_match(ex, size, args.time_to_match, args.every, 1.25, 0.25))
             print(lines[-1], flush=True)
-        text = "\n".join(lines) + "\n"
-        print(text)
-        if args.out is not None:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(text)
+        _report(lines, args.out)
         return 0
 
     steps = 40 if args.quick else args.steps
@@ -310,11 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(lines[-2:]))
     if pictures:
         lines += ["", "Pictures: " + ", ".join(pictures)]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    _report(lines, args.out)
     return 0
 
 
