@@ -48,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_synth as bs  # noqa: E402  (exemplars, metrics, pictures)
-from bench_methods import extra_metrics  # noqa: E402
+from bench_methods import scattering_chi2  # noqa: E402
 from bench_stats import machine_info  # noqa: E402
 
 TEXTURES = ("gravel", "brick", "pebbles")
@@ -58,9 +58,9 @@ def match(out: np.ndarray, ex: bs.Exemplar) -> tuple[float, float, float]:
     """(spectrum, W1, chi2) of ``out`` against the exemplar, each over the real baseline's."""
     assert ex.baseline is not None
     rs, rw = bs.metrics(ex.baseline, ex.image)
-    rc = extra_metrics(ex.baseline, ex.image)[1]
+    rc = scattering_chi2(ex.baseline, ex.image)
     s, w = bs.metrics(out, ex.image)
-    c = extra_metrics(out, ex.image)[1]
+    c = scattering_chi2(out, ex.image)
     return s / rs, w / max(rw, 1e-12), c / rc
 
 
@@ -115,18 +115,6 @@ def step_time(ex: torch.Tensor, size: int, steps: int, method: str = "scattering
     return statistics.median(np.diff(stamps).tolist())
 
 
-def _chi2(out: np.ndarray, ex: np.ndarray) -> float:
-    """Scattering chi-square of ``out`` against ``ex`` (the chi-square of ``extra_metrics``)."""
-    from texsynth.losses import ScatteringLoss
-    from texsynth.transforms import Standardizer
-
-    o = torch.from_numpy(out).float()[None]
-    e = torch.from_numpy(ex).float()[None]
-    with torch.no_grad():
-        std = Standardizer.fit(e)
-        return float(ScatteringLoss(std.forward(e))(std.forward(o))[0])
-
-
 def time_to_match(
     ex: bs.Exemplar, size: int, max_steps: int, every: int, spectrum: float, chi2: float
 ) -> str:
@@ -141,7 +129,7 @@ def time_to_match(
 
     assert ex.baseline is not None
     rs = bs.metrics(ex.baseline, ex.image)[0]
-    rc = _chi2(ex.baseline, ex.image)
+    rc = scattering_chi2(ex.baseline, ex.image)
     X = torch.from_numpy(ex.image).float()
     state = {"eval": 0.0, "start": time.perf_counter(), "hit": None, "last": None}
 
@@ -152,7 +140,7 @@ def time_to_match(
         elapsed = t - state["start"] - state["eval"]  # training time so far
         S = generate_samples(model, 4, 256, 256, seed=1).double().numpy()
         s = float(np.mean([bs.metrics(x, ex.image)[0] for x in S])) / rs
-        c = float(np.mean([_chi2(x, ex.image) for x in S])) / rc
+        c = float(np.mean([scattering_chi2(x, ex.image) for x in S])) / rc
         state["eval"] += time.perf_counter() - t
         state["last"] = (step + 1, elapsed, s, c)
         print(f"  {size}x{size} step {step + 1}: {elapsed:.0f} s, spectrum {s:.2f}, chi2 {c:.2f}")

@@ -116,19 +116,27 @@ def run_one(method: str, ex: torch.Tensor, seed: int) -> tuple[float, np.ndarray
     return time.perf_counter() - start, out.double().numpy()
 
 
-def extra_metrics(out: np.ndarray, ex: np.ndarray) -> tuple[float, float]:
-    """VGG19 Gram distance and scattering chi-square of ``out`` against ``ex``."""
+def scattering_chi2(out: np.ndarray, ex: np.ndarray) -> float:
+    """Scattering chi-square of ``out`` against ``ex`` (both standardised by ``ex``)."""
     from texsynth.losses import ScatteringLoss
-    from texsynth.metrics.features import gram_distance
     from texsynth.transforms import Standardizer
 
     o = torch.from_numpy(out).float()[None]
     e = torch.from_numpy(ex).float()[None]
     with torch.no_grad():
-        gram = float(gram_distance(o, e)[0])
         std = Standardizer.fit(e)
-        chi2 = float(ScatteringLoss(std.forward(e))(std.forward(o))[0])
-    return gram, chi2
+        return float(ScatteringLoss(std.forward(e))(std.forward(o))[0])
+
+
+def extra_metrics(out: np.ndarray, ex: np.ndarray) -> tuple[float, float]:
+    """VGG19 Gram distance and scattering chi-square of ``out`` against ``ex``."""
+    from texsynth.metrics.features import gram_distance
+
+    o = torch.from_numpy(out).float()[None]
+    e = torch.from_numpy(ex).float()[None]
+    with torch.no_grad():
+        gram = float(gram_distance(o, e)[0])
+    return gram, scattering_chi2(out, ex)
 
 
 def main(argv: list[str] | None = None) -> int:
