@@ -6,7 +6,7 @@ import torch
 
 from .errors import TexsynthError
 
-__all__ = ["as_image_batch", "check_finite", "check_mask"]
+__all__ = ["MAX_SEED", "as_image_batch", "check_device", "check_finite", "check_mask", "check_seed"]
 
 
 def as_image_batch(x: torch.Tensor, name: str = "image") -> torch.Tensor:
@@ -104,3 +104,38 @@ def check_mask(mask: torch.Tensor, shape: torch.Size, name: str = "mask") -> tor
     if not bool((mask > 0).any()):
         raise TexsynthError(f"{name} excludes every pixel; at least some pixels must be 1")
     return mask
+
+
+#: largest seed a torch.Generator takes (a signed 64-bit integer)
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: object, name: str = "seed") -> int | None:
+    """``seed`` if it is ``None`` or an integer in ``0 ... 2**63 - 1``; a one-line error
+    otherwise (a larger seed would fail deep inside torch with an overflow)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise TexsynthError(f"{name} must be an integer from 0 to 2**63-1, got {seed!r:.30}")
+    return seed
+
+
+def check_device(device: object) -> torch.device | None:
+    """``device`` as a :class:`torch.device` that exists here (``None`` stays ``None``)."""
+    if device is None:
+        return None
+    try:
+        dev = torch.device(device)  # type: ignore[arg-type]
+    except (RuntimeError, ValueError, TypeError):
+        raise TexsynthError(
+            f"unknown device {str(device)[:30]!r}; use 'cpu', 'cuda' or 'cuda:N'"
+        ) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise TexsynthError(f"device {str(device)[:30]!r} is not supported; use 'cpu' or 'cuda'")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TexsynthError("device='cuda': no CUDA GPU is available here; use device='cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise TexsynthError(
+            f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+        )
+    return dev

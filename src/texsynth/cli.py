@@ -15,8 +15,9 @@ from typing import Any
 import torch
 
 from . import __version__
+from .atomic import MARKER_KEY, check_output, is_texsynth_json
 from .errors import TexsynthError
-from .io import ImageMeta, read_image
+from .io import SUPPORTED_SUFFIXES, ImageMeta, read_image
 from .stats import ScatCov, ScatteringCovariance
 from .wavelets import XI0, check_J, default_J
 
@@ -25,10 +26,36 @@ __all__ = ["main"]
 log = logging.getLogger("texsynth")
 
 
+#: Seeds are 0 ... 2**63 - 1 (a signed 64-bit integer, what torch's generators take).
+MAX_SEED = 2**63 - 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong; where to look."""
+
+    def error(self, message: str) -> Any:  # noqa: D102 - argparse's hook
+        self.exit(2, f"texsynth: error: {message}; see {self.prog} --help\n")
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"seeds are integers from 0 to 2**63-1 = {MAX_SEED}, got {text[:30]!r}"
+        )
     return value
 
 
@@ -85,6 +112,63 @@ def _add_outputs_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_overwrite_option(p: argparse.ArgumentParser) -> None:
+    """``--overwrite``: replace existing files that texsynth did not write."""
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing output files that texsynth did not write (its own earlier "
+        "outputs are always replaced; the run's inputs never are)",
+    )
+
+
+def _record(kind: str) -> dict[str, str]:
+    """The marker that makes a JSON file recognisably texsynth's, and the versions."""
+    return {MARKER_KEY: kind, **_versions()}
+
+
+def _check_set(
+    outputs: list[Path],
+    sidecar: Path,
+    inputs: list[tuple[str, Path | None]],
+    *,
+    suffixes: tuple[str, ...],
+    overwrite: bool,
+) -> None:
+    """Check ``-o`` files and their sidecar before any work (see :func:`check_output`)."""
+    from .atomic import clean_stale_temporaries, sidecar_outputs
+
+    owned = sidecar_outputs(sidecar)
+    for i, out in enumerate(outputs):
+        check_output(
+            out,
+            option="-o",
+            suffixes=suffixes,
+            inputs=inputs,
+            ours=lambda p: p.name in owned,
+            overwrite=overwrite,
+            probe=i == 0,  # one folder: probed once
+        )
+    clean_stale_temporaries(*outputs)
+    check_output(
+        sidecar,
+        option=f"-o {outputs[0].name}: its sidecar",
+        suffixes=None,
+        inputs=inputs,
+        ours=is_texsynth_json,
+        overwrite=overwrite,
+    )
+    _check_writer(outputs[0].suffix.lower())
+
+
+def _check_writer(suffix: str) -> None:
+    """The optional library a format needs is installed (else a one-line error now)."""
+    if suffix in (".fits", ".fit", ".fts"):
+        from .io import _fits_module
+
+        _fits_module("writing")
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """``--device`` and ``--quiet``."""
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto")
@@ -101,7 +185,7 @@ def _versions() -> dict[str, str]:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="texsynth",
         description="Texture synthesis from one exemplar image or field.",
     )
@@ -150,6 +234,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="read the file as a 1-D signal (time series) [C, N]; automatic for .csv and 1-D "
         ".npy/.npz (docs/signals-1d.md)",
     )
+    _add_overwrite_option(st)
     st.set_defaults(func=_cmd_stats)
 
     sy = sub.add_parser(
@@ -171,7 +256,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--n", type=_positive_int, default=1, help="number of textures")
     sy.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=None,
         help="random seed (default: a random one, recorded in the JSON sidecar)",
     )
@@ -241,6 +326,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="Gaussianise the histogram before synthesis, invert after",
     )
     _add_run_options(sy)
+    _add_overwrite_option(sy)
     sy.set_defaults(func=_cmd_synth)
 
     from .cli_generators import add_generator_commands
@@ -273,8 +359,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_network_options(rm)
     rm.add_argument("--size", type=_size, default=None, metavar="WxH")
     rm.add_argument("--steps", type=_positive_int, default=100)
-    rm.add_argument("--seed", type=int, default=0)
+    rm.add_argument("--seed", type=_seed, default=0)
     _add_run_options(rm)
+    _add_overwrite_option(rm)
     rm.set_defaults(func=_cmd_remake)
 
     me = sub.add_parser(
@@ -327,7 +414,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="torchvision-format VGG19 state-dict file, or with --features inception a "
         "torchvision inception_v3 state-dict file (nothing is ever downloaded)",
     )
-    ev.add_argument("--seed", type=int, default=0, help="seed for sampled patches/projections")
+    ev.add_argument("--seed", type=_seed, default=0, help="seed for sampled patches/projections")
     ev.add_argument(
         "--signal",
         "--1d",
@@ -336,6 +423,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="read all files as 1-D signals [C, N]; automatic for .csv and 1-D .npy/.npz "
         "(uses texsynth.evaluate_1d; docs/signals-1d.md)",
     )
+    _add_overwrite_option(ev)
     ev.set_defaults(func=_cmd_eval)
     return parser
 
@@ -344,6 +432,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .cli_signals import eval_signals, eval_wants_signals
     from .evaluation import evaluate
 
+    inputs = [("exemplar", args.exemplar), ("reference", args.reference)]
+    inputs += [("weights file", args.weights)] + [("sample", p) for p in args.samples]
+    _check_json_option(args.json, inputs, args.overwrite)
+    if args.report is not None:
+        check_output(
+            args.report,
+            option="--report",
+            suffixes=(".html", ".htm", ".png"),
+            inputs=[*inputs, ("--json file", args.json)],
+            ours=_is_texsynth_report,
+            overwrite=args.overwrite,
+            hint=" (a self-contained page or one image)",
+        )
     if eval_wants_signals(args):
         return eval_signals(args)
     from .io import atomic_text_write
@@ -378,6 +479,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     )
     if args.json is not None:
         doc = {
+            **_record("eval"),
             "exemplar": str(args.exemplar),
             "samples": [str(p) for p in args.samples],
             **report.to_dict(),
@@ -392,19 +494,48 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_json_option(
+    path: Path | None, inputs: list[tuple[str, Path | None]], overwrite: bool
+) -> None:
+    """Check a ``--json FILE`` output before any work."""
+    if path is not None:
+        check_output(
+            path,
+            option="--json",
+            suffixes=(".json",),
+            inputs=inputs,
+            ours=is_texsynth_json,
+            overwrite=overwrite,
+        )
+
+
+def _is_texsynth_report(path: Path) -> bool:
+    """An HTML report written by ``texsynth eval`` (PNG reports carry no mark)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return b"<title>texsynth evaluation" in head
+
+
 def _size(text: str) -> tuple[int, int]:
     """Parse ``WxH`` or ``N`` into ``(height, width)``."""
     parts = text.lower().split("x")
     try:
         if len(parts) == 1:
-            n = int(parts[0])
-            return n, n
-        if len(parts) == 2:
+            h = w = int(parts[0])
+        elif len(parts) == 2:
             w, h = int(parts[0]), int(parts[1])
-            return h, w
+        else:
+            h = w = 0
     except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"size must look like 512x256 (width x height), got {text!r}")
+        h = w = 0
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(
+            f"size must look like 512x256 (width x height, both >= 1) or 512, got {text[:30]!r}"
+        )
+    return h, w
 
 
 def _device(name: str) -> torch.device:
@@ -412,10 +543,19 @@ def _device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(name)
-    except RuntimeError:
-        raise TexsynthError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None
+    except (RuntimeError, ValueError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise TexsynthError(f"unknown device {name[:30]!r}; use cpu, cuda, cuda:N or auto")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise TexsynthError("--device cuda: no CUDA GPU is available here; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise TexsynthError(
+            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s); use "
+            f"cuda:0 ... cuda:{torch.cuda.device_count() - 1}"
+        )
+    if dev.type == "cpu" and dev.index not in (None, 0):
+        raise TexsynthError(f"--device {name}: there is one cpu device; use --device cpu")
     return dev
 
 
@@ -431,6 +571,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     import secrets
     import time
 
+    from .atomic import StagedFiles
     from .cli_signals import synth_signal, wants_signal
     from .io import atomic_text_write
     from .methods import METHODS, parse_method
@@ -438,11 +579,17 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     if wants_signal(args):
         return synth_signal(args)
-    image, meta = read_image(args.input)
     outputs = _output_paths(args.output, args.n)
-    for out in outputs:
-        if not out.parent.is_dir():
-            raise TexsynthError(f"output directory {str(out.parent)!r} does not exist")
+    sidecar = _sidecar_path(args.output)
+    _check_set(
+        outputs,
+        sidecar,
+        _synth_inputs(args),
+        suffixes=SUPPORTED_SUFFIXES,
+        overwrite=args.overwrite,
+    )
+    device = _device(args.device)
+    image, meta = read_image(args.input)
     mask = init = None
     if args.mask is not None:
         m, _ = read_image(args.mask)
@@ -451,7 +598,6 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         init, _ = read_image(args.init)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     terms = [name for _, name in parse_method(args.method)]  # a bad method fails before work
-    device = _device(args.device)
     start = time.perf_counter()
     result, report = synthesize(
         image,
@@ -480,10 +626,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     )
     elapsed = time.perf_counter() - start
     result = result.cpu()
-    note = _write_outputs(result, meta, outputs, args.output.suffix.lower())
-    sidecar = _sidecar_path(args.output)
     doc = {
-        **_versions(),
+        **_record("synth"),
         "input": str(args.input),
         "outputs": [str(o) for o in outputs],
         "seed": seed,
@@ -516,7 +660,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         ],
         "seconds": round(elapsed, 3),
     }
-    atomic_text_write(sidecar, json.dumps(doc, indent=1))
+    with StagedFiles() as stage:  # the whole set and its record, or nothing new
+        temps = [stage.temp(o) for o in outputs]
+        note = _write_outputs(result, meta, temps, args.output.suffix.lower())
+        atomic_text_write(stage.temp(sidecar), json.dumps(doc, indent=1))
     names = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
     print(
         f"wrote {names} ({result.shape[-1]}x{result.shape[-2]}, seed {seed}) in "
@@ -525,6 +672,16 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     if note:
         print(f"note: {note}")
     return 0
+
+
+def _synth_inputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
+    """The files ``synth`` reads: never one of its outputs."""
+    return [
+        ("exemplar", args.input),
+        ("mask", args.mask),
+        ("init image", args.init),
+        ("weights file", args.weights),
+    ]
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
@@ -566,11 +723,18 @@ def _write_outputs(result: torch.Tensor, meta: ImageMeta, outputs: list[Path], s
 def _cmd_remake(args: argparse.Namespace) -> int:
     import time
 
+    from .atomic import StagedFiles
     from .io import atomic_text_write
     from .methods import parse_method
     from .synthesis import remake
 
     parse_method(args.method)  # a bad method fails before any work
+    sidecar = _sidecar_path(args.output)
+    inputs = [("content", args.content), ("style", args.like), ("weights file", args.weights)]
+    _check_set(
+        [args.output], sidecar, inputs, suffixes=SUPPORTED_SUFFIXES, overwrite=args.overwrite
+    )
+    device = _device(args.device)
     content, cmeta = read_image(args.content)
     style, smeta = read_image(args.like)
     if content.shape[0] != style.shape[0]:
@@ -578,10 +742,7 @@ def _cmd_remake(args: argparse.Namespace) -> int:
             content = content.expand(style.shape[0], -1, -1)
         elif style.shape[0] == 1:
             style = style.expand(content.shape[0], -1, -1)
-    if not args.output.parent.is_dir():
-        raise TexsynthError(f"output directory {str(args.output.parent)!r} does not exist")
     seed = args.seed if args.seed is not None else 0
-    device = _device(args.device)
     start = time.perf_counter()
     result, report = remake(
         content,
@@ -600,10 +761,8 @@ def _cmd_remake(args: argparse.Namespace) -> int:
         report=True,
     )
     elapsed = time.perf_counter() - start
-    note = _write_outputs(result.cpu(), smeta, [args.output], args.output.suffix.lower())
-    sidecar = _sidecar_path(args.output)
     doc = {
-        **_versions(),
+        **_record("remake"),
         "content": str(args.content),
         "style": str(args.like),
         "outputs": [str(args.output)],
@@ -625,7 +784,10 @@ def _cmd_remake(args: argparse.Namespace) -> int:
         ],
         "seconds": round(elapsed, 3),
     }
-    atomic_text_write(sidecar, json.dumps(doc, indent=1))
+    with StagedFiles() as stage:  # the image and its record, or nothing new
+        out = stage.temp(args.output)
+        note = _write_outputs(result.cpu(), smeta, [out], args.output.suffix.lower())
+        atomic_text_write(stage.temp(sidecar), json.dumps(doc, indent=1))
     print(f"wrote {args.output} in {elapsed:.1f} s; settings in {sidecar}")
     if note:
         print(f"note: {note}")
@@ -652,6 +814,7 @@ def _sidecar_path(pattern: Path) -> Path:
 def _cmd_stats(args: argparse.Namespace) -> int:
     from .cli_signals import stats_signal, wants_signal
 
+    _check_json_option(args.json, [("image", args.image)], args.overwrite)
     if wants_signal(args, args.image):
         return stats_signal(args)
     image, meta = read_image(args.image)
@@ -716,7 +879,7 @@ def _write_json(
         entry["value"] = value
         coefficients.append(entry)
     doc = {
-        "texsynth_version": __version__,
+        **_record("stats"),
         "image": str(args.image),
         "shape_chw": list(shape),
         "dtype": dtype,

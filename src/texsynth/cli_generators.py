@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -22,8 +23,10 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     from .cli import (
         _add_network_options,
         _add_outputs_option,
+        _add_overwrite_option,
         _add_run_options,
         _positive_int,
+        _seed,
         _size,
         _weight,
     )
@@ -94,11 +97,12 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="seed 000's loss: match the batch mean of the statistics over the batch spread",
     )
-    tr.add_argument("--seed", type=int, default=0, help="seed of the weights and noise")
+    tr.add_argument("--seed", type=_seed, default=0, help="seed of the weights and noise")
     tr.add_argument(
         "--resume", action="store_true", help="continue from the checkpoint of an earlier run"
     )
     _add_run_options(tr)
+    _add_overwrite_option(tr)
     tr.set_defaults(func=_cmd_train)
 
     sa = sub.add_parser(
@@ -118,9 +122,10 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         help="output size, e.g. 1024x1024 (default: the training exemplar's)",
     )
     sa.add_argument(
-        "--seed", type=int, default=None, help="random seed (default: random, in the sidecar)"
+        "--seed", type=_seed, default=None, help="random seed (default: random, in the sidecar)"
     )
     _add_run_options(sa)
+    _add_overwrite_option(sa)
     sa.set_defaults(func=_cmd_sample)
 
 
@@ -131,15 +136,32 @@ def checkpoint_path(model_path: Path) -> Path:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .atomic import StagedFiles, check_output, is_texsynth_safetensors
     from .cli import _device, _versions
     from .generators import save_generator, train_generator
     from .methods import parse_method
 
     method = args.method or "scattering"
     parse_method(method)  # a bad method fails before any work
-    if not args.output.parent.is_dir():
-        raise TexsynthError(f"output directory {str(args.output.parent)!r} does not exist")
+    inputs = [("exemplar", args.input), ("weights file", args.weights)]
+    check_output(
+        args.output,
+        option="-o",
+        suffixes=(".safetensors",),
+        inputs=inputs,
+        ours=is_texsynth_safetensors,
+        overwrite=args.overwrite,
+        hint=" (train writes a generator file)",
+    )
     ckpt = checkpoint_path(args.output)
+    check_output(
+        ckpt,
+        option=f"-o {args.output.name}: its checkpoint",
+        suffixes=None,
+        inputs=inputs,
+        ours=is_texsynth_safetensors,
+        overwrite=args.overwrite,
+    )
     if args.resume and not ckpt.exists():
         raise TexsynthError(
             f"--resume: there is no checkpoint {str(ckpt)!r} to resume from; run without "
@@ -176,6 +198,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             checkpoint=ckpt,
             resume=args.resume,
+            keep_checkpoint=True,  # deleted only once the model file is in place
             report=True,
         )
     except KeyboardInterrupt:
@@ -204,14 +227,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "microcanonical": args.microcanonical,
             "seed": args.seed,
         },
-        "final_loss": rep.losses[-1] if rep.losses else None,
+        "final_loss": rep.last_loss if math.isfinite(rep.last_loss) else None,
         "seconds": round(elapsed, 3),
         "resumed_from_step": rep.resumed_from,
     }
-    save_generator(model.cpu(), args.output, metadata=info)
+    try:
+        with StagedFiles() as stage:
+            save_generator(model.cpu(), stage.temp(args.output), metadata=info)
+    except TexsynthError as exc:
+        raise TexsynthError(
+            f"{exc}; the trained network is kept in {str(ckpt)!r}: fix this, then run the "
+            "same command with --resume to write it"
+        ) from None
+    ckpt.unlink(missing_ok=True)
+    loss = "n/a" if info["final_loss"] is None else f"{info['final_loss']:.4g}"
+    ran = rep.steps - rep.resumed_from
     print(
-        f"wrote {args.output} ({rep.steps} steps in {elapsed:.1f} s, final loss "
-        f"{info['final_loss']:.4g}); draw textures with: texsynth sample {args.output} -o OUT"
+        f"wrote {args.output} ({ran} steps in {elapsed:.1f} s"
+        + (f", {rep.steps} in all" if rep.resumed_from else "")
+        + f", final loss {loss}); draw textures with: texsynth sample {args.output} -o OUT"
     )
     return 0
 
@@ -219,14 +253,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     import secrets
 
-    from .cli import _device, _output_paths, _sidecar_path, _versions, _write_outputs
+    from .atomic import StagedFiles
+    from .cli import _check_set, _device, _output_paths, _record, _sidecar_path, _write_outputs
     from .generators import generate_samples, load_generator, read_generator_metadata
-    from .io import atomic_text_write
+    from .io import SUPPORTED_SUFFIXES, atomic_text_write
 
     outputs = _output_paths(args.output, args.n)
-    for out in outputs:
-        if not out.parent.is_dir():
-            raise TexsynthError(f"output directory {str(out.parent)!r} does not exist")
+    sidecar = _sidecar_path(args.output)
+    _check_set(
+        outputs,
+        sidecar,
+        [("model", args.model)],
+        suffixes=SUPPORTED_SUFFIXES,
+        overwrite=args.overwrite,
+    )
     device = _device(args.device)
     header = read_generator_metadata(args.model)
     model = load_generator(args.model, device=device)
@@ -240,14 +280,19 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     noise = torch.Generator().manual_seed(seed)
     chunk = max(1, min(64, (256 << 20) // (4 * H * W * int(model.config["image_channels"]))))
     note = ""
-    for first in range(0, args.n, chunk):
-        paths = outputs[first : first + chunk]
-        result = generate_samples(model, len(paths), H, W, generator=noise).cpu()
-        note = _write_outputs(result, meta, paths, args.output.suffix.lower())
+    stage = StagedFiles()  # the whole set and its record, or nothing new
+    try:
+        temps = [stage.temp(o) for o in outputs]
+        for first in range(0, args.n, chunk):
+            paths = temps[first : first + chunk]
+            result = generate_samples(model, len(paths), H, W, generator=noise).cpu()
+            note = _write_outputs(result, meta, paths, args.output.suffix.lower())
+    except BaseException:
+        stage.discard()
+        raise
     elapsed = time.perf_counter() - start
-    sidecar = _sidecar_path(args.output)
     doc = {
-        **_versions(),
+        **_record("sample"),
         "model": str(args.model),
         "outputs": [str(o) for o in outputs],
         "seed": seed,
@@ -257,7 +302,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         "seconds": round(elapsed, 3),
         "training": info.get("settings"),
     }
-    atomic_text_write(sidecar, json.dumps(doc, indent=1))
+    with stage:
+        atomic_text_write(stage.temp(sidecar), json.dumps(doc, indent=1))
     names = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
     print(f"wrote {names} ({W}x{H}, seed {seed}) in {elapsed:.2f} s; settings in {sidecar}")
     if note:

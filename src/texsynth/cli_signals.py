@@ -58,7 +58,8 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def synth_signal(args: argparse.Namespace) -> int:
     """Run ``texsynth synth`` on a 1-D signal file."""
-    from .cli import _device, _output_paths, _sidecar_path, _versions
+    from .atomic import StagedFiles
+    from .cli import _check_set, _device, _output_paths, _record, _sidecar_path, _synth_inputs
     from .methods import DEFAULT_POWER_SPECTRUM
     from .synthesis1d import synthesize_1d
 
@@ -69,11 +70,13 @@ def synth_signal(args: argparse.Namespace) -> int:
             f"1-D signals are written as {', '.join(SIGNAL_SUFFIXES)}, not "
             f"{args.output.suffix or '(no suffix)'!r}; change the suffix of -o"
         )
-    signal, meta = read_signal(args.input)
     outputs = _output_paths(args.output, args.n)
-    for out in outputs:
-        if not out.parent.is_dir():
-            raise TexsynthError(f"output directory {str(out.parent)!r} does not exist")
+    sidecar = _sidecar_path(args.output)
+    _check_set(
+        outputs, sidecar, _synth_inputs(args), suffixes=SIGNAL_SUFFIXES, overwrite=args.overwrite
+    )
+    device = _device(args.device)
+    signal, meta = read_signal(args.input)
     mask = init = None
     if args.mask is not None:
         m, _ = read_signal(args.mask)
@@ -81,7 +84,6 @@ def synth_signal(args: argparse.Namespace) -> int:
     if args.init is not None:
         init, _ = read_signal(args.init)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    device = _device(args.device)
     start = time.perf_counter()
     result, report = synthesize_1d(
         signal,
@@ -105,11 +107,8 @@ def synth_signal(args: argparse.Namespace) -> int:
     )
     elapsed = time.perf_counter() - start
     result = result.cpu()
-    for out, x in zip(outputs, result, strict=True):
-        write_signal(out, x, meta)
-    sidecar = _sidecar_path(args.output)
     doc = {
-        **_versions(),
+        **_record("synth"),
         "input": str(args.input),
         "outputs": [str(o) for o in outputs],
         "seed": seed,
@@ -143,7 +142,10 @@ def synth_signal(args: argparse.Namespace) -> int:
         ],
         "seconds": round(elapsed, 3),
     }
-    atomic_text_write(sidecar, json.dumps(doc, indent=1))
+    with StagedFiles() as stage:  # the whole set and its record, or nothing new
+        for out, x in zip(outputs, result, strict=True):
+            write_signal(stage.temp(out), x, meta)
+        atomic_text_write(stage.temp(sidecar), json.dumps(doc, indent=1))
     names = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
     if report.stationary:
         kind = "stationary"
@@ -234,10 +236,10 @@ def stats_signal(args: argparse.Namespace) -> int:
             }
             entry["value"] = value
             coefficients.append(entry)
-        from . import __version__
+        from .cli import _record
 
         doc = {
-            "texsynth_version": __version__,
+            **_record("stats"),
             "signal": str(args.image),
             "shape_cn": [C, N],
             "dtype": meta.dtype,
@@ -288,7 +290,10 @@ def eval_signals(args: argparse.Namespace) -> int:
         "real piece of it (the mean over the exemplar's other pieces)"
     )
     if args.json is not None:
+        from .cli import _record
+
         doc = {
+            **_record("eval"),
             "exemplar": str(args.exemplar),
             "samples": [str(p) for p in args.samples],
             "signal": True,

@@ -20,9 +20,10 @@ Conventions
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
-import secrets
+import stat
 import struct
 import warnings
 import zlib
@@ -139,6 +140,57 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def as_path(path: Any, name: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path`; a one-line error for anything else (e.g. None)."""
+    if isinstance(path, Path):
+        return path
+    if isinstance(path, (str, os.PathLike)) and not isinstance(path, bytes):
+        text = os.fspath(path)
+        if isinstance(text, str) and text:
+            return Path(text)
+    raise TexsynthError(
+        f"{name} must be a file name (str or os.PathLike), got {type(path).__name__} "
+        f"{path!r:.40}; give the path of the file"
+    )
+
+
+def _input_size(path: Path, what: str) -> int:
+    """Size in bytes of an existing regular input file; one-line errors otherwise."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise TexsynthError(f"file not found: {_q(path)}; check the path") from None
+    except NotADirectoryError:
+        raise TexsynthError(
+            f"file not found: {_q(path)} (a part of the path is a file); check the path"
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise TexsynthError(
+                f"file name too long: {str(path)[:40]!r}... ({len(path.name)} characters); "
+                "check the path"
+            ) from None
+        raise TexsynthError(f"cannot open {_q(path)}: {_one_line(exc)}; check the path") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise TexsynthError(f"{_q(path)} is a directory; give {what}")
+    return st.st_size
+
+
+def check_target(path: Path) -> None:
+    """One-line errors for a file that cannot be written: missing folder, a directory."""
+    q = _q(path)
+    if not path.parent.is_dir():
+        raise TexsynthError(
+            f"cannot write {q}: directory {str(path.parent)!r} does not exist; create it first"
+        )
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:
+        raise TexsynthError(f"cannot write {q}: {_one_line(exc)}; use a shorter name") from None
+    if is_dir:
+        raise TexsynthError(f"cannot write {q}: it is a directory; give a file name")
+
+
 def _format_of(path: Path, action: str) -> str:
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -206,13 +258,10 @@ def read_image(
     TexsynthWarning
         When an alpha channel is dropped.
     """
-    p = Path(path)
+    p = as_path(path, "path")
     fmt = _format_of(p, "read")
-    if not p.exists():
-        raise TexsynthError(f"file not found: {_q(p)}; check the path")
-    if p.is_dir():
-        raise TexsynthError(f"{_q(p)} is a directory; give an image file")
-    if p.stat().st_size == 0:
+    size = _input_size(p, "an image file")
+    if size == 0:
         raise TexsynthError(f"{_q(p)} is empty (0 bytes); re-export or re-download it")
     reader = _READERS[fmt]
     data = reader(p)
@@ -580,16 +629,10 @@ def write_image(
     key ``image``. JPEG is written at quality 95, WebP losslessly (WebP has no grey
     mode, so grey comes back as RGB).
     """
-    p = Path(path)
+    p = as_path(path, "path")
     fmt = _format_of(p, "write")
     q = _q(p)
-    parent = p.parent
-    if not parent.is_dir():
-        raise TexsynthError(
-            f"cannot write {q}: directory {str(parent)!r} does not exist; create it first"
-        )
-    if p.is_dir():
-        raise TexsynthError(f"cannot write {q}: it is a directory; give a file name")
+    check_target(p)
     data = _as_chw_float32(image, q)
     depth = _choose_depth(fmt, meta, bit_depth, q)
     if depth == 32:
@@ -697,7 +740,9 @@ def _choose_depth(fmt: str, meta: ImageMeta | None, bit_depth: int | None, q: st
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Run ``write`` on a temporary file next to ``path``, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.stem}.tmp-{secrets.token_hex(4)}{path.suffix}")
+    from .atomic import temp_path
+
+    tmp = temp_path(path)  # hidden, tagged with the process id (stale ones are cleaned)
     done = False
     try:
         with open(tmp, "xb"):  # claim the name; permissions follow the umask
@@ -718,9 +763,8 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 
 def atomic_text_write(path: str | os.PathLike[str], text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise TexsynthError(f"cannot write {_q(path)}: directory {_q(path.parent)} does not exist")
+    path = as_path(path, "path")
+    check_target(path)
     _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     return path
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from .errors import TexsynthError
-from .io import _atomic_write, _one_line, _q, real_array
+from .io import _atomic_write, _input_size, _one_line, _q, as_path, check_target, real_array
 
 __all__ = ["SIGNAL_SUFFIXES", "SignalMeta", "is_signal_file", "read_signal", "write_signal"]
 
@@ -82,9 +82,9 @@ def is_signal_file(path: str | os.PathLike[str]) -> bool:
     suffix = p.suffix.lower()
     if suffix == ".csv":
         return True
-    if suffix not in (".npy", ".npz") or not p.is_file():
-        return False
     try:
+        if suffix not in (".npy", ".npz") or not p.is_file():
+            return False
         if suffix == ".npy":
             return np.load(p, mmap_mode="r", allow_pickle=False).ndim == 1
         with np.load(p, allow_pickle=False) as z:
@@ -120,13 +120,9 @@ def read_signal(
         If the file is missing, empty, unreadable, of another type, not 1-D (or
         ``[C, N]``), non-numeric, or holds NaN/Inf values (unless ``allow_nonfinite``).
     """
-    p = Path(path)
+    p = as_path(path, "path")
     fmt = _format_of(p, "read")
-    if not p.exists():
-        raise TexsynthError(f"file not found: {_q(p)}; check the path")
-    if p.is_dir():
-        raise TexsynthError(f"{_q(p)} is a directory; give a signal file")
-    if p.stat().st_size == 0:
+    if _input_size(p, "a signal file") == 0:
         raise TexsynthError(f"{_q(p)} is empty (0 bytes); give a file with samples")
     columns = None
     if fmt == "csv":
@@ -307,15 +303,10 @@ def write_signal(
     ``signal``; CSV as one column per channel, with 9 significant digits for float32 and
     17 for float64 (both exact round trips).
     """
-    p = Path(path)
+    p = as_path(path, "path")
     fmt = _format_of(p, "write")
     q = _q(p)
-    if not p.parent.is_dir():
-        raise TexsynthError(
-            f"cannot write {q}: directory {str(p.parent)!r} does not exist; create it first"
-        )
-    if p.is_dir():
-        raise TexsynthError(f"cannot write {q}: it is a directory; give a file name")
+    check_target(p)
     arr = _as_cn(signal, q)
     wide = arr.dtype == np.float64 or (meta is not None and meta.dtype == "float64")
     arr = arr.astype(np.float64 if wide else np.float32)

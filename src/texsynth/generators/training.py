@@ -10,6 +10,7 @@ out in the exemplar's units.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -24,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._checks import as_image_batch, check_mask
+from ..atomic import temp_path
 from ..errors import TexsynthError
 from ..losses import TextureLoss
 from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, scattering_options
@@ -52,6 +54,7 @@ class TrainingReport:
     steps: int = 0  # steps done in total (including those before a resume)
     resumed_from: int = 0  # step the run resumed from (0: a fresh start)
     losses: list[float] = field(default_factory=list)  # loss of each step of this run
+    last_loss: float = math.nan  # loss of the last step done (also one before a resume)
     size: tuple[int, int] = (0, 0)  # training sample size
     seconds: float = 0.0  # wall time of this run
 
@@ -96,6 +99,7 @@ def train_generator(
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 100,
     resume: bool = False,
+    keep_checkpoint: bool = False,
     report: bool = False,
 ) -> SynthHalfUNet2D | tuple[SynthHalfUNet2D, TrainingReport]:
     """Train a generator that turns white noise into new textures like ``exemplar``.
@@ -154,6 +158,10 @@ def train_generator(
         file) every ``checkpoint_every`` steps; ``resume=True`` continues from it after an
         interruption (the settings must be the same). The checkpoint is deleted when
         training completes.
+    keep_checkpoint
+        Also checkpoint the last step and keep the file: delete it yourself once the
+        network is saved (:func:`~texsynth.generators.save_generator`), so that a failed
+        save loses nothing (``resume=True`` then returns the trained network at once).
     report
         Also return a :class:`TrainingReport`.
 
@@ -184,6 +192,10 @@ def train_generator(
         )
     if resume and checkpoint is None:
         raise TexsynthError("resume=True needs the checkpoint file to resume from (checkpoint=)")
+    if seed is not None and (
+        not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63
+    ):
+        raise TexsynthError(f"seed must be an integer from 0 to 2**63-1, got {seed!r:.30}")
 
     ex = as_image_batch(exemplar, "exemplar")
     if ex.shape[0] != 1:
@@ -292,12 +304,13 @@ def train_generator(
     done = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     loss_rngs = loss_fn.random_generators()  # e.g. sliced Wasserstein directions
+    last_loss = math.nan
     if resume:
         assert ckpt_path is not None
-        done = _restore(ckpt_path, settings, model, optimiser, noise, loss_rngs)
+        done, last_loss = _restore(ckpt_path, settings, model, optimiser, noise, loss_rngs)
         log.info("resuming from step %d of %d (%s)", done, steps, ckpt_path)
 
-    rep = TrainingReport(resumed_from=done, size=shape)
+    rep = TrainingReport(resumed_from=done, size=shape, steps=done, last_loss=last_loss)
     model.train()
     smoothed = math.nan
     bar = tqdm(total=steps, initial=done, desc="training", disable=None if progress else True)
@@ -320,20 +333,26 @@ def train_generator(
             optimiser.step()
             v = float(value.detach())
             rep.losses.append(v)
+            rep.last_loss = v
             smoothed = v if math.isnan(smoothed) else 0.9 * smoothed + 0.1 * v
             rep.steps = step + 1
             bar.update(1)
             bar.set_postfix(loss=f"{smoothed:.4g}")
             if (step + 1) % log_every == 0:
                 log.info("step %d/%d: loss %.4g", step + 1, steps, smoothed)
-            if ckpt_path is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-                _save_checkpoint(ckpt_path, settings, step + 1, model, optimiser, noise, loss_rngs)
+            last = step + 1 == steps
+            if ckpt_path is not None and (
+                ((step + 1) % checkpoint_every == 0 and not last) or (last and keep_checkpoint)
+            ):
+                _save_checkpoint(
+                    ckpt_path, settings, step + 1, model, optimiser, noise, loss_rngs, v
+                )
             if callback is not None and callback(step, v, model):
                 break
     finally:
         bar.close()
     model.eval()
-    if ckpt_path is not None and rep.steps >= steps and ckpt_path.exists():
+    if ckpt_path is not None and rep.steps >= steps and ckpt_path.exists() and not keep_checkpoint:
         ckpt_path.unlink()
     rep.seconds = time.perf_counter() - start_time
     return (model, rep) if report else model
@@ -347,8 +366,10 @@ def _save_checkpoint(
     optimiser: torch.optim.Adam,
     noise: torch.Generator,
     loss_rngs: list[torch.Generator],
+    loss: float = math.nan,
 ) -> None:
-    """Network, Adam moments, the noise's and the loss's generator states, atomically."""
+    """Network, Adam moments, the noise's and the loss's generator states, atomically (a
+    hidden temporary tagged with the process id, renamed over ``path``)."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for i, p in enumerate(model.parameters()):
         state = optimiser.state.get(p, {})
@@ -363,8 +384,21 @@ def _save_checkpoint(
         "format": CHECKPOINT_FORMAT,
         "settings": json.dumps(settings, sort_keys=True),
         "step": str(step),
+        "loss": repr(float(loss)),
     }
-    atomic_save_file(tensors, path, meta)
+    tmp = temp_path(path)
+    try:
+        atomic_save_file(tensors, tmp, meta)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise TexsynthError(
+                f"cannot write checkpoint {str(path)!r}: {exc.strerror or exc}; check the "
+                "free space and permissions of its directory"
+            ) from None
+        raise
 
 
 def _restore(
@@ -374,8 +408,8 @@ def _restore(
     optimiser: torch.optim.Adam,
     noise: torch.Generator,
     loss_rngs: list[torch.Generator],
-) -> int:
-    """Load a checkpoint written with the same settings; return its step."""
+) -> tuple[int, float]:
+    """Load a checkpoint written with the same settings; return its step and last loss."""
     tensors, meta = load_checkpoint_file(path)
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise TexsynthError(
@@ -404,7 +438,11 @@ def _restore(
     for i, g in enumerate(loss_rngs):
         if f"loss_rng.{i}" in tensors:
             g.set_state(tensors[f"loss_rng.{i}"])
-    return int(meta["step"])
+    try:
+        loss = float(meta.get("loss", "nan"))
+    except ValueError:
+        loss = math.nan
+    return int(meta["step"]), loss
 
 
 def train_synth_unet(

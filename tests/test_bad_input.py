@@ -1,0 +1,352 @@
+"""Bad input and faults on the ``texsynth`` command (issue 17): every refusal is exit status 2,
+one line on stderr naming the problem and the fix, no traceback, inputs unchanged and no new
+file. Expensive cases are refused before any work, so each takes well under a second."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import texsynth.generators
+import texsynth.io
+from texsynth import TexsynthError
+from texsynth.atomic import MARKER_KEY, clean_stale_temporaries
+from texsynth.cli import main
+from texsynth.cli_generators import checkpoint_path
+from texsynth.generators import train_generator
+from texsynth.io import read_image
+
+QUICK = ["--steps", "1", "--quiet"]
+TRAIN = ["--size", "16x16", "--depth", "2", "--width", "2", "--batch", "1", "--quiet"]
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    """Every file and folder under ``root`` (hidden ones too) with a hash of its bytes."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        if p.is_symlink():
+            out[rel] = "link:" + os.readlink(p)
+        elif p.is_dir():
+            out[rel] = "dir"
+        else:
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _run(args: list[str]) -> int:
+    try:
+        return main(args)
+    except SystemExit as exc:  # argparse
+        return int(exc.code or 0)
+
+
+@pytest.fixture
+def d(tmp_path: Path) -> Path:
+    """A folder with a 24x24 exemplar, a mask, an init image and a tiny generator file."""
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((24, 24)) * 255).astype(np.uint8)).save(tmp_path / "ex.png")
+    Image.fromarray((rng.random((24, 24)) * 255).astype(np.uint8)).save(tmp_path / "style.png")
+    mask = np.zeros((24, 24), np.uint8)
+    mask[8:16, 8:16] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    Image.fromarray((rng.random((24, 24)) * 255).astype(np.uint8)).save(tmp_path / "init.png")
+    np.save(tmp_path / "walk.npy", np.cumsum(rng.standard_normal(256)).astype(np.float32))
+    model = train_generator(
+        torch.rand(1, 16, 16), steps=1, size=16, Jmax=2, width=2, seed=0, progress=False
+    )
+    texsynth.generators.save_generator(model, tmp_path / "m.safetensors")
+    os.link(tmp_path / "ex.png", tmp_path / "hard.png")
+    (tmp_path / "alias.safetensors").symlink_to(tmp_path / "ex.png")
+    (tmp_path / "alias.png").symlink_to(tmp_path / "m.safetensors")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "photo.png").write_bytes((tmp_path / "init.png").read_bytes())
+    (tmp_path / "results.json").write_text('{"mine": 1}')
+    (tmp_path / "user.safetensors").write_bytes(b"not a model of texsynth")
+    (tmp_path / "user.html").write_text("<html><title>my page</title></html>")
+    (tmp_path / "adir.png").mkdir()
+    (tmp_path / "blk.json").mkdir()
+    return tmp_path
+
+
+LONG = "a" * 300
+
+CASES = [
+    # 2: an output that is one of the run's inputs
+    (["synth", "{d}/ex.png", "-o", "{d}/ex.png"], "is the exemplar"),
+    (["synth", "{d}/ex.png", "-o", "{d}/sub/../ex.png"], "is the exemplar"),
+    (["synth", "{d}/ex.png", "-o", "{d}/hard.png"], "is the exemplar"),
+    (["synth", "{d}/ex.png", "-o", "{d}/mask.png", "--mask", "{d}/mask.png"], "is the mask"),
+    (["synth", "{d}/ex.png", "-o", "{d}/init.png", "--init", "{d}/init.png"], "is the init"),
+    (["train", "{d}/ex.png", "-o", "{d}/alias.safetensors"], "is the exemplar"),
+    (["remake", "{d}/ex.png", "--like", "{d}/style.png", "-o", "{d}/style.png"], "is the style"),
+    (["remake", "{d}/ex.png", "--like", "{d}/style.png", "-o", "{d}/ex.png"], "is the content"),
+    (["sample", "{d}/m.safetensors", "-o", "{d}/alias.png"], "is the model"),
+    (["eval", "{d}/ex.png", "{d}/style.png", "--report", "{d}/style.png"], "is the sample"),
+    (["synth", "{d}/walk.npy", "-o", "{d}/walk.npy"], "is the exemplar"),
+    # 2: files texsynth did not write
+    (["synth", "{d}/ex.png", "-o", "{d}/photo.png"], "--overwrite"),
+    (["synth", "{d}/ex.png", "-o", "{d}/results.png"], "its sidecar"),
+    (["stats", "{d}/ex.png", "--json", "{d}/results.json"], "--overwrite"),
+    (["train", "{d}/ex.png", "-o", "{d}/user.safetensors"], "--overwrite"),
+    (["eval", "{d}/ex.png", "{d}/style.png", "--report", "{d}/user.html"], "--overwrite"),
+    (["sample", "{d}/m.safetensors", "-o", "{d}/photo.png"], "--overwrite"),
+    # 6: outputs checked before any work
+    (["synth", "{d}/ex.png", "-o", "{d}/x.xyz"], "unknown output type '.xyz'"),
+    (["synth", "{d}/ex.png", "-o", "{d}/sub"], "unknown output type"),
+    (["synth", "{d}/ex.png", "-o", "{d}/adir.png"], "is a directory"),
+    (["synth", "{d}/ex.png", "-o", "{d}/blk.png", "--n", "4"], "blk.json' is a directory"),
+    (["sample", "{d}/m.safetensors", "-o", "{d}/blk_{i}.png"], "blk.json' is a directory"),
+    (["synth", "{d}/ex.png", "-o", "{d}/nodir/x.png", "--steps", "10000"], "does not exist"),
+    (["synth", "{d}/ex.png", "-o", "{d}/ex.png/x.png"], "is not a folder"),
+    (["remake", "{d}/ex.png", "--like", "{d}/style.png", "-o", "{d}/r.gif"], "'.gif'"),
+    (["sample", "{d}/m.safetensors", "-o", "{d}/s.txt"], "unknown output type"),
+    (["eval", "{d}/ex.png", "{d}/style.png", "--report", "{d}/x.xyz"], ".html, .htm, .png"),
+    (["eval", "{d}/ex.png", "{d}/style.png", "--json", "{d}/nodir/e.json"], "does not exist"),
+    (["eval", "{d}/ex.png", "{d}/style.png", "--json", "{d}/e.txt"], "use one of .json"),
+    (["stats", "{d}/ex.png", "--json", "{d}/nodir/s.json"], "does not exist"),
+    (["train", "{d}/ex.png", "-o", "{d}/m.png", "--steps", "100000"], "use one of .safetensors"),
+    (["train", "{d}/ex.png", "-o", "{d}/model"], "(no suffix)"),
+    (["train", "{d}/ex.png", "-o", "{d}/nodir/m.safetensors"], "does not exist"),
+    (["synth", "{d}/walk.npy", "-o", "{d}/w.png"], "written as .npy, .npz, .csv"),
+    # 3: ordinary typos
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--seed", "18446744073709551616"], "2**63-1"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--seed", "-1"], "2**63-1"),
+    (["sample", "{d}/m.safetensors", "-o", "{d}/o.png", "--seed", "9223372036854775808"], "2**63"),
+    (["train", "{d}/ex.png", "-o", "{d}/n.safetensors", "--seed", "18446744073709551616"], "2**63"),
+    (
+        ["remake", "{d}/ex.png", "--like", "{d}/style.png", "-o", "{d}/o.png", "--seed", "1e3"],
+        "2**63",
+    ),
+    (["sample", "{d}/m.safetensors", "-o", "{d}/o.png", "--size", "0"], "both >= 1"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--size=-5x4"], "both >= 1"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--n", "x"], "positive integer"),
+    (["synth", "{d}/" + LONG + ".png", "-o", "{d}/o.png"], "file name too long"),
+    (["synth", "{d}/ex.png", "-o", "{d}/" + LONG + ".png"], "use a shorter name"),
+    (["stats", "{d}/" + LONG + ".npy"], "file name too long"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--device", "meta"], "unknown device 'meta'"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--device", "cpu:3"], "one cpu device"),
+    (["sample", "{d}/m.safetensors", "-o", "{d}/o.png", "--device", "nonsense"], "unknown device"),
+]
+
+
+@pytest.mark.parametrize(("args", "match"), CASES, ids=[" ".join(a[:1] + a[3:5]) for a, _ in CASES])
+def test_refused_before_work_in_one_line(
+    args: list[str], match: str, d: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [a.replace("{d}", str(d)) for a in args]
+    before = _snapshot(d)
+    assert _run(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err
+    assert err.startswith("texsynth: error:") and err.count("\n") == 1, err
+    assert match in err and "Traceback" not in err
+    assert _snapshot(d) == before  # inputs unchanged, no new file (hidden ones included)
+
+
+def test_read_only_folder_is_refused_before_work(
+    d: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ro = d / "ro"
+    ro.mkdir()
+    if os.geteuid() == 0:  # root writes anywhere: make the folder refuse it
+        real_open = os.open
+
+        def refuse(path: str | os.PathLike[str], *args: object, **kw: object) -> int:
+            if Path(path).parent == ro:
+                raise PermissionError(13, "Permission denied")
+            return real_open(path, *args, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr("texsynth.atomic.os.open", refuse)
+    else:
+        ro.chmod(0o555)
+    try:
+        before = _snapshot(d)
+        assert main(["synth", str(d / "ex.png"), "-o", str(ro / "o.png"), *QUICK]) == 2
+        err = capsys.readouterr().err
+        assert "cannot write in folder" in err and "Permission denied" in err
+        assert err.count("\n") == 1 and _snapshot(d) == before
+    finally:
+        ro.chmod(0o755)
+
+
+def test_python_api_bad_arguments() -> None:
+    with pytest.raises(TexsynthError, match="must be a file name") as info:
+        read_image(None)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+    with pytest.raises(TexsynthError, match="file name too long"):
+        read_image("b" * 300 + ".png")
+    with pytest.raises(TexsynthError, match="seed must be an integer from 0 to 2\\*\\*63-1"):
+        train_generator(torch.rand(1, 16, 16), steps=1, size=16, Jmax=2, seed=2**64)
+
+
+# ----------------------------------------------------------------------------- --overwrite
+
+
+def test_overwrite_replaces_foreign_files_and_own_outputs_need_nothing(
+    d: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = d / "photo.png"
+    old = photo.read_bytes()
+    assert main(["synth", str(d / "ex.png"), "-o", str(photo), *QUICK, "--overwrite"]) == 0
+    assert photo.read_bytes() != old
+    side = json.loads((d / "photo.json").read_text())
+    assert side[MARKER_KEY] == "synth"
+    # texsynth wrote photo.png and photo.json: a second run replaces them without --overwrite
+    assert main(["synth", str(d / "ex.png"), "-o", str(photo), *QUICK, "--seed", "4"]) == 0
+    assert json.loads((d / "photo.json").read_text())["seed"] == 4
+    # the same for stats --json and sidecars of an older version (texsynth_version only)
+    js = d / "s.json"
+    assert main(["stats", str(d / "ex.png"), "--json", str(js)]) == 0
+    assert main(["stats", str(d / "ex.png"), "--json", str(js)]) == 0
+    (d / "results.json").write_text(json.dumps({"texsynth_version": "0.1", "outputs": []}))
+    assert main(["synth", str(d / "ex.png"), "-o", str(d / "results.png"), *QUICK]) == 0
+    # ... but --overwrite never lets an output replace an input
+    assert main(["synth", str(d / "ex.png"), "-o", str(d / "ex.png"), "--overwrite"]) == 2
+    capsys.readouterr()
+
+
+# ----------------------------------------------------------------------------- item 1: train
+
+
+def test_failed_final_save_keeps_the_checkpoint_and_resume_writes_the_model(
+    d: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = d / "g.safetensors"
+    ckpt = checkpoint_path(model)
+    real_save = texsynth.generators.save_generator
+
+    def blocked(m: object, path: Path, **kw: object) -> None:
+        model.mkdir()  # the output path becomes a directory while training runs
+        real_save(m, path, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(texsynth.generators, "save_generator", blocked)
+    argv = ["train", str(d / "ex.png"), "-o", str(model), "--steps", "3", *TRAIN]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--resume" in err and ckpt.name in err
+    assert ckpt.is_file() and model.is_dir()
+    assert not [p for p in d.iterdir() if p.name.startswith(".")]  # no temporaries left
+    monkeypatch.setattr(texsynth.generators, "save_generator", real_save)
+    model.rmdir()
+    assert main([*argv, "--resume"]) == 0
+    assert model.is_file() and not ckpt.exists()
+    assert "0 steps" in capsys.readouterr().out  # nothing left to train: the kept network
+    # the model is the one an uninterrupted run writes
+    other = d / "h.safetensors"
+    assert main(["train", str(d / "ex.png"), "-o", str(other), "--steps", "3", *TRAIN]) == 0
+    a = texsynth.generators.load_generator(model)
+    b = texsynth.generators.load_generator(other)
+    for (ka, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(va, vb), ka
+
+
+# ----------------------------------------------------------------------------- item 7: sets
+
+
+def test_failure_in_the_middle_of_a_set_leaves_nothing_new(
+    d: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["synth", str(d / "ex.png"), "-o", str(d / "t.png"), "--n", "4", *QUICK, "--seed", "1"]
+    assert main(argv) == 0
+    before = _snapshot(d)
+    real_write = texsynth.io.write_image
+    calls = []
+
+    def disk_full(path: Path, *args: object, **kw: object) -> Path:
+        calls.append(path)
+        if len(calls) == 3:
+            raise TexsynthError(f"cannot write {str(path)!r}: No space left on device")
+        return real_write(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(texsynth.io, "write_image", disk_full)
+    assert main([*argv[:-1], "2"]) == 2
+    assert "No space left" in capsys.readouterr().err
+    assert _snapshot(d) == before  # the old set and its record, no temporaries
+
+    def interrupted(path: Path, *args: object, **kw: object) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(texsynth.io, "write_image", interrupted)
+    assert main([*argv[:-1], "2"]) == 130
+    assert _snapshot(d) == before
+
+
+def test_sample_set_is_all_or_nothing(
+    d: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _snapshot(d)
+    real_write = texsynth.io.write_image
+    calls = []
+
+    def disk_full(path: Path, *args: object, **kw: object) -> Path:
+        calls.append(path)
+        if len(calls) == 2:
+            raise TexsynthError(f"cannot write {str(path)!r}: No space left on device")
+        return real_write(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(texsynth.io, "write_image", disk_full)
+    argv = ["sample", str(d / "m.safetensors"), "-o", str(d / "s.png"), "--n", "3"]
+    assert main([*argv, "--size", "16", "--seed", "0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert _snapshot(d) == before
+    monkeypatch.setattr(texsynth.io, "write_image", real_write)
+    assert main([*argv, "--size", "16", "--seed", "0"]) == 0
+    names = {p.name for p in d.iterdir()} - set(before)
+    assert names == {"s_0.png", "s_1.png", "s_2.png", "s.json"}
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_kill_during_a_write_leaves_the_old_file_and_its_temporary_is_cleaned_next_time(
+    d: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = d / "k.png"
+    argv = ["synth", str(d / "ex.png"), "-o", str(out), *QUICK, "--seed", "1"]
+    assert main(argv) == 0
+    old = out.read_bytes()
+    # a kill -9 between writing the temporary and moving it: the temporary stays, hidden
+    pid = _dead_pid()
+    stale = [
+        d / f".k.tmp-{pid}-0badc0de.png",
+        d / f"..k.tmp-{pid}-0badc0de.tmp-{pid}-12345678.png",
+        d / f".k.tmp-{pid}-0badc0de.json",
+    ]
+    for s in stale:
+        s.write_bytes(b"half a file")
+    live = d / f".k.tmp-{os.getpid()}-feedbeef.png"  # a write in progress (this process)
+    live.write_bytes(b"being written")
+    assert out.read_bytes() == old
+    # other commands ignore the temporaries ...
+    assert main(["stats", str(out), "--json", str(d / "k_stats.json")]) == 0
+    assert all(s.exists() for s in stale)
+    # ... and the next write of the same output removes the stale ones
+    assert main([*argv[:-1], "2"]) == 0
+    assert not any(s.exists() for s in stale) and live.exists()
+    assert out.read_bytes() != old
+    # a generator checkpoint's temporary (nested in safetensors' own) is recognised too
+    ck = d / f"..g.checkpoint.tmp-{pid}-0badc0de.safetensors.0123456789ab.tmp"
+    ck.write_bytes(b"x")
+    assert clean_stale_temporaries(d / "g.checkpoint.safetensors") == [ck]
+    # our own pid, but older than this process: an earlier process had the same pid
+    # (containers); a temporary of an older version without a pid: stale after an hour
+    mine = d / f".g.tmp-{os.getpid()}-0badc0de.png"
+    legacy = d / ".g.tmp-0badc0de.png"
+    for p in (mine, legacy):
+        p.write_bytes(b"x")
+        os.utime(p, (1e9, 1e9))
+    assert sorted(clean_stale_temporaries(d / "g.png")) == sorted([mine, legacy])
+    capsys.readouterr()
