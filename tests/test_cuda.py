@@ -23,7 +23,7 @@ def test_statistics_on_cuda_match_cpu() -> None:
 
 def test_synthesis_on_cuda() -> None:
     ex = torch.rand(1, 64, 64, generator=torch.Generator().manual_seed(0))
-    out = synthesize(ex, device="cuda", seed=0, steps=20, progress=False)
+    out = synthesize(ex, method="scattering", device="cuda", seed=0, steps=20, progress=False)
     assert out.device.type == "cuda" and out.shape == (1, 1, 64, 64)
     assert torch.isfinite(out).all()
 

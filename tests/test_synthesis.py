@@ -29,7 +29,7 @@ def _exemplar(n: int = 48, C: int = 1, seed: int = 0) -> torch.Tensor:
     return (y / y.max()).clamp(0, 1)
 
 
-FAST: dict[str, Any] = dict(steps=25, progress=False)
+FAST: dict[str, Any] = dict(method="scattering", quality="fast", steps=25, progress=False)
 
 
 def test_shapes_sizes_and_units() -> None:
@@ -74,7 +74,7 @@ def test_same_seed_same_result_different_seed_different() -> None:
 
 def test_statistics_are_matched_and_loss_decreases() -> None:
     ex = _exemplar(64)
-    out, rep = synthesize(ex, seed=1, steps=40, progress=False, report=True)
+    out, rep = synthesize(ex, method="scattering", seed=1, steps=40, progress=False, report=True)
     assert all(h[-1] < 0.2 * h[0] for h in rep.losses)
     # per statistic group, the sigma-weighted distance to the exemplar is far below noise's
     sc = ScatteringCovariance(J=4)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import numbers
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +19,14 @@ from typing import Any, ParamSpec, TypeVar
 import torch
 from tqdm.auto import tqdm
 
-from ._checks import as_image_batch, check_mask
+from ._checks import as_image_batch, check_device, check_mask, check_seed
+from .auto import choose_method
 from .errors import TexsynthError
 from .lbfgs import LBFGSDirection
 from .losses import TextureLoss
+from .memory import check_memory, estimate_synthesis_bytes
 from .methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scattering_options
+from .presets import level_budget, quality_preset
 from .pyramid import downsample, fourier_resize, level_shape
 from .transforms import Gaussianizer, Standardizer, match_histogram
 from .wavelets import default_J, max_J
@@ -45,17 +49,24 @@ class SynthesisReport:
     iterations: list[int] = field(default_factory=list)
     losses: list[list[float]] = field(default_factory=list)  # loss history per level
     seconds: float = 0.0
+    method: str = ""  # the method that ran (what "auto" chose)
+    reason: str = ""  # why "auto" chose it ("" when the method was given)
 
 
 def _parse_size(size: Any, default: tuple[int, int]) -> tuple[int, int]:
     if size is None:
         return default
-    if isinstance(size, int):
-        size = (size, size)
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        size = (int(size), int(size))
     try:
-        h, w = (int(v) for v in size)
+        h, w = size
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (h, w)):
+            raise TypeError
+        h, w = int(h), int(w)
     except (TypeError, ValueError):
-        raise TexsynthError(f"size must be an int or (height, width), got {size!r}") from None
+        raise TexsynthError(
+            f"size must be an int or (height, width) of ints, got {size!r:.40}"
+        ) from None
     if h < 8 or w < 8:
         raise TexsynthError(f"size must be at least 8x8 pixels, got {h}x{w}")
     return h, w
@@ -91,14 +102,15 @@ def autograd_enabled(fn: Callable[P, R]) -> Callable[P, R]:
 def synthesize(
     exemplar: torch.Tensor,
     *,
-    method: str = "scattering",
+    method: str = "auto",
     features: str = "vgg19",
     weights_file: str | os.PathLike[str] | None = None,
     layers: list[str] | None = None,
     size: int | tuple[int, int] | None = None,
     n: int = 1,
     seed: int | None = None,
-    steps: int = 100,
+    quality: str = "default",
+    steps: int | None = None,
     levels: int | None = None,
     tile: bool = True,
     mask: torch.Tensor | None = None,
@@ -121,12 +133,13 @@ def synthesize(
     content: torch.Tensor | None = None,
     content_weight: float = 1.0,
     content_layers: list[str] | None = None,
-    tol: float = 1e-2,
+    tol: float | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
     progress: bool = True,
     callback: Callback | None = None,
     report: bool = False,
+    max_memory: int | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
     """Synthesise ``n`` new textures with the statistics of ``exemplar``.
 
@@ -135,8 +148,13 @@ def synthesize(
     exemplar
         ``[H, W]``, ``[C, H, W]`` or ``[1, C, H, W]`` image or field, in its own units.
     method
-        Texture descriptor(s), joined by ``+`` and optionally weighted:
-        ``"scattering"`` (scattering covariance, seed 001; the default), ``"gram"`` (VGG19
+        ``"auto"`` (the default) picks one from the exemplar (:func:`texsynth.auto.
+        choose_method`: ``"patch"`` for photos, ``"scattering"`` for fields; the report
+        says which and why). ``"patch"`` is the weight-free multi-resolution patch method
+        (:func:`texsynth.patch_synthesis.synthesize_patches`; options of the optimisation
+        methods such as ``steps``, ``J`` or ``loss`` do not apply to it). Otherwise texture
+        descriptor(s), joined by ``+`` and optionally weighted:
+        ``"scattering"`` (scattering covariance, seed 001), ``"gram"`` (VGG19
         Gram matrices, Gatys et al.), ``"swd"`` (sliced Wasserstein on VGG19 features,
         Heitz et al.), ``"gap"`` (VGG19 channel means), ``"random"`` (Gram matrices of
         random filters, no weights), ``"spectrum"`` (Fourier-modulus constraint of Liu et
@@ -156,10 +174,16 @@ def synthesize(
         Number of independent textures (``synthesised_N``), optimised together.
     seed
         Seed of the initial noise; the same seed on the same device gives the same result.
+    quality
+        ``"fast"``, ``"default"`` or ``"best"``: the iteration budget of every level and the
+        convergence tolerance (:data:`texsynth.presets.QUALITY_PRESETS`). ``"default"``
+        lets every level converge; ``"fast"`` is version 0.1's schedule, whose finest level
+        stops early (about a third of the time, visibly rougher).
     steps
-        Maximum L-BFGS iterations at the coarsest level (``NUM_EPOCHS``); each finer level
-        gets a third of the previous level's (at least 10): the coarse levels already place
-        the structure. A level also stops when it converges (see ``tol``).
+        Maximum L-BFGS iterations at the coarsest level (``NUM_EPOCHS``); default: the
+        preset's (fast 100, default 200, best 500). With ``quality="fast"`` each finer
+        level gets a third of the previous level's (at least 10); with the other presets
+        every level gets ``steps``. A level also stops when it converges (see ``tol``).
     levels
         Coarse-to-fine levels (``nstep``); default: chosen from the size.
     tile
@@ -209,7 +233,8 @@ def synthesize(
         texture. The output has the content's size and starts from it unless ``init`` or
         ``size`` say otherwise.
     tol
-        Stop a level when the loss decreased by less than this fraction over 5 iterations.
+        Stop a level when the loss decreased by less than this fraction over 5 iterations
+        (default: the preset's; fast 1e-2, default 1e-3, best 1e-4).
     device, dtype
         Where and in what precision to compute (default: the exemplar's device).
     progress
@@ -219,6 +244,9 @@ def synthesize(
         stop the current level.
     report
         Also return a :class:`SynthesisReport`.
+    max_memory
+        Memory limit in bytes (default: the memory available on the device). A run whose
+        estimated peak (:mod:`texsynth.memory`) exceeds it is refused before any work.
 
     Returns
     -------
@@ -228,13 +256,80 @@ def synthesize(
     import time
 
     start = time.perf_counter()
+    seed = check_seed(seed)
+    device = check_device(device)
+    reason = ""
+    if loss is None and isinstance(method, str) and method.strip() == "auto":
+        method, reason = choose_method(as_image_batch(exemplar, "exemplar"))
+    check_memory(
+        estimate_synthesis_bytes(
+            getattr(exemplar, "shape", ()),
+            size,
+            n=n if isinstance(n, int) else 1,
+            method=method if isinstance(method, str) and loss is None else "scattering",
+            L=L,
+            cross_channels=cross_channels,
+        ),
+        max_memory,
+        device=device,
+        what="synthesize",
+        fix="use a smaller size, n or L",
+        override="max_memory=",
+    )
+    if loss is None and isinstance(method, str) and method.strip() == "patch":
+        given = {
+            name: value
+            for name, value, default in (
+                ("steps", steps, None),
+                ("tol", tol, None),
+                ("levels", levels, None),
+                ("J", J, None),
+                ("in_mask", in_mask, None),
+                ("reference", reference, None),
+                ("content", content, None),
+                ("to_gaussian", to_gaussian, False),
+                ("layers", layers, None),
+                ("weights_file", weights_file, None),
+                ("power_spectrum", power_spectrum, None),
+            )
+            if value is not default and value != default
+        }
+        if given:
+            raise TexsynthError(
+                f"{', '.join(given)} do(es) not apply to the patch method (it optimises no "
+                "loss); drop it, or choose an optimisation method such as 'scattering'"
+            )
+        out_p, rep_p = _synthesize_patch(
+            exemplar,
+            size=size,
+            n=n,
+            seed=seed,
+            tile=tile,
+            mask=mask,
+            init=init,
+            n_up=n_up,
+            quality=quality,
+            device=device,
+            dtype=dtype,
+            progress=progress,
+        )
+        rep_p.reason = reason
+        rep_p.seconds = time.perf_counter() - start
+        return (out_p, rep_p) if report else out_p
     terms = [name for _, name in parse_method(method)] if loss is None else []
     if iso_ang and fft_ang:
         raise TexsynthError("iso_ang and fft_ang cannot be combined; choose one")
     if not isinstance(n, int) or n < 1:
         raise TexsynthError(f"n must be a positive integer, got {n!r}")
-    if not isinstance(steps, int) or steps < 1:
+    preset = quality_preset(quality)
+    if steps is None:
+        steps = preset.steps
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise TexsynthError(f"steps must be a positive integer, got {steps!r}")
+    if tol is None:
+        tol = preset.tol
+    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and 0 <= tol < 1):
+        raise TexsynthError(f"tol must be a number in [0, 1), got {tol!r}")
     ex = as_image_batch(exemplar, "exemplar")
     if ex.shape[0] != 1:
         raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
@@ -411,7 +506,7 @@ def synthesize(
                     x = start.expand(n, -1, -1, -1).clone()
         else:
             x = _upsample_with_detail(x, shape, ex_k, gen)
-        budget = max(steps // 3**k, min(steps, 10))
+        budget = level_budget(steps, preset.decay, k)
         # unit steps at every level: a strong-Wolfe line search stalls on this loss
         # (brick, coarsest level: 13.4 vs 5.6 after 200 iterations; scipy's L-BFGS-B 6.1)
         x, hist = _optimise(
@@ -446,7 +541,52 @@ def synthesize(
         assert init_t is not None
         out = init_t * (1 - gmask) + out * gmask
     rep.seconds = time.perf_counter() - start
+    rep.method = method if loss is None else "custom loss"
+    rep.reason = reason
     return (out, rep) if report else out
+
+
+def _synthesize_patch(
+    exemplar: torch.Tensor,
+    *,
+    size: int | tuple[int, int] | None,
+    n: int,
+    seed: int | None,
+    tile: bool,
+    mask: torch.Tensor | None,
+    init: torch.Tensor | None,
+    n_up: int,
+    quality: str,
+    device: str | torch.device | None,
+    dtype: torch.dtype,
+    progress: bool,
+) -> tuple[torch.Tensor, SynthesisReport]:
+    """:func:`synthesize` with ``method="patch"``: the multi-resolution patch method."""
+    from .patch_synthesis import synthesize_patches
+
+    ex = as_image_batch(exemplar, "exemplar")
+    if ex.shape[0] != 1:
+        raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
+    dev = torch.device(device) if device is not None else ex.device
+    ex = ex.to(dev, dtype)
+    if size is None and init is None and n_up:
+        size = (ex.shape[-2] * 2**n_up, ex.shape[-1] * 2**n_up)
+    init_t = as_image_batch(init, "init").to(dev, dtype) if init is not None else None
+    mask_t = mask.to(dev) if isinstance(mask, torch.Tensor) else mask
+    out = synthesize_patches(
+        ex,
+        size=size,
+        n=n,
+        seed=seed,
+        tile=tile,
+        mask=mask_t,
+        init=init_t,
+        quality=quality,
+        progress=progress,
+    )
+    rep = SynthesisReport(method="patch")
+    rep.levels.append(tuple(out.shape[-2:]))
+    return out, rep
 
 
 def _upsample_with_detail(

@@ -805,10 +805,12 @@ class funct:  # noqa: N801 (foscat's name)
                 "(no batch, n_up=0)"
             )
         options: dict[str, Any] = dict(
+            method="scattering",
             size=size,
             n=n,
             seed=seed,
             steps=steps,
+            quality="fast",  # foscat's schedule: NUM_EPOCHS at the coarsest level, fewer below
             levels=levels,
             # (cross statistics align the output with the reference pixel by pixel)
             tile=ref is not None or not (edge or inm is not None),

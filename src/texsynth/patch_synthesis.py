@@ -1,0 +1,739 @@
+"""Weight-free, non-parametric patch synthesis for structured textures.
+
+Texture optimisation in the line of Kwatra et al. 2005 ("Texture optimization for
+example-based synthesis"): coarse to fine over a box pyramid, alternate a nearest-patch
+search for output patches on a strided grid with a vote that averages the chosen exemplar
+patches. The search is a vectorised PatchMatch (Barnes et al. 2009; coherent candidates as in
+Ashikhmin 2001): propagation from grid neighbours, random search at halving radii and a few
+global random candidates, all evaluated in parallel. Its cost adds
+
+* an occurrence penalty (Kaspar et al. 2015, "Self-tuning texture optimization"): exemplar
+  pixels covered more than their fair share make the patches over them dearer, so the output
+  draws on the whole exemplar instead of repeating one region;
+* a coherence limit: a patch may not use (nearly) the same source offset as the grid patches a
+  fixed distance away, which bounds the size of any region copied verbatim from the exemplar.
+
+The last pass copies, for each output pixel, the exemplar pixel of the patch whose centre is
+nearest (no averaging), so the output holds exemplar values and is not blurred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import as_image_batch, check_mask
+from .errors import TexsynthError
+
+__all__ = ["synthesize_patches"]
+
+_QUALITY = {
+    # pyramid levels, EM iterations per level, PatchMatch sweeps per iteration,
+    # extra final stage with smaller patches
+    "fast": (4, 3, 2, False),
+    "default": (4, 6, 3, False),
+    "best": (4, 10, 3, True),
+}
+
+_OCC_WEIGHT = 0.2  # occurrence penalty, in units of the normalised per-pixel squared distance
+_COH_WEIGHT = 2.0  # coherence-limit penalty (larger than any plausible patch distance)
+_COH_RANGE = 10  # grid steps: a source offset may not repeat this many grid cells away
+_COH_TOL = 0  # offsets closer than this (pixels, per axis) count as the same
+_STRIDE_DIV = 4  # grid stride = patch // _STRIDE_DIV (Kwatra et al.: about a quarter patch)
+_COARSE_MULT = 4  # EM iterations at the coarsest level = iterations * _COARSE_MULT
+_STAY = 0.5  # fraction of queries kept at random in each sweep (damps herding)
+_PCA_DIMS = 32  # matching dimensions
+_JUMPS = (1, 4)  # propagation distances, in grid steps
+_EXACT_FLOPS = 4e8  # exhaustive search below this many multiply-adds per iteration
+_EXACT_K = 4  # exhaustive candidates per query
+
+
+@dataclass
+class _Grid:
+    """Top-left corners of the output patches of one level."""
+
+    ys: torch.Tensor  # [ny] long
+    xs: torch.Tensor  # [nx] long
+    H: int
+    W: int
+    tile: bool
+
+    @property
+    def n(self) -> int:
+        return self.ys.numel() * self.xs.numel()
+
+
+def _axis_positions(size: int, p: int, s: int, tile: bool, device: torch.device) -> torch.Tensor:
+    if tile:
+        return torch.arange(0, size, s, device=device)
+    pos = list(range(0, size - p + 1, s))
+    if pos[-1] != size - p:
+        pos.append(size - p)
+    return torch.tensor(pos, device=device)
+
+
+def _make_grid(H: int, W: int, p: int, s: int, tile: bool, device: torch.device) -> _Grid:
+    return _Grid(
+        _axis_positions(H, p, s, tile, device), _axis_positions(W, p, s, tile, device), H, W, tile
+    )
+
+
+def _pixel_index(grid: _Grid, p: int) -> torch.Tensor:
+    """Flat pixel index ``[Nq, p*p]`` of every output patch (wrapping when tiling)."""
+    d = torch.arange(p, device=grid.ys.device)
+    yy = (grid.ys[:, None] + d[None]) % grid.H  # [ny, p]
+    xx = (grid.xs[:, None] + d[None]) % grid.W  # [nx, p]
+    idx = yy[:, None, :, None] * grid.W + xx[None, :, None, :]  # [ny, nx, p, p]
+    return idx.reshape(grid.n, p * p)
+
+
+def _extract(x: torch.Tensor, pix: torch.Tensor) -> torch.Tensor:
+    """Patches ``[Nq, C*p*p]`` of ``x`` ``[C, H, W]`` (same ordering as ``F.unfold``)."""
+    C = x.shape[0]
+    return x.reshape(C, -1)[:, pix].permute(1, 0, 2).reshape(pix.shape[0], -1)
+
+
+def _vote(
+    src_patches: torch.Tensor, pix: torch.Tensor, weights: torch.Tensor, C: int, H: int, W: int
+) -> torch.Tensor:
+    """Weighted average of the chosen patches ``[Nq, C*p*p]`` at pixels ``pix``."""
+    Nq, P = pix.shape
+    vals = src_patches.reshape(Nq, C, P) * weights[:, None, None]
+    acc = torch.zeros(C, H * W, dtype=src_patches.dtype, device=src_patches.device)
+    acc.index_add_(1, pix.reshape(-1), vals.permute(1, 0, 2).reshape(C, -1))
+    wsum = torch.zeros(H * W, dtype=src_patches.dtype, device=src_patches.device)
+    wsum.index_add_(0, pix.reshape(-1), weights[:, None].expand(Nq, P).reshape(-1))
+    return (acc / wsum.clamp_min(1e-12)).reshape(C, H, W)
+
+
+def _box_sum(a: torch.Tensor, p: int) -> torch.Tensor:
+    """Sums of ``a`` ``[h, w]`` over every ``p x p`` window (valid positions)."""
+    k = torch.ones(1, 1, p, p, dtype=a.dtype, device=a.device)
+    return F.conv2d(a[None, None], k)[0, 0]
+
+
+class _Level:
+    """Exemplar patches and search state of one pyramid level."""
+
+    def __init__(
+        self,
+        ex: torch.Tensor,
+        p: int,
+        hole: torch.Tensor | None,
+    ) -> None:
+        C, h, w = ex.shape
+        self.C, self.h, self.w, self.p = C, h, w, p
+        self.hs, self.ws = h - p + 1, w - p + 1
+        self.patches = F.unfold(ex[None], p)[0].T.contiguous()  # [Ns, C*p*p]
+        self.D = self.patches.shape[1]
+        # matching runs on PCA-reduced patch vectors (Kwatra et al. 2005 do the same)
+        self.mu = self.patches.mean(0)
+        cen = self.patches - self.mu
+        if self.D > _PCA_DIMS:
+            cov = cen.T @ cen / cen.shape[0]
+            _, vecs = torch.linalg.eigh(cov.double())
+            self.basis: torch.Tensor | None = vecs[:, -_PCA_DIMS:].to(ex.dtype).contiguous()
+            self.feats = (cen @ self.basis).contiguous()
+        else:
+            self.basis = None
+            self.feats = cen.contiguous()
+        self.sqn = self.feats.pow(2).sum(1)
+        valid = torch.ones(self.hs, self.ws, dtype=torch.bool, device=ex.device)
+        if hole is not None:
+            valid = _box_sum(hole.to(ex.dtype), p) < 0.5
+            if not bool(valid.any()):
+                raise TexsynthError(
+                    f"the mask leaves no whole {p}x{p} exemplar patch outside the hole; "
+                    "use a smaller hole or a smaller patch_size"
+                )
+        self.valid = valid.reshape(-1)
+        self.valid_idx = self.valid.nonzero()[:, 0]
+
+    def project(self, q: torch.Tensor) -> torch.Tensor:
+        """Query patches ``[Nq, D]`` in the reduced space of the exemplar patches."""
+        q = q - self.mu
+        return q if self.basis is None else q @ self.basis
+
+    def random_sources(self, shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
+        k = torch.randint(
+            0, self.valid_idx.numel(), shape, generator=gen, device=self.valid_idx.device
+        )
+        return self.valid_idx[k]
+
+
+def _pm_iteration(
+    lv: _Level,
+    q: torch.Tensor,
+    grid: _Grid,
+    src_y: torch.Tensor,
+    src_x: torch.Tensor,
+    occ_cost: torch.Tensor | None,
+    gen: torch.Generator,
+    sweeps: int,
+    extra: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A few parallel PatchMatch sweeps for query patches ``q``.
+
+    ``src_y``/``src_x`` (``[ny, nx]``) hold the current source corners; returns updated ones
+    and the match distance of each.
+    """
+    dev = q.device
+    ny, nx = src_y.shape
+    D = lv.D
+    q = lv.project(q)
+    qsq = q.pow(2).sum(1)
+    gy = grid.ys[:, None].expand(ny, nx)
+    gx = grid.xs[None, :].expand(ny, nx)
+    # grid steps to the previous / next cell along each axis (wrapping when tiling)
+    radii = []
+    r = max(lv.hs, lv.ws) // 2
+    while r >= 1:
+        radii.append(r)
+        r //= 2
+    K = min(_COH_RANGE, ny - 1, nx - 1) if grid.tile else _COH_RANGE
+    tol = _COH_TOL
+    best_d = None
+    # jump-flooding propagation distances (grid steps)
+    steps = [st for st in _JUMPS if st < max(ny, nx)]
+    shifts = []
+    for st in steps:
+        for sign in (1, -1):
+            dy = (grid.ys - torch.roll(grid.ys, sign * st)) % grid.H
+            dx = (grid.xs - torch.roll(grid.xs, sign * st)) % grid.W
+            if sign < 0:
+                dy = dy - grid.H
+                dx = dx - grid.W
+            shifts.append((sign * st, 0, dy[:, None]))
+            shifts.append((sign * st, 1, dx[None, :]))
+    for _ in range(sweeps):
+        cy = [src_y]
+        cx = [src_x]
+        # propagation (Ashikhmin 2001 / Barnes et al. 2009): a neighbour's source, shifted
+        for sh, axis, delta in shifts:
+            ny_src = torch.roll(src_y, sh, axis)
+            nx_src = torch.roll(src_x, sh, axis)
+            if axis == 0:
+                cy.append(ny_src + delta)
+                cx.append(nx_src)
+            else:
+                cy.append(ny_src)
+                cx.append(nx_src + delta)
+        if extra is not None:
+            cy.extend(extra[0].unbind(-1))
+            cx.extend(extra[1].unbind(-1))
+        # random search at halving radii
+        for r in radii:
+            ry = torch.randint(-r, r + 1, (ny, nx), generator=gen, device=dev)
+            rx = torch.randint(-r, r + 1, (ny, nx), generator=gen, device=dev)
+            cy.append(src_y + ry)
+            cx.append(src_x + rx)
+        for _ in range(2):  # global random candidates
+            g = lv.random_sources((ny, nx), gen)
+            cy.append(g // lv.ws)
+            cx.append(g % lv.ws)
+        CY = torch.stack(cy, -1).clamp(0, lv.hs - 1)  # [ny, nx, Kc]
+        CX = torch.stack(cx, -1).clamp(0, lv.ws - 1)
+        idx = (CY * lv.ws + CX).reshape(ny * nx, -1)  # [Nq, Kc]
+        cand = lv.feats[idx]  # [Nq, Kc, d]
+        dot = torch.einsum("nd,nkd->nk", q, cand)
+        dist = (qsq[:, None] + lv.sqn[idx] - 2 * dot).clamp_min(0) / D
+        if occ_cost is None:
+            occ_now = torch.zeros_like(lv.sqn)
+        else:  # refreshed every sweep: parallel updates otherwise herd onto the same sources
+            occ_now = _occurrence_cost(lv, src_y, src_x)
+        cost = dist + occ_now[idx]
+        cost = cost.masked_fill(~lv.valid[idx], float("inf"))
+        # coherence limit: no (near-)repeat of the offset used K grid cells away
+        oy = (CY - gy[..., None]).reshape(ny * nx, -1)
+        ox = (CX - gx[..., None]).reshape(ny * nx, -1)
+        off_y = src_y - gy
+        off_x = src_x - gx
+        for ay, ax in ((K, 0), (-K, 0), (0, K), (0, -K), (K, K), (K, -K), (-K, K), (-K, -K)):
+            ny_off = torch.roll(off_y, (ay, ax), (0, 1)).reshape(-1, 1)
+            nx_off = torch.roll(off_x, (ay, ax), (0, 1)).reshape(-1, 1)
+            same = ((oy - ny_off).abs() <= tol) & ((ox - nx_off).abs() <= tol)
+            if not grid.tile:  # rolled neighbours across the border are not neighbours
+                keep = torch.ones(ny, nx, dtype=torch.bool, device=dev)
+                if ay > 0:
+                    keep[:ay] = False
+                elif ay < 0:
+                    keep[ay:] = False
+                if ax > 0:
+                    keep[:, :ax] = False
+                elif ax < 0:
+                    keep[:, ax:] = False
+                same &= keep.reshape(-1, 1)
+            cost = cost + _COH_WEIGHT * same
+        best = cost.argmin(1)
+        if occ_cost is not None:
+            # damping: half of the queries (at random) keep their source this sweep
+            stay = torch.rand(best.shape, generator=gen, device=dev) < _STAY
+            best = torch.where(stay & torch.isfinite(cost[:, 0]), torch.zeros_like(best), best)
+        sel = idx.gather(1, best[:, None])[:, 0]
+        best_d = dist.gather(1, best[:, None])[:, 0]
+        src_y = (sel // lv.ws).reshape(ny, nx)
+        src_x = (sel % lv.ws).reshape(ny, nx)
+    assert best_d is not None
+    return src_y, src_x, best_d
+
+
+def _exact_candidates(
+    lv: _Level, q: torch.Tensor, occ_cost: torch.Tensor, k: int, ny: int, nx: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exhaustive search: the ``k`` sources of lowest distance + occurrence cost per query,
+    as ``[ny, nx, k]`` corner fields (matrix products, chunked to bound memory)."""
+    D = lv.D
+    q = lv.project(q)
+    bias = (lv.sqn / D + occ_cost).masked_fill(~lv.valid, float("inf"))
+    chunk = max(1, int(2**25 // max(1, lv.feats.shape[0])))
+    out = []
+    for i in range(0, q.shape[0], chunk):
+        cost = bias[None] - (2.0 / D) * (q[i : i + chunk] @ lv.feats.T)
+        out.append(cost.topk(k, dim=1, largest=False).indices)
+    idx = torch.cat(out).reshape(ny, nx, k)
+    return idx // lv.ws, idx % lv.ws
+
+
+def _occurrence_cost(lv: _Level, src_y: torch.Tensor, src_x: torch.Tensor) -> torch.Tensor:
+    """Kaspar et al. 2015 occurrence term per source patch ``[Ns]``: mean over the patch of the
+    coverage of its exemplar pixels relative to a uniform coverage."""
+    dev = src_y.device
+    dt = lv.patches.dtype
+    counts = torch.zeros(lv.hs * lv.ws, dtype=dt, device=dev)
+    counts.index_add_(
+        0, (src_y * lv.ws + src_x).reshape(-1), torch.ones(src_y.numel(), dtype=dt, device=dev)
+    )
+    p = lv.p
+    cover = _box_sum(F.pad(counts.reshape(lv.hs, lv.ws), (p - 1, p - 1, p - 1, p - 1)), p)
+    fair = src_y.numel() * p * p / float(lv.h * lv.w)
+    rel = _box_sum(cover, p) / (p * p * fair)  # [hs, ws]
+    return _OCC_WEIGHT * (rel - 1).clamp_min(0).reshape(-1)
+
+
+def _upsample_nnf(
+    src_y: torch.Tensor,
+    src_x: torch.Tensor,
+    grid_c: _Grid,
+    grid_f: _Grid,
+    lv_f: _Level,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Map a coarse field of source corners to the next finer grid (offsets doubled)."""
+    iy = torch.bucketize(grid_f.ys // 2, grid_c.ys, right=True).sub(1).clamp(0, len(grid_c.ys) - 1)
+    ix = torch.bucketize(grid_f.xs // 2, grid_c.xs, right=True).sub(1).clamp(0, len(grid_c.xs) - 1)
+    sy = src_y[iy][:, ix] * 2 + (grid_f.ys[:, None] - 2 * grid_c.ys[iy][:, None])
+    sx = src_x[iy][:, ix] * 2 + (grid_f.xs[None, :] - 2 * grid_c.xs[ix][None, :])
+    return sy.clamp(0, lv_f.hs - 1), sx.clamp(0, lv_f.ws - 1)
+
+
+def _nearest_cell(pos: torch.Tensor, size: int, p: int, tile: bool) -> torch.Tensor:
+    """For each pixel coordinate, the grid cell whose patch centre is nearest."""
+    pix = torch.arange(size, device=pos.device, dtype=torch.float64)[:, None] + 0.5
+    centre = pos.to(torch.float64)[None] + p / 2
+    d = (pix - centre).abs()
+    if tile:
+        d = torch.minimum(d, size - d)
+    return d.argmin(1)
+
+
+def _stitch(
+    ex: torch.Tensor,
+    grid: _Grid,
+    src_y: torch.Tensor,
+    src_x: torch.Tensor,
+    p: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each output pixel copied from the patch whose centre is nearest (no blur)."""
+    H, W = grid.H, grid.W
+    cy = _nearest_cell(grid.ys, H, p, grid.tile)  # [H]
+    cx = _nearest_cell(grid.xs, W, p, grid.tile)  # [W]
+    yy = torch.arange(H, device=ex.device)
+    xx = torch.arange(W, device=ex.device)
+    ry = (yy - grid.ys[cy]) % H  # position inside the patch
+    rx = (xx - grid.xs[cx]) % W
+    ey = (src_y[cy][:, cx] + ry[:, None]).clamp(0, ex.shape[1] - 1)
+    ex_x = (src_x[cy][:, cx] + rx[None, :]).clamp(0, ex.shape[2] - 1)
+    return ex[:, ey, ex_x], ey, ex_x
+
+
+def _as_size(size: object, default: tuple[int, int]) -> tuple[int, int]:
+    if size is None:
+        return default
+    if isinstance(size, bool):
+        raise TexsynthError(f"size must be an int or (H, W), got {size!r}")
+    if isinstance(size, int):
+        hw = (size, size)
+    elif isinstance(size, (tuple, list)) and len(size) == 2:
+        hw = tuple(size)
+    else:
+        raise TexsynthError(f"size must be an int or (H, W), got {size!r}")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in hw):
+        raise TexsynthError(f"size must hold integers, got {size!r}")
+    if min(hw) <= 0:
+        raise TexsynthError(f"size must be positive, got {size!r}; give e.g. size=256")
+    return int(hw[0]), int(hw[1])
+
+
+def synthesize_patches(
+    exemplar: torch.Tensor,
+    *,
+    size: int | tuple[int, int] | None = None,
+    n: int = 1,
+    seed: int | None = None,
+    tile: bool = True,
+    mask: torch.Tensor | None = None,
+    init: torch.Tensor | None = None,
+    quality: str = "default",
+    patch_size: int | None = None,
+    progress: bool = True,
+    callback: Callable[[int, int, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """Synthesise textures by multi-resolution patch search and voting.
+
+    Texture optimisation (Kwatra et al. 2005) over a box pyramid with a vectorised PatchMatch
+    search (Barnes et al. 2009; coherent candidates after Ashikhmin 2001), an occurrence
+    penalty (Kaspar et al. 2015) and a coherence limit that bounds verbatim copies; the last
+    pass copies exemplar pixels (no blur). Suited to structured textures (bricks, tiles,
+    cells, pebbles, stripes). No weights, no gradients.
+
+    Parameters
+    ----------
+    exemplar
+        ``[H, W]``, ``[C, H, W]`` or ``[1, C, H, W]`` float image in its own units (any
+        number of channels).
+    size
+        Output size, an int or ``(H, W)``; default the exemplar's (or ``init``'s) size. May
+        exceed the exemplar.
+    n
+        Number of outputs. Member ``k`` uses seed ``seed + k`` and equals a run with
+        ``n=1, seed=seed + k``.
+    seed
+        Base seed (``None``: fresh randomness). The global RNG is never used.
+    tile
+        ``True``: periodic output that tiles seamlessly (patches wrap around the borders).
+        ``False``: patches stay inside the output (no wrap).
+    mask
+        Inpainting mask of the output's size, 1 = synthesise, 0 = keep from ``init``
+        (default: the exemplar itself, whose patches overlapping the hole are then not used
+        as sources). Kept pixels are returned exactly.
+    init
+        Warm start ``[H, W]``, ``[C, H, W]`` or ``[1|n, C, H, W]`` of the output's size.
+    quality
+        ``"fast"``, ``"default"`` or ``"best"`` (more levels, iterations, and a final pass
+        with smaller patches).
+    patch_size
+        Patch side at every level (default 8; at least 3, at most half the exemplar's
+        shorter side).
+    progress
+        Show a ``tqdm`` progress bar.
+    callback
+        Called as ``callback(level, iteration, x)`` after every iteration, ``level`` 0 being
+        the finest and ``x`` the current ``[1, C, h, w]`` image in exemplar units.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n, C, H, W]`` in the exemplar's units, dtype and device.
+
+    Raises
+    ------
+    TexsynthError
+        For bad inputs or options.
+    """
+    return _synthesize_patches(
+        exemplar,
+        size=size,
+        n=n,
+        seed=seed,
+        tile=tile,
+        mask=mask,
+        init=init,
+        quality=quality,
+        patch_size=patch_size,
+        progress=progress,
+        callback=callback,
+    )
+
+
+def _synthesize_patches(
+    exemplar: torch.Tensor,
+    *,
+    size: int | tuple[int, int] | None,
+    n: int,
+    seed: int | None,
+    tile: bool,
+    mask: torch.Tensor | None,
+    init: torch.Tensor | None,
+    quality: str,
+    patch_size: int | None,
+    progress: bool,
+    callback: Callable[[int, int, torch.Tensor], None] | None,
+    record: list[torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """:func:`synthesize_patches`; ``record`` (if given) receives, per output, the ``[2, H, W]``
+    exemplar coordinates (row, column) each output pixel was copied from."""
+    ex = as_image_batch(exemplar, "exemplar")
+    if ex.shape[0] != 1:
+        raise TexsynthError(
+            f"exemplar must be a single image, got batch size {ex.shape[0]}; pass exemplar[k]"
+        )
+    if quality not in _QUALITY:
+        raise TexsynthError(
+            f"unknown quality {quality!r}; choose one of {', '.join(map(repr, _QUALITY))}"
+        )
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise TexsynthError(f"n must be an integer >= 1, got {n!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TexsynthError(f"seed must be an int or None, got {seed!r}")
+    if callback is not None and not callable(callback):
+        raise TexsynthError("callback must be callable as callback(level, iteration, x)")
+    _, C, h, w = ex.shape
+    p = 8 if patch_size is None else patch_size
+    if isinstance(p, bool) or not isinstance(p, int) or p < 3:
+        raise TexsynthError(f"patch_size must be an integer >= 3, got {patch_size!r}")
+    if p > min(h, w) // 2:
+        if patch_size is not None:
+            raise TexsynthError(
+                f"patch_size={p} is too big for the {h}x{w} exemplar; give at most "
+                f"{min(h, w) // 2} (half its shorter side) or a larger exemplar"
+            )
+        p = min(h, w) // 2
+        if p < 3:
+            raise TexsynthError(
+                f"exemplar of {h}x{w} pixels is too small for patch synthesis; give at least 6x6"
+            )
+    dt, dev = ex.dtype, ex.device
+
+    init_b = None
+    if init is not None:
+        init_b = as_image_batch(init, "init").to(dtype=dt, device=dev)
+        if init_b.shape[1] != C:
+            raise TexsynthError(
+                f"init has {init_b.shape[1]} channels but the exemplar has {C}; give matching "
+                "channels"
+            )
+        if init_b.shape[0] not in (1, n):
+            raise TexsynthError(f"init must have batch size 1 or n={n}, got {init_b.shape[0]}")
+    if size is None:
+        if init_b is not None:
+            default_hw = tuple(init_b.shape[-2:])
+        elif mask is not None and isinstance(mask, torch.Tensor) and mask.dim() >= 2:
+            default_hw = tuple(mask.shape[-2:])
+        else:
+            default_hw = (h, w)
+    else:
+        default_hw = (h, w)
+    H, W = _as_size(size, default_hw)  # type: ignore[arg-type]
+    if min(H, W) < p:
+        raise TexsynthError(f"size {H}x{W} is smaller than patch_size={p}; give a larger size")
+    if init_b is not None and tuple(init_b.shape[-2:]) != (H, W):
+        raise TexsynthError(
+            f"init is {init_b.shape[-2]}x{init_b.shape[-1]} but the output is {H}x{W}; give "
+            "init of the output's size"
+        )
+    hole_ex = None
+    mask_b = None
+    if mask is not None:
+        mask_b = check_mask(mask, torch.Size((n, C, H, W))).to(dtype=dt, device=dev)
+        if mask_b.shape[1] != 1:
+            mask_b = mask_b.amax(1, keepdim=True)
+        if init_b is None:
+            if (H, W) != (h, w):
+                raise TexsynthError(
+                    f"mask is {H}x{W} but the exemplar is {h}x{w}; with mask and no init the "
+                    "exemplar is inpainted, so give a mask of its size (or pass init=...)"
+                )
+            init_b = ex
+            if mask_b.shape[0] != 1:
+                raise TexsynthError(
+                    "with mask and no init, give a single [H, W] mask (the exemplar's hole)"
+                )
+            hole_ex = mask_b[0, 0] > 0
+
+    # normalisation used for matching only (outputs hold exemplar values)
+    mean = ex.mean(dim=(2, 3), keepdim=True)
+    std = ex.std().clamp_min(1e-12)
+    exn = ((ex - mean) / std)[0]
+
+    levels_max, iters, sweeps, extra = _QUALITY[quality]
+    levels = 1
+    while (
+        levels < levels_max and min(h, w) // 2**levels >= 3 * p and min(H, W) // 2**levels >= 2 * p
+    ):
+        levels += 1
+    stages: list[tuple[int, int]] = [(lvl, p) for lvl in range(levels - 1, -1, -1)]
+    if extra:
+        stages.append((0, max(3, (p * 3) // 4)))
+
+    # pyramids (box filter); hole of the exemplar: max-pooled so any hole pixel excludes
+    ex_pyr = [exn]
+    hole_pyr = [hole_ex]
+    for _ in range(1, levels):
+        ex_pyr.append(F.avg_pool2d(ex_pyr[-1][None], 2)[0])
+        hole_pyr.append(
+            None
+            if hole_pyr[-1] is None
+            else F.max_pool2d(hole_pyr[-1][None, None].to(dt), 2)[0, 0] > 0
+        )
+    level_cache: dict[tuple[int, int], _Level] = {}
+
+    def get_level(lvl: int, ps: int) -> _Level:
+        key = (lvl, ps)
+        if key not in level_cache:
+            level_cache[key] = _Level(ex_pyr[lvl], ps, hole_pyr[lvl])
+        return level_cache[key]
+
+    total = n * len(stages) * iters
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="patch synthesis", leave=False)
+
+    base = torch.Generator().seed() if seed is None else seed
+    outs = []
+    sources: list[torch.Tensor] = []
+    try:
+        for k in range(n):
+            gen = torch.Generator(device=dev)
+            gen.manual_seed((base + k) % (2**63))
+            ini = None if init_b is None else init_b[min(k, init_b.shape[0] - 1)]
+            msk = None if mask_b is None else mask_b[min(k, mask_b.shape[0] - 1), 0]
+            out, srcs = _synthesize_one(
+                ex[0],
+                exn,
+                mean[0],
+                std,
+                ex_pyr,
+                get_level,
+                stages,
+                iters,
+                sweeps,
+                (H, W),
+                tile,
+                ini,
+                msk,
+                gen,
+                bar,
+                callback,
+            )
+            outs.append(out)
+            sources.append(srcs)
+    finally:
+        if bar is not None:
+            bar.close()
+    if record is not None:
+        record.extend(sources)
+    return torch.stack(outs)
+
+
+def _synthesize_one(
+    ex_raw: torch.Tensor,
+    exn: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    ex_pyr: list[torch.Tensor],
+    get_level: Callable[[int, int], _Level],
+    stages: list[tuple[int, int]],
+    iters: int,
+    sweeps: int,
+    hw: tuple[int, int],
+    tile: bool,
+    init: torch.Tensor | None,
+    mask: torch.Tensor | None,
+    gen: torch.Generator,
+    bar: object,
+    callback: Callable[[int, int, torch.Tensor], None] | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    H, W = hw
+    C = exn.shape[0]
+    dev = exn.device
+    init_n = None if init is None else (init - mean) / std
+    x = None
+    prev: tuple[_Grid, torch.Tensor, torch.Tensor, int] | None = None
+    grid = src_y = src_x = None
+    lv = None
+    for lvl, ps in stages:
+        Hl, Wl = H // 2**lvl, W // 2**lvl
+        lv = get_level(lvl, ps)
+        s = max(2, ps // _STRIDE_DIV)
+        grid = _make_grid(Hl, Wl, ps, s, tile, dev)
+        pix = _pixel_index(grid, ps)
+        known = None
+        init_l = None
+        if init_n is not None:
+            init_l = init_n[None]
+            for _ in range(lvl):
+                init_l = F.avg_pool2d(init_l, 2)
+            init_l = init_l[0, :, :Hl, :Wl]
+        if mask is not None:
+            m = mask[None, None]
+            for _ in range(lvl):
+                m = F.max_pool2d(m, 2)
+            known = (m[0, 0, :Hl, :Wl] <= 0)[None]
+        if prev is None:
+            src_y = lv.random_sources((grid.ys.numel(), grid.xs.numel()), gen)
+            src_x = src_y % lv.ws
+            src_y = src_y // lv.ws
+            if init_l is not None:
+                x = init_l
+                if known is not None:  # random patchwork inside the hole
+                    noise = _vote(
+                        lv.patches[(src_y * lv.ws + src_x).reshape(-1)],
+                        pix,
+                        torch.ones(grid.n, dtype=exn.dtype, device=dev),
+                        C,
+                        Hl,
+                        Wl,
+                    )
+                    x = torch.where(known, init_l, noise)
+            else:  # sharp random patchwork (a vote of random patches averages to mush)
+                x = _stitch(ex_pyr[lvl], grid, src_y, src_x, ps)[0]
+        else:
+            g_c, py, px, plvl = prev
+            if plvl == lvl:  # same resolution, new patch size: restart the field from x
+                src_y = lv.random_sources((grid.ys.numel(), grid.xs.numel()), gen)
+                src_x = src_y % lv.ws
+                src_y = src_y // lv.ws
+                q = _extract(x, pix)
+                src_y, src_x, _ = _pm_iteration(lv, q, grid, src_y, src_x, None, gen, sweeps + 2)
+            else:
+                src_y, src_x = _upsample_nnf(py, px, g_c, grid, lv)
+                x = _vote(
+                    lv.patches[(src_y * lv.ws + src_x).reshape(-1)],
+                    pix,
+                    torch.ones(grid.n, dtype=exn.dtype, device=dev),
+                    C,
+                    Hl,
+                    Wl,
+                )
+                if known is not None:
+                    x = torch.where(known, init_l, x)
+        exact = grid.n * lv.feats.shape[0] * lv.feats.shape[1] <= _EXACT_FLOPS
+        n_it = iters * _COARSE_MULT if prev is None else iters
+        for it in range(n_it):
+            q = _extract(x, pix)
+            occ = _occurrence_cost(lv, src_y, src_x)
+            extra = _exact_candidates(lv, q, occ, _EXACT_K, *src_y.shape) if exact else None
+            src_y, src_x, d = _pm_iteration(lv, q, grid, src_y, src_x, occ, gen, sweeps, extra)
+            # robust weights (Kwatra et al. 2005, r = 0.8): ||x_p - z_p||^(r - 2)
+            wts = (d + 1e-3).pow(-0.6)
+            x = _vote(lv.patches[(src_y * lv.ws + src_x).reshape(-1)], pix, wts, C, Hl, Wl)
+            if known is not None:
+                x = torch.where(known, init_l, x)
+            if callback is not None:
+                callback(lvl, it, (x * std + mean)[None])
+            if bar is not None:
+                bar.update(1)  # type: ignore[attr-defined]
+        prev = (grid, src_y, src_x, lvl)
+    assert grid is not None and src_y is not None and src_x is not None and lv is not None
+    # final search on the converged image, then copy the nearest-centre patch's pixels
+    q = _extract(x, pix)
+    occ = _occurrence_cost(lv, src_y, src_x)
+    src_y, src_x, _ = _pm_iteration(lv, q, grid, src_y, src_x, occ, gen, sweeps)
+    out, ey, exx = _stitch(ex_raw, grid, src_y, src_x, stages[-1][1])
+    if mask is not None and init is not None:
+        out = mask[None] * out + (1 - mask[None]) * init
+    return out, torch.stack([ey, exx])

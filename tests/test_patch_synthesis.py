@@ -1,0 +1,210 @@
+"""Fast tests of the patch-based synthesis (small inputs, quality="fast")."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from texsynth.errors import TexsynthError
+from texsynth.patch_synthesis import _synthesize_patches, synthesize_patches
+
+
+def _noise_texture(c: int = 3, size: int = 48, seed: int = 0) -> torch.Tensor:
+    """Smooth periodic random texture in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, c, size, size, generator=g)
+    x = F.avg_pool2d(F.pad(x, (2, 2, 2, 2), mode="circular"), 5, 1)
+    x = (x - x.amin()) / (x.amax() - x.amin())
+    return x[0]
+
+
+def _stripes(size: int = 48, period: int = 8, shift: int = 0) -> torch.Tensor:
+    """Vertical smooth stripes ``[1, size, size]``."""
+    xs = torch.arange(size, dtype=torch.float32) + shift
+    row = 0.5 + 0.4 * torch.sin(2 * torch.pi * xs / period)
+    return row[None, None, :].expand(1, size, size).clone()
+
+
+def _fast(ex: torch.Tensor, **kw: object) -> torch.Tensor:
+    kw.setdefault("quality", "fast")
+    kw.setdefault("progress", False)
+    kw.setdefault("seed", 0)
+    return synthesize_patches(ex, **kw)
+
+
+def test_shapes_dtype_device() -> None:
+    grey = _noise_texture(1)[0]
+    y = _fast(grey)
+    assert y.shape == (1, 1, 48, 48) and y.dtype == torch.float32
+    colour = _noise_texture(3).double()
+    y = _fast(colour[None], n=2)
+    assert y.shape == (2, 3, 48, 48) and y.dtype == torch.float64
+    assert y.device == colour.device
+    assert torch.isfinite(y).all()
+
+
+def test_output_values_come_from_the_exemplar() -> None:
+    ex = _noise_texture(1)
+    y = _fast(ex)
+    vals = torch.unique(ex)
+    assert torch.isin(y, vals).all()  # no blur: every pixel is an exemplar pixel
+
+
+def test_seed_reproducible_and_seeds_differ() -> None:
+    ex = _noise_texture(3)
+    a = _fast(ex, seed=3)
+    b = _fast(ex, seed=3)
+    c = _fast(ex, seed=4)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_batch_member_equals_single_run() -> None:
+    ex = _noise_texture(3)
+    batch = _fast(ex, n=3, seed=10)
+    for k in range(3):
+        assert torch.equal(batch[k], _fast(ex, n=1, seed=10 + k)[0])
+    assert not torch.equal(batch[0], batch[1])
+
+
+def test_global_rng_untouched() -> None:
+    ex = _noise_texture(1)
+    state = torch.get_rng_state()
+    _fast(ex, seed=None)
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_tileable() -> None:
+    ex = _noise_texture(1, 64)
+    y = _fast(ex, quality="default")[0, 0]
+    interior_x = (y[:, 1:] - y[:, :-1]).abs().mean()
+    interior_y = (y[1:] - y[:-1]).abs().mean()
+    seam_x = (y[:, 0] - y[:, -1]).abs().mean()
+    seam_y = (y[0] - y[-1]).abs().mean()
+    assert seam_x <= 1.5 * interior_x
+    assert seam_y <= 1.5 * interior_y
+
+
+def test_larger_and_non_square_output() -> None:
+    ex = _noise_texture(3, 32)
+    y = _fast(ex, size=(40, 72))
+    assert y.shape == (1, 3, 40, 72)
+    y = _fast(ex, size=64, tile=False)
+    assert y.shape == (1, 3, 64, 64)
+
+
+def test_mask_keeps_known_pixels_and_fills_hole() -> None:
+    ex = _stripes(48)
+    mask = torch.zeros(48, 48)
+    mask[16:32, 16:32] = 1
+    y = _fast(ex, mask=mask, tile=False)[0]
+    keep = mask == 0
+    assert torch.equal(y[:, keep], ex[:, keep])
+    # the stripes continue through the hole
+    err = (y[:, ~keep] - ex[:, ~keep]).abs().mean()
+    assert err < 0.1
+
+
+def test_init_is_used() -> None:
+    ex = _stripes(48)
+    for shift in (0, 4):
+        init = _stripes(48, shift=shift)
+        y = _fast(ex, init=init)[0]
+        assert (y - init).abs().mean() < 0.1
+
+
+def test_structured_stripes_keep_period_and_continuity() -> None:
+    ex = _stripes(64, period=8)
+    y = _fast(ex, quality="default", size=(64, 96))[0, 0]
+    spec = torch.fft.rfft(y - y.mean(), dim=1).abs().mean(0)
+    assert int(spec.argmax()) == 96 // 8  # dominant period kept (8 px)
+    # lines stay continuous: each column is (nearly) constant
+    assert y.std(0).mean() < 0.1 * y.std()
+
+
+def test_copy_control() -> None:
+    ex = _noise_texture(3, 64, seed=1)
+    record: list[torch.Tensor] = []
+    _synthesize_patches(
+        ex,
+        size=None,
+        n=1,
+        seed=0,
+        tile=True,
+        mask=None,
+        init=None,
+        quality="default",
+        patch_size=None,
+        progress=False,
+        callback=None,
+        record=record,
+    )
+    src = record[0]
+    H, W = src.shape[1:]
+    off = (src[0] - torch.arange(H)[:, None]) * 10_000 + (src[1] - torch.arange(W)[None])
+    # largest 4-connected region of constant offset, by label propagation
+    lab = torch.arange(H * W).reshape(H, W)
+    for _ in range(H * W):
+        new = lab.clone()
+        for dim in (0, 1):
+            for sh in (1, -1):
+                nb = torch.roll(lab, sh, dim)
+                same = torch.roll(off, sh, dim) == off
+                if sh == 1:
+                    idx = [slice(None)] * 2
+                    idx[dim] = 0
+                    same[tuple(idx)] = False
+                else:
+                    idx = [slice(None)] * 2
+                    idx[dim] = -1
+                    same[tuple(idx)] = False
+                new = torch.where(same, torch.minimum(new, nb), new)
+        if torch.equal(new, lab):
+            break
+        lab = new
+    largest = torch.bincount(lab.flatten()).max().item() / (H * W)
+    assert largest < 0.1
+
+
+def test_progress_and_callback() -> None:
+    ex = _noise_texture(1)
+    calls: list[tuple[int, int, tuple[int, ...]]] = []
+    _fast(ex, progress=True, callback=lambda lvl, it, x: calls.append((lvl, it, tuple(x.shape))))
+    assert calls and calls[-1][0] == 0 and calls[-1][2] == (1, 1, 48, 48)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"quality": "ultra"}, "quality"),
+        ({"patch_size": 2}, "patch_size"),
+        ({"patch_size": 30}, "patch_size"),
+        ({"patch_size": 4.5}, "patch_size"),
+        ({"n": 0}, "n must"),
+        ({"size": 0}, "size"),
+        ({"size": (0, 5)}, "size"),
+        ({"size": (10, 10, 10)}, "size"),
+        ({"size": 4}, "smaller than patch_size"),
+        ({"seed": "a"}, "seed"),
+        ({"init": torch.zeros(3, 20, 20), "size": 48}, "init"),
+        ({"init": torch.zeros(2, 48, 48)}, "channels"),
+        ({"mask": torch.ones(20, 20)}, "mask"),
+        ({"mask": torch.ones(48, 48) * 2}, "mask"),
+        ({"mask": torch.ones(32, 32), "size": 32}, "mask"),
+        ({"callback": 3}, "callback"),
+    ],
+)
+def test_bad_options_raise(kwargs: dict, match: str) -> None:
+    ex = _noise_texture(3)
+    with pytest.raises(TexsynthError, match=match):
+        _fast(ex, **kwargs)
+
+
+def test_bad_exemplar_raises() -> None:
+    with pytest.raises(TexsynthError):
+        _fast(torch.zeros(2, 3, 16, 16))
+    with pytest.raises(TexsynthError):
+        _fast(torch.zeros(4, 4))
+    with pytest.raises(TexsynthError):
+        _fast([[1.0, 2.0]])  # type: ignore[arg-type]
