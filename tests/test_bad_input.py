@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ from texsynth.cli_generators import checkpoint_path
 from texsynth.generators import train_generator
 from texsynth.io import read_image
 
-QUICK = ["--steps", "1", "--quiet"]
+QUICK = ["--method", "scattering", "--steps", "1", "--quiet"]
 TRAIN = ["--size", "16x16", "--depth", "2", "--width", "2", "--batch", "1", "--quiet"]
 
 
@@ -136,6 +137,31 @@ CASES = [
     (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--device", "meta"], "unknown device 'meta'"),
     (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--device", "cpu:3"], "one cpu device"),
     (["sample", "{d}/m.safetensors", "-o", "{d}/o.png", "--device", "nonsense"], "unknown device"),
+    # 4: bounds and memory estimates before work
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--L", "1000"], "from 1 to 16"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--J", "40"], "from 1 to 16"),
+    (["stats", "{d}/ex.png", "--L", "1000"], "from 1 to 16"),
+    (["stats", "{d}/ex.png", "--L", "16", "--max-memory", "1M"], "needs about"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--size", "10000x10000"], "needs about"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--size", "10000", "--max-memory", "8G"], "8 GiB"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--n", "100000", "--max-memory", "4G"], "--n"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--max-memory", "lots"], "like 64G"),
+    (
+        ["remake", "{d}/ex.png", "--like", "{d}/style.png", "-o", "{d}/o.png", "--size", "9999"],
+        "need",
+    ),
+    (["train", "{d}/ex.png", "-o", "{d}/n.safetensors", "--width", "100000"], "from 1 to 512"),
+    (["train", "{d}/ex.png", "-o", "{d}/n.safetensors", "--depth", "50"], "from 1 to 10"),
+    (["train", "{d}/ex.png", "-o", "{d}/n.safetensors", "--size", "5000"], "--batch"),
+    (["sample", "{d}/m.safetensors", "-o", "{d}/o.png", "--size", "10000x10000"], "needs about"),
+    (
+        ["sample", "{d}/m.safetensors", "-o", "{d}/o.png", "--size", "900", "--max-memory", "9M"],
+        "9 MiB",
+    ),
+    # issue 15 on the command line: patch takes none of the optimisation options
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--method", "patch", "--steps", "5"], "--steps"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--levels", "2"], "auto chose patch"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--quality", "ultra"], "invalid choice"),
 ]
 
 
@@ -350,3 +376,91 @@ def test_a_kill_during_a_write_leaves_the_old_file_and_its_temporary_is_cleaned_
         os.utime(p, (1e9, 1e9))
     assert sorted(clean_stale_temporaries(d / "g.png")) == sorted([mine, legacy])
     capsys.readouterr()
+
+
+# ----------------------------------------------------------------------------- item 5: crafted
+
+
+def _crafted(
+    d: Path, config: dict | None = None, meta: object = None, raw: dict | None = None
+) -> Path:
+    """A copy of ``m.safetensors`` with its config and metadata edited (or raw header
+    entries replaced), written as a hostile user would."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(d / "m.safetensors"), framework="pt") as f:
+        header = dict(f.metadata())
+    cfg = json.loads(header["config"])
+    cfg.update(config or {})
+    header["config"] = json.dumps(cfg)
+    if meta is not None:
+        header["texsynth.metadata"] = json.dumps(meta)
+    header.update(raw or {})
+    out = d / "crafted.safetensors"
+    save_file(load_file(str(d / "m.safetensors")), str(out), metadata=header)
+    return out
+
+
+CRAFTED = [
+    ({"raw": {"config": "[1, 2]"}}, "config must be a JSON object"),
+    ({"raw": {"config": "[" * 100000 + "]" * 100000}}, "corrupt 'config'"),
+    ({"meta": [1, 2]}, "metadata must be a JSON object"),
+    ({"meta": {"exemplar_size_hw": ["a", 5]}}, "exemplar_size_hw[0]"),
+    ({"meta": {"exemplar_size_hw": [16, -5]}}, "exemplar_size_hw[1]"),
+    ({"meta": {"exemplar_size_hw": [100000, 100000]}}, "exemplar_size_hw[0]"),
+    ({"meta": {"exemplar_size_hw": [65536, 65536]}}, "needs about"),
+    ({"meta": {"exemplar_size_hw": 16}}, "[height, width]"),
+    ({"meta": {"exemplar_meta": {"value_range": "x"}}}, "exemplar_meta.value_range"),
+    ({"meta": {"exemplar_meta": {"channels": 2**20}}}, "exemplar_meta.channels"),
+    ({"config": {"image_channels": 2**20}}, "config.image_channels"),
+    ({"config": {"channel_list": [2**20, 8, 4]}}, "config.channel_list[0]"),
+    ({"config": {"channel_list": "16"}}, "config.channel_list"),
+    ({"config": {"Jmax": "2"}}, "config.Jmax"),
+    ({"config": {"Jmax": 10**6}}, "config.Jmax"),
+    ({"config": {"L": -1}}, "config.L"),
+    ({"config": {"n_quantiles": 10**9}}, "config.n_quantiles"),
+    ({"config": {"negative_slope": float("nan")}}, "config.negative_slope"),
+    ({"config": {"tile": "yes"}}, "config.tile"),
+    ({"config": {"out_channels": 3}}, "config.out_channels"),
+    ({"config": {"architecture": None}}, "not 'SynthHalfUNet2D'"),
+]
+
+
+@pytest.mark.parametrize(("craft", "match"), CRAFTED, ids=[m for _, m in CRAFTED])
+def test_crafted_generator_files_are_refused_in_one_line(
+    craft: dict, match: str, d: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = _crafted(d, **craft)
+    before = _snapshot(d)
+    assert _run(["sample", str(bad), "-o", str(d / "s.png"), "--n", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("texsynth: error:") and err.count("\n") == 1, err
+    assert match in err and "Traceback" not in err, err
+    assert _snapshot(d) == before
+    # a server loading user-supplied models through the API gets a TexsynthError, no crash
+    if match != "needs about":
+        with pytest.raises(TexsynthError, match=re.escape(match)):
+            texsynth.generators.read_generator_metadata(bad)
+    if "config" in craft or "raw" in craft:
+        with pytest.raises(TexsynthError):
+            texsynth.generators.load_generator(bad)
+
+
+def test_crafted_checkpoint_is_refused_in_one_line(
+    d: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safetensors.torch import save_file
+
+    model = d / "g.safetensors"
+    ckpt = checkpoint_path(model)
+    argv = ["train", str(d / "ex.png"), "-o", str(model), "--steps", "2", *TRAIN, "--resume"]
+    for meta in (
+        {"format": "texsynth-checkpoint/1", "settings": "[1]", "step": "1"},
+        {"format": "texsynth-checkpoint/1", "settings": "{}", "step": "-4"},
+    ):
+        save_file({"x": torch.zeros(1)}, str(ckpt), metadata=meta)
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "'settings' or 'step'" in err, err
+        assert not model.exists()

@@ -38,7 +38,21 @@ def grey_png(tmp_path: Path) -> Path:
 def test_synth_writes_image_and_sidecar(grey_png: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.png"
     assert (
-        main(["synth", str(grey_png), "-o", str(out), "--seed", "3", "--steps", "15", "--quiet"])
+        main(
+            [
+                "synth",
+                str(grey_png),
+                "-o",
+                str(out),
+                "--seed",
+                "3",
+                "--method",
+                "scattering",
+                "--steps",
+                "15",
+                "--quiet",
+            ]
+        )
         == 0
     )
     with Image.open(out) as img:
@@ -50,12 +64,39 @@ def test_synth_writes_image_and_sidecar(grey_png: Path, tmp_path: Path) -> None:
 
 def test_synth_random_seed_is_recorded_and_reproduces(grey_png: Path, tmp_path: Path) -> None:
     a = tmp_path / "a.png"
-    assert main(["synth", str(grey_png), "-o", str(a), "--steps", "10", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(grey_png),
+                "-o",
+                str(a),
+                "--method",
+                "scattering",
+                "--steps",
+                "10",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     seed = json.loads((tmp_path / "a.json").read_text())["seed"]
     b = tmp_path / "b.png"
     assert (
         main(
-            ["synth", str(grey_png), "-o", str(b), "--steps", "10", "--quiet", "--seed", str(seed)]
+            [
+                "synth",
+                str(grey_png),
+                "-o",
+                str(b),
+                "--method",
+                "scattering",
+                "--steps",
+                "10",
+                "--quiet",
+                "--seed",
+                str(seed),
+            ]
         )
         == 0
     )
@@ -77,6 +118,8 @@ def test_synth_many_outputs_and_size(grey_png: Path, tmp_path: Path) -> None:
                 "64x40",
                 "--seed",
                 "0",
+                "--method",
+                "scattering",
                 "--steps",
                 "10",
                 "--quiet",
@@ -98,6 +141,8 @@ def test_synth_many_outputs_and_size(grey_png: Path, tmp_path: Path) -> None:
                 "2",
                 "--seed",
                 "0",
+                "--method",
+                "scattering",
                 "--steps",
                 "10",
                 "--quiet",
@@ -113,7 +158,24 @@ def test_synth_float_field_and_16bit(tmp_path: Path) -> None:
     src = tmp_path / "f.npy"
     np.save(src, field)
     out = tmp_path / "g.npy"
-    assert main(["synth", str(src), "-o", str(out), "--seed", "0", "--steps", "10", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(src),
+                "-o",
+                str(out),
+                "--seed",
+                "0",
+                "--method",
+                "scattering",
+                "--steps",
+                "10",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     arr = np.load(out)
     assert arr.dtype == np.float32 and arr.shape == (48, 48)
     assert abs(arr.mean() - field.mean()) < 0.2 * field.std()
@@ -121,15 +183,64 @@ def test_synth_float_field_and_16bit(tmp_path: Path) -> None:
     tifffile.imwrite(tif, (_texture() * 60000).astype(np.uint16))
     out16 = tmp_path / "h_out.tif"
     assert (
-        main(["synth", str(tif), "-o", str(out16), "--seed", "0", "--steps", "10", "--quiet"]) == 0
+        main(
+            [
+                "synth",
+                str(tif),
+                "-o",
+                str(out16),
+                "--seed",
+                "0",
+                "--method",
+                "scattering",
+                "--steps",
+                "10",
+                "--quiet",
+            ]
+        )
+        == 0
     )
     assert tifffile.imread(out16).dtype == np.uint16
     jpg = tmp_path / "h_out.jpg"  # JPEG cannot hold 16 bits: written as 8-bit, no error
-    assert main(["synth", str(tif), "-o", str(jpg), "--seed", "0", "--steps", "10", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(tif),
+                "-o",
+                str(jpg),
+                "--seed",
+                "0",
+                "--method",
+                "scattering",
+                "--steps",
+                "10",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with Image.open(jpg) as im:
         assert im.mode == "L"
     png = tmp_path / "f.png"
-    assert main(["synth", str(src), "-o", str(png), "--seed", "0", "--steps", "10", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(src),
+                "-o",
+                str(png),
+                "--seed",
+                "0",
+                "--method",
+                "scattering",
+                "--steps",
+                "10",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with Image.open(png) as im:
         assert im.mode == "L"
 
@@ -151,6 +262,8 @@ def test_synth_inpainting_with_mask(grey_png: Path, tmp_path: Path) -> None:
                 str(mpath),
                 "--seed",
                 "0",
+                "--method",
+                "scattering",
                 "--steps",
                 "10",
                 "--quiet",

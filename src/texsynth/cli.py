@@ -18,6 +18,7 @@ from . import __version__
 from .atomic import MARKER_KEY, check_output, is_texsynth_json
 from .errors import TexsynthError
 from .io import SUPPORTED_SUFFIXES, ImageMeta, read_image
+from .memory import MAX_J, MAX_L, check_memory, parse_bytes
 from .stats import ScatCov, ScatteringCovariance
 from .wavelets import XI0, check_J, default_J
 
@@ -59,6 +60,58 @@ def _seed(text: str) -> int:
     return value
 
 
+def _bounded(lo: int, hi: int, why: str) -> Any:
+    """An argparse type: an integer from ``lo`` to ``hi`` (``why``: the reason for ``hi``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = lo - 1
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {lo} to {hi} ({why}), got {text[:30]!r}"
+            )
+        return value
+
+    return parse
+
+
+_L_TYPE = _bounded(1, MAX_L, "more orientations add nothing the statistics can use")
+_J_TYPE = _bounded(1, MAX_J, "the exemplar's size bounds it further")
+
+
+def _memory(text: str) -> int:
+    try:
+        return parse_bytes(text)
+    except TexsynthError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_memory_option(p: argparse.ArgumentParser) -> None:
+    """``--max-memory SIZE``: the limit of the memory estimate checked before work."""
+    p.add_argument(
+        "--max-memory",
+        type=_memory,
+        default=None,
+        metavar="SIZE",
+        help="refuse runs estimated to need more memory than this, e.g. 64G or 512M "
+        "(default: the RAM available now, or the free memory of the --device GPU)",
+    )
+
+
+def _check_memory(args: argparse.Namespace, estimate: int, device: Any, fix: str) -> None:
+    """:func:`check_memory` with the CLI's words (``--max-memory``)."""
+    check_memory(
+        estimate,
+        getattr(args, "max_memory", None),
+        device=device,
+        what=f"texsynth {args.command}",
+        fix=fix,
+        override="--max-memory ",
+    )
+
+
 def _weight(text: str) -> float:
     try:
         value = float(text)
@@ -81,7 +134,7 @@ def _add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--features",
         choices=("vgg19", "random"),
-        default="vgg19",
+        default=None,
         help="network of the gram/swd/gap methods (default vgg19; random: no weights)",
     )
     p.add_argument(
@@ -206,11 +259,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     st.add_argument(
         "--J",
-        type=_positive_int,
+        type=_J_TYPE,
         default=None,
         help="number of scales (default: as many as the image size allows)",
     )
-    st.add_argument("--L", type=_positive_int, default=4, help="number of orientations")
+    st.add_argument(
+        "--L", type=_L_TYPE, default=4, help=f"number of orientations (default 4, at most {MAX_L})"
+    )
     st.add_argument("--iso", action="store_true", help="average over orientations (iso_mean)")
     st.add_argument(
         "--norm",
@@ -235,6 +290,7 @@ def _build_parser() -> argparse.ArgumentParser:
         ".npy/.npz (docs/signals-1d.md)",
     )
     _add_overwrite_option(st)
+    _add_memory_option(st)
     st.set_defaults(func=_cmd_stats)
 
     sy = sub.add_parser(
@@ -261,10 +317,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help="random seed (default: a random one, recorded in the JSON sidecar)",
     )
     sy.add_argument(
+        "--quality",
+        choices=("fast", "default", "best"),
+        default="default",
+        help="fast: version 0.1's schedule (about a third of default's time, rougher); "
+        "default: every level converges; best: a tight tolerance (1.5-3x default's time)",
+    )
+    sy.add_argument(
         "--steps",
         type=_positive_int,
-        default=100,
-        help="L-BFGS iterations at the coarsest level (finer levels use fewer)",
+        default=None,
+        help="L-BFGS iterations at the coarsest level (default: the --quality preset's: "
+        "fast 100, default 200, best 500; optimisation methods only)",
     )
     sy.add_argument(
         "--levels",
@@ -274,9 +338,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sy.add_argument(
         "--method",
-        default="scattering",
-        help="texture descriptor(s), e.g. scattering, gram, gram+spectrum, swd, gap, random, "
-        "or weighted: 'gram+0.5*spectrum' (list them with `texsynth methods`)",
+        default="auto",
+        help="auto (default: patch for photos, scattering for float/16-bit fields), patch, "
+        "or texture descriptor(s) to optimise, e.g. scattering, gram, gram+spectrum, swd, "
+        "gap, random, or weighted: 'gram+0.5*spectrum' (list them with `texsynth methods`)",
     )
     _add_network_options(sy)
     sy.add_argument(
@@ -291,8 +356,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="weight of the smoothed power-spectrum term (0: off; default 0.3)",
     )
-    sy.add_argument("--J", type=_positive_int, default=None, help="number of scales")
-    sy.add_argument("--L", type=_positive_int, default=4, help="number of orientations")
+    sy.add_argument("--J", type=_J_TYPE, default=None, help="number of scales (scattering)")
+    sy.add_argument(
+        "--L",
+        type=_L_TYPE,
+        default=None,
+        help=f"number of orientations (scattering; default 4, at most {MAX_L})",
+    )
     sy.add_argument(
         "--mask",
         type=Path,
@@ -327,6 +397,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_run_options(sy)
     _add_overwrite_option(sy)
+    _add_memory_option(sy)
     sy.set_defaults(func=_cmd_synth)
 
     from .cli_generators import add_generator_commands
@@ -357,11 +428,16 @@ def _build_parser() -> argparse.ArgumentParser:
         help="network layers of the content loss (default conv4_2)",
     )
     _add_network_options(rm)
-    rm.add_argument("--size", type=_size, default=None, metavar="WxH")
-    rm.add_argument("--steps", type=_positive_int, default=100)
-    rm.add_argument("--seed", type=_seed, default=0)
+    rm.add_argument(
+        "--size", type=_size, default=None, metavar="WxH", help="output size (default CONTENT's)"
+    )
+    rm.add_argument(
+        "--steps", type=_positive_int, default=100, help="L-BFGS iterations (default 100)"
+    )
+    rm.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     _add_run_options(rm)
     _add_overwrite_option(rm)
+    _add_memory_option(rm)
     rm.set_defaults(func=_cmd_remake)
 
     me = sub.add_parser(
@@ -574,11 +650,35 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from .atomic import StagedFiles
     from .cli_signals import synth_signal, wants_signal
     from .io import atomic_text_write
+    from .memory import estimate_synthesis_bytes
     from .methods import METHODS, parse_method
     from .synthesis import synthesize
 
     if wants_signal(args):
         return synth_signal(args)
+    method = args.method.strip()
+    if method not in ("auto", "patch"):
+        parse_method(method)  # a bad method fails before any work
+    _refuse_patch_options(args, method, chose="")
+    device = _device(args.device)
+    image, meta = read_image(args.input)  # its size bounds the run; the decoder bounds it
+    reason = "given with --method"
+    if method == "auto":
+        from .auto import choose_method
+
+        method, reason = choose_method(image, photo=_is_photo(image, meta))
+    L = args.L if args.L is not None else 4
+    C, He, We = image.shape
+    H, W = args.size if args.size is not None else (He, We)
+    estimate = estimate_synthesis_bytes(
+        image.shape,
+        (H, W),
+        n=args.n,
+        method=method,
+        L=L,
+        cross_channels=not args.no_cross_channels,
+    )
+    _check_memory(args, estimate, device, "use a smaller --size, --n or --L")
     outputs = _output_paths(args.output, args.n)
     sidecar = _sidecar_path(args.output)
     _check_set(
@@ -588,8 +688,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         suffixes=SUPPORTED_SUFFIXES,
         overwrite=args.overwrite,
     )
-    device = _device(args.device)
-    image, meta = read_image(args.input)
+    if args.method.strip() == "auto":
+        _refuse_patch_options(args, method, chose="auto chose patch for this exemplar; ")
+    terms = [] if method == "patch" else [name for _, name in parse_method(method)]
+    features = args.features or "vgg19"
+    print(
+        f"texsynth: {method} ({reason}), quality {args.quality}, {args.n} x {W}x{H}"
+        f"{_steps_note(args.steps, method)}; {_eta(method, C, H * W * args.n, args.quality)}",
+        flush=True,
+    )
     mask = init = None
     if args.mask is not None:
         m, _ = read_image(args.mask)
@@ -597,54 +704,67 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     if args.init is not None:
         init, _ = read_image(args.init)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    terms = [name for _, name in parse_method(args.method)]  # a bad method fails before work
+    options: dict[str, Any] = {}
+    if method != "patch":
+        options = dict(
+            steps=args.steps,
+            levels=args.levels,
+            J=args.J,
+            L=L,
+            iso_ang=args.iso,
+            to_gaussian=args.to_gaussian,
+            cross_channels=not args.no_cross_channels,
+            features=features,
+            weights_file=args.weights,
+            layers=args.layers,
+            histogram=args.histogram if args.histogram is not None else 1.0,
+            power_spectrum=args.power_spectrum,
+        )
     start = time.perf_counter()
     result, report = synthesize(
         image,
+        method=method,
+        quality=args.quality,
         size=args.size,
         n=args.n,
         seed=seed,
-        steps=args.steps,
-        levels=args.levels,
-        J=args.J,
-        L=args.L,
         mask=mask,
         init=init,
         tile=not args.no_tile,
-        iso_ang=args.iso,
-        to_gaussian=args.to_gaussian,
-        cross_channels=not args.no_cross_channels,
-        method=args.method,
-        features=args.features,
-        weights_file=args.weights,
-        layers=args.layers,
-        histogram=args.histogram if args.histogram is not None else 1.0,
-        power_spectrum=args.power_spectrum,
         device=device,
         progress=not args.quiet,
         report=True,
+        **options,
     )
     elapsed = time.perf_counter() - start
     result = result.cpu()
+    optimised = method != "patch"
     doc = {
         **_record("synth"),
         "input": str(args.input),
         "outputs": [str(o) for o in outputs],
         "seed": seed,
         "device": str(device),
+        "method": method,
+        "method_reason": reason,
+        "quality": args.quality,
         "settings": {
-            "method": args.method,
-            "features": args.features if any(METHODS[t].network for t in terms) else None,
+            "method": method,
+            "method_option": args.method,
+            "quality": args.quality,
+            "features": features if any(METHODS[t].network for t in terms) else None,
             "weights": str(args.weights) if args.weights else None,
             "layers": args.layers,
-            "histogram": args.histogram if args.histogram is not None else 1.0,
+            "histogram": (args.histogram if args.histogram is not None else 1.0)
+            if optimised
+            else None,
             "power_spectrum": args.power_spectrum,
             "size_hw": list(result.shape[-2:]),
             "n": args.n,
             "steps": args.steps,
             "levels": len(report.levels),
-            "J": report.scales[-1] if "scattering" in terms else None,
-            "L": args.L,
+            "J": report.scales[-1] if "scattering" in terms and report.scales else None,
+            "L": L if "scattering" in terms else None,
             "tile": not args.no_tile,
             "iso": args.iso,
             "cross_channels": not args.no_cross_channels,
@@ -652,12 +772,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             "mask": str(args.mask) if args.mask else None,
             "init": str(args.init) if args.init else None,
         },
-        "levels": [
-            {"size_hw": list(s), "J": j, "iterations": it, "final_loss": h[-1]}
-            for s, j, it, h in zip(
-                report.levels, report.scales, report.iterations, report.losses, strict=True
-            )
-        ],
+        "levels": _level_records(report),
         "seconds": round(elapsed, 3),
     }
     with StagedFiles() as stage:  # the whole set and its record, or nothing new
@@ -674,6 +789,83 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+#: options of the optimisation methods, which the patch method does not use
+_OPTIMISATION_OPTIONS = (
+    ("steps", "--steps", None),
+    ("J", "--J", None),
+    ("L", "--L", None),
+    ("levels", "--levels", None),
+    ("layers", "--layers", None),
+    ("features", "--features", None),
+    ("weights", "--weights", None),
+    ("histogram", "--histogram", None),
+    ("power_spectrum", "--power-spectrum", None),
+    ("to_gaussian", "--to-gaussian", False),
+    ("iso", "--iso", False),
+    ("no_cross_channels", "--no-cross-channels", False),
+)
+
+
+def _refuse_patch_options(args: argparse.Namespace, method: str, chose: str) -> None:
+    """A one-line error for options of the optimisation methods given with ``patch``."""
+    if method != "patch":
+        return
+    given = [
+        flag for name, flag, default in _OPTIMISATION_OPTIONS if getattr(args, name) != default
+    ]
+    if given:
+        s = "s" * (len(given) > 1)
+        raise TexsynthError(
+            f"{chose}{', '.join(given)}: option{s} of the optimisation methods, not used by the "
+            "patch method; drop the option or pass --method scattering (or another "
+            "optimisation method) to use it"
+        )
+
+
+def _is_photo(image: torch.Tensor, meta: ImageMeta) -> bool:
+    """What the file says: 8-bit (or 1-bit) data, or colour in [0, 1], is a photo; float
+    and 16-bit grey data are fields."""
+    if meta.dtype in ("uint8", "bool"):
+        return True
+    return image.shape[0] == 3 and float(image.min()) >= 0.0 and float(image.max()) <= 1.0
+
+
+def _steps_note(steps: int | None, method: str) -> str:
+    if method == "patch":
+        return ""
+    return f", {steps} steps at the coarsest level" if steps is not None else ""
+
+
+#: rough seconds per 256x256 grey output on a 2-core CPU (docs/quality.md), by quality
+_SECONDS_256 = {"fast": 3.0, "default": 9.0, "best": 20.0}
+
+
+def _eta(method: str, channels: int, pixels: int, quality: str) -> str:
+    """``about 10 s`` (rough, 2-core CPU): what the start line says of the run's time."""
+    scale = pixels / 65536
+    if method == "patch":
+        seconds = 2.0 * scale * (1 + (channels > 1))
+    else:
+        seconds = _SECONDS_256.get(quality, 9.0) * scale * (3.5 if channels > 1 else 1.0)
+        if "scattering" not in method:  # VGG19 and other networks: about 3x on a CPU
+            seconds *= 3
+    when = f"about {max(seconds, 1):.0f} s" if seconds < 60 else f"about {seconds / 60:.0f} min"
+    return f"{when} on a 2-core CPU (less on a GPU)"
+
+
+def _level_records(report: Any) -> list[dict[str, Any]]:
+    """Per-level entries of the sidecar (the patch method reports sizes only)."""
+    out = []
+    for i, size in enumerate(report.levels):
+        entry: dict[str, Any] = {"size_hw": list(size)}
+        if i < len(report.iterations):
+            entry["J"] = report.scales[i] if i < len(report.scales) else None
+            entry["iterations"] = report.iterations[i]
+            entry["final_loss"] = report.losses[i][-1] if report.losses[i] else None
+        out.append(entry)
+    return out
+
+
 def _synth_inputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
     """The files ``synth`` reads: never one of its outputs."""
     return [
@@ -685,9 +877,23 @@ def _synth_inputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
-    from .methods import method_table
+    from .methods import METHODS, method_table
 
-    rows = method_table()
+    rows = [
+        (
+            "auto",
+            "the default: patch for photos (8-bit files, colour in [0, 1]), scattering for "
+            "fields (float or 16-bit grey data, values outside [0, 1])",
+            "ready (no weights)",
+        ),
+        (
+            "patch",
+            "multi-resolution patch synthesis: copies and stitches exemplar patches; keeps "
+            "edges, joints and whole objects; optimises no statistic",
+            "ready (no weights)",
+        ),
+        *method_table(),
+    ]
     width = max(len(name) for name, _, _ in rows)
     for name, summary, status in rows:
         print(f"{name:<{width}}  {summary}")
@@ -695,6 +901,12 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     print(
         "\ncombine with '+', optionally weighted: --method 'gram+0.5*spectrum' (a weight "
         "multiplies the term's calibrated default)"
+    )
+    gc = " or gc" if "gc" in METHODS else ""
+    print(
+        "\nwhich to choose: auto is the default. Photos of objects and structured textures "
+        f"(brick, tiles, stones): patch{gc}. Fields, and wherever the statistics must match "
+        "(science, measurement): scattering. Regular fabric and weaves: gram+spectrum."
     )
     return 0
 
@@ -737,6 +949,22 @@ def _cmd_remake(args: argparse.Namespace) -> int:
     device = _device(args.device)
     content, cmeta = read_image(args.content)
     style, smeta = read_image(args.like)
+    from .memory import estimate_synthesis_bytes
+
+    H, W = args.size if args.size is not None else tuple(content.shape[-2:])
+    C = max(content.shape[0], style.shape[0])
+    method = args.method.strip()
+    estimate = estimate_synthesis_bytes(
+        (C, *style.shape[-2:]),
+        (H, W),
+        method=method + "+gram",  # + the content network
+    )
+    _check_memory(args, estimate, device, "use a smaller --size")
+    print(
+        f"texsynth: remake with {method} (given with --method; remake's default is gram), "
+        f"{args.steps} steps, {W}x{H}; {_eta(method, C, H * W, 'default')}",
+        flush=True,
+    )
     if content.shape[0] != style.shape[0]:
         if content.shape[0] == 1:
             content = content.expand(style.shape[0], -1, -1)
@@ -747,10 +975,10 @@ def _cmd_remake(args: argparse.Namespace) -> int:
     result, report = remake(
         content,
         style,
-        method=args.method,
+        method=method,
         content_weight=args.content_weight,
         content_layers=args.content_layers,
-        features=args.features,
+        features=args.features or "vgg19",
         weights_file=args.weights,
         layers=args.layers,
         size=args.size,
@@ -768,11 +996,14 @@ def _cmd_remake(args: argparse.Namespace) -> int:
         "outputs": [str(args.output)],
         "seed": seed,
         "device": str(device),
+        "method": method,
+        "method_reason": "given with --method (remake's default is gram)",
+        "quality": "default",
         "settings": {
-            "method": args.method,
+            "method": method,
             "content_weight": args.content_weight,
             "content_layers": args.content_layers,
-            "features": args.features,
+            "features": args.features or "vgg19",
             "weights": str(args.weights) if args.weights else None,
             "layers": args.layers,
             "steps": args.steps,
@@ -821,6 +1052,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     C, H, W = image.shape
     J = args.J if args.J is not None else max(default_J(H, W), 1)
     check_J(H, W, J)
+    from .memory import estimate_stats_bytes
+
+    _check_memory(args, estimate_stats_bytes((H, W), C, args.L), None, "use a smaller --L or image")
     sc = ScatteringCovariance(J=J, L=args.L)
     with torch.no_grad():
         x = image[None].double()

@@ -14,6 +14,7 @@ import torch
 
 from .errors import TexsynthError
 from .io import ImageMeta, read_image
+from .memory import MAX_DEPTH, MAX_WIDTH
 
 __all__ = ["add_generator_commands"]
 
@@ -21,10 +22,12 @@ __all__ = ["add_generator_commands"]
 def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``train`` and ``sample`` on the ``texsynth`` subparsers."""
     from .cli import (
+        _add_memory_option,
         _add_network_options,
         _add_outputs_option,
         _add_overwrite_option,
         _add_run_options,
+        _bounded,
         _positive_int,
         _seed,
         _size,
@@ -84,13 +87,16 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--lr", type=float, default=3e-3, help="initial Adam learning rate")
     tr.add_argument(
         "--width",
-        type=_positive_int,
+        type=_bounded(1, MAX_WIDTH, "wider networks learn nothing more from one exemplar"),
         default=16,
         help="channels of the finest decoder level (doubling per coarser level; default 16, "
         "32 is seed 000's network)",
     )
     tr.add_argument(
-        "--depth", type=_positive_int, default=4, help="decoder levels (Jmax, default 4)"
+        "--depth",
+        type=_bounded(1, MAX_DEPTH, "each level halves the size"),
+        default=4,
+        help="decoder levels (Jmax, default 4)",
     )
     tr.add_argument(
         "--microcanonical",
@@ -103,6 +109,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     )
     _add_run_options(tr)
     _add_overwrite_option(tr)
+    _add_memory_option(tr)
     tr.set_defaults(func=_cmd_train)
 
     sa = sub.add_parser(
@@ -126,6 +133,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     )
     _add_run_options(sa)
     _add_overwrite_option(sa)
+    _add_memory_option(sa)
     sa.set_defaults(func=_cmd_sample)
 
 
@@ -137,8 +145,9 @@ def checkpoint_path(model_path: Path) -> Path:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .atomic import StagedFiles, check_output, is_texsynth_safetensors
-    from .cli import _device, _versions
+    from .cli import _check_memory, _device, _versions
     from .generators import save_generator, train_generator
+    from .memory import estimate_training_bytes
     from .methods import parse_method
 
     method = args.method or "scattering"
@@ -168,6 +177,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "--resume to start training"
         )
     image, meta = read_image(args.input)
+    device = _device(args.device)
+    C, H, W = image.shape
+    size = args.size if args.size is not None else (min(H, 128), min(W, 128))
+    estimate = estimate_training_bytes(
+        (H, W), size, channels=C, batch=args.batch, width=args.width, method=method
+    )
+    _check_memory(args, estimate, device, "use a smaller --size, --batch or --width")
     if args.method is None and image.shape[0] == 3 and not args.resume:
         print(
             "texsynth: training with the scattering loss; for colour photos of objects "
@@ -175,13 +191,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "time per step (docs/generators.md)",
             file=sys.stderr,
         )
-    device = _device(args.device)
     start = time.perf_counter()
     try:
         model, rep = train_generator(
             image,
             method=method,
-            features=args.features,
+            features=args.features or "vgg19",
             weights_file=args.weights,
             layers=args.layers,
             size=args.size,
@@ -214,7 +229,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "exemplar_size_hw": [H, W],
         "settings": {
             "method": method,
-            "features": args.features,
+            "features": args.features or "vgg19",
             "layers": args.layers,
             "histogram": args.histogram,
             "power_spectrum": args.power_spectrum,
@@ -254,10 +269,25 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     import secrets
 
     from .atomic import StagedFiles
-    from .cli import _check_set, _device, _output_paths, _record, _sidecar_path, _write_outputs
+    from .cli import (
+        _check_memory,
+        _check_set,
+        _device,
+        _output_paths,
+        _record,
+        _sidecar_path,
+        _write_outputs,
+    )
     from .generators import generate_samples, load_generator, read_generator_metadata
     from .io import SUPPORTED_SUFFIXES, atomic_text_write
+    from .memory import estimate_sampling_bytes
 
+    device = _device(args.device)
+    header = read_generator_metadata(args.model)  # every field checked against its schema
+    info = header["metadata"]
+    H, W = args.size or tuple(info.get("exemplar_size_hw", (256, 256)))
+    estimate = estimate_sampling_bytes(header["config"], args.n, (H, W))
+    _check_memory(args, estimate, device, "use a smaller --size")
     outputs = _output_paths(args.output, args.n)
     sidecar = _sidecar_path(args.output)
     _check_set(
@@ -267,12 +297,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         suffixes=SUPPORTED_SUFFIXES,
         overwrite=args.overwrite,
     )
-    device = _device(args.device)
-    header = read_generator_metadata(args.model)
     model = load_generator(args.model, device=device)
-    info = header.get("metadata", {})
     meta = _exemplar_meta(info, model)
-    H, W = args.size or tuple(info.get("exemplar_size_hw", (256, 256)))
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     start = time.perf_counter()
     # a chunk at a time (thousands of samples need not fit in memory); one noise sequence,

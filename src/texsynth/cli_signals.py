@@ -41,14 +41,16 @@ def _length(size: tuple[int, int] | None) -> int | None:
 def _check_options(args: argparse.Namespace) -> None:
     """Refuse image-only options instead of silently ignoring them."""
     bad = []
-    if args.method != "scattering":
+    if args.method not in ("auto", "scattering"):
         bad.append(f"--method {args.method}")
-    if args.L != 4:
+    if args.quality != "default":
+        bad.append(f"--quality {args.quality}")
+    if args.L is not None:
         bad.append("--L")
     if args.iso:
         bad.append("--iso")
-    if args.weights is not None or args.layers is not None:
-        bad.append("--weights/--layers")
+    if args.weights is not None or args.layers is not None or args.features is not None:
+        bad.append("--weights/--layers/--features")
     if bad:
         raise TexsynthError(
             f"{', '.join(bad)}: image options; 1-D signals use the scattering statistics "
@@ -90,7 +92,7 @@ def synth_signal(args: argparse.Namespace) -> int:
         size=_length(args.size),
         n=args.n,
         seed=seed,
-        steps=args.steps,
+        steps=args.steps if args.steps is not None else 100,
         levels=args.levels,
         J=args.J,
         mask=mask,
@@ -118,7 +120,7 @@ def synth_signal(args: argparse.Namespace) -> int:
             "length": int(result.shape[-1]),
             "channels": int(result.shape[1]),
             "n": args.n,
-            "steps": args.steps,
+            "steps": args.steps if args.steps is not None else 100,
             "levels": len(report.levels),
             "J": report.scales[-1],
             "tile": not args.no_tile,
@@ -185,7 +187,7 @@ def stats_signal(args: argparse.Namespace) -> int:
     from .wavelets import XI0
     from .wavelets1d import check_J_1d, max_J_1d
 
-    _refuse(["--L"] * (args.L != 4) + ["--iso"] * bool(args.iso))
+    _refuse(["--L"] * (args.L not in (None, 4)) + ["--iso"] * bool(args.iso))
     signal, meta = read_signal(args.image)
     C, N = signal.shape
     J = args.J if args.J is not None else max(max_J_1d(N), 1)

@@ -34,6 +34,8 @@ __all__ = [
     "load_generator",
     "read_generator_metadata",
     "save_generator",
+    "validate_config",
+    "validate_metadata",
 ]
 
 FORMAT = "texsynth-generator/1"
@@ -209,11 +211,169 @@ def _read_header(path: str | os.PathLike[str]) -> dict[str, str]:
 def _parse_json(p: Any, header: dict[str, str], key: str) -> Any:
     try:
         return json.loads(header[key])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):
         raise TexsynthError(
             f"generator file {str(p)!r} has a missing or corrupt {key!r} entry in its "
             f"header; {_RETRAIN}"
         ) from None
+
+
+# ------------------------------------------------------------------ header schema
+#: bounds of a generator file's config: what ``texsynth train`` can write (width <= 512,
+#: depth <= 10), with room for models built in Python; anything else is a crafted or
+#: damaged file and is refused before a tensor is allocated
+MAX_JMAX = 12
+MAX_LEVEL_CHANNELS = 8192
+MAX_IMAGE_CHANNELS = 256
+MAX_L = 16
+MAX_QUANTILES = 1 << 16
+#: largest exemplar side recorded in the metadata (a sample's default size)
+MAX_SIDE = 1 << 16
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _bad(path: Any, field: str, why: str) -> TexsynthError:
+    return TexsynthError(
+        f"generator file {str(path)!r}: {field} {why}; the file is damaged or was not "
+        "written by texsynth (train it again)"
+    )
+
+
+def _int_field(path: Any, field: str, value: Any, lo: int, hi: int) -> int:
+    if not _is_int(value) or not lo <= value <= hi:
+        raise _bad(path, field, f"must be an integer from {lo} to {hi}, got {_short(value)}")
+    return int(value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validate_config(config: Any, path: Any = "<config>") -> dict[str, Any]:
+    """Check a generator config against its schema (types and bounds) before building.
+
+    Returns
+    -------
+    dict
+        ``config`` itself, every field checked.
+
+    Raises
+    ------
+    TexsynthError
+        One line naming the first bad field.
+    """
+    from .halfunet import _CONFIG_KEYS, ARCHITECTURE
+
+    if not isinstance(config, dict):
+        raise _bad(path, "config", f"must be a JSON object, got {type(config).__name__}")
+    arch = config.get("architecture")
+    if arch != ARCHITECTURE:
+        raise TexsynthError(
+            f"generator file {str(path)!r}: config is for architecture {_short(arch)}, not "
+            f"{ARCHITECTURE!r}; {_RETRAIN}"
+        )
+    missing = [k for k in _CONFIG_KEYS if k not in config]
+    unknown = sorted(str(k)[:30] for k in config if k not in _CONFIG_KEYS)
+    if missing or unknown:
+        raise TexsynthError(
+            f"generator file {str(path)!r}: config does not match this texsynth (missing keys "
+            f"{missing}, unknown keys {unknown[:5]}); {_RETRAIN}"
+        )
+    jmax = _int_field(path, "config.Jmax", config["Jmax"], 1, MAX_JMAX)
+    channels = config["channel_list"]
+    if not isinstance(channels, list) or len(channels) != jmax + 1:
+        raise _bad(path, "config.channel_list", f"must be a list of Jmax + 1 = {jmax + 1} integers")
+    for i, c in enumerate(channels):
+        _int_field(path, f"config.channel_list[{i}]", c, 1, MAX_LEVEL_CHANNELS)
+    image_channels = _int_field(
+        path, "config.image_channels", config["image_channels"], 1, MAX_IMAGE_CHANNELS
+    )
+    _int_field(path, "config.out_channels", config["out_channels"], 1, image_channels)
+    _int_field(path, "config.L", config["L"], 1, MAX_L)
+    slope = config["negative_slope"]
+    if not isinstance(slope, (int, float)) or isinstance(slope, bool) or not 0 <= slope < 1:
+        raise _bad(
+            path, "config.negative_slope", f"must be a number in [0, 1), got {_short(slope)}"
+        )
+    if not isinstance(config["tile"], bool):
+        raise _bad(path, "config.tile", f"must be true or false, got {_short(config['tile'])}")
+    nq = _int_field(path, "config.n_quantiles", config["n_quantiles"], 0, MAX_QUANTILES)
+    if nq == 1:
+        raise _bad(path, "config.n_quantiles", "must be 0 or at least 2, got 1")
+    return config
+
+
+_META_TYPES = {
+    "path": str,
+    "format": str,
+    "dtype": str,
+    "channels": int,
+    "scaled": bool,
+    "alpha_dropped": bool,
+}
+
+
+def validate_metadata(metadata: Any, path: Any = "<metadata>") -> dict[str, Any]:
+    """Check the fields of a generator file's metadata that texsynth uses.
+
+    ``exemplar_size_hw`` (two integers, 1 ... 65536), ``exemplar_meta`` (an
+    :class:`~texsynth.io.ImageMeta` as a JSON object) and ``settings`` (an object) are
+    checked when present; other keys are the caller's and are kept as they are.
+
+    Raises
+    ------
+    TexsynthError
+        One line naming the first bad field.
+    """
+    import math
+
+    if not isinstance(metadata, dict):
+        raise _bad(path, "metadata", f"must be a JSON object, got {type(metadata).__name__}")
+    if "exemplar_size_hw" in metadata:
+        hw = metadata["exemplar_size_hw"]
+        if not isinstance(hw, list) or len(hw) != 2:
+            raise _bad(
+                path, "metadata.exemplar_size_hw", f"must be [height, width], got {_short(hw)}"
+            )
+        for i, v in enumerate(hw):
+            _int_field(path, f"metadata.exemplar_size_hw[{i}]", v, 1, MAX_SIDE)
+    if "settings" in metadata and not isinstance(metadata["settings"], (dict, type(None))):
+        raise _bad(path, "metadata.settings", "must be a JSON object")
+    em = metadata.get("exemplar_meta")
+    if em is not None:
+        if not isinstance(em, dict):
+            raise _bad(path, "metadata.exemplar_meta", "must be a JSON object")
+        for key, kind in _META_TYPES.items():
+            v = em.get(key)
+            if key in em and not (
+                isinstance(v, kind) and (kind is bool or not isinstance(v, bool))
+            ):
+                raise _bad(path, f"metadata.exemplar_meta.{key}", f"must be a {kind.__name__}")
+        if "channels" in em:
+            _int_field(
+                path, "metadata.exemplar_meta.channels", em["channels"], 1, MAX_IMAGE_CHANNELS
+            )
+        if "value_range" in em:
+            vr = em["value_range"]
+            ok = (
+                isinstance(vr, list)
+                and len(vr) == 2
+                and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in vr
+                )
+            )
+            if not ok or vr[0] > vr[1]:
+                raise _bad(
+                    path,
+                    "metadata.exemplar_meta.value_range",
+                    f"must be [low, high], got {_short(vr)}",
+                )
+    return metadata
 
 
 def read_generator_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -228,14 +388,16 @@ def read_generator_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     TexsynthError
-        If the file is missing, not safetensors, or not a texsynth generator.
+        If the file is missing, not safetensors, not a texsynth generator, or a field of its
+    config or metadata has the wrong type or is out of bounds (a crafted or damaged file;
+    see :func:`validate_config` and :func:`validate_metadata`).
     """
     header = _read_header(path)
     return {
-        "config": _parse_json(path, header, "config"),
-        "texsynth": header.get("texsynth", "unknown"),
-        "torch": header.get("torch", "unknown"),
-        "metadata": _parse_json(path, header, "texsynth.metadata"),
+        "config": validate_config(_parse_json(path, header, "config"), path),
+        "texsynth": str(header.get("texsynth", "unknown"))[:64],
+        "torch": str(header.get("torch", "unknown"))[:64],
+        "metadata": validate_metadata(_parse_json(path, header, "texsynth.metadata"), path),
     }
 
 
@@ -286,7 +448,7 @@ def load_generator(
         not match its config (another architecture or texsynth version).
     """
     header = _read_header(path)
-    config = _parse_json(path, header, "config")
+    config = validate_config(_parse_json(path, header, "config"), path)
     try:
         model = SynthHalfUNet2D.from_config(config)
     except TexsynthError as exc:
@@ -306,10 +468,16 @@ def load_generator(
             f"({config.get('architecture')}, channel_list={config.get('channel_list')}): "
             f"{mismatch}; {_RETRAIN}"
         )
-    dtypes = {t.dtype for t in state.values() if t.is_floating_point()}
+    dtypes = {t.dtype for t in state.values()}
+    odd = dtypes - {torch.float16, torch.bfloat16, torch.float32, torch.float64}
+    if odd:
+        raise _bad(path, "tensors", f"must be float16/32/64, got {sorted(map(str, odd))}")
     if len(dtypes) == 1:
         model.to(dtypes.pop())
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise _bad(path, "tensors", f"cannot be loaded ({_first_line(exc)[:80]})") from None
     if device is not None:
         model.to(device)
     return model.eval()

@@ -415,7 +415,7 @@ def _restore(
         raise TexsynthError(
             f"{path} is not a texsynth training checkpoint; remove it or start over"
         )
-    saved = json.loads(meta["settings"])
+    saved, step = _checkpoint_fields(path, meta)
     expected = json.loads(json.dumps(settings, sort_keys=True))
     if saved != expected:
         changed = sorted(k for k in set(saved) | set(expected) if saved.get(k) != expected.get(k))
@@ -423,26 +423,51 @@ def _restore(
             f"checkpoint {path} was written with other settings ({', '.join(changed)}); "
             "resume with the same exemplar and options, or delete it to start over"
         )
-    model.load_state_dict(
-        {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    )
-    dev = next(model.parameters()).device
-    for i, p in enumerate(model.parameters()):
-        if f"adam.{i}.exp_avg" in tensors:
-            optimiser.state[p] = {
-                "step": tensors[f"adam.{i}.step"].to(torch.float32),
-                "exp_avg": tensors[f"adam.{i}.exp_avg"].to(dev),
-                "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(dev),
-            }
-    noise.set_state(tensors["noise_state"])
-    for i, g in enumerate(loss_rngs):
-        if f"loss_rng.{i}" in tensors:
-            g.set_state(tensors[f"loss_rng.{i}"])
+    try:
+        model.load_state_dict(
+            {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        )
+        dev = next(model.parameters()).device
+        for i, p in enumerate(model.parameters()):
+            if f"adam.{i}.exp_avg" in tensors:
+                avg, sq = tensors[f"adam.{i}.exp_avg"], tensors[f"adam.{i}.exp_avg_sq"]
+                if avg.shape != p.shape or sq.shape != p.shape:
+                    raise ValueError(f"Adam state {i} has shape {list(avg.shape)}")
+                optimiser.state[p] = {
+                    "step": tensors[f"adam.{i}.step"].to(torch.float32).reshape(()),
+                    "exp_avg": avg.to(dev, p.dtype),
+                    "exp_avg_sq": sq.to(dev, p.dtype),
+                }
+        noise.set_state(tensors["noise_state"])
+        for i, g in enumerate(loss_rngs):
+            if f"loss_rng.{i}" in tensors:
+                g.set_state(tensors[f"loss_rng.{i}"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        text = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        raise TexsynthError(
+            f"checkpoint {path} is damaged ({text}); delete it and train again without --resume"
+        ) from None
     try:
         loss = float(meta.get("loss", "nan"))
     except ValueError:
         loss = math.nan
-    return int(meta["step"]), loss
+    return step, loss
+
+
+def _checkpoint_fields(path: Path, meta: dict[str, str]) -> tuple[Any, int]:
+    """The ``settings`` (a JSON object) and ``step`` (0 ... 10**9) of a checkpoint's
+    metadata, checked before anything is restored."""
+    try:
+        saved = json.loads(meta["settings"])
+        step = int(meta["step"])
+    except (KeyError, TypeError, ValueError, RecursionError):
+        saved, step = None, -1
+    if not isinstance(saved, dict) or not 0 <= step <= 10**9:
+        raise TexsynthError(
+            f"checkpoint {path} has a missing or damaged 'settings' or 'step' entry; delete "
+            "it and train again without --resume"
+        )
+    return saved, step
 
 
 def train_synth_unet(
