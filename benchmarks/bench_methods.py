@@ -71,15 +71,18 @@ def exemplar(name: str, size: int) -> bs.Exemplar:
     )
 
 
-def gatys_single_scale(ex: torch.Tensor, seed: int, iters: int) -> torch.Tensor:
+def gatys_single_scale(
+    ex: torch.Tensor, seed: int, iters: int, device: str = "cpu"
+) -> torch.Tensor:
     """Gatys et al. as commonly implemented: one scale, white-noise start, L-BFGS."""
     from texsynth.feature_losses import GramLoss
     from texsynth.features import feature_extractor
 
     vgg, layers = feature_extractor("vgg19", padding="circular")
-    loss = GramLoss(ex[None], extractor=vgg, layers=layers)
+    vgg = vgg.to(device)
+    loss = GramLoss(ex[None].to(device), extractor=vgg, layers=layers)
     g = torch.Generator().manual_seed(seed)
-    x = torch.rand(1, *ex.shape, generator=g).requires_grad_(True)
+    x = torch.rand(1, *ex.shape, generator=g).to(device).requires_grad_(True)
     opt = torch.optim.LBFGS(
         [x],
         lr=1,
@@ -97,7 +100,7 @@ def gatys_single_scale(ex: torch.Tensor, seed: int, iters: int) -> torch.Tensor:
         return value
 
     opt.step(closure)
-    return x.detach()[0].clamp(0, 1)
+    return x.detach()[0].clamp(0, 1).cpu()
 
 
 def run_one(method: str, ex: torch.Tensor, seed: int) -> tuple[float, np.ndarray]:

@@ -154,12 +154,12 @@ def synth_foscat(ex: Image2, seed: int) -> Run:
     return Run((np.asarray(r, dtype=np.float64) * std + mean)[None])
 
 
-def synth_plenoptic(ex: Image2, seed: int) -> Run:
+def synth_plenoptic(ex: Image2, seed: int, device: str = "cpu") -> Run:
     """plenoptic's Portilla-Simoncelli metamer with L-BFGS, as in its documentation."""
     import plenoptic as po
 
     po.set_seed(seed)
-    img = torch.from_numpy(ex).float()[None]  # [1, 1, H, W] in [0, 1]
+    img = torch.from_numpy(ex).float()[None].to(device)  # [1, 1, H, W] in [0, 1]
     model = po.models.PortillaSimoncelli(img.shape[-2:], **PS_KW)
     loss = po.loss.portilla_simoncelli_loss_factory(model, img)
     met = po.Metamer(img, model, loss_function=loss)
@@ -167,7 +167,7 @@ def synth_plenoptic(ex: Image2, seed: int) -> Run:
     with contextlib.redirect_stderr(io.StringIO()):  # its tqdm bar
         met.synthesize(max_iter=PS_ITERS)
     n_iter = len(met.losses) - 1
-    return Run(met.metamer.detach()[0].double().numpy(), f"{n_iter} iterations")
+    return Run(met.metamer.detach()[0].cpu().double().numpy(), f"{n_iter} iterations")
 
 
 METHODS: dict[str, Callable[[Image2, int], Run]] = {
