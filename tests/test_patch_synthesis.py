@@ -208,3 +208,54 @@ def test_bad_exemplar_raises() -> None:
         _fast(torch.zeros(4, 4))
     with pytest.raises(TexsynthError):
         _fast([[1.0, 2.0]])  # type: ignore[arg-type]
+
+
+def test_coarse_features_keep_thin_lines() -> None:
+    from texsynth.patch_synthesis import _level_features
+
+    img = torch.zeros(3, 64, 64)
+    img[:, :, 13] = 1.0  # a one-pixel line, averaged to 1/8 at level 3
+    f = _level_features(img, 3)
+    assert f.shape == (5, 8, 8)
+    assert torch.allclose(f[:3].amax(), torch.tensor(1 / 8))
+    assert f[3].amax() == 1.0 and f[4].amax() == 0.0  # block max keeps its full contrast
+    assert torch.equal(_level_features(img, 0), img)
+
+
+def test_output_is_a_patchwork_of_coherent_pieces() -> None:
+    ex = _noise_texture(3, 64, seed=2)
+    record: list[torch.Tensor] = []
+    _synthesize_patches(
+        ex,
+        size=None,
+        n=1,
+        seed=0,
+        tile=True,
+        mask=None,
+        init=None,
+        quality="fast",
+        patch_size=None,
+        progress=False,
+        callback=None,
+        record=record,
+    )
+    src = record[0]
+    # neighbours copied from neighbouring exemplar pixels (not a mix of sources per stride cell)
+    same_x = ((src[1, :, 1:] - src[1, :, :-1]) == 1) & (src[0, :, 1:] == src[0, :, :-1])
+    same_y = ((src[0, 1:] - src[0, :-1]) == 1) & (src[1, 1:] == src[1, :-1])
+    assert same_x.float().mean() > 0.75 and same_y.float().mean() > 0.75
+
+
+def test_mode_stitch_follows_the_majority_source() -> None:
+    from texsynth.patch_synthesis import _make_grid, _stitch
+
+    ex = torch.arange(40 * 40, dtype=torch.float32).reshape(1, 40, 40)
+    grid = _make_grid(24, 24, 8, 2, False, ex.device)
+    n = grid.ys.numel()
+    sy = grid.ys[:, None].expand(n, n).clone()  # every patch copies the exemplar in place
+    sx = grid.xs[None, :].expand(n, n).clone()
+    sy[4, 4] += 9  # one stray patch is outvoted everywhere
+    out, ey, exx = _stitch(ex, grid, sy, sx, 8)
+    yy, xx = torch.meshgrid(torch.arange(24), torch.arange(24), indexing="ij")
+    assert torch.equal(ey, yy) and torch.equal(exx, xx)
+    assert torch.equal(out[0], ex[0, :24, :24])

@@ -49,6 +49,10 @@ _PCA_DIMS = 32  # matching dimensions
 _JUMPS = (1, 4)  # propagation distances, in grid steps
 _EXACT_FLOPS = 4e8  # exhaustive search below this many multiply-adds per iteration
 _EXACT_K = 4  # exhaustive candidates per query
+_HARD_VOTE = True  # coarse levels re-stitch (no averaging) instead of a weighted vote
+_GUIDE_WEIGHT = 1.0  # mode stitch: weight of the match to the converged image
+_FINAL_MODE = False  # final pass by mode vote (True) or nearest patch centre (False)
+_MINMAX_WEIGHT = 1.0  # weight of the block max / min channels in the coarse matching features
 
 
 @dataclass
@@ -107,6 +111,24 @@ def _vote(
     wsum = torch.zeros(H * W, dtype=src_patches.dtype, device=src_patches.device)
     wsum.index_add_(0, pix.reshape(-1), weights[:, None].expand(Nq, P).reshape(-1))
     return (acc / wsum.clamp_min(1e-12)).reshape(C, H, W)
+
+
+def _level_features(img: torch.Tensor, lvl: int) -> torch.Tensor:
+    """Matching features ``[C (+2), h, w]`` of the normalised image ``img`` at pyramid level
+    ``lvl``: the box-filtered channels, plus (above the finest level) the maximum and minimum
+    of the channel mean over each ``2**lvl`` block, so that structures thinner than a
+    coarse pixel (grout, joints, cell borders) keep their full contrast where they would
+    otherwise average away."""
+    if lvl == 0:
+        return img
+    f = 2**lvl
+    h, w = img.shape[-2] // f * f, img.shape[-1] // f * f
+    img = img[None, :, :h, :w]
+    avg = F.avg_pool2d(img, f)
+    lum = img.mean(1, keepdim=True)
+    hi = F.max_pool2d(lum, f)
+    lo = -F.max_pool2d(-lum, f)
+    return torch.cat([avg, _MINMAX_WEIGHT * hi, _MINMAX_WEIGHT * lo], 1)[0]
 
 
 def _box_sum(a: torch.Tensor, p: int) -> torch.Tensor:
@@ -338,7 +360,7 @@ def _nearest_cell(pos: torch.Tensor, size: int, p: int, tile: bool) -> torch.Ten
     return d.argmin(1)
 
 
-def _stitch(
+def _stitch_nearest(
     ex: torch.Tensor,
     grid: _Grid,
     src_y: torch.Tensor,
@@ -355,6 +377,70 @@ def _stitch(
     rx = (xx - grid.xs[cx]) % W
     ey = (src_y[cy][:, cx] + ry[:, None]).clamp(0, ex.shape[1] - 1)
     ex_x = (src_x[cy][:, cx] + rx[None, :]).clamp(0, ex.shape[2] - 1)
+    return ex[:, ey, ex_x], ey, ex_x
+
+
+def _covering(pos: torch.Tensor, size: int, p: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per pixel coordinate, the grid cells whose patch covers it and the position inside
+    that patch: ``[size, K]`` cell indices (-1 where fewer than ``K`` cover) and offsets."""
+    cells: list[list[int]] = [[] for _ in range(size)]
+    for i, y0 in enumerate(pos.tolist()):
+        for d in range(p):
+            cells[(y0 + d) % size].append(i)
+    k = max(len(c) for c in cells)
+    table = torch.full((size, k), -1, dtype=torch.long)
+    for y, c in enumerate(cells):
+        table[y, : len(c)] = torch.tensor(c, dtype=torch.long)
+    table = table.to(pos.device)
+    r = (torch.arange(size, device=pos.device)[:, None] - pos[table.clamp_min(0)]) % size
+    return table, r
+
+
+def _stitch(
+    ex: torch.Tensor,
+    grid: _Grid,
+    src_y: torch.Tensor,
+    src_x: torch.Tensor,
+    p: int,
+    guide: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each output pixel copied from one exemplar pixel (no blur): among the patches that
+    cover it, the source pixel that most of them agree on (weighted towards patch centres),
+    so the output is a patchwork of whole coherent pieces with seams where the vote turns,
+    not a mix of sources in every stride-sized cell. ``guide`` (normalised exemplar and the
+    converged image ``[C, H, W]``) also favours the candidate whose value best matches the
+    image at that pixel."""
+    H, W = grid.H, grid.W
+    ty, ry = _covering(grid.ys, H, p)  # [H, Ky]
+    tx, rx = _covering(grid.xs, W, p)  # [W, Kx]
+    Ky, Kx = ty.shape[1], tx.shape[1]
+    half = p / 2
+
+    def tent(r: torch.Tensor) -> torch.Tensor:
+        return 1.0 - (r.to(ex.dtype) + 0.5 - half).abs() / (half + 1.0)
+
+    wy = tent(ry).masked_fill(ty < 0, 0.0)  # [H, Ky]
+    wx = tent(rx).masked_fill(tx < 0, 0.0)
+    cy = ty.clamp_min(0)
+    cx = tx.clamp_min(0)
+    # candidate source coordinates [H, W, Ky * Kx] and weights
+    sy = src_y[cy[:, None, :, None], cx[None, :, None, :]] + ry[:, None, :, None]
+    sx = src_x[cy[:, None, :, None], cx[None, :, None, :]] + rx[None, :, None, :]
+    wt = wy[:, None, :, None] * wx[None, :, None, :]
+    sy = sy.reshape(H, W, Ky * Kx)
+    sx = sx.reshape(H, W, Ky * Kx)
+    wt = wt.reshape(H, W, Ky * Kx)
+    score = torch.empty_like(wt)
+    for i in range(Ky * Kx):
+        same = (sy == sy[..., i : i + 1]) & (sx == sx[..., i : i + 1])
+        score[..., i] = (wt * same).sum(-1)
+    if guide is not None:
+        g_ex, g_x = guide
+        cand = g_ex[:, sy.clamp(0, g_ex.shape[1] - 1), sx.clamp(0, g_ex.shape[2] - 1)]
+        score = score - _GUIDE_WEIGHT * (cand - g_x[..., None]).pow(2).mean(0)
+    best = (score + 1e-6 * wt).argmax(-1, keepdim=True)
+    ey = sy.gather(-1, best)[..., 0].clamp(0, ex.shape[1] - 1)
+    ex_x = sx.gather(-1, best)[..., 0].clamp(0, ex.shape[2] - 1)
     return ex[:, ey, ex_x], ey, ex_x
 
 
@@ -568,10 +654,9 @@ def _synthesize_patches(
         stages.append((0, max(3, (p * 3) // 4)))
 
     # pyramids (box filter); hole of the exemplar: max-pooled so any hole pixel excludes
-    ex_pyr = [exn]
+    ex_pyr = [_level_features(exn, lvl) for lvl in range(levels)]
     hole_pyr = [hole_ex]
     for _ in range(1, levels):
-        ex_pyr.append(F.avg_pool2d(ex_pyr[-1][None], 2)[0])
         hole_pyr.append(
             None
             if hole_pyr[-1] is None
@@ -585,7 +670,7 @@ def _synthesize_patches(
             level_cache[key] = _Level(ex_pyr[lvl], ps, hole_pyr[lvl])
         return level_cache[key]
 
-    total = n * len(stages) * iters
+    total = n * (len(stages) - 1 + _COARSE_MULT) * iters  # (the coarsest stage runs longer)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -664,10 +749,7 @@ def _synthesize_one(
         known = None
         init_l = None
         if init_n is not None:
-            init_l = init_n[None]
-            for _ in range(lvl):
-                init_l = F.avg_pool2d(init_l, 2)
-            init_l = init_l[0, :, :Hl, :Wl]
+            init_l = _level_features(init_n, lvl)[:, :Hl, :Wl]
         if mask is not None:
             m = mask[None, None]
             for _ in range(lvl):
@@ -684,7 +766,7 @@ def _synthesize_one(
                         lv.patches[(src_y * lv.ws + src_x).reshape(-1)],
                         pix,
                         torch.ones(grid.n, dtype=exn.dtype, device=dev),
-                        C,
+                        lv.C,
                         Hl,
                         Wl,
                     )
@@ -705,7 +787,7 @@ def _synthesize_one(
                     lv.patches[(src_y * lv.ws + src_x).reshape(-1)],
                     pix,
                     torch.ones(grid.n, dtype=exn.dtype, device=dev),
-                    C,
+                    lv.C,
                     Hl,
                     Wl,
                 )
@@ -719,12 +801,15 @@ def _synthesize_one(
             extra = _exact_candidates(lv, q, occ, _EXACT_K, *src_y.shape) if exact else None
             src_y, src_x, d = _pm_iteration(lv, q, grid, src_y, src_x, occ, gen, sweeps, extra)
             # robust weights (Kwatra et al. 2005, r = 0.8): ||x_p - z_p||^(r - 2)
-            wts = (d + 1e-3).pow(-0.6)
-            x = _vote(lv.patches[(src_y * lv.ws + src_x).reshape(-1)], pix, wts, C, Hl, Wl)
+            if _HARD_VOTE and lvl > 0:
+                x = _stitch(ex_pyr[lvl], grid, src_y, src_x, ps)[0]
+            else:
+                wts = (d + 1e-3).pow(-0.6)
+                x = _vote(lv.patches[(src_y * lv.ws + src_x).reshape(-1)], pix, wts, lv.C, Hl, Wl)
             if known is not None:
                 x = torch.where(known, init_l, x)
             if callback is not None:
-                callback(lvl, it, (x * std + mean)[None])
+                callback(lvl, it, (x[:C] * std + mean)[None])
             if bar is not None:
                 bar.update(1)  # type: ignore[attr-defined]
         prev = (grid, src_y, src_x, lvl)
@@ -733,7 +818,11 @@ def _synthesize_one(
     q = _extract(x, pix)
     occ = _occurrence_cost(lv, src_y, src_x)
     src_y, src_x, _ = _pm_iteration(lv, q, grid, src_y, src_x, occ, gen, sweeps)
-    out, ey, exx = _stitch(ex_raw, grid, src_y, src_x, stages[-1][1])
+    if _FINAL_MODE:
+        guide = (exn, x[: exn.shape[0]])
+        out, ey, exx = _stitch(ex_raw, grid, src_y, src_x, stages[-1][1], guide)
+    else:
+        out, ey, exx = _stitch_nearest(ex_raw, grid, src_y, src_x, stages[-1][1])
     if mask is not None and init is not None:
         out = mask[None] * out + (1 - mask[None]) * init
     return out, torch.stack([ey, exx])
