@@ -113,3 +113,12 @@ def test_api_refuses_a_run_that_will_not_fit_before_work() -> None:
         synthesize(_field(), method="scattering", size=4096, n=64, progress=False)
     with pytest.raises(TexsynthError, match="max_memory="):
         synthesize(_field(), method="scattering", steps=1, progress=False, max_memory=1000)
+
+
+def test_gc_keeps_the_decaying_schedule_with_a_tight_tolerance() -> None:
+    from texsynth.presets import GC_PRESETS
+
+    assert quality_preset("default", ["gc", "spectrum"]) is GC_PRESETS["default"]
+    assert quality_preset("default", ["scattering"]) is QUALITY_PRESETS["default"]
+    assert all(p.tol <= 1e-3 for p in GC_PRESETS.values())
+    assert GC_PRESETS["default"].decay == 3 and GC_PRESETS["best"].decay == 1

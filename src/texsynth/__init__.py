@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from .correspondence import GuidedCorrespondenceLoss
 from .errors import TexsynthError
 from .evaluation import EvaluationReport, MetricResult, evaluate
 from .evaluation1d import evaluate_1d
@@ -20,6 +21,7 @@ from .generators import (
 )
 from .io import ImageMeta, TexsynthWarning, read_image, write_image
 from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss, WeightedLoss
+from .patch_synthesis import synthesize_patches
 from .report import write_report
 from .spectral_constraint import SpectralConstraintLoss, random_phase_texture
 from .stats import ScatCov, ScatteringCovariance
@@ -33,6 +35,7 @@ __all__ = [
     "EvaluationReport",
     "GAPLoss",
     "GramLoss",
+    "GuidedCorrespondenceLoss",
     "HistogramLoss",
     "ImageMeta",
     "MetricResult",
@@ -60,6 +63,7 @@ __all__ = [
     "save_generator",
     "synthesize",
     "synthesize_1d",
+    "synthesize_patches",
     "train_generator",
     "write_image",
     "write_report",

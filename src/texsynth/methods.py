@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .correspondence import GuidedCorrespondenceLoss
 from .errors import TexsynthError
 from .feature_losses import ContentLoss, GAPLoss, GramLoss, SlicedWassersteinLoss
 from .features import feature_extractor, vgg_available
@@ -82,6 +83,15 @@ METHODS: dict[str, MethodInfo] = {
             "Gram matrices of seeded random multi-scale filters (Ustyuzhaninov et al. 2017)",
             "random",
             30.0,
+        ),
+        # gc's loss is not 0 for a second real crop (about 3.5, noise 4.5-5.3: a crop's
+        # patches are near the exemplar's, not equal), so its weight was set by eye on 256^2
+        # syntheses: 1 left Voronoi cells noisy, 5-20 gave flat cells and continuous borders
+        MethodInfo(
+            "gc",
+            "guided correspondence: VGG19 patches matched to the exemplar's (Zhou et al. 2023)",
+            "vgg19",
+            10.0,
         ),
         MethodInfo(
             "spectrum",
@@ -312,6 +322,8 @@ class LossBuilder:
             loss = GramLoss(ex, **kw)
         elif name == "swd":
             loss = SlicedWassersteinLoss(ex, seed=self.seed, **kw)
+        elif name == "gc":  # its own default layers (conv3_1, conv4_1) unless given
+            loss = GuidedCorrespondenceLoss(ex, seed=self.seed, **{**kw, "layers": self.layers})
         else:
             loss = GAPLoss(ex, **kw)
         self._network_losses[name] = loss

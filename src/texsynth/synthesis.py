@@ -321,7 +321,7 @@ def synthesize(
         raise TexsynthError("iso_ang and fft_ang cannot be combined; choose one")
     if not isinstance(n, int) or n < 1:
         raise TexsynthError(f"n must be a positive integer, got {n!r}")
-    preset = quality_preset(quality)
+    preset = quality_preset(quality, terms)
     if steps is None:
         steps = preset.steps
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:

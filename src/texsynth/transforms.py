@@ -59,7 +59,7 @@ class Standardizer:
             order = torch.argsort(evals, descending=True)
             rotation, var = evecs[:, order], evals[order]
         else:
-            rotation, var = torch.eye(C, dtype=cov.dtype), torch.diagonal(cov)
+            rotation, var = torch.eye(C, dtype=cov.dtype, device=cov.device), torch.diagonal(cov)
         scale = var.clamp_min(0).sqrt()
         magnitude = float(pix.abs().max()) if pix.numel() else 0.0
         keep = scale > 1e-7 * max(magnitude, 1e-30)
