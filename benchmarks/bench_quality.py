@@ -56,6 +56,7 @@ import inspect
 import io
 import json
 import re
+import shutil
 import statistics
 import sys
 import time
@@ -232,6 +233,22 @@ class Cache:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
         tmp.replace(self.path)
+
+    def merge(self, other: Path) -> int:
+        """Take every entry of another output folder's cache (a run split over processes
+        or machines), copying its pictures into this folder; the number taken."""
+        theirs = json.loads((other / "cache.json").read_text())
+        png_dir = self.path.parent / "png"
+        png_dir.mkdir(parents=True, exist_ok=True)
+        for k, entry in theirs.items():
+            src = other / "png" / Path(entry["png"]).name
+            if src.exists():
+                dst = png_dir / src.name
+                shutil.copyfile(src, dst)
+                entry["png"] = str(dst)
+            self.data[k] = entry
+        self.save()
+        return len(theirs)
 
 
 def load_exemplar(name: str, size: int, folder: Path) -> qe.Exemplar:
@@ -597,6 +614,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "results" / "quality")
     p.add_argument("--resume", action="store_true", help="keep cached runs, run only new ones")
     p.add_argument("--report-only", action="store_true", help="run nothing; report the cache")
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="first merge these output folders' caches (e.g. runs split over processes)",
+    )
     p.add_argument("--report", type=Path, help="write the markdown report here")
     p.add_argument("--sheets", type=Path, help="folder for quality_<group>.png contact sheets")
     p.add_argument(
@@ -623,6 +647,8 @@ def main(argv: list[str] | None = None) -> int:
         print("texsynth.synthesize has no quality keyword: --quality ignored", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     cache = Cache(args.out)
+    for other in args.merge:
+        print(f"merged {cache.merge(other)} runs from {other}", file=sys.stderr)
     families = qm.available_families()
     missing = sorted(set(qm.FAMILIES) - set(families))
     if missing:

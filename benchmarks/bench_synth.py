@@ -3,7 +3,9 @@
 For each 256x256 grey exemplar (``examples/bark.png`` and crops of scikit-image's ``grass``,
 ``brick`` and ``gravel``) it times one synthesis with
 
-* ours:       ``texsynth.synthesis.synthesize(exemplar, seed=s, progress=False)`` (defaults);
+* ours:       ``texsynth.synthesis.synthesize(exemplar, method="scattering", quality=Q,
+  seed=s, progress=False)`` (``--quality``, default ``default``; ``fast`` is version 0.1's
+  schedule);
 * foscat:     ``foscat.scat_cov2D.funct(NORIENT=4).synthesis(xnorm, nstep=3, NUM_EPOCHS=100,
   seed=s)`` on the standardised image;
 * plenoptic:  a Portilla-Simoncelli metamer (L-BFGS, 100 iterations), on bark only, one run;
@@ -134,11 +136,23 @@ class Run:
     note: str = ""
 
 
+#: quality preset of ``synth_ours`` (``--quality``; passed to the timing subprocesses
+#: through the environment)
+QUALITY = os.environ.get("BENCH_SYNTH_QUALITY", "default")
+
+
 def synth_ours(ex: Image2, seed: int) -> Run:
-    """texsynth with its defaults."""
+    """texsynth's scattering synthesis at the :data:`QUALITY` preset."""
     from texsynth.synthesis import synthesize
 
-    out, rep = synthesize(torch.from_numpy(ex).float(), seed=seed, progress=False, report=True)
+    out, rep = synthesize(
+        torch.from_numpy(ex).float(),
+        method="scattering",
+        quality=QUALITY,
+        seed=seed,
+        progress=False,
+        report=True,
+    )
     return Run(out[0].double().numpy(), "+".join(str(i) for i in rep.iterations))
 
 
@@ -527,9 +541,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--foscat-repeat", type=int, default=2, help="timed runs of foscat (default 2)")
     p.add_argument("--no-plenoptic", action="store_true", help="skip plenoptic")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--quality", default="default", help="texsynth's preset (fast/default/best)")
     p.add_argument("--out", type=Path, help="also write the table and machine info here")
     p.add_argument("--images", type=Path, help="save the comparison pictures in this folder")
     args = p.parse_args(argv)
+    global QUALITY
+    QUALITY = os.environ["BENCH_SYNTH_QUALITY"] = args.quality
     if args.repeat < 1 or args.foscat_repeat < 1:
         p.error("repeats must be >= 1")
     names = ["bark"] if args.quick else [*GREY, *COLOUR]
