@@ -59,6 +59,33 @@ def test_patch_method_refuses_optimisation_options() -> None:
         synthesize(_photo(), method="patch", steps=10, progress=False)
     with pytest.raises(TexsynthError, match="J.*patch method"):
         synthesize(_photo(), method="patch", J=2, progress=False)
+    for kwargs in (dict(L=8), dict(histogram=0.5), dict(callback=lambda *a: None)):
+        with pytest.raises(TexsynthError, match="patch method"):
+            synthesize(_photo(), method="patch", progress=False, **kwargs)
+    with pytest.raises(TexsynthError, match="loss.*patch method"):
+        from texsynth import HistogramLoss
+
+        synthesize(_photo(), method="patch", loss=HistogramLoss(_photo()[None]), progress=False)
+
+
+def test_auto_with_an_optimisation_option_picks_scattering() -> None:
+    _, rep = synthesize(_photo(), steps=3, quality="fast", seed=0, progress=False, report=True)
+    assert rep.method == "scattering" and "steps" in rep.reason
+    assert choose_method(_photo()[0])[0] == "patch"  # [H, W] grey photo
+
+
+def test_patch_accepts_numpy_integers_and_n_up() -> None:
+    import numpy as np
+
+    out = synthesize(
+        _photo(32), method="patch", size=np.int64(40), seed=np.int64(3), progress=False
+    )
+    assert out.shape == (1, 3, 40, 40)
+    assert synthesize(_photo(32), method="patch", n_up=1, progress=False).shape[-1] == 64
+    mask = torch.zeros(1, 32, 32)
+    mask[:, 8:16, 8:16] = 1
+    out = synthesize(_photo(32), method="patch", n_up=1, mask=mask, seed=0, progress=False)
+    assert out.shape == (1, 3, 32, 32)
 
 
 def test_presets() -> None:

@@ -160,7 +160,6 @@ CASES = [
     ),
     # issue 15 on the command line: patch takes none of the optimisation options
     (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--method", "patch", "--steps", "5"], "--steps"),
-    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--levels", "2"], "auto chose patch"),
     (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--quality", "ultra"], "invalid choice"),
 ]
 

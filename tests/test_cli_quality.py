@@ -60,7 +60,6 @@ def test_auto_picks_scattering_for_a_float_field(
         (["--quality", "ultra"], "invalid choice: 'ultra'"),
         (["--method", "patch", "--steps", "5"], "--steps: option of the optimisation"),
         (["--method", "patch", "--J", "2", "--layers", "pool1"], "--J, --layers"),
-        (["--steps", "5"], "auto chose patch for this exemplar"),
     ],
 )
 def test_refused_in_one_line(
@@ -70,6 +69,16 @@ def test_refused_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and match in err, err
     assert not (files / "o.png").exists()
+
+
+def test_auto_with_an_optimisation_option_runs_scattering(
+    files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["synth", str(files / "p.png"), "-o", str(files / "o.png"), "--quiet"]
+    assert main([*argv, "--steps", "2", "--levels", "1", "--quality", "fast"]) == 0
+    assert capsys.readouterr().out.startswith("texsynth: scattering (--steps, --levels given")
+    doc = json.loads((files / "o.json").read_text())
+    assert doc["method"] == "scattering" and "--steps" in doc["method_reason"]
 
 
 def test_patch_and_methods_listing(files: Path, capsys: pytest.CaptureFixture[str]) -> None:

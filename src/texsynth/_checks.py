@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from .errors import TexsynthError
@@ -115,9 +117,13 @@ def check_seed(seed: object, name: str = "seed") -> int | None:
     otherwise (a larger seed would fail deep inside torch with an overflow)."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, numbers.Integral)
+        or not 0 <= int(seed) <= MAX_SEED
+    ):
         raise TexsynthError(f"{name} must be an integer from 0 to 2**63-1, got {seed!r:.30}")
-    return seed
+    return int(seed)
 
 
 def check_device(device: object) -> torch.device | None:

@@ -30,6 +30,8 @@ def looks_like_photo(exemplar: torch.Tensor) -> bool:
     fields far more often than photos.
     """
     x = exemplar.detach()
+    if x.dim() == 2:  # [H, W]: grey
+        x = x[None]
     if x.dim() < 3 or x.shape[-3] not in (1, 3):
         return False
     if float(x.min()) < 0.0 or float(x.max()) > 1.0:

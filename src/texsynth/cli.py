@@ -661,12 +661,27 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         parse_method(method)  # a bad method fails before any work
     _refuse_patch_options(args, method, chose="")
     device = _device(args.device)
+    outputs = _output_paths(args.output, args.n)
+    sidecar = _sidecar_path(args.output)
+    _check_set(  # before reading: a typo in -o costs nothing
+        outputs,
+        sidecar,
+        _synth_inputs(args),
+        suffixes=SUPPORTED_SUFFIXES,
+        overwrite=args.overwrite,
+    )
     image, meta = read_image(args.input)  # its size bounds the run; the decoder bounds it
     reason = "given with --method"
     if method == "auto":
         from .auto import choose_method
 
+        given = [
+            flag for name, flag, default in _OPTIMISATION_OPTIONS if getattr(args, name) != default
+        ]
         method, reason = choose_method(image, photo=_is_photo(image, meta))
+        if given and method == "patch":
+            method = "scattering"
+            reason = f"{', '.join(given)} given: options of the optimisation methods"
     L = args.L if args.L is not None else 4
     C, He, We = image.shape
     H, W = args.size if args.size is not None else (He, We)
@@ -679,17 +694,6 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         cross_channels=not args.no_cross_channels,
     )
     _check_memory(args, estimate, device, "use a smaller --size, --n or --L")
-    outputs = _output_paths(args.output, args.n)
-    sidecar = _sidecar_path(args.output)
-    _check_set(
-        outputs,
-        sidecar,
-        _synth_inputs(args),
-        suffixes=SUPPORTED_SUFFIXES,
-        overwrite=args.overwrite,
-    )
-    if args.method.strip() == "auto":
-        _refuse_patch_options(args, method, chose="auto chose patch for this exemplar; ")
     terms = [] if method == "patch" else [name for _, name in parse_method(method)]
     features = args.features or "vgg19"
     print(

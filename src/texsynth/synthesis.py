@@ -149,8 +149,10 @@ def synthesize(
         ``[H, W]``, ``[C, H, W]`` or ``[1, C, H, W]`` image or field, in its own units.
     method
         ``"auto"`` (the default) picks one from the exemplar (:func:`texsynth.auto.
-        choose_method`: ``"patch"`` for photos, ``"scattering"`` for fields; the report
-        says which and why). ``"patch"`` is the weight-free multi-resolution patch method
+        choose_method`: ``"patch"`` for photos, ``"scattering"`` for fields; ``"scattering"``
+        too when an option of the optimisation methods is given, e.g. ``steps`` or
+        ``content``; the report says which and why). ``"patch"`` is the weight-free
+        multi-resolution patch method
         (:func:`texsynth.patch_synthesis.synthesize_patches`; options of the optimisation
         methods such as ``steps``, ``J`` or ``loss`` do not apply to it). Otherwise texture
         descriptor(s), joined by ``+`` and optionally weighted:
@@ -183,7 +185,9 @@ def synthesize(
         Maximum L-BFGS iterations at the coarsest level (``NUM_EPOCHS``); default: the
         preset's (fast 100, default 200, best 500). With ``quality="fast"`` each finer
         level gets a third of the previous level's (at least 10); with the other presets
-        every level gets ``steps``. A level also stops when it converges (see ``tol``).
+        every level gets ``steps`` (methods with a ``gc`` term keep the decaying schedule
+        except at ``"best"``: :data:`texsynth.presets.GC_PRESETS`). A level also stops
+        when it converges (see ``tol``).
     levels
         Coarse-to-fine levels (``nstep``); default: chosen from the size.
     tile
@@ -259,45 +263,67 @@ def synthesize(
     seed = check_seed(seed)
     device = check_device(device)
     reason = ""
-    if loss is None and isinstance(method, str) and method.strip() == "auto":
+    # options that only an optimisation method uses, and their defaults: with "auto" they
+    # select scattering; with "patch" they are refused rather than silently ignored
+    optimisation_only = {
+        name: value
+        for name, value, default in (
+            ("loss", loss, None),
+            ("steps", steps, None),
+            ("tol", tol, None),
+            ("levels", levels, None),
+            ("J", J, None),
+            ("L", L, 4),
+            ("in_mask", in_mask, None),
+            ("reference", reference, None),
+            ("content", content, None),
+            ("to_gaussian", to_gaussian, False),
+            ("layers", layers, None),
+            ("weights_file", weights_file, None),
+            ("features", features, "vgg19"),
+            ("histogram", histogram, 1.0),
+            ("power_spectrum", power_spectrum, None),
+            ("use_variance", use_variance, True),
+            ("cross_channels", cross_channels, True),
+            ("iso_ang", iso_ang, False),
+            ("fft_ang", fft_ang, False),
+            ("callback", callback, None),
+        )
+        if value is not default
+        and not (isinstance(value, (bool, int, float, str)) and value == default)
+    }
+    if isinstance(method, str) and method.strip() == "auto":
         method, reason = choose_method(as_image_batch(exemplar, "exemplar"))
+        if optimisation_only and method == "patch":
+            method = "scattering"
+            reason = f"{', '.join(optimisation_only)} given: options of the optimisation methods"
+    ex_shape = tuple(getattr(exemplar, "shape", ()))
+    out_default = size
+    if size is None and init is not None:
+        out_default = tuple(getattr(init, "shape", ())[-2:]) or None
+    elif size is None and n_up and len(ex_shape) >= 2 and isinstance(n_up, int):
+        out_default = (ex_shape[-2] * 2**n_up, ex_shape[-1] * 2**n_up)
     check_memory(
         estimate_synthesis_bytes(
-            getattr(exemplar, "shape", ()),
-            size,
+            ex_shape,
+            out_default,
             n=n if isinstance(n, int) else 1,
             method=method if isinstance(method, str) and loss is None else "scattering",
             L=L,
             cross_channels=cross_channels,
         ),
         max_memory,
-        device=device,
+        device=device if device is not None else getattr(exemplar, "device", None),
         what="synthesize",
         fix="use a smaller size, n or L",
         override="max_memory=",
     )
-    if loss is None and isinstance(method, str) and method.strip() == "patch":
-        given = {
-            name: value
-            for name, value, default in (
-                ("steps", steps, None),
-                ("tol", tol, None),
-                ("levels", levels, None),
-                ("J", J, None),
-                ("in_mask", in_mask, None),
-                ("reference", reference, None),
-                ("content", content, None),
-                ("to_gaussian", to_gaussian, False),
-                ("layers", layers, None),
-                ("weights_file", weights_file, None),
-                ("power_spectrum", power_spectrum, None),
-            )
-            if value is not default and value != default
-        }
-        if given:
+    if isinstance(method, str) and method.strip() == "patch":
+        if optimisation_only:
             raise TexsynthError(
-                f"{', '.join(given)} do(es) not apply to the patch method (it optimises no "
-                "loss); drop it, or choose an optimisation method such as 'scattering'"
+                f"{', '.join(optimisation_only)} do(es) not apply to the patch method (it "
+                "optimises no loss); drop it, or choose an optimisation method such as "
+                "'scattering'"
             )
         out_p, rep_p = _synthesize_patch(
             exemplar,
@@ -569,8 +595,10 @@ def _synthesize_patch(
         raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
     dev = torch.device(device) if device is not None else ex.device
     ex = ex.to(dev, dtype)
-    if size is None and init is None and n_up:
+    if size is None and init is None and mask is None and n_up:
         size = (ex.shape[-2] * 2**n_up, ex.shape[-1] * 2**n_up)
+    if size is not None:
+        size = _parse_size(size, tuple(ex.shape[-2:]))
     init_t = as_image_batch(init, "init").to(dev, dtype) if init is not None else None
     mask_t = mask.to(dev) if isinstance(mask, torch.Tensor) else mask
     out = synthesize_patches(

@@ -971,7 +971,7 @@ class _BatchTargetLoss(TextureLoss):
     :func:`texsynth.synthesize` takes one exemplar; it is given the targets stacked along
     the rows (so its standardisation, Gaussianisation and noise levels see all of them), and
     this loss, rebuilt per level by :meth:`at`, scores against the batch: the terms of
-    synthesize's default ``"scattering"`` method (scattering covariance, pixel histogram,
+    synthesize's ``"scattering"`` method (scattering covariance, pixel histogram,
     0.3 x power spectrum), each built from the whole batch. The level is recognised by the
     size of the stacked exemplar :meth:`at` is handed.
     """
