@@ -49,9 +49,6 @@ _PCA_DIMS = 32  # matching dimensions
 _JUMPS = (1, 4)  # propagation distances, in grid steps
 _EXACT_FLOPS = 4e8  # exhaustive search below this many multiply-adds per iteration
 _EXACT_K = 4  # exhaustive candidates per query
-_HARD_VOTE = True  # coarse levels re-stitch (no averaging) instead of a weighted vote
-_GUIDE_WEIGHT = 1.0  # mode stitch: weight of the match to the converged image
-_FINAL_MODE = False  # final pass by mode vote (True) or nearest patch centre (False)
 _MINMAX_WEIGHT = 1.0  # weight of the block max / min channels in the coarse matching features
 
 
@@ -402,14 +399,11 @@ def _stitch(
     src_y: torch.Tensor,
     src_x: torch.Tensor,
     p: int,
-    guide: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Each output pixel copied from one exemplar pixel (no blur): among the patches that
     cover it, the source pixel that most of them agree on (weighted towards patch centres),
     so the output is a patchwork of whole coherent pieces with seams where the vote turns,
-    not a mix of sources in every stride-sized cell. ``guide`` (normalised exemplar and the
-    converged image ``[C, H, W]``) also favours the candidate whose value best matches the
-    image at that pixel."""
+    not a mix of sources in every stride-sized cell (the coarse levels' image)."""
     H, W = grid.H, grid.W
     ty, ry = _covering(grid.ys, H, p)  # [H, Ky]
     tx, rx = _covering(grid.xs, W, p)  # [W, Kx]
@@ -434,10 +428,6 @@ def _stitch(
     for i in range(Ky * Kx):
         same = (sy == sy[..., i : i + 1]) & (sx == sx[..., i : i + 1])
         score[..., i] = (wt * same).sum(-1)
-    if guide is not None:
-        g_ex, g_x = guide
-        cand = g_ex[:, sy.clamp(0, g_ex.shape[1] - 1), sx.clamp(0, g_ex.shape[2] - 1)]
-        score = score - _GUIDE_WEIGHT * (cand - g_x[..., None]).pow(2).mean(0)
     best = (score + 1e-6 * wt).argmax(-1, keepdim=True)
     ey = sy.gather(-1, best)[..., 0].clamp(0, ex.shape[1] - 1)
     ex_x = sx.gather(-1, best)[..., 0].clamp(0, ex.shape[2] - 1)
@@ -800,10 +790,9 @@ def _synthesize_one(
             occ = _occurrence_cost(lv, src_y, src_x)
             extra = _exact_candidates(lv, q, occ, _EXACT_K, *src_y.shape) if exact else None
             src_y, src_x, d = _pm_iteration(lv, q, grid, src_y, src_x, occ, gen, sweeps, extra)
-            # robust weights (Kwatra et al. 2005, r = 0.8): ||x_p - z_p||^(r - 2)
-            if _HARD_VOTE and lvl > 0:
+            if lvl > 0:  # coarse levels: whole exemplar pieces, no averaging (no blur to keep)
                 x = _stitch(ex_pyr[lvl], grid, src_y, src_x, ps)[0]
-            else:
+            else:  # robust weights (Kwatra et al. 2005, r = 0.8): ||x_p - z_p||^(r - 2)
                 wts = (d + 1e-3).pow(-0.6)
                 x = _vote(lv.patches[(src_y * lv.ws + src_x).reshape(-1)], pix, wts, lv.C, Hl, Wl)
             if known is not None:
@@ -818,11 +807,7 @@ def _synthesize_one(
     q = _extract(x, pix)
     occ = _occurrence_cost(lv, src_y, src_x)
     src_y, src_x, _ = _pm_iteration(lv, q, grid, src_y, src_x, occ, gen, sweeps)
-    if _FINAL_MODE:
-        guide = (exn, x[: exn.shape[0]])
-        out, ey, exx = _stitch(ex_raw, grid, src_y, src_x, stages[-1][1], guide)
-    else:
-        out, ey, exx = _stitch_nearest(ex_raw, grid, src_y, src_x, stages[-1][1])
+    out, ey, exx = _stitch_nearest(ex_raw, grid, src_y, src_x, stages[-1][1])
     if mask is not None and init is not None:
         out = mask[None] * out + (1 - mask[None]) * init
     return out, torch.stack([ey, exx])
