@@ -126,22 +126,34 @@ def check_seed(seed: object, name: str = "seed") -> int | None:
     return int(seed)
 
 
-def check_device(device: object) -> torch.device | None:
-    """``device`` as a :class:`torch.device` that exists here (``None`` stays ``None``)."""
+def check_device(
+    device: object, option: str = "device=", choices: str = "cpu, cuda or cuda:N"
+) -> torch.device | None:
+    """``device`` as a :class:`torch.device` that exists here (``None`` stays ``None``).
+
+    ``option`` is how the caller names the setting in its messages (``"device="`` in
+    Python, ``"--device"`` on the command line), ``choices`` what it accepts.
+    """
     if device is None:
         return None
+    name = str(device)[:30]
+
+    def said(value: str) -> str:
+        return f"{option}{value!r}" if option.endswith("=") else f"{option} {value}"
+
     try:
         dev = torch.device(device)  # type: ignore[arg-type]
     except (RuntimeError, ValueError, TypeError):
-        raise TexsynthError(
-            f"unknown device {str(device)[:30]!r}; use 'cpu', 'cuda' or 'cuda:N'"
-        ) from None
-    if dev.type not in ("cpu", "cuda"):
-        raise TexsynthError(f"device {str(device)[:30]!r} is not supported; use 'cpu' or 'cuda'")
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise TexsynthError(f"unknown device {name!r} (not supported here); use {choices}")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TexsynthError("device='cuda': no CUDA GPU is available here; use device='cpu'")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise TexsynthError(f"{said(name)}: no CUDA GPU is available here; use {said('cpu')}")
+    count = torch.cuda.device_count() if dev.type == "cuda" else 1
+    if dev.type == "cuda" and dev.index is not None and dev.index >= count:
         raise TexsynthError(
-            f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+            f"{said(name)}: this machine has {count} CUDA GPU(s); use cuda:0 ... cuda:{count - 1}"
         )
+    if dev.type == "cpu" and dev.index not in (None, 0):
+        raise TexsynthError(f"{said(name)}: there is one cpu device; use {said('cpu')}")
     return dev

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from . import __version__
+from ._checks import check_device
 from .atomic import MARKER_KEY, check_output, is_texsynth_json
 from .errors import TexsynthError
 from .io import SUPPORTED_SUFFIXES, ImageMeta, read_image
@@ -617,21 +618,8 @@ def _size(text: str) -> tuple[int, int]:
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, ValueError, TypeError):
-        dev = None
-    if dev is None or dev.type not in ("cpu", "cuda"):
-        raise TexsynthError(f"unknown device {name[:30]!r}; use cpu, cuda, cuda:N or auto")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TexsynthError("--device cuda: no CUDA GPU is available here; use --device cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise TexsynthError(
-            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s); use "
-            f"cuda:0 ... cuda:{torch.cuda.device_count() - 1}"
-        )
-    if dev.type == "cpu" and dev.index not in (None, 0):
-        raise TexsynthError(f"--device {name}: there is one cpu device; use --device cpu")
+    dev = check_device(name, option="--device", choices="cpu, cuda, cuda:N or auto")
+    assert dev is not None
     return dev
 
 
