@@ -183,6 +183,15 @@ class _Level:
         return self.valid_idx[k]
 
 
+def _vote_equal(
+    lv: _Level, pix: torch.Tensor, src_y: torch.Tensor, src_x: torch.Tensor, H: int, W: int
+) -> torch.Tensor:
+    """:func:`_vote` of the source patches ``(src_y, src_x)``, each counted once."""
+    patches = lv.patches[(src_y * lv.ws + src_x).reshape(-1)]
+    ones = torch.ones(src_y.numel(), dtype=patches.dtype, device=patches.device)
+    return _vote(patches, pix, ones, lv.C, H, W)
+
+
 def _pm_iteration(
     lv: _Level,
     q: torch.Tensor,
@@ -752,14 +761,7 @@ def _synthesize_one(
             if init_l is not None:
                 x = init_l
                 if known is not None:  # random patchwork inside the hole
-                    noise = _vote(
-                        lv.patches[(src_y * lv.ws + src_x).reshape(-1)],
-                        pix,
-                        torch.ones(grid.n, dtype=exn.dtype, device=dev),
-                        lv.C,
-                        Hl,
-                        Wl,
-                    )
+                    noise = _vote_equal(lv, pix, src_y, src_x, Hl, Wl)
                     x = torch.where(known, init_l, noise)
             else:  # sharp random patchwork (a vote of random patches averages to mush)
                 x = _stitch(ex_pyr[lvl], grid, src_y, src_x, ps)[0]
@@ -773,14 +775,7 @@ def _synthesize_one(
                 src_y, src_x, _ = _pm_iteration(lv, q, grid, src_y, src_x, None, gen, sweeps + 2)
             else:
                 src_y, src_x = _upsample_nnf(py, px, g_c, grid, lv)
-                x = _vote(
-                    lv.patches[(src_y * lv.ws + src_x).reshape(-1)],
-                    pix,
-                    torch.ones(grid.n, dtype=exn.dtype, device=dev),
-                    lv.C,
-                    Hl,
-                    Wl,
-                )
+                x = _vote_equal(lv, pix, src_y, src_x, Hl, Wl)
                 if known is not None:
                     x = torch.where(known, init_l, x)
         exact = grid.n * lv.feats.shape[0] * lv.feats.shape[1] <= _EXACT_FLOPS
