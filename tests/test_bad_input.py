@@ -76,6 +76,17 @@ def d(tmp_path: Path) -> Path:
     (tmp_path / "user.html").write_text("<html><title>my page</title></html>")
     (tmp_path / "adir.png").mkdir()
     (tmp_path / "blk.json").mkdir()
+    # the "should fix (messages)" cases
+    Image.fromarray(np.full((24, 24), 255, np.uint8)).save(tmp_path / "white.png")
+    Image.fromarray(np.full((24, 24), 128, np.uint8)).save(tmp_path / "const.png")
+    Image.fromarray((rng.random((2, 2)) * 255).astype(np.uint8)).save(tmp_path / "tiny.png")
+    np.save(tmp_path / "wide.npy", rng.random((16, 40)).astype(np.float32))  # W=40, H=16
+    nan = rng.random((24, 24)).astype(np.float32)
+    nan[3, 4] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    np.savetxt(tmp_path / "sig.csv", rng.standard_normal(64))
+    np.savetxt(tmp_path / "tiny.csv", rng.standard_normal(4))
+    np.savetxt(tmp_path / "flat.csv", np.full(64, 2.5))
     return tmp_path
 
 
@@ -158,6 +169,89 @@ CASES = [
         ["sample", "{d}/m.safetensors", "-o", "{d}/o.png", "--size", "900", "--max-memory", "9M"],
         "9 MiB",
     ),
+    # should fix (messages) 1: an all-white mask leaves nothing to learn from
+    (
+        ["synth", "{d}/ex.png", "-o", "{d}/o.png", "--mask", "{d}/white.png", *QUICK[:2]],
+        "the mask covers the whole exemplar",
+    ),
+    (
+        ["synth", "{d}/ex.png", "-o", "{d}/o.png", "--mask", "{d}/white.png", "--method", "patch"],
+        "leave part of the mask black (0 = keep), or give the image to fill separately (--init",
+    ),
+    # 2: too small for any scale: the minimum size, never J=None or "use J<=0"
+    (["synth", "{d}/tiny.png", "-o", "{d}/o.png", *QUICK[:2]], "need at least 8x8 pixels"),
+    (["stats", "{d}/tiny.png"], "need at least 8x8 pixels"),
+    (["train", "{d}/tiny.png", "-o", "{d}/n.safetensors"], "need at least 8x8 pixels"),
+    (["synth", "{d}/tiny.csv", "-o", "{d}/o.csv"], "need at least 8 samples"),
+    (["stats", "{d}/tiny.csv"], "need at least 8 samples"),
+    # 3: sizes as width x height, as --size takes them
+    (["synth", "{d}/wide.npy", "-o", "{d}/o.npy", "--J", "4"], "exemplar of 40x16 pixels"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--init", "{d}/wide.npy", "--size", "24"], "40x16"),
+    # 4: train takes images
+    (["train", "{d}/sig.csv", "-o", "{d}/n.safetensors"], "train takes an image (.png"),
+    (["train", "{d}/walk.npy", "-o", "{d}/n.safetensors"], "is a 1-D signal"),
+    # 5: a weight that is not a positive number is a bad weight, not an unknown term
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--method", "nan*gram"], "bad weight 'nan'"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--method", "inf*gram"], "bad weight 'inf'"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--method=-1*gram"], "bad weight '-1'"),
+    # 6: NaN/Inf: what a command-line user can do
+    (["synth", "{d}/nan.npy", "-o", "{d}/o.npy"], "mark them white in a --mask"),
+    (["stats", "{d}/nan.npy"], "the command line cannot skip them"),
+    # 7: statistics of a constant image are undefined
+    (["stats", "{d}/const.png"], "const.png' is constant (every pixel is 0.50"),
+    (["stats", "{d}/flat.csv"], "is constant (every sample is 2.5)"),
+    # 8: --init sets the output size; a different --size is refused
+    (
+        ["synth", "{d}/ex.png", "-o", "{d}/o.png", "--init", "{d}/wide.npy", "--size", "16x40"],
+        "--size 16x40 differs from the size of --init",
+    ),
+    (
+        ["synth", "{d}/ex.png", "-o", "{d}/o.png", "--mask", "{d}/mask.png", "--size", "32"],
+        "--mask",
+    ),
+    # 9: network options with a method that has no network
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", *QUICK[:2], "--layers", "conv1_1"], "not used by"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--features", "random"], "--method auto chose"),
+    (
+        [
+            "synth",
+            "{d}/ex.png",
+            "-o",
+            "{d}/o.png",
+            "--method",
+            "spectrum+scattering",
+            "--weights",
+            "{d}/w",
+        ],
+        "--weights",
+    ),
+    (
+        [
+            "remake",
+            "{d}/ex.png",
+            "--like",
+            "{d}/style.png",
+            "-o",
+            "{d}/o.png",
+            *QUICK[:2],
+            "--layers",
+            "pool1",
+        ],
+        "--content-layers",
+    ),
+    # 10: argument errors name the subcommand's help, never an internal name
+    (
+        ["synth", "{d}/ex.png", "-o", "{d}/o.png", "--foo"],
+        "unrecognized arguments: --foo; see texsynth synth --help",
+    ),
+    (["stats", "{d}/ex.png", "--bar", "1"], "see texsynth stats --help"),
+    (["train", "{d}/ex.png", "-o", "{d}/n.safetensors", "--baz"], "see texsynth train --help"),
+    (["sample", "{d}/m.safetensors", "-o", "{d}/o.png", "--qux"], "see texsynth sample --help"),
+    (["eval", "{d}/ex.png", "{d}/style.png", "--quux"], "see texsynth eval --help"),
+    (["methods", "--all"], "see texsynth methods --help"),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--n", str(10**7)], "at most 1000000"),
+    (["sample", "{d}/m.safetensors", "-o", "{d}/o.png", "--n", "9" * 40], "at most 1000000"),
+    (["train", "{d}/ex.png", "-o", "{d}/n.safetensors", "--lr", "nan"], "--lr: must be a positive"),
     # issue 15 on the command line: patch takes none of the optimisation options
     (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--method", "patch", "--steps", "5"], "--steps"),
     (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--quality", "ultra"], "invalid choice"),
@@ -175,6 +269,7 @@ def test_refused_before_work_in_one_line(
     err = captured.err
     assert err.startswith("texsynth: error:") and err.count("\n") == 1, err
     assert match in err and "Traceback" not in err
+    assert "J=None" not in err and "<=0" not in err and "_positive_int" not in err
     assert _snapshot(d) == before  # inputs unchanged, no new file (hidden ones included)
 
 
@@ -265,7 +360,8 @@ def test_failed_final_save_keeps_the_checkpoint_and_resume_writes_the_model(
     model.rmdir()
     assert main([*argv, "--resume"]) == 0
     assert model.is_file() and not ckpt.exists()
-    assert "0 steps" in capsys.readouterr().out  # nothing left to train: the kept network
+    out = capsys.readouterr().out  # nothing left to train: the kept network
+    assert "3 steps: 0 in this run" in out and "resumed from step 3" in out
     # the model is the one an uninterrupted run writes
     other = d / "h.safetensors"
     assert main(["train", str(d / "ex.png"), "-o", str(other), "--steps", "3", *TRAIN]) == 0
@@ -463,3 +559,154 @@ def test_crafted_checkpoint_is_refused_in_one_line(
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "'settings' or 'step'" in err, err
         assert not model.exists()
+
+
+# ----------------------------------------------------------------------------- should fix
+
+
+def test_init_sets_the_output_size_and_the_start_line_says_so(
+    d: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = d / "o.png"
+    argv = ["synth", str(d / "ex.png"), "-o", str(out), "--init", str(d / "wide.npy"), *QUICK]
+    assert main(argv) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "1 x 40x16 (the size of --init)" in first, first
+    assert read_image(out)[0].shape == (1, 16, 40)
+    # the same size given with --size is fine
+    assert main([*argv, "--size", "40x16", "--seed", "3"]) == 0
+    capsys.readouterr()
+
+
+def test_stats_of_a_partly_constant_image_says_so_without_nan(
+    d: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rgb = (np.random.default_rng(1).random((24, 24, 3)) * 255).astype(np.uint8)
+    rgb[..., 2] = 0
+    Image.fromarray(rgb).save(d / "rg.png")
+    assert main(["stats", str(d / "rg.png"), "--norm", "self", "--json", str(d / "s.json")]) == 0
+    out = capsys.readouterr().out
+    assert "channel 2: constant (0): no texture statistics" in out and "nan" not in out
+    json.loads((d / "s.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+
+
+def test_help_has_text_and_defaults_for_every_option() -> None:
+    import argparse
+
+    from texsynth.cli import _build_parser
+
+    parser = _build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            flag = f"{name} {action.option_strings[-1]}"
+            assert action.help, flag
+            text = p._get_formatter()._get_help_string(action) or ""
+            if action.default not in (None, False):
+                assert "default" in text.lower(), flag
+            type_name = getattr(action.type, "__name__", "")
+            assert not type_name.startswith("_"), (flag, type_name)
+    synth = sub.choices["synth"].format_help()
+    assert "number of textures (default: 1)" in synth and "(default: cpu)" in synth
+    remake = sub.choices["remake"].format_help()
+    for text in ("output size", "L-BFGS iterations", "random seed"):
+        assert text in remake
+
+
+def test_python_messages_and_sizes() -> None:
+    from texsynth import synthesize, synthesize_1d
+    from texsynth._checks import size_text
+    from texsynth.wavelets import check_J
+
+    assert size_text(16, 40) == "40x16"
+    with pytest.raises(TexsynthError, match="whole exemplar.*init="):
+        synthesize(torch.rand(1, 24, 24), mask=torch.ones(24, 24), method="scattering", steps=1)
+    with pytest.raises(TexsynthError, match="whole exemplar"):
+        synthesize(torch.rand(1, 24, 24), mask=torch.ones(24, 24), method="patch")
+    with pytest.raises(TexsynthError, match="J \\(number of scales\\) must be a positive"):
+        synthesize(torch.rand(1, 24, 24), method="scattering", J=0, steps=1)
+    with pytest.raises(TexsynthError, match="exemplar of 6x4 pixels is too small.*8x8") as e:
+        synthesize(torch.rand(1, 4, 6), method="scattering", steps=1)
+    assert "J=None" not in str(e.value)
+    with pytest.raises(TexsynthError, match="an exemplar of 5 samples is too short.*8 samples"):
+        synthesize_1d(torch.rand(1, 5), steps=1)
+    with pytest.raises(TexsynthError, match="image of 6x4 pixels is too small.*8x8") as e:
+        check_J(4, 6, 1)
+    assert "<=0" not in str(e.value)
+    with pytest.raises(TexsynthError, match="an output of 40x16 pixels supports at most J=2"):
+        synthesize(torch.rand(1, 64, 64), size=(16, 40), method="scattering", J=3, steps=1)
+
+
+def test_nonfinite_message_names_the_python_option_and_the_cli_route(tmp_path: Path) -> None:
+    from texsynth.io1d import read_signal
+
+    a = np.ones((16, 16), np.float32)
+    a[0, 0] = np.inf
+    np.save(tmp_path / "a.npy", a)
+    np.savetxt(tmp_path / "s.csv", [1.0, np.nan, 2.0])
+    for read, name in ((read_image, "a.npy"), (read_signal, "s.csv")):
+        with pytest.raises(TexsynthError) as e:
+            read(tmp_path / name)
+        assert f"{read.__name__}(..., allow_nonfinite=True)" in str(e.value)
+        assert "--mask" not in str(e.value)
+        cli = e.value.cli_message()
+        assert "--mask" in cli and "command line cannot skip them" in cli and "\n" not in cli
+
+
+def test_no_library_warning_or_open_file_reaches_the_user(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gc
+    import logging
+    import warnings
+
+    from texsynth.features._state_dict import load_state_dict_file
+    from texsynth.io import write_image
+    from texsynth.io1d import is_signal_file
+
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray((rng.random((16, 16, 3)) * 255).astype(np.uint8))
+    exif = rgb.getexif()
+    exif[0x0112] = 6  # rotated: read through ImageOps.exif_transpose
+    rgb.save(tmp_path / "r.jpg", exif=exif)
+    for suffix in (".png", ".tif", ".npy", ".npz", ".bmp", ".webp"):
+        write_image(tmp_path / f"x{suffix}", torch.rand(3, 16, 16))
+    with open(tmp_path / "zip.npy", "wb") as f:
+        np.savez(f, a=np.zeros(3))  # a zip archive named .npy
+    torch.save({"w": torch.zeros(2)}, tmp_path / "w.pth")
+    (tmp_path / "bad.tif").write_bytes(b"II*\x00" + b"x" * 100)
+    with warnings.catch_warnings(), caplog.at_level(logging.WARNING):
+        warnings.simplefilter("error")  # ResourceWarning (unclosed file), FutureWarning...
+        for p in [tmp_path / "r.jpg", *sorted(tmp_path.glob("x.*"))]:
+            assert read_image(p)[0].shape[0] == 3
+        assert not is_signal_file(tmp_path / "zip.npy")
+        assert load_state_dict_file(tmp_path / "w.pth", "VGG19", "")["w"].shape == (2,)
+        with pytest.raises(TexsynthError, match="corrupt or truncated"):
+            read_image(tmp_path / "bad.tif")
+        gc.collect()
+    assert not caplog.records  # tifffile's own log line about the damage is not shown
+
+
+def test_fits_header_warnings_are_one_texsynth_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    fits = pytest.importorskip("astropy.io.fits")
+    hdu = fits.PrimaryHDU(np.random.default_rng(0).random((16, 16)).astype(">f4"))
+    hdu.header["BLANK"] = 5  # only for integer data: astropy's VerifyWarning on reading
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (astropy warns on writing it, too)
+        hdu.writeto(tmp_path / "f.fits")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image, _ = read_image(tmp_path / "f.fits")
+    assert image.shape == (1, 16, 16)
+    assert [w.category for w in caught] == [texsynth.io.TexsynthWarning]
+    text = str(caught[0].message)
+    assert "does not follow the FITS standard" in text and "BLANK" in text and "\n" not in text
+    assert main(["stats", str(tmp_path / "f.fits")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("texsynth: warning:") and err.count("\n") == 1, err

@@ -8,7 +8,21 @@ import torch
 
 from .errors import TexsynthError
 
-__all__ = ["MAX_SEED", "as_image_batch", "check_device", "check_finite", "check_mask", "check_seed"]
+__all__ = [
+    "MAX_SEED",
+    "as_image_batch",
+    "check_device",
+    "check_finite",
+    "check_mask",
+    "check_seed",
+    "size_text",
+]
+
+
+def size_text(H: int, W: int) -> str:
+    """A 2-D size as messages write it: ``"WxH"``, width first, as the command line's
+    ``--size 512x256`` and image viewers do (tensors and ``size=`` are ``(H, W)``)."""
+    return f"{int(W)}x{int(H)}"
 
 
 def as_image_batch(x: torch.Tensor, name: str = "image") -> torch.Tensor:

@@ -32,13 +32,58 @@ log = logging.getLogger("texsynth")
 MAX_SEED = 2**63 - 1
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default: ``(default: X)`` is added to the help of
+    options whose text does not already say it (flags and ``None`` defaults are left)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and text
+            and "default" not in text.lower()
+            and default not in (None, False, argparse.SUPPRESS)
+            and not isinstance(action, argparse._VersionAction)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line: what is wrong; where to look."""
+    """An argument parser whose errors are one line: what is wrong; where to look (the
+    subcommand's help for errors in a subcommand's arguments)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        kw.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kw)
 
     def error(self, message: str) -> Any:  # noqa: D102 - argparse's hook
         self.exit(2, f"texsynth: error: {message}; see {self.prog} --help\n")
 
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # noqa: D102
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:  # reported by the subcommand's parser, which names its own --help
+            target: argparse.ArgumentParser = self
+            for action in self._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    target = action.choices.get(getattr(ns, action.dest, None), self)
+            target.error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns
 
+
+def _named(name: str) -> Any:
+    """Give an argparse ``type`` function the name argparse prints should it ever report
+    ``invalid <name> value`` (never an internal name such as ``_positive_int``)."""
+
+    def wrap(func: Any) -> Any:
+        func.__name__ = name
+        return func
+
+    return wrap
+
+
+@_named("positive integer")
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -49,6 +94,34 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: most textures one synth or sample command writes (each one is a file)
+MAX_N = 1_000_000
+
+
+@_named("number of textures")
+def _count(text: str) -> int:
+    """``--n``: a positive integer up to :data:`MAX_N` (checked before the output names
+    are listed, so a typo cannot fill the memory with them)."""
+    value = _positive_int(text)
+    if value > MAX_N:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_N} (one file each), got {text[:30]}; write the set in parts"
+        )
+    return value
+
+
+@_named("positive number")
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text[:30]!r}")
+    return value
+
+
+@_named("seed")
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -64,6 +137,7 @@ def _seed(text: str) -> int:
 def _bounded(lo: int, hi: int, why: str) -> Any:
     """An argparse type: an integer from ``lo`` to ``hi`` (``why``: the reason for ``hi``)."""
 
+    @_named(f"integer from {lo} to {hi}")
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -82,6 +156,7 @@ _L_TYPE = _bounded(1, MAX_L, "more orientations add nothing the statistics can u
 _J_TYPE = _bounded(1, MAX_J, "the exemplar's size bounds it further")
 
 
+@_named("memory size")
 def _memory(text: str) -> int:
     try:
         return parse_bytes(text)
@@ -113,6 +188,7 @@ def _check_memory(args: argparse.Namespace, estimate: int, device: Any, fix: str
     )
 
 
+@_named("weight")
 def _weight(text: str) -> float:
     try:
         value = float(text)
@@ -123,6 +199,7 @@ def _weight(text: str) -> float:
     return value
 
 
+@_named("list of layers")
 def _layer_list(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
@@ -225,7 +302,7 @@ def _check_writer(suffix: str) -> None:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """``--device`` and ``--quiet``."""
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -310,7 +387,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="WxH",
         help="output size, e.g. 512x512 or 512 (default: the exemplar's)",
     )
-    sy.add_argument("--n", type=_positive_int, default=1, help="number of textures")
+    sy.add_argument("--n", type=_count, default=1, help="number of textures")
     sy.add_argument(
         "--seed",
         type=_seed,
@@ -321,8 +398,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--quality",
         choices=("fast", "default", "best"),
         default="default",
-        help="fast: version 0.1's schedule (about a third of default's time, rougher); "
-        "default: every level converges; best: a tight tolerance (1.5-3x default's time)",
+        help="speed/quality preset (default: default). fast: version 0.1's schedule (about "
+        "a third of default's time, rougher); default: every level converges; best: a tight "
+        "tolerance (1.5-3x default's time)",
     )
     sy.add_argument(
         "--steps",
@@ -357,7 +435,12 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="weight of the smoothed power-spectrum term (0: off; default 0.3)",
     )
-    sy.add_argument("--J", type=_J_TYPE, default=None, help="number of scales (scattering)")
+    sy.add_argument(
+        "--J",
+        type=_J_TYPE,
+        default=None,
+        help="number of scales (scattering; default: as many as the exemplar and output allow)",
+    )
     sy.add_argument(
         "--L",
         type=_L_TYPE,
@@ -370,7 +453,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="inpainting mask image: white = synthesise, black = keep the input",
     )
-    sy.add_argument("--init", type=Path, default=None, help="warm-start image")
+    sy.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="warm-start image: the optimisation starts from it (default: from noise); the "
+        "output takes its size, so --size, if given, must equal it",
+    )
     sy.add_argument(
         "--no-tile",
         action="store_true",
@@ -414,7 +503,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     rm.add_argument("content", type=Path, help="image whose layout is kept")
     rm.add_argument("--like", type=Path, required=True, metavar="STYLE", help="style exemplar")
-    rm.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="output")
+    rm.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="output image; its suffix sets the format",
+    )
     rm.add_argument("--method", default="gram", help="style descriptor(s) (default gram)")
     rm.add_argument(
         "--content-weight",
@@ -596,6 +692,7 @@ def _is_texsynth_report(path: Path) -> bool:
     return b"<title>texsynth evaluation" in head
 
 
+@_named("size")
 def _size(text: str) -> tuple[int, int]:
     """Parse ``WxH`` or ``N`` into ``(height, width)``."""
     parts = text.lower().split("x")
@@ -647,6 +744,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     method = args.method.strip()
     if method not in ("auto", "patch"):
         parse_method(method)  # a bad method fails before any work
+        _refuse_network_options(args, method, auto=False)
     _refuse_patch_options(args, method, chose="")
     device = _device(args.device)
     outputs = _output_paths(args.output, args.n)
@@ -670,9 +768,16 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         if given and method == "patch":
             method = "scattering"
             reason = f"{', '.join(given)} given: options of the optimisation methods"
+        _refuse_network_options(args, method, auto=True)
     L = args.L if args.L is not None else 4
     C, He, We = image.shape
-    H, W = args.size if args.size is not None else (He, We)
+    mask = init = None
+    if args.mask is not None:
+        m, _ = read_image(args.mask)
+        mask = m.mean(0, keepdim=True).clamp(0, 1)
+    if args.init is not None:
+        init, _ = read_image(args.init)
+    H, W, size_note = _output_size(args, (He, We), init)
     estimate = estimate_synthesis_bytes(
         image.shape,
         (H, W),
@@ -685,16 +790,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     terms = [] if method == "patch" else [name for _, name in parse_method(method)]
     features = args.features or "vgg19"
     print(
-        f"texsynth: {method} ({reason}), quality {args.quality}, {args.n} x {W}x{H}"
+        f"texsynth: {method} ({reason}), quality {args.quality}, {args.n} x {W}x{H}{size_note}"
         f"{_steps_note(args.steps, method)}; {_eta(method, C, H * W * args.n, args.quality)}",
         flush=True,
     )
-    mask = init = None
-    if args.mask is not None:
-        m, _ = read_image(args.mask)
-        mask = m.mean(0, keepdim=True).clamp(0, 1)
-    if args.init is not None:
-        init, _ = read_image(args.init)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     options: dict[str, Any] = {}
     if method != "patch":
@@ -814,6 +913,58 @@ def _refuse_patch_options(args: argparse.Namespace, method: str, chose: str) -> 
         )
 
 
+#: options of the feature-network methods only (VGG19 or random filters)
+_NETWORK_OPTIONS = (("features", "--features"), ("weights", "--weights"), ("layers", "--layers"))
+
+
+def _refuse_network_options(args: argparse.Namespace, method: str, *, auto: bool) -> None:
+    """A one-line error for ``--features``, ``--weights`` or ``--layers`` given with a
+    method that has no feature-network term (they would be silently ignored)."""
+    from .methods import METHODS, parse_method
+
+    given = [flag for name, flag in _NETWORK_OPTIONS if getattr(args, name, None) is not None]
+    if not given or method == "patch":  # (patch: refused with the optimisation options)
+        return
+    if any(METHODS[name].network for _, name in parse_method(method)):
+        return
+    networks = [m.name for m in METHODS.values() if m.network]
+    s = "s" * (len(given) > 1)
+    used = f"{method!r}, the method --method auto chose," if auto else f"method {method!r},"
+    raise TexsynthError(
+        f"{', '.join(given)}: option{s} of the feature-network methods "
+        f"({', '.join(networks)}), not used by {used} which has no network; drop the "
+        f"option{s} or pass e.g. --method gram or --method '{method}+gram'"
+    )
+
+
+def _output_size(
+    args: argparse.Namespace, exemplar_hw: tuple[int, int], init: torch.Tensor | None
+) -> tuple[int, int, str]:
+    """``(H, W, note)`` of synth's output: ``--init``'s size (it is the start of the
+    output), else ``--size``, else the exemplar's; a one-line error, before any work, when
+    ``--size`` contradicts the image being filled."""
+    from ._checks import size_text
+
+    if init is not None:
+        Hi, Wi = (int(v) for v in init.shape[-2:])
+        if args.size is not None and tuple(args.size) != (Hi, Wi):
+            raise TexsynthError(
+                f"--size {size_text(*args.size)} differs from the size of --init "
+                f"{str(args.init)!r} ({size_text(Hi, Wi)}): the output takes the size of "
+                "--init; drop --size or give an --init of that size"
+            )
+        return Hi, Wi, " (the size of --init)"
+    if args.mask is not None and args.size is not None and tuple(args.size) != exemplar_hw:
+        raise TexsynthError(
+            f"--size {size_text(*args.size)} differs from the exemplar's "
+            f"{size_text(*exemplar_hw)}: with --mask (inpainting) the output is the exemplar "
+            "with its white pixels filled; drop --size, or pass the image to fill as --init"
+        )
+    if args.size is not None:
+        return int(args.size[0]), int(args.size[1]), ""
+    return exemplar_hw[0], exemplar_hw[1], ""
+
+
 def _is_photo(image: torch.Tensor, meta: ImageMeta) -> bool:
     """What the file says: 8-bit (or 1-bit) data, or colour in [0, 1], is a photo; float
     and 16-bit grey data are fields."""
@@ -929,10 +1080,16 @@ def _cmd_remake(args: argparse.Namespace) -> int:
 
     from .atomic import StagedFiles
     from .io import atomic_text_write
-    from .methods import parse_method
+    from .methods import METHODS, parse_method
     from .synthesis import remake
 
-    parse_method(args.method)  # a bad method fails before any work
+    terms = parse_method(args.method)  # a bad method fails before any work
+    if args.layers is not None and not any(METHODS[name].network for _, name in terms):
+        raise TexsynthError(
+            f"--layers: layers of the style's feature-network terms; method "
+            f"{args.method.strip()!r} has none, so they would be ignored (the content loss "
+            "takes --content-layers); drop it or pass e.g. --method gram"
+        )
     sidecar = _sidecar_path(args.output)
     inputs = [("content", args.content), ("style", args.like), ("weights file", args.weights)]
     _check_set(
@@ -1042,6 +1199,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         return stats_signal(args)
     image, meta = read_image(args.image)
     C, H, W = image.shape
+    constant = constant_channels(image, args.image, "pixel")
     J = args.J if args.J is not None else max(default_J(H, W), 1)
     check_J(H, W, J)
     from .memory import estimate_stats_bytes
@@ -1063,12 +1221,30 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         f"{', '.join(angles)}); boundaries {'non-periodic' if args.edge else 'periodic'}"
     )
     for c in range(C):
+        if c in constant:
+            print(f"\nchannel {c}: constant ({float(image[c, 0, 0]):.6g}): no texture statistics")
+            continue
         _print_channel(stats, normalised, c, angles)
     if args.json is not None:
         _write_json(args.json, args, stats, meta.dtype, (C, H, W))
         n = stats.flatten()[0].shape[1]
         print(f"wrote {n} labelled coefficients to {args.json}")
     return 0
+
+
+def constant_channels(x: torch.Tensor, path: Path, unit: str) -> set[int]:
+    """The channels of ``x [C, ...]`` that hold one value; a one-line error if all do
+    (their scattering statistics are zero and the normalised ones undefined: 0 / 0)."""
+    flat = x.reshape(x.shape[0], -1)
+    same = (flat.amax(1) == flat.amin(1)).tolist()
+    if all(same):
+        value = float(flat[0, 0])
+        every = f"every {unit} is {value:.6g}" if x.shape[0] == 1 else "every channel is constant"
+        raise TexsynthError(
+            f"{str(path)!r} is constant ({every}): it has no texture, so its statistics are "
+            "undefined; give an image or signal whose values vary"
+        )
+    return {c for c, flag in enumerate(same) if flag}
 
 
 def _print_channel(stats: ScatCov, normalised: ScatCov, c: int, angles: list[str]) -> None:
@@ -1102,7 +1278,7 @@ def _write_json(
         entry: dict[str, Any] = {
             k: (list(v) if isinstance(v, tuple) else v) for k, v in lab.items()
         }
-        entry["value"] = value
+        entry["value"] = value if math.isfinite(value) else None  # (JSON has no NaN)
         coefficients.append(entry)
     doc = {
         **_record("stats"),
@@ -1130,7 +1306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return int(args.func(args))
     except TexsynthError as exc:
-        print(f"texsynth: error: {exc}", file=sys.stderr)
+        print(f"texsynth: error: {exc.cli_message()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("texsynth: interrupted", file=sys.stderr)

@@ -28,6 +28,8 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         _add_overwrite_option,
         _add_run_options,
         _bounded,
+        _count,
+        _positive_float,
         _positive_int,
         _seed,
         _size,
@@ -42,7 +44,11 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         "sample`. A checkpoint (MODEL.checkpoint.safetensors) is written every 100 steps; "
         "after an interruption, run the same command with --resume.",
     )
-    tr.add_argument("input", type=Path, help="exemplar (PNG/JPEG/WebP/TIFF/NPY/NPZ/FITS)")
+    tr.add_argument(
+        "input",
+        type=Path,
+        help="exemplar image (PNG/JPEG/WebP/TIFF/NPY/NPZ/FITS); 1-D signals cannot be trained on",
+    )
     tr.add_argument(
         "-o",
         "--output",
@@ -84,7 +90,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         help="weight of the smoothed power-spectrum term (0: off; default 0.3)",
     )
     tr.add_argument("--batch", type=_positive_int, default=4, help="noise samples per step")
-    tr.add_argument("--lr", type=float, default=3e-3, help="initial Adam learning rate")
+    tr.add_argument("--lr", type=_positive_float, default=3e-3, help="initial Adam learning rate")
     tr.add_argument(
         "--width",
         type=_bounded(1, MAX_WIDTH, "wider networks learn nothing more from one exemplar"),
@@ -120,7 +126,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     )
     sa.add_argument("model", type=Path, help="generator file written by texsynth train")
     _add_outputs_option(sa)
-    sa.add_argument("--n", type=_positive_int, default=1, help="number of textures")
+    sa.add_argument("--n", type=_count, default=1, help="number of textures")
     sa.add_argument(
         "--size",
         type=_size,
@@ -143,6 +149,19 @@ def checkpoint_path(model_path: Path) -> Path:
     return model_path.with_name(f"{stem}.checkpoint.safetensors")
 
 
+def _check_train_input(path: Path) -> None:
+    """``train`` takes an image: refuse a 1-D signal file (a ``.csv``, a 1-D ``.npy`` or
+    ``.npz``) with a line that says so, not "unknown file type"."""
+    from .io import SUPPORTED_SUFFIXES
+    from .io1d import is_signal_file
+
+    if is_signal_file(path):
+        raise TexsynthError(
+            f"train takes an image ({', '.join(SUPPORTED_SUFFIXES)}); {str(path)!r} is a 1-D "
+            "signal, and generators are 2-D only: synthesise signals with texsynth synth"
+        )
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .atomic import StagedFiles, check_output, is_texsynth_safetensors
     from .cli import _check_memory, _device, _versions
@@ -152,6 +171,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     method = args.method or "scattering"
     parse_method(method)  # a bad method fails before any work
+    _check_train_input(args.input)
     inputs = [("exemplar", args.input), ("weights file", args.weights)]
     check_output(
         args.output,
@@ -245,6 +265,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "final_loss": rep.last_loss if math.isfinite(rep.last_loss) else None,
         "seconds": round(elapsed, 3),
         "resumed_from_step": rep.resumed_from,
+        "steps_this_run": rep.steps - rep.resumed_from,
     }
     try:
         with StagedFiles() as stage:
@@ -257,10 +278,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     ckpt.unlink(missing_ok=True)
     loss = "n/a" if info["final_loss"] is None else f"{info['final_loss']:.4g}"
     ran = rep.steps - rep.resumed_from
+    if rep.resumed_from:
+        steps = (
+            f"{rep.steps} steps: {ran} in this run ({elapsed:.1f} s), resumed from step "
+            f"{rep.resumed_from}"
+        )
+    else:
+        steps = f"{rep.steps} steps in {elapsed:.1f} s"
     print(
-        f"wrote {args.output} ({ran} steps in {elapsed:.1f} s"
-        + (f", {rep.steps} in all" if rep.resumed_from else "")
-        + f", final loss {loss}); draw textures with: texsynth sample {args.output} -o OUT"
+        f"wrote {args.output} ({steps}; final loss {loss}); draw textures with: "
+        f"texsynth sample {args.output} -o OUT"
     )
     return 0
 

@@ -188,8 +188,11 @@ def stats_signal(args: argparse.Namespace) -> int:
     from .wavelets1d import check_J_1d, max_J_1d
 
     _refuse(["--L"] * (args.L not in (None, 4)) + ["--iso"] * bool(args.iso))
+    from .cli import constant_channels
+
     signal, meta = read_signal(args.image)
     C, N = signal.shape
+    constant = constant_channels(signal, args.image, "sample")
     J = args.J if args.J is not None else max(max_J_1d(N), 1)
     check_J_1d(N, J)
     sc = ScatteringCovariance1D(J=J)
@@ -210,6 +213,9 @@ def stats_signal(args: argparse.Namespace) -> int:
         )
     for c in range(C):
         name = f" ({meta.columns[c]})" if meta.columns else ""
+        if c in constant:
+            print(f"\nchannel {c}{name}: constant ({float(signal[c, 0]):.6g}): no statistics")
+            continue
         mean, std = (float(v) for v in stats.S0[0, c])
         print(f"\nchannel {c}{name}: mean {mean:.6g}, std {std:.6g}")
         print(
@@ -236,7 +242,7 @@ def stats_signal(args: argparse.Namespace) -> int:
                 for k, v in lab.items()
                 if k in ("stat", "part", "channel", "j", "moment")  # no orientation keys
             }
-            entry["value"] = value
+            entry["value"] = value if math.isfinite(value) else None  # (JSON has no NaN)
             coefficients.append(entry)
         from .cli import _record
 

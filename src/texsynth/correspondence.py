@@ -50,7 +50,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_mask
+from ._checks import check_mask, size_text
 from .errors import TexsynthError
 from .feature_losses import FeatureLoss, _effective_radius, _layer_mask
 from .features import RandomFeatures, VGG19Features
@@ -388,7 +388,8 @@ class GuidedCorrespondenceLoss(FeatureLoss):
             f = F.pad(f, (r, r, r, r), mode="circular")
         elif H < k or W < k:
             raise TexsynthError(
-                f"a {H}x{W} feature map holds no {k}x{k} patch; give larger images or patch_size=1"
+                f"a {size_text(H, W)} feature map holds no {k}x{k} patch; give larger images or "
+                "patch_size=1"
             )
         s = self._stride_for(H, W)
         return F.unfold(f, k, stride=s).transpose(1, 2)

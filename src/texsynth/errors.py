@@ -10,4 +10,16 @@ __all__ = ["TexsynthError"]
 
 
 class TexsynthError(ValueError):
-    """Bad input or settings: the message says what is wrong and how to fix it."""
+    """Bad input or settings: the message says what is wrong and how to fix it.
+
+    ``cli``, when given, is the same message in the command line's words (its options
+    instead of Python arguments); the ``texsynth`` command prints it instead.
+    """
+
+    def __init__(self, message: str = "", *, cli: str | None = None) -> None:
+        super().__init__(message)
+        self.cli = cli
+
+    def cli_message(self) -> str:
+        """The message the ``texsynth`` command prints."""
+        return self.cli or str(self)

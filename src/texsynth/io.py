@@ -322,10 +322,7 @@ def _finish(
     n_bad = int(image.numel() - finite.sum())
     if n_bad and not allow_nonfinite:
         n_nan = int(torch.isnan(image).sum())
-        raise TexsynthError(
-            f"{q} has {n_bad} non-finite values ({n_nan} NaN, {n_bad - n_nan} Inf) out of "
-            f"{image.numel()}; fill them, or pass allow_nonfinite=True and mask them (mask=...)"
-        )
+        raise nonfinite_error(q, n_bad, n_nan, image.numel())
     if scaled:
         value_range = (lo, hi) if data.dtype.kind == "i" else (0.0, hi)
     elif n_bad == image.numel():
@@ -344,6 +341,22 @@ def _finish(
     )
     logger.debug("read %s: shape %s, %s", path, tuple(image.shape), meta)
     return image, meta
+
+
+def nonfinite_error(
+    q: str, n_bad: int, n_nan: int, total: int, reader: str = "read_image"
+) -> TexsynthError:
+    """The error of a file (``q``: its quoted name) holding NaN/Inf values. In Python:
+    read it with ``allow_nonfinite`` and mask them; on the command line, which cannot skip
+    them: fill them (and have synth inpaint them with ``--mask``)."""
+    what = f"{q} has {n_bad} non-finite values ({n_nan} NaN, {n_bad - n_nan} Inf) out of {total}"
+    return TexsynthError(
+        f"{what}; fill them, or read with {reader}(..., allow_nonfinite=True), replace them "
+        "(e.g. torch.nan_to_num) and exclude them with a mask (in_mask= 0 there)",
+        cli=f"{what}; replace them with finite values (e.g. 0) before use, and to have synth "
+        "fill them, mark them white in a --mask (the command line cannot skip them; the "
+        f"Python API can: {reader}(..., allow_nonfinite=True))",
+    )
 
 
 def _unreadable(path: Path, exc: BaseException) -> TexsynthError:
@@ -471,11 +484,24 @@ def _png_chunks(data: bytes) -> tuple[int, int, int, int, bytes]:
     return width, height, colour_type, interlace, b"".join(idat)
 
 
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Any:
+    """Silence a library's logger below ERROR for a while (tifffile logs a warning for
+    the damage that then raises the error texsynth reports in one line)."""
+    lib = logging.getLogger(name)
+    level = lib.level
+    lib.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        lib.setLevel(level)
+
+
 def _read_tiff(path: Path) -> np.ndarray:
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _quiet_logger("tifffile"), tifffile.TiffFile(path) as tif:
             n_pages = sum(1 for page in tif.pages if not getattr(page, "is_reduced", False))
             series = tif.series[0]
             page = series.keyframe
@@ -549,24 +575,57 @@ def _read_numpy(path: Path) -> np.ndarray:
 def _read_fits(path: Path) -> np.ndarray:
     fits = _fits_module("reading")
     shapes: list[tuple[int, ...]] = []
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            for hdu in hdul:
-                if not hdu.is_image or hdu.data is None:
-                    continue
-                data = hdu.data
-                while data.ndim > 3 and data.shape[0] == 1:  # e.g. radio [1, 1, H, W]
-                    data = data[0]
-                if data.ndim in (2, 3):
-                    return np.array(data)
-                shapes.append(tuple(data.shape))
-    except Exception as exc:  # any library failure means an unreadable file
-        raise _unreadable(path, exc) from None
+    # astropy's own warnings (VerifyWarning: a header that bends the standard, a truncated
+    # file...) would reach the user raw, over several lines: they are collected here and
+    # said once, in one line, if the file could be read at all
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with fits.open(path, memmap=False) as hdul:
+                for hdu in hdul:
+                    if not hdu.is_image or hdu.data is None:
+                        continue
+                    data = hdu.data
+                    while data.ndim > 3 and data.shape[0] == 1:  # e.g. radio [1, 1, H, W]
+                        data = data[0]
+                    if data.ndim in (2, 3):
+                        out = np.array(data)
+                        break
+                    shapes.append(tuple(data.shape))
+                else:
+                    out = None
+        except Exception as exc:  # any library failure means an unreadable file
+            raise _unreadable(path, exc) from None
+    _fits_warnings(path, caught)
+    if out is not None:
+        return out
     found = f"image HDUs of shapes {shapes}" if shapes else "no image data"
     raise TexsynthError(
         f"{_q(path)} has no 2-D or 3-D image HDU ({found}); "
         "save the image as [H, W] or [C, H, W] data"
     )
+
+
+def _fits_warnings(path: Path, caught: list[warnings.WarningMessage]) -> None:
+    """Re-issue the warnings astropy gave while reading ``path``: its own (header
+    problems, truncation) as one :class:`TexsynthWarning` line, others unchanged."""
+    astropy = []
+    for w in caught:
+        if type(w.message).__module__.startswith("astropy"):
+            text = " ".join(str(w.message).split())
+            text = text.replace(" (note: Astropy uses zero-based indexing)", "").rstrip(".")
+            if text not in astropy:
+                astropy.append(text)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if astropy:
+        more = f" (and {len(astropy) - 1} more)" if len(astropy) > 1 else ""
+        warnings.warn(
+            f"{_q(path)} does not follow the FITS standard: {astropy[0][:200]}{more}; the "
+            "data were read anyway, check them",
+            TexsynthWarning,
+            stacklevel=4,
+        )
 
 
 _READERS: dict[str, Callable[[Path], np.ndarray]] = {

@@ -30,7 +30,16 @@ import numpy as np
 import torch
 
 from .errors import TexsynthError
-from .io import _atomic_write, _input_size, _one_line, _q, as_path, check_target, real_array
+from .io import (
+    _atomic_write,
+    _input_size,
+    _one_line,
+    _q,
+    as_path,
+    check_target,
+    nonfinite_error,
+    real_array,
+)
 
 __all__ = ["SIGNAL_SUFFIXES", "SignalMeta", "is_signal_file", "read_signal", "write_signal"]
 
@@ -85,8 +94,15 @@ def is_signal_file(path: str | os.PathLike[str]) -> bool:
     try:
         if suffix not in (".npy", ".npz") or not p.is_file():
             return False
-        if suffix == ".npy":
-            return np.load(p, mmap_mode="r", allow_pickle=False).ndim == 1
+        if suffix == ".npy":  # the header only: no data read, no file left open
+            with open(p, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                return len(read_header(f)[0]) == 1
         with np.load(p, allow_pickle=False) as z:
             keys = list(z.files)
             key = "signal" if "signal" in keys else (keys[0] if len(keys) == 1 else None)
@@ -254,10 +270,7 @@ def _finish(
     n_bad = int((~torch.isfinite(signal)).sum())
     if n_bad and not allow_nonfinite:
         n_nan = int(torch.isnan(signal).sum())
-        raise TexsynthError(
-            f"{q} has {n_bad} non-finite values ({n_nan} NaN, {n_bad - n_nan} Inf) out of "
-            f"{signal.numel()}; fill them, or pass allow_nonfinite=True and mask them"
-        )
+        raise nonfinite_error(q, n_bad, n_nan, signal.numel(), "read_signal")
     meta = SignalMeta(
         path=str(path),
         format=fmt,

@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from ._checks import as_image_batch
+from ._checks import as_image_batch, size_text
 from .errors import TexsynthError
 from .stats import ScatCov, ScatteringCovariance
-from .wavelets import default_J, max_J
+from .wavelets import check_scales, default_J, max_J
 
 __all__ = ["HistogramLoss", "ScatteringLoss", "SpectrumLoss", "TextureLoss", "WeightedLoss"]
 
@@ -219,9 +219,11 @@ class ScatteringLoss(TextureLoss):
             edge=edge,
             cross_channels=cross_channels,
         )
+        check_scales(H, W, None, "exemplar", "give a larger exemplar")
         if max_J(H, W) < J:
             raise TexsynthError(
-                f"exemplar of {H}x{W} pixels supports at most J={max_J(H, W)} scales, got J={J}"
+                f"exemplar of {size_text(H, W)} pixels supports at most J={max_J(H, W)} "
+                f"scales, got J={J}; use J<={max_J(H, W)} or give a larger exemplar"
             )
         self.sc = ScatteringCovariance(J=J, L=L)
         with torch.no_grad():
@@ -341,8 +343,8 @@ class ScatteringLoss(TextureLoss):
             ref = self.reference.to(x)
             if ref.shape[-2:] != x.shape[-2:]:
                 raise TexsynthError(
-                    f"reference is {tuple(ref.shape[-2:])} but the images are "
-                    f"{tuple(x.shape[-2:])}; cross-synthesis needs the output size to equal "
+                    f"reference is {size_text(*ref.shape[-2:])} pixels but the images are "
+                    f"{size_text(*x.shape[-2:])}; cross-synthesis needs the output size to equal "
                     "the reference's"
                 )
             cstats = self._reduce(self.cross_sc(x, ref.expand(x.shape[0], -1, -1, -1), norm="auto"))

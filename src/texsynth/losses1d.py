@@ -18,7 +18,7 @@ from .errors import TexsynthError
 from .losses import HistogramLoss, TextureLoss
 from .stats import ScatCov
 from .stats.scattering1d import ScatteringCovariance1D, as_signal_batch, check_signal_mask
-from .wavelets1d import max_J_1d
+from .wavelets1d import check_scales_1d, max_J_1d
 
 __all__ = [
     "HistogramLoss1D",
@@ -85,9 +85,11 @@ class ScatteringLoss1D(TextureLoss):
         N = ex.shape[-1]
         if J is None:
             J = max(max_J_1d(N), 1)
+        check_scales_1d(N, None, "an exemplar", "give a longer exemplar")
         if max_J_1d(N) < J:
             raise TexsynthError(
-                f"an exemplar of {N} samples supports at most J={max_J_1d(N)} scales, got J={J}"
+                f"an exemplar of {N} samples supports at most J={max_J_1d(N)} scales, got "
+                f"J={J}; use J<={max_J_1d(N)} or give a longer exemplar"
             )
         inm = _mask_or_none(in_mask, ex.shape, "in_mask")
         self.options: dict[str, Any] = dict(

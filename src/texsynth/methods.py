@@ -102,7 +102,9 @@ METHODS: dict[str, MethodInfo] = {
     )
 }
 
-_TERM = re.compile(r"^\s*(?:(?P<w>[0-9.eE+-]+)\s*\*\s*)?(?P<name>[a-z_]+)\s*$")
+#: one term: an optional weight token (anything up to '*', checked as a number after the
+#: match, so that 'nan*gram' is a bad weight, not an unknown name) and a name
+_TERM = re.compile(r"^\s*(?:(?P<w>[^*]*?)\s*\*\s*)?(?P<name>[a-z_]+)\s*$")
 
 
 def parse_method(spec: str) -> list[tuple[float, str]]:
@@ -134,15 +136,7 @@ def parse_method(spec: str) -> list[tuple[float, str]]:
         name = match["name"]
         if any(n == name for _, n in terms):
             raise TexsynthError(f"method {spec!r} names {name!r} twice; give each term once")
-        if match["w"] is None:
-            weight = 1.0
-        else:
-            try:
-                weight = float(match["w"])
-            except ValueError:
-                raise TexsynthError(f"bad weight {match['w']!r} in method {spec!r}") from None
-            if not math.isfinite(weight) or weight <= 0:
-                raise TexsynthError(f"weights must be positive numbers, got {weight} in {spec!r}")
+        weight = 1.0 if match["w"] is None else _weight(match["w"], name, spec)
         terms.append((weight * METHODS[name].default_weight, name))
     if all(n == "spectrum" for _, n in terms):
         raise TexsynthError(
@@ -150,6 +144,20 @@ def parse_method(spec: str) -> list[tuple[float, str]]:
             "another term, e.g. 'gram+spectrum' (or use texsynth.random_phase_texture)"
         )
     return terms
+
+
+def _weight(text: str, name: str, spec: str) -> float:
+    """The weight written before term ``name`` of method ``spec``: a positive finite number."""
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = math.nan
+    if not text.strip() or not math.isfinite(weight) or weight <= 0:
+        raise TexsynthError(
+            f"bad weight {text.strip()[:20]!r} of {name!r} in method {spec!r}: a weight is a "
+            f"positive finite number that multiplies the term's default, e.g. '0.5*{name}'"
+        )
+    return weight
 
 
 def method_table() -> list[tuple[str, str, str]]:

@@ -68,7 +68,7 @@ from typing import Any
 
 import torch
 
-from ._checks import as_image_batch, check_mask
+from ._checks import as_image_batch, check_mask, size_text
 from .errors import TexsynthError
 from .losses import TextureLoss
 
@@ -118,7 +118,7 @@ def periodic_component(x: torch.Tensor) -> torch.Tensor:
         x = x.real if x.is_complex() else x.to(torch.get_default_dtype())
     H, W = x.shape[-2:]
     if H < 2 or W < 2:
-        raise TexsynthError(f"periodic_component needs H, W >= 2, got {H}x{W}")
+        raise TexsynthError(f"periodic_component needs H, W >= 2, got {size_text(H, W)}")
     # boundary image v: the jumps across the wrap-around borders
     v = torch.zeros_like(x)
     dr = x[..., -1, :] - x[..., 0, :]
@@ -155,7 +155,7 @@ def _parse_size(size: int | tuple[int, int] | None, default: tuple[int, int]) ->
 def _check_size(shape: tuple[int, int], name: str) -> None:
     if min(shape) < MIN_SIZE:
         raise TexsynthError(
-            f"{name} is {shape[0]}x{shape[1]} pixels; the spectrum constraint needs at least "
+            f"{name} is {size_text(*shape)} pixels; the spectrum constraint needs at least "
             f"{MIN_SIZE}x{MIN_SIZE} (use a larger image or fewer pyramid levels)"
         )
 
@@ -225,8 +225,9 @@ def _spectrum_from_filled(
     mask_win = _taper(weights)[..., y0 : y0 + h, x0 : x0 + w]
     if float(mask_win.sum()) <= 0:
         raise TexsynthError(
-            f"in_mask leaves no usable pixel in the central {h}x{w} crop of the exemplar used "
-            f"for {H}x{W} outputs; mark more pixels valid or synthesise a larger output"
+            f"in_mask leaves no usable pixel in the central {size_text(h, w)} crop of the exemplar "
+            f"used for {size_text(H, W)} outputs; mark more pixels valid or synthesise a larger "
+            "output"
         )
     win = mask_win
     if H > He:

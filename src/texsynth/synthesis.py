@@ -19,7 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 import torch
 from tqdm.auto import tqdm
 
-from ._checks import as_image_batch, check_device, check_mask, check_seed
+from ._checks import as_image_batch, check_device, check_mask, check_seed, size_text
 from .auto import choose_method
 from .errors import TexsynthError
 from .lbfgs import LBFGSDirection
@@ -29,7 +29,7 @@ from .methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scatteri
 from .presets import level_budget, quality_preset
 from .pyramid import downsample, fourier_resize, level_shape
 from .transforms import Gaussianizer, Standardizer, match_histogram
-from .wavelets import default_J, max_J
+from .wavelets import check_scales, default_J, max_J
 
 __all__ = ["SynthesisReport", "remake", "synthesize"]
 
@@ -68,7 +68,7 @@ def _parse_size(size: Any, default: tuple[int, int]) -> tuple[int, int]:
             f"size must be an int or (height, width) of ints, got {size!r:.40}"
         ) from None
     if h < 8 or w < 8:
-        raise TexsynthError(f"size must be at least 8x8 pixels, got {h}x{w}")
+        raise TexsynthError(f"size must be at least 8x8 pixels, got {size_text(h, w)}")
     return h, w
 
 
@@ -356,6 +356,8 @@ def synthesize(
         tol = preset.tol
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and 0 <= tol < 1):
         raise TexsynthError(f"tol must be a number in [0, 1), got {tol!r}")
+    if J is not None and (not isinstance(J, int) or isinstance(J, bool) or J < 1):
+        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
     ex = as_image_batch(exemplar, "exemplar")
     if ex.shape[0] != 1:
         raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
@@ -393,6 +395,8 @@ def synthesize(
             init_t = ex
             if inm is None:  # the hole's content must not shape the target statistics
                 inm = (1 - check_mask(mask, ex.shape, "mask")).to(dev, dtype).amin(1, keepdim=True)
+                if not bool((inm > 0).any()):
+                    raise TexsynthError(WHOLE_MASK)
         gmask = check_mask(mask, init_t.shape, "mask").to(dev, dtype).amax(1, keepdim=True)
 
     default_size = tuple(init_t.shape[-2:]) if init_t is not None else (He * 2**n_up, We * 2**n_up)
@@ -413,8 +417,8 @@ def synthesize(
         ref_t = as_image_batch(reference, "reference").to(dev, dtype)
         if tuple(ref_t.shape[-2:]) != out_shape:
             raise TexsynthError(
-                f"reference is {tuple(ref_t.shape[-2:])}, the output {out_shape}: "
-                "cross-synthesis needs them equal"
+                f"reference is {size_text(*ref_t.shape[-2:])} pixels, the output "
+                f"{size_text(*out_shape)}: cross-synthesis needs them equal"
             )
         ref_s = Standardizer.fit(ref_t).forward(ref_t)
         if loss is None and "scattering" not in terms:
@@ -433,15 +437,16 @@ def synthesize(
     # scales and levels
     # (an output smaller than the exemplar cannot hold its largest scales)
     J_full = J if J is not None else max(min(default_J(He, We), default_J(*out_shape)), 1)
-    if J_full > max_J(He, We):
-        raise TexsynthError(
-            f"exemplar of {He}x{We} pixels supports at most J={max_J(He, We)} scales, got J={J}"
-        )
-    if J_full > max_J(*out_shape):
-        raise TexsynthError(
-            f"an output of {out_shape[0]}x{out_shape[1]} pixels supports at most "
-            f"J={max_J(*out_shape)} scales, got J={J}; use a smaller J or a larger size"
-        )
+    for what, (h, w), larger in (
+        ("exemplar", (He, We), "give a larger exemplar"),
+        ("output", out_shape, "use a larger size"),
+    ):
+        check_scales(h, w, None, what, larger)  # under 8x8 pixels: no scale fits
+        if J_full > max_J(h, w):
+            raise TexsynthError(
+                f"an {what} of {size_text(h, w)} pixels supports at most J={max_J(h, w)} "
+                f"scales, got J={J_full}; use J<={max_J(h, w)} or {larger}"
+            )
     n_levels = levels if levels is not None else _default_levels(out_shape, (He, We), J_full)
     if not isinstance(n_levels, int) or n_levels < 1:
         raise TexsynthError(f"levels must be a positive integer, got {levels!r}")
@@ -601,6 +606,8 @@ def _synthesize_patch(
         size = _parse_size(size, tuple(ex.shape[-2:]))
     init_t = as_image_batch(init, "init").to(dev, dtype) if init is not None else None
     mask_t = mask.to(dev) if isinstance(mask, torch.Tensor) else mask
+    if mask_t is not None and init_t is None and _covers_everything(mask_t, ex.shape):
+        raise TexsynthError(WHOLE_MASK)
     out = synthesize_patches(
         ex,
         size=size,
@@ -615,6 +622,24 @@ def _synthesize_patch(
     rep = SynthesisReport(method="patch")
     rep.levels.append(tuple(out.shape[-2:]))
     return out, rep
+
+
+#: the error for an inpainting mask that leaves no exemplar pixel to learn from
+WHOLE_MASK = (
+    "the mask covers the whole exemplar (1 = synthesise everywhere): no exemplar pixel is "
+    "left to learn the texture from; leave part of the mask black (0 = keep), or give the "
+    "image to fill separately (--init / init=)"
+)
+
+
+def _covers_everything(mask: torch.Tensor, shape: torch.Size) -> bool:
+    """Whether an inpainting ``mask`` asks to synthesise every pixel of an exemplar of
+    ``shape`` (a mask that does not fit is left for the patch method to report)."""
+    try:
+        m = check_mask(mask, shape, "mask")
+    except TexsynthError:
+        return False
+    return bool((m.amax(1) >= 1).all())
 
 
 def _upsample_with_detail(

@@ -20,7 +20,7 @@ from .methods import DEFAULT_POWER_SPECTRUM
 from .stats.scattering1d import as_signal_batch, check_signal_mask
 from .synthesis import Callback, SynthesisReport, _optimise, autograd_enabled
 from .transforms import Gaussianizer, Standardizer, match_histogram
-from .wavelets1d import max_J_1d
+from .wavelets1d import check_scales_1d, max_J_1d
 
 __all__ = [
     "SynthesisReport1D",
@@ -294,6 +294,7 @@ def synthesize_1d(
     dev = torch.device(device) if device is not None else ex.device
     ex = ex.to(dev, dtype)
     B, C, Ne = ex.shape
+    check_scales_1d(Ne, None, "an exemplar", "give a longer exemplar")
 
     # masks act on whole samples (the synthesis runs on decorrelated channels): a sample is
     # valid only if valid in every channel, and synthesised if any channel asks for it
@@ -351,8 +352,11 @@ def synthesize_1d(
                 "increments=True cannot keep the frozen samples of inpainting (mask); use "
                 "increments=False (the default with a mask)"
             )
-        if Ne < 3 or n_out < 3:
-            raise TexsynthError("increments=True needs signals of at least 3 samples")
+        if Ne < 9 or n_out < 9:
+            raise TexsynthError(
+                f"increments=True needs an exemplar and output of at least 9 samples (8 "
+                f"increments), got {Ne} and {n_out}; use increments=False or longer signals"
+            )
         d_ex = _differences(ex)
         d_inm = None if inm is None else _differences(inm, valid=True)
         inc, rep = synthesize_1d(
@@ -438,15 +442,16 @@ def synthesize_1d(
     J_full = J if J is not None else max(min(max_J_1d(Ne), max_J_1d(n_out)), 1)
     if not isinstance(J_full, int) or isinstance(J_full, bool) or J_full < 1:
         raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
-    if J_full > max_J_1d(Ne):
-        raise TexsynthError(
-            f"an exemplar of {Ne} samples supports at most J={max_J_1d(Ne)} scales, got J={J}"
-        )
-    if J_full > max_J_1d(n_out):
-        raise TexsynthError(
-            f"an output of {n_out} samples supports at most J={max_J_1d(n_out)} scales, got "
-            f"J={J}; use a smaller J or a longer size"
-        )
+    for what, length, longer in (
+        ("an exemplar", Ne, "give a longer exemplar"),
+        ("an output", n_out, "use a longer size"),
+    ):
+        check_scales_1d(length, None, what, longer)  # under 8 samples: no scale fits
+        if J_full > max_J_1d(length):
+            raise TexsynthError(
+                f"{what} of {length} samples supports at most J={max_J_1d(length)} scales, "
+                f"got J={J_full}; use J<={max_J_1d(length)} or {longer}"
+            )
     n_levels = levels if levels is not None else _default_levels(n_out, Ne, J_full)
     if not isinstance(n_levels, int) or isinstance(n_levels, bool) or n_levels < 1:
         raise TexsynthError(f"levels must be a positive integer, got {levels!r}")

@@ -25,11 +25,15 @@ import math
 
 import torch
 
+from ._checks import size_text
 from .errors import TexsynthError
 
 __all__ = [
+    "MIN_SIDE",
     "XI0",
     "WaveletBank",
+    "check_J",
+    "check_scales",
     "crop_spectrum",
     "default_J",
     "grid_shape",
@@ -52,17 +56,41 @@ def default_J(H: int, W: int) -> int:
     return max_J(H, W)
 
 
+#: smallest side (pixels) of an image the scattering statistics take: one scale (J=1)
+#: needs the coarsest wavelet to fit 4 times, 2 ** (1 + 2) = 8 pixels
+MIN_SIDE = 8
+
+
 def check_J(H: int, W: int, J: int) -> None:
     """Raise a one-line error if ``J`` scales do not fit an ``H x W`` image."""
     if not isinstance(J, int) or isinstance(J, bool) or J < 1:
         raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+    check_scales(H, W, J)
+
+
+def check_scales(
+    H: int,
+    W: int,
+    J: int | None,
+    what: str = "image",
+    larger: str = "give a larger image",
+    option: str = "J",
+) -> None:
+    """Raise a one-line error if an ``H x W`` ``what`` is too small for the scattering
+    statistics (under :data:`MIN_SIDE` pixels a side), or for ``J`` scales (``None``: as
+    many as fit). ``larger`` is the fix offered for a small image, ``option`` the name of
+    the number of scales in the caller's words (``"J"``, ``"--J"``, ``"Jmax"``)."""
     jm = max_J(H, W)
-    if jm < J:
-        need = 2 ** (J + 2)
-        hint = f"use J<={jm}" if jm >= 1 else "no scale fits"
+    size = size_text(H, W)
+    if jm < 1:
         raise TexsynthError(
-            f"image of {H}x{W} pixels is too small for J={J} scales: the coarsest scale needs "
-            f"at least {need} pixels per side ({hint}, or give a larger image)"
+            f"{what} of {size} pixels is too small: the scattering statistics need at least "
+            f"{MIN_SIDE}x{MIN_SIDE} pixels; {larger}"
+        )
+    if J is not None and jm < J:
+        raise TexsynthError(
+            f"{what} of {size} pixels is too small for {option}={J} scales: the coarsest scale "
+            f"needs at least {2 ** (J + 2)} pixels per side; use {option}<={jm} or {larger}"
         )
 
 

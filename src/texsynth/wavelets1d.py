@@ -25,7 +25,15 @@ import torch
 from .errors import TexsynthError
 from .wavelets import XI0, ComplexFilterCache, _crop_axis, _kept_indices, _nyquist_taper
 
-__all__ = ["WaveletBank1D", "check_J_1d", "crop_spectrum_1d", "grid_length", "max_J_1d"]
+__all__ = [
+    "MIN_LENGTH",
+    "WaveletBank1D",
+    "check_J_1d",
+    "check_scales_1d",
+    "crop_spectrum_1d",
+    "grid_length",
+    "max_J_1d",
+]
 
 
 def max_J_1d(N: int) -> int:
@@ -33,16 +41,33 @@ def max_J_1d(N: int) -> int:
     return int(math.floor(math.log2(N))) - 2 if N >= 8 else 0
 
 
+#: shortest signal (samples) the scattering statistics take: one scale (J=1)
+MIN_LENGTH = 8
+
+
 def check_J_1d(N: int, J: int) -> None:
     """Raise a one-line error if ``J`` scales do not fit a signal of ``N`` samples."""
     if not isinstance(J, int) or isinstance(J, bool) or J < 1:
         raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+    check_scales_1d(N, J)
+
+
+def check_scales_1d(
+    N: int, J: int | None, what: str = "a signal", longer: str = "give a longer signal"
+) -> None:
+    """Raise a one-line error if ``what`` of ``N`` samples is too short for the scattering
+    statistics (under :data:`MIN_LENGTH` samples), or for ``J`` scales (``None``: as many as
+    fit); ``longer`` is the fix offered."""
     jm = max_J_1d(N)
-    if jm < J:
-        hint = f"use J<={jm}" if jm >= 1 else "no scale fits"
+    if jm < 1:
         raise TexsynthError(
-            f"a signal of {N} samples is too short for J={J} scales: the coarsest scale needs "
-            f"at least {2 ** (J + 2)} samples ({hint}, or give a longer signal)"
+            f"{what} of {N} samples is too short: the scattering statistics need at least "
+            f"{MIN_LENGTH} samples; {longer}"
+        )
+    if J is not None and jm < J:
+        raise TexsynthError(
+            f"{what} of {N} samples is too short for J={J} scales: the coarsest scale needs "
+            f"at least {2 ** (J + 2)} samples; use J<={jm} or {longer}"
         )
 
 

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .._checks import as_image_batch
+from .._checks import as_image_batch, size_text
 from ..errors import TexsynthError
 
 __all__ = ["RandomFeatures"]
@@ -160,7 +160,8 @@ class RandomFeatures(torch.nn.Module):
             if self.padding == "valid" or p == 0:
                 if min(H, W) < s:
                     raise TexsynthError(
-                        f"images of {H}x{W} pixels are smaller than the {s}-pixel filters of "
+                        f"images of {size_text(H, W)} pixels are smaller than the {s}-pixel "
+                        "filters of "
                         f"{name} with padding='valid'; give larger images, smaller sizes or "
                         "padding='circular'"
                     )
@@ -170,7 +171,8 @@ class RandomFeatures(torch.nn.Module):
             else:
                 if self.padding == "reflect" and min(H, W) <= p:
                     raise TexsynthError(
-                        f"images of {H}x{W} pixels are too small for reflect padding of the "
+                        f"images of {size_text(H, W)} pixels are too small for reflect padding of "
+                        "the "
                         f"{s}-pixel filters of {name} (need more than {p} pixels a side); use "
                         "padding='circular' or smaller sizes"
                     )

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from .._checks import as_image_batch
+from .._checks import as_image_batch, size_text
 from ..errors import TexsynthError
 from ._state_dict import check_tensors, load_state_dict_file
 
@@ -329,7 +329,8 @@ class VGG19Features(torch.nn.Module):
             H, W = x.shape[-2:]
             if min(H, W) <= 2 ** (block - 1):
                 raise TexsynthError(
-                    f"images of {H}x{W} pixels are too small for VGG19 layer {LAYERS[deepest]} "
+                    f"images of {size_text(H, W)} pixels are too small for VGG19 layer "
+                    f"{LAYERS[deepest]} "
                     f"with reflect padding (needs at least {2 ** (block - 1) + 1} pixels a side); "
                     "give larger images, shallower layers or padding='zeros'"
                 )

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import size_text
 from ..errors import TexsynthError
 from ..pyramid import level_shape
 from ..transforms import match_histogram as _match_histogram
@@ -528,7 +529,8 @@ class SynthHalfUNet2D(nn.Module):
         if not self.min_size_ok(H, W):
             f = 2**self.Jmax
             raise TexsynthError(
-                f"z of {H}x{W} pixels is too small for Jmax={self.Jmax}: the coarsest level "
+                f"z of {size_text(H, W)} pixels is too small for Jmax={self.Jmax}: the coarsest "
+                "level "
                 f"(sides divided by {f}, rounded up) needs at least 2 pixels; give H or W "
                 f"> {f} or a smaller Jmax"
             )
@@ -808,7 +810,7 @@ def generate_samples(
     if not model.min_size_ok(H, W):
         f = 2**model.Jmax
         raise TexsynthError(
-            f"{H}x{W} pixels is too small for this generator (Jmax={model.Jmax}): the "
+            f"{size_text(H, W)} pixels is too small for this generator (Jmax={model.Jmax}): the "
             f"coarsest level needs at least 2 pixels; give H or W > {f}"
         )
     if batch_size is None:

@@ -24,14 +24,14 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import as_image_batch, check_mask
+from .._checks import as_image_batch, check_mask, size_text
 from ..atomic import temp_path
 from ..errors import TexsynthError
 from ..losses import TextureLoss
 from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, scattering_options
 from ..synthesis import _image_transform, _parse_size, autograd_enabled
 from ..transforms import Standardizer
-from ..wavelets import default_J, max_J
+from ..wavelets import check_scales, default_J, max_J
 from .halfunet import SynthHalfUNet2D, quantile_table
 from .serialization import atomic_save_file, load_checkpoint_file
 
@@ -210,11 +210,16 @@ def train_generator(
 
     std = Standardizer.fit(ex, inm)
     ex_s = std.forward(ex)
+    if J is not None and (not isinstance(J, int) or isinstance(J, bool) or J < 1):
+        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+    check_scales(He, We, None, "exemplar", "give a larger exemplar")
+    check_scales(*shape, None, "training size", "use a larger size (CLI: --size)")
     J_train = J if J is not None else max(min(default_J(*shape), default_J(He, We)), 1)
     if J_train > min(max_J(*shape), max_J(He, We)):
         raise TexsynthError(
-            f"J={J_train} scales do not fit the training size {shape[0]}x{shape[1]} and the "
-            f"exemplar {He}x{We}; use J<={min(max_J(*shape), max_J(He, We))} or a larger size"
+            f"J={J_train} scales do not fit the training size {size_text(*shape)} and the "
+            f"exemplar {size_text(He, We)}; use J<={min(max_J(*shape), max_J(He, We))} or a "
+            "larger size"
         )
     weights_path = None if weights_file is None else str(weights_file)
     scat_options: dict[str, Any] = dict(
@@ -264,7 +269,7 @@ def train_generator(
         )
     if not model.min_size_ok(*shape):
         raise TexsynthError(
-            f"training samples of {shape[0]}x{shape[1]} pixels are too small for Jmax={Jmax} "
+            f"training samples of {size_text(*shape)} pixels are too small for Jmax={Jmax} "
             f"decoder levels; use Jmax<={max(int(math.log2(max(shape))) - 1, 1)} (CLI: --depth) "
             "or a larger size"
         )

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .._checks import as_image_batch, check_finite
+from .._checks import as_image_batch, check_finite, size_text
 from ..errors import TexsynthError
 from ..features import VGG19Features, feature_extractor
 from ..stats.gap import channel_means
@@ -383,7 +383,7 @@ def patch_features(
     for i, im in enumerate(ims):
         if min(im.shape[-2:]) < patch:
             raise TexsynthError(
-                f"image {i} is {im.shape[-2]}x{im.shape[-1]} pixels, smaller than patch={patch}; "
+                f"image {i} is {size_text(*im.shape[-2:])} pixels, smaller than patch={patch}; "
                 "give a smaller patch"
             )
     if extractor is None:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .._checks import as_image_batch
+from .._checks import as_image_batch, size_text
 from ..errors import TexsynthError
 
 __all__ = ["ms_ssim", "psnr", "ssim"]
@@ -61,8 +61,8 @@ def _pair(
         )
     if same_size and a.shape[-2:] != b.shape[-2:]:
         raise TexsynthError(
-            f"{xname} is {a.shape[-2]}x{a.shape[-1]} pixels but {yname} is "
-            f"{b.shape[-2]}x{b.shape[-1]}; this metric compares aligned pixels, so give images "
+            f"{xname} is {size_text(*a.shape[-2:])} pixels but {yname} is "
+            f"{size_text(*b.shape[-2:])}; this metric compares aligned pixels, so give images "
             "of the same size (or use a texture metric from texsynth.metrics.texture)"
         )
     Ba, Bb = a.shape[0], b.shape[0]
@@ -234,7 +234,8 @@ def ssim(
     H, W = a.shape[-2:]
     if min(H, W) < win_size:
         raise TexsynthError(
-            f"images of {H}x{W} pixels are smaller than the {win_size}x{win_size} SSIM window; "
+            f"images of {size_text(H, W)} pixels are smaller than the {win_size}x{win_size} SSIM "
+            "window; "
             f"give images of at least {win_size}x{win_size} pixels or a smaller odd win_size"
         )
     dr = _data_range(x, y, a, b, data_range)
@@ -298,7 +299,8 @@ def ms_ssim(
         h, wd = h // 2, wd // 2
     if min(h, wd) < win:
         raise TexsynthError(
-            f"images of {H}x{W} pixels are too small for MS-SSIM with {len(w)} scales: it needs "
+            f"images of {size_text(H, W)} pixels are too small for MS-SSIM with {len(w)} scales: "
+            "it needs "
             f"at least {need}x{need} pixels (the coarsest scale must fit the {win}x{win} window); "
             "give larger images or fewer weights"
         )

@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._checks import as_image_batch
+from .._checks import as_image_batch, size_text
 from ..errors import TexsynthError
 from ..stats import ScatteringCovariance
 from ..wavelets import max_J
@@ -49,8 +49,8 @@ def _check_min_size(t: torch.Tensor, need: int, name: str, what: str) -> None:
     H, W = t.shape[-2:]
     if min(H, W) < need:
         raise TexsynthError(
-            f"{name} of {H}x{W} pixels is too small for {what}: it needs at least {need} pixels "
-            "per side; give a larger image"
+            f"{name} of {size_text(H, W)} pixels is too small for {what}: it needs at least "
+            f"{need} pixels per side; give a larger image"
         )
 
 
@@ -128,8 +128,8 @@ def power_spectrum(
         n_bins = top
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or not 1 <= n_bins <= top:
         raise TexsynthError(
-            f"n_bins must be an integer from 1 to min(H, W) // 2 = {top} for {H}x{W} images, "
-            f"got {n_bins!r}"
+            f"n_bins must be an integer from 1 to min(H, W) // 2 = {top} for {size_text(H, W)} "
+            f"images, got {n_bins!r}"
         )
     dtype, device = x.dtype, x.device
     z = x - x.mean((-2, -1), keepdim=True)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..._checks import size_text
 from ...errors import TexsynthError
 from ...losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss
 from ...methods import DEFAULT_POWER_SPECTRUM, scattering_options
@@ -773,12 +774,14 @@ class funct:  # noqa: N801 (foscat's name)
         jm = max_J(H, W)
         if jm < 1:
             raise TexsynthError(
-                f"image_target of {H}x{W} pixels is too small: synthesis needs at least 8x8 pixels"
+                f"image_target of {size_text(H, W)} pixels is too small: synthesis needs at least "
+                "8x8 pixels"
             )
         J = jm if Jmax is None else check_int(Jmax, "Jmax", 1)
         if J > jm:
             raise TexsynthError(
-                f"Jmax={J} is more scales than a {H}x{W} image_target supports; use Jmax<={jm}"
+                f"Jmax={J} is more scales than a {size_text(H, W)} image_target supports; use "
+                f"Jmax<={jm}"
             )
         levels = self._levels(nstep, n_up, J)
         size = (H * 2**n_up, W * 2**n_up)
