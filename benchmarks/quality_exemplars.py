@@ -199,6 +199,10 @@ def gen_voronoi(rng, shape):
     return np.clip(0.08 + (img - 0.08) * border, 0, 1)
 
 
+# procedural exemplars with an exact lattice, and its period in pixels
+LATTICES = {"tiles": 64}
+
+
 def gen_tiles(rng, shape):
     t, g = 32, 3  # tile pitch and grout width
     yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
@@ -420,12 +424,37 @@ def _load_example(name: str, size: int) -> Exemplar:
     return _field_to_unit(ex) if name in FIELDS else ex
 
 
+def jittered_crops(src: Array, size: int, gap: int, rng: np.random.Generator) -> list[Array]:
+    """Non-overlapping ``size`` crops of ``src [C, H, W]`` on a grid of pitch ``size + gap``,
+    each moved by a random offset in ``[0, gap)`` per axis (row-major order)."""
+    _, h, w = src.shape
+    pitch = size + gap
+    out = []
+    for i in range(h // pitch):
+        for j in range(w // pitch):
+            dy, dx = (int(v) for v in rng.integers(0, gap, 2))
+            y, x = i * pitch + dy, j * pitch + dx
+            out.append(src[:, y : y + size, x : x + size].copy())
+    return out
+
+
 def _load_procedural(name: str, size: int) -> Exemplar:
     group, gen, desc, seed = PROCEDURAL[name]
     rng = np.random.default_rng(seed)
-    src = np.asarray(gen(rng, (3 * size, 3 * size)), dtype=np.float64)
-    target, held, extra = split_crops(grid_crops(_chw(src), size))
-    text = f"procedural ({desc}), seed {seed}, {3 * size}px source: 3x3 grid of {size}px crops"
+    if name in LATTICES:
+        # an exact lattice whose period divides the crop size would put every grid crop at
+        # the same phase, and phase-sensitive statistics (VGG's zero padding) would then
+        # treat any other phase as unreal: crop real pieces at random phases instead
+        gap = LATTICES[name]
+        src = np.asarray(gen(rng, (3 * (size + gap), 3 * (size + gap))), dtype=np.float64)
+        crops = jittered_crops(_chw(src), size, gap, np.random.default_rng(seed + 1))
+        layout = f"3x3 grid of {size}px crops at random phases of the {gap}px lattice"
+    else:
+        src = np.asarray(gen(rng, (3 * size, 3 * size)), dtype=np.float64)
+        crops = grid_crops(_chw(src), size)
+        layout = f"3x3 grid of {size}px crops"
+    target, held, extra = split_crops(crops)
+    text = f"procedural ({desc}), seed {seed}, {src.shape[0]}px source: {layout}"
     ex = Exemplar(name, group, target, held, extra, text, "MIT (this project)")
     return _field_to_unit(ex) if name in FIELDS else ex
 

@@ -193,6 +193,7 @@ def test_progress_and_callback() -> None:
         ({"mask": torch.ones(48, 48) * 2}, "mask"),
         ({"mask": torch.ones(32, 32), "size": 32}, "mask"),
         ({"callback": 3}, "callback"),
+        ({"lattice": 1}, "lattice"),
     ],
 )
 def test_bad_options_raise(kwargs: dict, match: str) -> None:
@@ -259,3 +260,65 @@ def test_mode_stitch_follows_the_majority_source() -> None:
     yy, xx = torch.meshgrid(torch.arange(24), torch.arange(24), indexing="ij")
     assert torch.equal(ey, yy) and torch.equal(exx, xx)
     assert torch.equal(out[0], ex[0, :24, :24])
+
+
+def _checker(size: int = 96, tile: int = 12, seed: int = 0) -> torch.Tensor:
+    """Chequerboard of ``tile`` px squares with grout lines and a little noise, ``[3, s, s]``."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    board = ((yy // tile + xx // tile) % 2).float()
+    img = torch.stack([0.2 + 0.6 * board, 0.3 + 0.3 * board, 0.8 - 0.5 * board])
+    grout = ((yy % tile) < 2) | ((xx % tile) < 2)
+    img = torch.where(grout, torch.tensor(0.5)[None, None, None].expand_as(img), img)
+    return (img + 0.03 * torch.rand(img.shape, generator=g)).clamp(0, 1)
+
+
+def test_lattice_periods_found_on_a_lattice_and_not_on_noise() -> None:
+    from texsynth.patch_synthesis import lattice_periods
+
+    assert lattice_periods(_checker(96, 12)) == (24.0, 24.0)  # colour period: two squares
+    stripes = _stripes(64, period=8)
+    assert lattice_periods(stripes) == (None, 8.0)  # constant along y: no vertical repeat
+    assert lattice_periods(_noise_texture(3, 64)) == (None, None)
+    assert lattice_periods(torch.zeros(1, 32, 32)) == (None, None)
+
+
+def test_lattice_output_keeps_the_lattice_unbroken() -> None:
+    ex = _checker(96, 12)
+    period = 24
+    y = _fast(ex, quality="default", size=96)[0]
+    ny = _fast(ex, quality="default", size=96, lattice=False)[0]
+
+    def shift_error(img: torch.Tensor) -> float:
+        # a lattice-true output equals itself moved by one period (wrapping: tiled output)
+        return float(
+            (img - torch.roll(img, (period, period), (1, 2))).abs().mean()
+            + (img - torch.roll(img, period, 1)).abs().mean()
+            + (img - torch.roll(img, period, 2)).abs().mean()
+        )
+
+    assert shift_error(y) < 0.05
+    assert shift_error(y) < 0.5 * shift_error(ny)
+
+
+def test_lattice_seam_warning_names_a_seamless_size() -> None:
+    ex = _checker(96, 12)
+    with pytest.warns(UserWarning, match="height of 96 px"):
+        _fast(ex, size=(100, 96))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _fast(ex, size=(96, 72))  # whole periods: no warning
+        _fast(ex, size=(100, 96), tile=False)  # not tiling: no seam to warn about
+
+
+def test_lattice_inpainting_fills_the_hole_in_phase() -> None:
+    ex = _checker(96, 12)
+    mask = torch.zeros(96, 96)
+    mask[36:60, 30:66] = 1.0  # a hole over several squares and grout lines
+    y = _fast(ex, quality="default", mask=mask)[0]
+    hole = mask.bool()
+    assert torch.equal(y[:, ~hole], ex[:, ~hole])  # kept pixels exactly
+    # in phase with the kept lattice: the fill matches what was there up to the noise
+    assert (y[:, hole] - ex[:, hole]).abs().mean() < 0.05

@@ -13,12 +13,17 @@ global random candidates, all evaluated in parallel. Its cost adds
 * a coherence limit: a patch may not use (nearly) the same source offset as the grid patches a
   fixed distance away, which bounds the size of any region copied verbatim from the exemplar.
 
-The last pass copies, for each output pixel, the exemplar pixel of the patch whose centre is
-nearest (no averaging), so the output holds exemplar values and is not blurred.
+The last pass copies, for each output pixel, the exemplar pixel that most of the patches over
+it agree on (weighted towards patch centres; no averaging), so the output is a patchwork of
+whole coherent pieces, holds exemplar values and is not blurred. On an exemplar with a
+regular lattice (tiles, grids), every source offset is held to one phase of the lattice, so
+pieces are only ever placed where the lattice repeats.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,7 +45,7 @@ _QUALITY = {
 
 _OCC_WEIGHT = 0.2  # occurrence penalty, in units of the normalised per-pixel squared distance
 _COH_WEIGHT = 2.0  # coherence-limit penalty (larger than any plausible patch distance)
-_COH_RANGE = 10  # grid steps: a source offset may not repeat this many grid cells away
+_COH_RANGE = 8  # grid steps: a source offset may not repeat this many grid cells away
 _COH_TOL = 0  # offsets closer than this (pixels, per axis) count as the same
 _STRIDE_DIV = 4  # grid stride = patch // _STRIDE_DIV (Kwatra et al.: about a quarter patch)
 _COARSE_MULT = 4  # EM iterations at the coarsest level = iterations * _COARSE_MULT
@@ -50,6 +55,8 @@ _JUMPS = (1, 4)  # propagation distances, in grid steps
 _EXACT_FLOPS = 4e8  # exhaustive search below this many multiply-adds per iteration
 _EXACT_K = 4  # exhaustive candidates per query
 _MINMAX_WEIGHT = 1.0  # weight of the block max / min channels in the coarse matching features
+_LATTICE_PEAK = 0.5  # autocorrelation a repeat must reach to count as a lattice period ...
+_LATTICE_PROMINENCE = 0.5  # ... above the lowest autocorrelation at shorter lags
 
 
 @dataclass
@@ -134,6 +141,147 @@ def _box_sum(a: torch.Tensor, p: int) -> torch.Tensor:
     return F.conv2d(a[None, None], k)[0, 0]
 
 
+def _peak(profile: list[float], i: int) -> float:
+    """Sub-pixel position of the peak at index ``i`` (a parabola through its neighbours)."""
+    a, b, c = profile[i - 1], profile[i], profile[i + 1]
+    curv = a - 2 * b + c
+    return i + (0.5 * (a - c) / curv if curv < 0 else 0.0)
+
+
+def _axis_period(profile: list[float], search: int) -> float | None:
+    """The first lag up to ``search`` at which a normalised autocorrelation profile peaks
+    above :data:`_LATTICE_PEAK`, at least :data:`_LATTICE_PROMINENCE` above its lowest value
+    at shorter lags; refined on the farthest strong multiple of it in the profile (the
+    error of one peak's position divides by the multiple) and rounded to a whole pixel when
+    within a quarter of one (drawn and generated lattices). ``None`` if there is none."""
+    low = profile[0]
+    for i in range(1, min(search, len(profile) - 1)):
+        low = min(low, profile[i])
+        b = profile[i]
+        if (
+            b >= profile[i - 1]
+            and b >= profile[i + 1]
+            and b >= _LATTICE_PEAK
+            and b - low >= _LATTICE_PROMINENCE
+        ):
+            period = _peak(profile, i)
+            k = int((len(profile) - 2) // period)
+            while k > 1:
+                j = round(k * period)
+                j = max(range(j - 1, j + 2), key=lambda t: profile[t])
+                if 0 < j < len(profile) - 1 and profile[j] >= _LATTICE_PEAK:
+                    period = _peak(profile, j) / k
+                    break
+                k -= 1
+            return float(round(period)) if abs(period - round(period)) < 0.25 else period
+    return None
+
+
+def _warn_lattice_seam(periods: tuple[float | None, float | None], hw: tuple[int, int]) -> None:
+    """Warn when a tiling output cannot hold a whole number of the exemplar's lattice periods
+    (its wrap-around then breaks the lattice), naming the nearest size that can."""
+    for per, n, axis, way in zip(
+        periods, hw, ("height", "width"), ("vertically", "horizontally"), strict=True
+    ):
+        if per is None:
+            continue
+        k = max(1, round(n / per))
+        if abs(n - k * per) >= 1:
+            good = round(k * per) if per == round(per) else f"about {k * per:.0f}"
+            warnings.warn(
+                f"the exemplar repeats every {per:g} px {way}; "
+                f"an output {axis} of {n} px holds no whole number of repeats, so the tiled "
+                f"output shows a seam at its edge: give a {axis} of {good} px for a seamless tile",
+                UserWarning,
+                stacklevel=4,
+            )
+
+
+def lattice_periods(exemplar: torch.Tensor) -> tuple[float | None, float | None]:
+    """Vertical and horizontal lattice periods of a ``[C, h, w]`` exemplar, in pixels.
+
+    A period is a lag at which the exemplar's (non-circular, overlap-normalised)
+    autocorrelation of its channel mean repeats strongly (tiles, chequerboards, regular
+    grids); ``None`` on an axis without one, and for every irregular texture. At least two
+    periods must fit in the exemplar.
+    """
+    lum = exemplar.to(torch.float64).mean(0)
+    lum = lum - lum.mean()
+    h, w = lum.shape
+    spec = torch.fft.rfft2(lum, s=(2 * h, 2 * w))
+    ac = torch.fft.irfft2(spec.abs() ** 2, s=(2 * h, 2 * w))[:h, :w]
+    if float(ac[0, 0]) <= 0:
+        return None, None
+    count = (h - torch.arange(h, device=ac.device, dtype=ac.dtype))[:, None] * (
+        w - torch.arange(w, device=ac.device, dtype=ac.dtype)
+    )[None]
+    ac = ac / count / (ac[0, 0] / count[0, 0])
+    # periods are found up to half the side (two must fit) and refined up to three quarters
+    return (
+        _axis_period(ac[: 3 * h // 4, 0].tolist(), h // 2 + 1),
+        _axis_period(ac[0, : 3 * w // 4].tolist(), w // 2 + 1),
+    )
+
+
+@dataclass
+class _Lattice:
+    """Lattice periods of the exemplar (full-resolution pixels) and the phase every source
+    offset is held to (read from the first search of each pyramid level, a free search
+    started from the previous level's in-phase sources, so that the phase sharpens with
+    the resolution and an inpainting keeps the phase of the kept pixels)."""
+
+    periods: tuple[float | None, float | None]
+    phase: tuple[float, float] | None = None
+
+    def snap(
+        self,
+        cy: torch.Tensor,
+        cx: torch.Tensor,
+        gy: torch.Tensor,
+        gx: torch.Tensor,
+        lvl: int,
+        hs: int,
+        ws: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Move candidate corners ``cy``/``cx`` (any shape broadcasting with the grid
+        corners ``gy``/``gx``) to the nearest corner whose offset from the output corner is
+        the lattice phase modulo the period, so pieces never break the lattice."""
+        assert self.phase is not None
+        out = []
+        for c, g, per, ph, n in (
+            (cy, gy, self.periods[0], self.phase[0], hs),
+            (cx, gx, self.periods[1], self.phase[1], ws),
+        ):
+            if per is None or per / 2**lvl < 2:
+                out.append(c)
+                continue
+            per_l, ph_l = per / 2**lvl, ph / 2**lvl
+            d = (g - c).to(torch.float64) - ph_l
+            s = c + (d - per_l * torch.round(d / per_l))
+            s = torch.where(s < 0, s + per_l, s)
+            s = torch.where(s > n - 1, s - per_l, s)
+            out.append(torch.round(s).long().clamp(0, n - 1))
+        return out[0], out[1]
+
+    def set_phase(
+        self, gy: torch.Tensor, gx: torch.Tensor, sy: torch.Tensor, sx: torch.Tensor, lvl: int
+    ) -> None:
+        """The most common offset modulo each period among the current sources (the mode
+        of a one-pixel histogram at this level: robust to the few sources that slipped a
+        pixel), stored at full resolution."""
+        ph = []
+        for g, s, per in ((gy, sy, self.periods[0]), (gx, sx, self.periods[1])):
+            if per is None or per / 2**lvl < 2:
+                ph.append(0.0)
+                continue
+            per_l = per / 2**lvl
+            r = torch.remainder((g - s).to(torch.float64), per_l).reshape(-1)
+            bins = torch.floor(r).long().clamp(0, math.ceil(per_l) - 1)
+            mode = int(torch.bincount(bins).argmax())
+            ph.append(float(r[bins == mode].mean()) * 2**lvl)
+        self.phase = (ph[0], ph[1])
+
+
 class _Level:
     """Exemplar patches and search state of one pyramid level."""
 
@@ -202,11 +350,15 @@ def _pm_iteration(
     gen: torch.Generator,
     sweeps: int,
     extra: tuple[torch.Tensor, torch.Tensor] | None = None,
+    lattice: _Lattice | None = None,
+    lvl: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A few parallel PatchMatch sweeps for query patches ``q``.
 
     ``src_y``/``src_x`` (``[ny, nx]``) hold the current source corners; returns updated ones
-    and the match distance of each.
+    and the match distance of each. With a ``lattice`` (at pyramid level ``lvl``) every
+    candidate is snapped to the lattice phase; a lattice without a phase yet takes it from
+    this search's result.
     """
     dev = q.device
     ny, nx = src_y.shape
@@ -262,8 +414,12 @@ def _pm_iteration(
             g = lv.random_sources((ny, nx), gen)
             cy.append(g // lv.ws)
             cx.append(g % lv.ws)
-        CY = torch.stack(cy, -1).clamp(0, lv.hs - 1)  # [ny, nx, Kc]
-        CX = torch.stack(cx, -1).clamp(0, lv.ws - 1)
+        CY = torch.stack(cy, -1)  # [ny, nx, Kc]
+        CX = torch.stack(cx, -1)
+        if lattice is not None and lattice.phase is not None:
+            CY, CX = lattice.snap(CY, CX, gy[..., None], gx[..., None], lvl, lv.hs, lv.ws)
+        CY = CY.clamp(0, lv.hs - 1)
+        CX = CX.clamp(0, lv.ws - 1)
         idx = (CY * lv.ws + CX).reshape(ny * nx, -1)  # [Nq, Kc]
         cand = lv.feats[idx]  # [Nq, Kc, d]
         dot = torch.einsum("nd,nkd->nk", q, cand)
@@ -305,6 +461,9 @@ def _pm_iteration(
         src_y = (sel // lv.ws).reshape(ny, nx)
         src_x = (sel % lv.ws).reshape(ny, nx)
     assert best_d is not None
+    if lattice is not None and lattice.phase is None:
+        lattice.set_phase(gy, gx, src_y, src_x, lvl)
+        src_y, src_x = lattice.snap(src_y, src_x, gy, gx, lvl, lv.hs, lv.ws)
     return src_y, src_x, best_d
 
 
@@ -354,36 +513,6 @@ def _upsample_nnf(
     sy = src_y[iy][:, ix] * 2 + (grid_f.ys[:, None] - 2 * grid_c.ys[iy][:, None])
     sx = src_x[iy][:, ix] * 2 + (grid_f.xs[None, :] - 2 * grid_c.xs[ix][None, :])
     return sy.clamp(0, lv_f.hs - 1), sx.clamp(0, lv_f.ws - 1)
-
-
-def _nearest_cell(pos: torch.Tensor, size: int, p: int, tile: bool) -> torch.Tensor:
-    """For each pixel coordinate, the grid cell whose patch centre is nearest."""
-    pix = torch.arange(size, device=pos.device, dtype=torch.float64)[:, None] + 0.5
-    centre = pos.to(torch.float64)[None] + p / 2
-    d = (pix - centre).abs()
-    if tile:
-        d = torch.minimum(d, size - d)
-    return d.argmin(1)
-
-
-def _stitch_nearest(
-    ex: torch.Tensor,
-    grid: _Grid,
-    src_y: torch.Tensor,
-    src_x: torch.Tensor,
-    p: int,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each output pixel copied from the patch whose centre is nearest (no blur)."""
-    H, W = grid.H, grid.W
-    cy = _nearest_cell(grid.ys, H, p, grid.tile)  # [H]
-    cx = _nearest_cell(grid.xs, W, p, grid.tile)  # [W]
-    yy = torch.arange(H, device=ex.device)
-    xx = torch.arange(W, device=ex.device)
-    ry = (yy - grid.ys[cy]) % H  # position inside the patch
-    rx = (xx - grid.xs[cx]) % W
-    ey = (src_y[cy][:, cx] + ry[:, None]).clamp(0, ex.shape[1] - 1)
-    ex_x = (src_x[cy][:, cx] + rx[None, :]).clamp(0, ex.shape[2] - 1)
-    return ex[:, ey, ex_x], ey, ex_x
 
 
 def _covering(pos: torch.Tensor, size: int, p: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -472,6 +601,7 @@ def synthesize_patches(
     init: torch.Tensor | None = None,
     quality: str = "default",
     patch_size: int | None = None,
+    lattice: bool = True,
     progress: bool = True,
     callback: Callable[[int, int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
@@ -511,6 +641,12 @@ def synthesize_patches(
     patch_size
         Patch side at every level (default 8; at least 3, at most half the exemplar's
         shorter side).
+    lattice
+        Detect a regular lattice in the exemplar (tiles, chequerboards, grids: a strong
+        repeat of its autocorrelation, see :func:`lattice_periods`) and place every piece in
+        phase with it, so that the lattice never shears or breaks. Irregular textures are
+        unaffected. With ``tile=True`` the output wraps without a seam only when its size is
+        a multiple of the period.
     progress
         Show a ``tqdm`` progress bar.
     callback
@@ -537,6 +673,7 @@ def synthesize_patches(
         init=init,
         quality=quality,
         patch_size=patch_size,
+        lattice=lattice,
         progress=progress,
         callback=callback,
     )
@@ -555,6 +692,7 @@ def _synthesize_patches(
     patch_size: int | None,
     progress: bool,
     callback: Callable[[int, int, torch.Tensor], None] | None,
+    lattice: bool = True,
     record: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """:func:`synthesize_patches`; ``record`` (if given) receives, per output, the ``[2, H, W]``
@@ -564,6 +702,8 @@ def _synthesize_patches(
         raise TexsynthError(
             f"exemplar must be a single image, got batch size {ex.shape[0]}; pass exemplar[k]"
         )
+    if not isinstance(lattice, bool):
+        raise TexsynthError(f"lattice must be True or False, got {lattice!r}")
     if quality not in _QUALITY:
         raise TexsynthError(
             f"unknown quality {quality!r}; choose one of {', '.join(map(repr, _QUALITY))}"
@@ -662,6 +802,10 @@ def _synthesize_patches(
             else F.max_pool2d(hole_pyr[-1][None, None].to(dt), 2)[0, 0] > 0
         )
     level_cache: dict[tuple[int, int], _Level] = {}
+    # regular lattices (tiles, grids): every piece is placed in phase with the lattice
+    periods = lattice_periods(exn) if lattice else (None, None)
+    if tile:
+        _warn_lattice_seam(periods, (H, W))
 
     def get_level(lvl: int, ps: int) -> _Level:
         key = (lvl, ps)
@@ -702,6 +846,7 @@ def _synthesize_patches(
                 gen,
                 bar,
                 callback,
+                None if periods == (None, None) else _Lattice(periods),
             )
             outs.append(out)
             sources.append(srcs)
@@ -730,6 +875,7 @@ def _synthesize_one(
     gen: torch.Generator,
     bar: object,
     callback: Callable[[int, int, torch.Tensor], None] | None,
+    lattice: _Lattice | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     H, W = hw
     C = exn.shape[0]
@@ -741,6 +887,8 @@ def _synthesize_one(
     lv = None
     for lvl, ps in stages:
         Hl, Wl = H // 2**lvl, W // 2**lvl
+        if lattice is not None:  # each level re-reads the phase at its own resolution
+            lattice.phase = None
         lv = get_level(lvl, ps)
         s = max(2, ps // _STRIDE_DIV)
         grid = _make_grid(Hl, Wl, ps, s, tile, dev)
@@ -772,7 +920,9 @@ def _synthesize_one(
                 src_x = src_y % lv.ws
                 src_y = src_y // lv.ws
                 q = _extract(x, pix)
-                src_y, src_x, _ = _pm_iteration(lv, q, grid, src_y, src_x, None, gen, sweeps + 2)
+                src_y, src_x, _ = _pm_iteration(
+                    lv, q, grid, src_y, src_x, None, gen, sweeps + 2, None, lattice, lvl
+                )
             else:
                 src_y, src_x = _upsample_nnf(py, px, g_c, grid, lv)
                 x = _vote_equal(lv, pix, src_y, src_x, Hl, Wl)
@@ -784,7 +934,9 @@ def _synthesize_one(
             q = _extract(x, pix)
             occ = _occurrence_cost(lv, src_y, src_x)
             extra = _exact_candidates(lv, q, occ, _EXACT_K, *src_y.shape) if exact else None
-            src_y, src_x, d = _pm_iteration(lv, q, grid, src_y, src_x, occ, gen, sweeps, extra)
+            src_y, src_x, d = _pm_iteration(
+                lv, q, grid, src_y, src_x, occ, gen, sweeps, extra, lattice, lvl
+            )
             if lvl > 0:  # coarse levels: whole exemplar pieces, no averaging (no blur to keep)
                 x = _stitch(ex_pyr[lvl], grid, src_y, src_x, ps)[0]
             else:  # robust weights (Kwatra et al. 2005, r = 0.8): ||x_p - z_p||^(r - 2)
@@ -798,11 +950,14 @@ def _synthesize_one(
                 bar.update(1)  # type: ignore[attr-defined]
         prev = (grid, src_y, src_x, lvl)
     assert grid is not None and src_y is not None and src_x is not None and lv is not None
-    # final search on the converged image, then copy the nearest-centre patch's pixels
+    # final search on the converged image, then copy each pixel from the source most of the
+    # patches over it agree on (whole coherent pieces, few seams, no blur)
     q = _extract(x, pix)
     occ = _occurrence_cost(lv, src_y, src_x)
-    src_y, src_x, _ = _pm_iteration(lv, q, grid, src_y, src_x, occ, gen, sweeps)
-    out, ey, exx = _stitch_nearest(ex_raw, grid, src_y, src_x, stages[-1][1])
+    src_y, src_x, _ = _pm_iteration(
+        lv, q, grid, src_y, src_x, occ, gen, sweeps, None, lattice, stages[-1][0]
+    )
+    out, ey, exx = _stitch(ex_raw, grid, src_y, src_x, stages[-1][1])
     if mask is not None and init is not None:
         out = mask[None] * out + (1 - mask[None]) * init
     return out, torch.stack([ey, exx])
