@@ -57,6 +57,7 @@ _EXACT_K = 4  # exhaustive candidates per query
 _MINMAX_WEIGHT = 1.0  # weight of the block max / min channels in the coarse matching features
 _LATTICE_PEAK = 0.5  # autocorrelation a repeat must reach to count as a lattice period ...
 _LATTICE_PROMINENCE = 0.5  # ... above the lowest autocorrelation at shorter lags
+_ROWS_PEAK = 0.9  # a row (column) spacing: the row-mean profile repeats this well 3 times
 
 
 @dataclass
@@ -197,30 +198,58 @@ def _warn_lattice_seam(periods: tuple[float | None, float | None], hw: tuple[int
             )
 
 
+def _autocorrelation(x: torch.Tensor) -> torch.Tensor:
+    """Non-circular autocorrelation of ``x`` (1-D or 2-D, mean removed), normalised by the
+    overlap at each lag and by the lag-0 value: 1 at lag 0."""
+    x = x - x.mean()
+    shape = x.shape
+    dims = tuple(range(-len(shape), 0))
+    spec = torch.fft.rfftn(x, s=[2 * n for n in shape], dim=dims)
+    ac = torch.fft.irfftn(spec.abs() ** 2, s=[2 * n for n in shape], dim=dims)
+    ac = ac[tuple(slice(0, n) for n in shape)]
+    count = torch.ones((), dtype=ac.dtype, device=ac.device)
+    for i, n in enumerate(shape):
+        lag = n - torch.arange(n, dtype=ac.dtype, device=ac.device)
+        count = count * lag.reshape([-1 if j == i else 1 for j in range(len(shape))])
+    ac = ac / count
+    return ac / ac.reshape(-1)[0] if float(ac.reshape(-1)[0]) > 0 else torch.zeros_like(ac)
+
+
+def _row_period(profile: list[float], search: int) -> float | None:
+    """A spacing of rows (text lines, courses) from the autocorrelation of the row-mean
+    profile: a period whose first three multiples all repeat at least :data:`_ROWS_PEAK`
+    (a mean profile is noisy, so one peak is not enough)."""
+    period = _axis_period(profile, search)
+    if period is None:
+        return None
+    for k in (1, 2, 3):
+        j = round(k * period)
+        if j >= len(profile) or max(profile[max(0, j - 1) : j + 2]) < _ROWS_PEAK:
+            return None
+    return period
+
+
 def lattice_periods(exemplar: torch.Tensor) -> tuple[float | None, float | None]:
     """Vertical and horizontal lattice periods of a ``[C, h, w]`` exemplar, in pixels.
 
     A period is a lag at which the exemplar's (non-circular, overlap-normalised)
     autocorrelation of its channel mean repeats strongly (tiles, chequerboards, regular
-    grids); ``None`` on an axis without one, and for every irregular texture. At least two
-    periods must fit in the exemplar.
+    grids). An axis without one may still have evenly spaced rows (text lines): then the
+    period is the spacing at which the profile of row (column) means repeats at least
+    :data:`_ROWS_PEAK` at three multiples. ``None`` on an axis with neither, and for every
+    irregular texture. At least two periods must fit in the exemplar.
     """
     lum = exemplar.to(torch.float64).mean(0)
-    lum = lum - lum.mean()
     h, w = lum.shape
-    spec = torch.fft.rfft2(lum, s=(2 * h, 2 * w))
-    ac = torch.fft.irfft2(spec.abs() ** 2, s=(2 * h, 2 * w))[:h, :w]
-    if float(ac[0, 0]) <= 0:
-        return None, None
-    count = (h - torch.arange(h, device=ac.device, dtype=ac.dtype))[:, None] * (
-        w - torch.arange(w, device=ac.device, dtype=ac.dtype)
-    )[None]
-    ac = ac / count / (ac[0, 0] / count[0, 0])
+    ac = _autocorrelation(lum)
     # periods are found up to half the side (two must fit) and refined up to three quarters
-    return (
-        _axis_period(ac[: 3 * h // 4, 0].tolist(), h // 2 + 1),
-        _axis_period(ac[0, : 3 * w // 4].tolist(), w // 2 + 1),
-    )
+    py = _axis_period(ac[: 3 * h // 4, 0].tolist(), h // 2 + 1)
+    px = _axis_period(ac[0, : 3 * w // 4].tolist(), w // 2 + 1)
+    if py is None:
+        py = _row_period(_autocorrelation(lum.mean(1))[: 3 * h // 4].tolist(), h // 2 + 1)
+    if px is None:
+        px = _row_period(_autocorrelation(lum.mean(0))[: 3 * w // 4].tolist(), w // 2 + 1)
+    return py, px
 
 
 @dataclass
