@@ -15,7 +15,9 @@ global random candidates, all evaluated in parallel. Its cost adds
 
 The last pass copies, for each output pixel, the exemplar pixel that most of the patches over
 it agree on (weighted towards patch centres; no averaging), so the output is a patchwork of
-whole coherent pieces, holds exemplar values and is not blurred. On an exemplar with a
+whole coherent pieces and is not blurred; each channel is then moved half-way to the
+exemplar's value distribution (histogram specification, as Kaspar et al. 2015 do), which
+corrects the colour balance that the occurrence penalty leaves skewed. On an exemplar with a
 regular lattice (tiles, grids), every source offset is held to one phase of the lattice, so
 pieces are only ever placed where the lattice repeats.
 """
@@ -57,6 +59,7 @@ _EXACT_K = 4  # exhaustive candidates per query
 _MINMAX_WEIGHT = 1.0  # weight of the block max / min channels in the coarse matching features
 _LATTICE_PEAK = 0.5  # autocorrelation a repeat must reach to count as a lattice period ...
 _LATTICE_PROMINENCE = 0.5  # ... above the lowest autocorrelation at shorter lags
+_HIST_BLEND = 0.5  # final pass: move each channel this far towards the exemplar's histogram
 _ROWS_PEAK = 0.9  # a row (column) spacing: the row-mean profile repeats this well 3 times
 
 
@@ -601,6 +604,35 @@ def _stitch(
     return ex[:, ey, ex_x], ey, ex_x
 
 
+def match_histogram(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Give each channel of ``x`` ``[C, H, W]`` the value distribution of ``reference``'s
+    (histogram specification, as in Heeger & Bergen 1995 and Kaspar et al. 2015).
+
+    The map is monotone and keeps equal values equal (each distinct value of ``x`` goes to
+    the mean of the reference quantiles its ranks cover), so flat regions stay flat and an
+    ``x`` that already has the reference's distribution is returned unchanged."""
+    out = torch.empty_like(x)
+    for c in range(x.shape[0]):
+        v = x[c].reshape(-1)
+        ref = reference[c].reshape(-1).sort().values.to(x.dtype)
+        values, inverse, counts = torch.unique(v, return_inverse=True, return_counts=True)
+        # rank range [lo, hi) of each distinct value, mapped onto the reference's quantiles
+        hi = counts.cumsum(0).to(torch.float64)
+        lo = hi - counts
+        n, m = v.numel(), ref.numel()
+        r64 = ref.to(torch.float64)
+        csum = torch.cat([r64.new_zeros(1), r64.cumsum(0)])
+        # mean of the quantile function over [lo, hi) * m / n (its integral is piecewise
+        # linear through csum)
+        ends = []
+        for t in (lo * m / n, hi * m / n):
+            i = t.floor().long().clamp(0, m - 1)
+            ends.append(csum[i] + (t - i) * r64[i])
+        mapped = (ends[1] - ends[0]) / (counts.to(torch.float64) * m / n)
+        out[c] = mapped.to(x.dtype)[inverse].reshape(x.shape[1:])
+    return out
+
+
 def _as_size(size: object, default: tuple[int, int]) -> tuple[int, int]:
     if size is None:
         return default
@@ -987,6 +1019,8 @@ def _synthesize_one(
         lv, q, grid, src_y, src_x, occ, gen, sweeps, None, lattice, stages[-1][0]
     )
     out, ey, exx = _stitch(ex_raw, grid, src_y, src_x, stages[-1][1])
+    if mask is None and _HIST_BLEND > 0:  # half-way to the exemplar's value distribution
+        out = out + _HIST_BLEND * (match_histogram(out, ex_raw) - out)
     if mask is not None and init is not None:
         out = mask[None] * out + (1 - mask[None]) * init
     return out, torch.stack([ey, exx])
