@@ -159,3 +159,34 @@ def test_evaluate_with_a_user_inception_file(brick: torch.Tensor, tmp_path: Path
     assert "sifid (InceptionV3Features)" in names and "kid (InceptionV3Features)" in names
     with pytest.raises(TexsynthError, match="inception_v3 state-dict"):
         evaluate(ex, brick[:, 200:248, 200:248][None], features="inception")
+
+
+def test_a_negative_kid_is_never_read_as_a_ratio() -> None:
+    """An unbiased KID estimate can fall below zero; a ratio to it would be meaningless."""
+    from texsynth.evaluation import MetricResult
+    from texsynth.report import _verdict
+
+    both = MetricResult("kid (inception)", "", [-0.001, -0.002], -0.0005, "lower")
+    assert both.relative is None
+    assert "indistinguishable" in _verdict(both)[0]
+    real_zero = MetricResult("kid (inception)", "", [0.05], -0.001, "lower")
+    assert real_zero.relative is None
+    assert "no ratio" in _verdict(real_zero)[0]
+    sample_below = MetricResult("kid (inception)", "", [-0.01], 0.02, "lower")
+    assert sample_below.relative is not None and sample_below.relative < 0
+    assert "indistinguishable" in _verdict(sample_below)[0]
+    far = MetricResult("gram", "", [9.0], 1.0, "lower")
+    assert _verdict(far)[0] == "far from exemplar"
+
+
+def test_report_charts_label_their_axes_with_values() -> None:
+    from texsynth.report import _Chart, _Series
+
+    chart = _Chart("power", [_Series([1.0, 2.0, 4.0], [10.0, 100.0, 1000.0], "a", "#000")],
+                   "scale", "S2", logy=True)  # fmt: skip
+    xt, yt = chart.ticks()
+    assert [label for _, label in xt] == ["1", "2.5", "4"]
+    assert [label for _, label in yt] == ["10", "100", "1e+03"]
+    svg = chart.svg()
+    for label in ("2.5", "100", "1e+03"):
+        assert f">{label}</text>" in svg

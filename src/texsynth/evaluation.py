@@ -51,10 +51,15 @@ class MetricResult:
     @property
     def relative(self) -> float | None:
         """Mean value divided by the real-crop baseline (1.0 = as close as real); ``None``
-        for scores with an absolute target (``better == "near 1"``, e.g. the seam score)."""
+        for scores with an absolute target (``better == "near 1"``, e.g. the seam score)
+        and when the baseline is zero or negative (an unbiased KID estimate can be)."""
         if self.better == "near 1":
             return None
-        if self.baseline is None or self.baseline == 0 or not math.isfinite(self.baseline):
+        if self.baseline is None or not math.isfinite(self.baseline):
+            return None
+        if self.baseline <= 0:
+            # a ratio to a real-crop distance of zero or below (an unbiased KID estimate
+            # can be negative) is meaningless: no ratio, the values speak
             return None
         return self.mean / self.baseline
 

@@ -70,13 +70,26 @@ class _Chart:
             y1 = y0 + 1
         return curves, (x0, x1, y0, y1)
 
+    def ticks(self) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
+        """Three labelled ticks per axis (ends and middle), in plotted coordinates."""
+        _, (x0, x1, y0, y1) = self._points()
+
+        def axis(a: float, b: float, log: bool) -> list[tuple[float, str]]:
+            out = []
+            for v in (a, (a + b) / 2, b):
+                value = 10.0**v if log else v
+                out.append((v, f"{value:.3g}"))
+            return out
+
+        return axis(x0, x1, self.logx), axis(y0, y1, self.logy)
+
     def svg(self, width: int = 360, height: int = 240) -> str:
         """The chart as an inline ``<svg>`` element."""
-        m = 40
+        m, ml = 40, 70  # bottom and left margins (the left one holds the y values)
         curves, (x0, x1, y0, y1) = self._points()
 
         def sx(v: float) -> float:
-            return m + (v - x0) / (x1 - x0) * (width - m - 10)
+            return ml + (v - x0) / (x1 - x0) * (width - ml - 10)
 
         def sy(v: float) -> float:
             return height - m - (v - y0) / (y1 - y0) * (height - m - 24)
@@ -86,13 +99,24 @@ class _Chart:
             'font-family="sans-serif" font-size="11">',
             f'<text x="{width / 2}" y="14" text-anchor="middle" font-weight="bold">'
             f"{html.escape(self.title)}</text>",
-            f'<rect x="{m}" y="24" width="{width - m - 10}" height="{height - m - 24}" '
+            f'<rect x="{ml}" y="24" width="{width - ml - 10}" height="{height - m - 24}" '
             'fill="none" stroke="#999"/>',
             f'<text x="{width / 2}" y="{height - 6}" text-anchor="middle">'
             f"{html.escape(self.xlabel)}</text>",
             f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" '
             f'text-anchor="middle">{html.escape(self.ylabel)}</text>',
         ]
+        xt, yt = self.ticks()
+        for v, label in xt:
+            parts.append(
+                f'<text x="{sx(v):.1f}" y="{height - m + 12}" text-anchor="middle" '
+                f'fill="#555">{html.escape(label)}</text>'
+            )
+        for v, label in yt:
+            parts.append(
+                f'<text x="{ml - 3}" y="{sy(v) + 4:.1f}" text-anchor="end" '
+                f'fill="#555">{html.escape(label)}</text>'
+            )
         for s, pts in zip(self.series, curves, strict=True):
             if pts:
                 path = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in pts)
@@ -115,14 +139,21 @@ class _Chart:
         d = ImageDraw.Draw(img)
         left, top, right, bottom = box
         curves, (x0, x1, y0, y1) = self._points()
-        pl, pt, pr, pb = left + 30, top + 18, right - 6, bottom - 18
+        pl, pt, pr, pb = left + 54, top + 18, right - 6, bottom - 30
         d.text((left + 4, top + 2), self.title, fill="black")
         d.rectangle((pl, pt, pr, pb), outline="#999999")
-        d.text((pl, pb + 3), self.xlabel, fill="#444444")
+        d.text((pl, pb + 16), self.xlabel, fill="#444444")
 
         def px(v: float, w: float) -> tuple[float, float]:
             return (pl + (v - x0) / (x1 - x0) * (pr - pl), pb - (w - y0) / (y1 - y0) * (pb - pt))
 
+        xt, yt = self.ticks()
+        for v, label in xt:
+            x, _ = px(v, y0)
+            d.text((max(left, x - 3 * len(label)), pb + 3), label, fill="#555555")
+        for v, label in yt:
+            _, y = px(x0, v)
+            d.text((left + 1, y - 5), label, fill="#555555")
         for s, pts in zip(self.series, curves, strict=True):
             if len(pts) > 1:
                 d.line([px(a, b) for a, b in pts], fill=s.colour, width=2)
@@ -192,8 +223,16 @@ def _verdict(m: MetricResult) -> tuple[str, str]:
     if m.name == "seam":
         ok = abs(m.mean - 1) < 0.3
         return ("tiles seamlessly", "#2e7d32") if ok else ("visible seam", "#c62828")
+    if m.better == "lower" and m.baseline is not None and math.isfinite(m.baseline):
+        if m.mean <= 0 and m.baseline <= 0:
+            # unbiased estimators (KID) scatter around 0 when the two sets agree
+            return "both at zero: indistinguishable from real", "#2e7d32"
+        if m.baseline <= 0:
+            return "real crop at zero: no ratio, compare the values", "#ef6c00"
     if rel is None:
         return "", "#000000"
+    if m.better == "lower" and rel < 0:
+        return "below zero: indistinguishable from real", "#2e7d32"
     if m.better == "higher":
         if rel >= 0.7:
             return "as real", "#2e7d32"
