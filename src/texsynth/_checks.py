@@ -25,6 +25,40 @@ def size_text(H: int, W: int) -> str:
     return f"{int(W)}x{int(H)}"
 
 
+#: per number of spatial axes: the axis names, what the data is called, a sample's name, and
+#: what to say after a wrong shape
+_KINDS = {
+    1: (("N",), "signal", "sample", "; for images use ScatteringCovariance / synthesize"),
+    2: (("H", "W"), "image", "pixel", ""),
+}
+
+
+def as_batch(x: torch.Tensor, ndim: int, name: str, hint: str = "mask=...") -> torch.Tensor:
+    """Return ``x`` as a floating ``[B, C, *shape]`` tensor of ``ndim`` spatial axes,
+    accepting ``shape`` and ``[C, *shape]`` too.
+
+    Raises
+    ------
+    TexsynthError
+        If ``x`` is not a tensor, has the wrong number of dimensions, is empty, or holds
+        NaN/Inf values (``hint`` names the masking option offered).
+    """
+    axes, what, _, other = _KINDS[ndim]
+    require_tensor(x, name)
+    if x.dim() == ndim:
+        x = x[None, None]
+    elif x.dim() == ndim + 1:
+        x = x[None]
+    elif x.dim() != ndim + 2:
+        a = ", ".join(axes)
+        kind = " (1-D signals)" if ndim == 1 else ""
+        raise TexsynthError(
+            f"{name} must have shape [{a}], [C, {a}] or [B, C, {a}]{kind}, got "
+            f"{tuple(x.shape)}{other}"
+        )
+    return real_finite(x, name, what, hint)
+
+
 def as_image_batch(x: torch.Tensor, name: str = "image") -> torch.Tensor:
     """Return ``x`` as a floating ``[B, C, H, W]`` tensor, accepting ``[H, W]`` and ``[C, H, W]``.
 
@@ -41,16 +75,7 @@ def as_image_batch(x: torch.Tensor, name: str = "image") -> torch.Tensor:
         If ``x`` is not a tensor, has the wrong number of dimensions, is empty, or holds
         NaN/Inf values.
     """
-    require_tensor(x, name)
-    if x.dim() == 2:
-        x = x[None, None]
-    elif x.dim() == 3:
-        x = x[None]
-    elif x.dim() != 4:
-        raise TexsynthError(
-            f"{name} must have shape [H, W], [C, H, W] or [B, C, H, W], got {tuple(x.shape)}"
-        )
-    return real_finite(x, name, "image")
+    return as_batch(x, 2, name)
 
 
 def require_tensor(x: object, name: str) -> None:
@@ -88,38 +113,51 @@ def check_finite(x: torch.Tensor, name: str = "image", hint: str = "mask=...") -
         )
 
 
-def check_mask(mask: torch.Tensor, shape: torch.Size, name: str = "mask") -> torch.Tensor:
-    """Return ``mask`` as a ``[B|1, C|1, H, W]`` tensor of weights in [0, 1] that broadcasts.
+def check_weight_mask(
+    mask: torch.Tensor, shape: torch.Size, ndim: int, name: str = "mask"
+) -> torch.Tensor:
+    """Return ``mask`` as ``[B|1, C|1, *spatial]`` weights in [0, 1] that broadcast to
+    ``shape`` (``[B, C, *spatial]``, ``ndim`` spatial axes); ``spatial`` and
+    ``[C|1, *spatial]`` are accepted too.
 
     Raises
     ------
     TexsynthError
-        If the mask does not broadcast to ``shape``, has values outside [0, 1], or is all zero.
+        If the mask does not fit, holds NaN/Inf or values outside [0, 1], or is all zero.
     """
+    axes, what, unit, _ = _KINDS[ndim]
     if not isinstance(mask, torch.Tensor):
         mask = torch.as_tensor(mask)
     mask = mask.to(torch.get_default_dtype()) if not mask.is_floating_point() else mask
-    if mask.dim() == 2:
+    if mask.dim() == ndim:
         mask = mask[None, None]
-    elif mask.dim() == 3:
+    elif mask.dim() == ndim + 1:
         mask = mask[None]
-    B, C, H, W = shape
+    B, C = shape[:2]
+    spatial = tuple(shape[2:])
     if (
-        mask.dim() != 4
-        or tuple(mask.shape[-2:]) != (H, W)
+        mask.dim() != ndim + 2
+        or tuple(mask.shape[2:]) != spatial
         or mask.shape[0] not in (1, B)
         or mask.shape[1] not in (1, C)
     ):
+        sizes = ", ".join(str(n) for n in spatial)
         raise TexsynthError(
-            f"{name} of shape {tuple(mask.shape)} does not fit images of shape {tuple(shape)}; "
-            f"give [H, W] = [{H}, {W}] or [B|1, C|1, {H}, {W}]"
+            f"{name} of shape {tuple(mask.shape)} does not fit {what}s of shape "
+            f"{tuple(shape)}; give [{', '.join(axes)}] = [{sizes}] or [B|1, C|1, {sizes}]"
         )
     check_finite(mask, name)
     if bool((mask < 0).any()) or bool((mask > 1).any()):
-        raise TexsynthError(f"{name} values must lie in [0, 1] (1 = valid pixel, 0 = excluded)")
+        raise TexsynthError(f"{name} values must lie in [0, 1] (1 = valid {unit}, 0 = excluded)")
     if not bool((mask > 0).any()):
-        raise TexsynthError(f"{name} excludes every pixel; at least some pixels must be 1")
+        raise TexsynthError(f"{name} excludes every {unit}; at least some {unit}s must be 1")
     return mask
+
+
+def check_mask(mask: torch.Tensor, shape: torch.Size, name: str = "mask") -> torch.Tensor:
+    """Return ``mask`` as a ``[B|1, C|1, H, W]`` tensor of weights in [0, 1] that broadcasts
+    to images of ``shape`` (see :func:`check_weight_mask`)."""
+    return check_weight_mask(mask, shape, 2, name)
 
 
 #: largest seed a torch.Generator takes (a signed 64-bit integer)

@@ -26,16 +26,20 @@ import math
 import torch
 
 from ._checks import size_text
+from .domains.grid import PeriodicGrid, max_scales
+from .domains.grid import grid_factor as _grid_factor
 from .errors import TexsynthError
 
 __all__ = [
     "MIN_SIDE",
     "XI0",
+    "FourierWaveletBank",
     "WaveletBank",
     "check_J",
     "check_scales",
     "crop_spectrum",
     "default_J",
+    "effective_radius",
     "grid_shape",
     "max_J",
     "wavelet_spectra",
@@ -45,10 +49,12 @@ XI0 = 3 * math.pi / 4
 """Centre frequency (rad/pixel) of the finest wavelet, ``j = 0``."""
 
 
+_GRID2 = PeriodicGrid(2)
+
+
 def max_J(H: int, W: int) -> int:
     """Largest number of scales an ``H x W`` image supports (the coarsest fits 4 times)."""
-    n = min(H, W)
-    return int(math.floor(math.log2(n))) - 2 if n >= 8 else 0
+    return max_scales((H, W))
 
 
 def default_J(H: int, W: int) -> int:
@@ -96,22 +102,13 @@ def check_scales(
 
 def grid_factor(j: int) -> int:
     """Downsampling factor of the grid on which scale ``j`` is computed."""
-    return 2 ** max(j - 1, 0)
+    return _grid_factor(j)
 
 
 def grid_shape(H: int, W: int, j: int) -> tuple[int, int]:
     """Shape of the grid on which coefficients of scale ``j`` are computed."""
     f = grid_factor(j)
     return -(-H // f), -(-W // f)
-
-
-def _kept_indices(n: int, m: int, device: torch.device) -> torch.Tensor:
-    """FFT indices (of an axis of length ``n``) of the ``m`` lowest frequencies."""
-    n_neg = m // 2
-    n_pos = m - n_neg
-    pos = torch.arange(n_pos, device=device)
-    neg = torch.arange(n - n_neg, n, device=device)
-    return torch.cat([pos, neg])
 
 
 def crop_spectrum(X: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -124,25 +121,7 @@ def crop_spectrum(X: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     shape
         ``(h, w)`` with ``h <= X.shape[-2]`` and ``w <= X.shape[-1]``.
     """
-    H, W = X.shape[-2:]
-    h, w = shape
-    if (h, w) == (H, W):
-        return X
-    # slices and one concatenation per axis: much faster than index_select on complex
-    # tensors, forward and backward
-    return _crop_axis(_crop_axis(X, h, -2), w, -1)
-
-
-def _crop_axis(X: torch.Tensor, m: int, dim: int) -> torch.Tensor:
-    """The ``m`` lowest frequencies along ``dim`` (positive ones first, as in the FFT)."""
-    n = X.shape[dim]
-    if m == n:
-        return X
-    n_neg = m // 2
-    pos = X.narrow(dim, 0, m - n_neg)
-    if n_neg == 0:
-        return pos
-    return torch.cat([pos, X.narrow(dim, n - n_neg, n_neg)], dim)
+    return _GRID2.crop(X, shape)
 
 
 class ComplexFilterCache:
@@ -209,36 +188,43 @@ def _nyquist_taper(n: int, start: float = 0.8) -> torch.Tensor:
     return torch.cos(math.pi / 2 * t) ** 2
 
 
-def _effective_radius(spectrum: torch.Tensor, fraction: float = 0.99) -> int:
-    """Radius (pixels, periodic distance) holding ``fraction`` of a filter's energy."""
-    H, W = spectrum.shape[-2:]
-    energy = torch.fft.ifft2(spectrum.to(torch.complex128)).abs() ** 2
-    dy = torch.minimum(torch.arange(H), H - torch.arange(H)).double()[:, None]
-    dx = torch.minimum(torch.arange(W), W - torch.arange(W)).double()[None, :]
-    ring = torch.sqrt(dy**2 + dx**2).ceil().long().flatten()  # energy binned by radius
+def effective_radius(spectrum: torch.Tensor, grid: PeriodicGrid, fraction: float = 0.99) -> int:
+    """Radius (samples, periodic Euclidean distance rounded up) holding ``fraction`` of the
+    energy of the filter whose unshifted Fourier multiplier is ``spectrum``."""
+    shape = grid.shape(spectrum)
+    energy = grid.ifft(spectrum.to(torch.complex128)).abs() ** 2
+    d2 = torch.zeros(shape, dtype=torch.float64)
+    for axis, n in enumerate(shape):
+        d = torch.minimum(torch.arange(n), n - torch.arange(n)).double()
+        d2 = d2 + d.reshape(*([1] * axis), n, *([1] * (len(shape) - axis - 1))) ** 2
+    ring = torch.sqrt(d2).ceil().long().flatten()  # energy binned by radius
     per_ring = torch.bincount(ring, weights=energy.flatten())
     cum = torch.cumsum(per_ring, 0)
     return int(torch.searchsorted(cum, fraction * cum[-1]))
 
 
-class WaveletBank(ComplexFilterCache, torch.nn.Module):
-    """Wavelet bank for one image size: filters cropped to each scale's grid, as buffers.
+class FourierWaveletBank(ComplexFilterCache, torch.nn.Module):
+    """A bank of Fourier-multiplier wavelets on a periodic grid, cropped to each scale's
+    grid and kept as non-persistent buffers (so the bank follows ``.to(device)``).
+
+    This is the wavelet-bank interface the scattering statistics use: the first layer at
+    scale ``j`` (:meth:`first_layer_filter`), the filter of scale ``j`` on its grid
+    (:meth:`filter`) and its Fourier support (:meth:`support`, :meth:`support_in`), plus
+    ``grids``, ``radii`` and ``neff``.
 
     Parameters
     ----------
-    H, W
-        Image size in pixels.
-    J
-        Number of dyadic scales (``j = 0`` finest).
-    L
-        Number of orientations over ``[0, pi)``.
+    spectra
+        Real Fourier multipliers ``[J, L, *shape]`` on the full grid (unshifted).
+    grid
+        The domain (:class:`~texsynth.domains.PeriodicGrid` of ``len(shape)`` axes).
 
     Attributes
     ----------
     grids
-        ``grids[j]`` is the ``(h, w)`` grid of scale ``j``.
+        ``grids[j]``: the grid shape on which scale ``j`` is computed.
     radii
-        ``radii[j]``: radius in full-resolution pixels holding 99% of the energy of the
+        ``radii[j]``: radius in full-resolution samples holding 99% of the energy of the
         scale-``j`` wavelet (used to erode masks and borders).
     neff
         ``neff[j]``: effective number of independent samples of a spatial mean at scale
@@ -246,30 +232,28 @@ class WaveletBank(ComplexFilterCache, torch.nn.Module):
         S2 of a Gaussian field), used by the standard errors of ``calc_var``.
     """
 
-    def __init__(self, H: int, W: int, J: int, L: int) -> None:
+    def __init__(self, spectra: torch.Tensor, grid: PeriodicGrid) -> None:
         super().__init__()
-        check_J(H, W, J)
-        if not isinstance(L, int) or isinstance(L, bool) or L < 1:
-            raise TexsynthError(f"L (number of orientations) must be a positive integer, got {L!r}")
-        self.H, self.W, self.J, self.L = H, W, J, L
-        full = wavelet_spectra(H, W, J, L)
-        self.grids = [grid_shape(H, W, j) for j in range(J)]
-        self.radii = [_effective_radius(full[j, 0]) for j in range(J)]
-        sq = full**2
+        self.domain = grid
+        self.shape = grid.shape(spectra)
+        self.J, self.L = spectra.shape[0], spectra.shape[1]
+        self.grids = [grid.scale_shape(self.shape, j) for j in range(self.J)]
+        self.radii = [effective_radius(spectra[j, 0], grid) for j in range(self.J)]
+        sq = spectra**2
         self.neff = [
-            float((sq[j].sum((-2, -1)) ** 2 / (sq[j] ** 2).sum((-2, -1))).mean()) for j in range(J)
+            float((sq[j].sum(grid.dims) ** 2 / (sq[j] ** 2).sum(grid.dims)).mean())
+            for j in range(self.J)
         ]
+        size = grid.size(self.shape)
         # filters[j] on the grid of j (first and second layer both use it), and their support
-        for j in range(J):
-            psi = crop_spectrum(full[j], self.grids[j])
+        for j in range(self.J):
+            psi = grid.crop(spectra[j], self.grids[j])
             self.register_buffer(f"psi{j}", psi.float(), persistent=False)
-            # first-layer filter with the grid change folded in: ifft on the small grid of
-            # crop(fft(x)) * this gives x * psi sampled on that grid
-            h, w = self.grids[j]
-            self.register_buffer(
-                f"psi_first{j}", (psi * (h * w / (H * W))).float(), persistent=False
-            )
-            flat = psi.flatten(-2)
+            # first-layer filter with the grid change folded in: the inverse transform on
+            # the small grid of crop(fft(x)) * this gives x * psi sampled on that grid
+            scale = grid.size(self.grids[j]) / size
+            self.register_buffer(f"psi_first{j}", (psi * scale).float(), persistent=False)
+            flat = grid.flatten(psi)
             nonzero = flat != 0
             K = int(nonzero.sum(-1).max())
             # indices of each orientation's support, padded with index 0 (DC: always zero)
@@ -283,28 +267,47 @@ class WaveletBank(ComplexFilterCache, torch.nn.Module):
             )
 
     def filter(self, j: int) -> torch.Tensor:
-        """Fourier multipliers ``[L, h, w]`` of scale ``j`` on that scale's grid."""
+        """Fourier multipliers ``[L, *grids[j]]`` of scale ``j`` on that scale's grid."""
         return getattr(self, f"psi{j}")
 
     def first_layer_filter(self, j: int) -> torch.Tensor:
-        """:meth:`filter` times ``(h w) / (H W)``, for the first layer on grid ``j``."""
+        """:meth:`filter` times ``size(grids[j]) / size(shape)``, for the first layer on
+        grid ``j``."""
         return getattr(self, f"psi_first{j}")
 
-    def support_in(self, j: int, shape: tuple[int, int]) -> torch.Tensor:
+    def support(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flat frequency indices ``[L, K]`` where each scale-``j`` filter is non-zero (on
+        grid ``j``, padded with the always-zero DC index) and the filter values there."""
+        return getattr(self, f"support{j}"), getattr(self, f"support_psi{j}")
+
+    def support_in(self, j: int, shape: tuple[int, ...]) -> torch.Tensor:
         """:meth:`support` indices of scale ``j`` as flat indices into an unshifted spectrum
         of ``shape`` (at least grid ``j``): one gather replaces a crop and a gather."""
         idx = getattr(self, f"support{j}")
         key = (j, tuple(shape), idx.device)
         cache = self.__dict__.setdefault("_support_cache", {})
         if key not in cache:
-            h, w = self.grids[j]
-            H, W = shape
-            rows = _kept_indices(H, h, idx.device)[idx // w]
-            cols = _kept_indices(W, w, idx.device)[idx % w]
-            cache[key] = rows * W + cols
+            lookup = self.domain.flat_frequencies(self.grids[j], tuple(shape), idx.device)
+            cache[key] = lookup[idx]
         return cache[key]
 
-    def support(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flat frequency indices ``[L, K]`` where each scale-``j`` filter is non-zero (on
-        grid ``j``, padded with the always-zero DC index) and the filter values there."""
-        return getattr(self, f"support{j}"), getattr(self, f"support_psi{j}")
+
+class WaveletBank(FourierWaveletBank):
+    """Oriented wavelet bank for one image size (:func:`wavelet_spectra`).
+
+    Parameters
+    ----------
+    H, W
+        Image size in pixels.
+    J
+        Number of dyadic scales (``j = 0`` finest).
+    L
+        Number of orientations over ``[0, pi)``.
+    """
+
+    def __init__(self, H: int, W: int, J: int, L: int) -> None:
+        check_J(H, W, J)
+        if not isinstance(L, int) or isinstance(L, bool) or L < 1:
+            raise TexsynthError(f"L (number of orientations) must be a positive integer, got {L!r}")
+        super().__init__(wavelet_spectra(H, W, J, L), _GRID2)
+        self.H, self.W = H, W

@@ -22,8 +22,9 @@ import math
 
 import torch
 
+from .domains.grid import PeriodicGrid, crop_axis, max_scales
 from .errors import TexsynthError
-from .wavelets import XI0, ComplexFilterCache, _crop_axis, _kept_indices, _nyquist_taper
+from .wavelets import XI0, FourierWaveletBank, _nyquist_taper
 
 __all__ = [
     "MIN_LENGTH",
@@ -38,7 +39,7 @@ __all__ = [
 
 def max_J_1d(N: int) -> int:
     """Largest number of scales a signal of ``N`` samples supports (the coarsest fits 4 times)."""
-    return int(math.floor(math.log2(N))) - 2 if N >= 8 else 0
+    return max_scales((N,))
 
 
 #: shortest signal (samples) the scattering statistics take: one scale (J=1)
@@ -79,7 +80,7 @@ def grid_length(N: int, j: int) -> int:
 
 def crop_spectrum_1d(X: torch.Tensor, m: int) -> torch.Tensor:
     """Keep the ``m`` lowest frequencies of an unshifted spectrum (last axis)."""
-    return _crop_axis(X, m, -1)
+    return crop_axis(X, m, -1)
 
 
 def wavelet_spectra_1d(N: int, J: int, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -95,18 +96,9 @@ def wavelet_spectra_1d(N: int, J: int, *, dtype: torch.dtype = torch.float64) ->
     return out.to(dtype)
 
 
-def _effective_radius(spectrum: torch.Tensor, fraction: float = 0.99) -> int:
-    """Radius (samples, periodic distance) holding ``fraction`` of a filter's energy."""
-    N = spectrum.shape[-1]
-    energy = torch.fft.ifft(spectrum.to(torch.complex128)).abs() ** 2
-    d = torch.minimum(torch.arange(N), N - torch.arange(N))
-    per_d = torch.bincount(d, weights=energy)
-    cum = torch.cumsum(per_d, 0)
-    return int(torch.searchsorted(cum, fraction * cum[-1]))
-
-
-class WaveletBank1D(ComplexFilterCache, torch.nn.Module):
-    """Wavelet bank for one signal length: filters cropped to each scale's grid, as buffers.
+class WaveletBank1D(FourierWaveletBank):
+    """Wavelet bank for one signal length (:func:`wavelet_spectra_1d`), with one
+    orientation: filters are ``[1, n_j]`` and ``grids[j]`` is the 1-tuple ``(n_j,)``.
 
     Parameters
     ----------
@@ -114,58 +106,9 @@ class WaveletBank1D(ComplexFilterCache, torch.nn.Module):
         Signal length in samples.
     J
         Number of dyadic scales (``j = 0`` finest).
-
-    Attributes
-    ----------
-    grids
-        ``grids[j]`` is the length of the grid of scale ``j``.
-    radii
-        ``radii[j]``: radius in full-resolution samples holding 99% of the energy of the
-        scale-``j`` wavelet (used to erode masks and borders).
-    neff
-        ``neff[j]``: effective number of independent samples of a mean at scale ``j``,
-        ``(sum |psi|^2)^2 / sum |psi|^4`` over frequencies, for the standard errors.
     """
 
     def __init__(self, N: int, J: int) -> None:
-        super().__init__()
         check_J_1d(N, J)
-        self.N, self.J = N, J
-        full = wavelet_spectra_1d(N, J)
-        self.grids = [grid_length(N, j) for j in range(J)]
-        self.radii = [_effective_radius(full[j]) for j in range(J)]
-        sq = full**2
-        self.neff = [float(sq[j].sum() ** 2 / (sq[j] ** 2).sum()) for j in range(J)]
-        for j in range(J):
-            n = self.grids[j]
-            psi = crop_spectrum_1d(full[j], n)
-            self.register_buffer(f"psi{j}", psi.float(), persistent=False)
-            # first layer with the grid change folded in: ifft on grid j of
-            # crop(fft(x)) * this is x * psi sampled on that grid
-            self.register_buffer(f"psi_first{j}", (psi * (n / N)).float(), persistent=False)
-            support = torch.nonzero(psi != 0).flatten()
-            self.register_buffer(f"support{j}", support, persistent=False)
-            self.register_buffer(f"support_psi{j}", psi[support].float(), persistent=False)
-
-    def filter(self, j: int) -> torch.Tensor:
-        """Fourier multiplier ``[n_j]`` of scale ``j`` on that scale's grid."""
-        return getattr(self, f"psi{j}")
-
-    def first_layer_filter(self, j: int) -> torch.Tensor:
-        """:meth:`filter` times ``n_j / N``, for the first layer on grid ``j``."""
-        return getattr(self, f"psi_first{j}")
-
-    def support(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frequency indices ``[K]`` (on grid ``j``) where the scale-``j`` filter is non-zero,
-        and the filter values there."""
-        return getattr(self, f"support{j}"), getattr(self, f"support_psi{j}")
-
-    def support_in(self, j: int, n: int) -> torch.Tensor:
-        """:meth:`support` of scale ``j`` as indices into an unshifted spectrum of length
-        ``n`` (at least grid ``j``)."""
-        idx = getattr(self, f"support{j}")
-        key = (j, n, idx.device)
-        cache = self.__dict__.setdefault("_support_cache", {})
-        if key not in cache:
-            cache[key] = _kept_indices(n, self.grids[j], idx.device)[idx]
-        return cache[key]
+        super().__init__(wavelet_spectra_1d(N, J)[:, None], PeriodicGrid(1))
+        self.N = N
