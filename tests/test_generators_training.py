@@ -21,7 +21,7 @@ from texsynth.generators import (
     train_synth_unet,
 )
 from texsynth.io import write_image
-from texsynth.losses import _microcanonical
+from texsynth.losses.chi2 import microcanonical_distance as _microcanonical
 
 TINY = dict(size=32, Jmax=2, width=4, progress=False)
 
@@ -76,7 +76,7 @@ def test_microcanonical_loss_is_finite_and_punishes_collapse() -> None:
     # coefficients exactly zero for every sample (foscat's NaN: sqrt of a zero variance)
     # keep a finite loss and gradient
     x = diverse.detach().clone().requires_grad_(True)
-    stats, target, sigma = loss._groups(x)[0]
+    stats, target, sigma = loss.describe(x)[0]
     zeroed = stats.map(lambda t: t * 0)
     v0 = _microcanonical(zeroed, target, sigma, True, 1e-6)
     v0.backward()

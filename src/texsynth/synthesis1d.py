@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import TexsynthError
-from .losses1d import build_loss_1d
+from .losses import build_loss_1d
 from .methods import DEFAULT_POWER_SPECTRUM
 from .stats.scattering1d import as_signal_batch, check_signal_mask
 from .synthesis import Callback, SynthesisReport, _optimise, autograd_enabled

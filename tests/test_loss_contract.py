@@ -1,0 +1,90 @@
+"""The contract every texture loss keeps, checked on each one (signals and images).
+
+A loss is built from an exemplar and scores a batch: ``loss(x)`` is ``[B]``, finite and
+non-negative, scores each item independently of the others in the batch, has finite
+gradients, ranks a new piece of the same texture closer than another texture, ``.at`` rebuilds
+it with the same options, and weights compose linearly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from texsynth.feature_losses import GAPLoss, GramLoss, SlicedWassersteinLoss
+from texsynth.features import RandomFeatures
+from texsynth.losses import (
+    HistogramLoss,
+    HistogramLoss1D,
+    ScatteringLoss,
+    ScatteringLoss1D,
+    SpectrumLoss,
+    SpectrumLoss1D,
+    TextureLoss,
+)
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _texture(ndim: int, seed: int, batch: int = 1, smooth: int = 1) -> torch.Tensor:
+    """A periodic random field; ``smooth`` > 1 makes it spatially correlated (another
+    texture), with the same mean and spread."""
+    size = (512,) if ndim == 1 else (48, 48)
+    x = torch.rand(batch, 2, *size, generator=_gen(seed), dtype=torch.float64)
+    if smooth > 1:
+        pad = [smooth // 2] * (2 * ndim)
+        pool = F.avg_pool1d if ndim == 1 else F.avg_pool2d
+        x = pool(F.pad(x, pad, mode="circular"), smooth, stride=1)
+    return (x - x.mean()) / x.std() * 0.29 + 0.5
+
+
+def _rf() -> RandomFeatures:
+    return RandomFeatures((3, 7), n_filters=6)
+
+
+LOSSES: dict[str, tuple[int, Callable[[torch.Tensor], TextureLoss]]] = {
+    "scattering": (2, lambda ex: ScatteringLoss(ex, J=3, L=2)),
+    "histogram": (2, lambda ex: HistogramLoss(ex)),
+    "spectrum": (2, lambda ex: SpectrumLoss(ex)),
+    "gram": (2, lambda ex: GramLoss(ex.float(), extractor=_rf())),
+    "gap": (2, lambda ex: GAPLoss(ex.float(), extractor=_rf())),
+    "swd": (2, lambda ex: SlicedWassersteinLoss(ex.float(), extractor=_rf(), resample=False)),
+    "scattering1d": (1, lambda ex: ScatteringLoss1D(ex, J=5)),
+    "histogram1d": (1, lambda ex: HistogramLoss1D(ex)),
+    "spectrum1d": (1, lambda ex: SpectrumLoss1D(ex)),
+}
+
+
+def _dtype(name: str) -> torch.dtype:
+    return torch.float32 if name in ("gram", "gap", "swd") else torch.float64
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_every_loss_keeps_the_contract(name: str) -> None:
+    ndim, build = LOSSES[name]
+    dt = _dtype(name)
+    ex = _texture(ndim, 0).to(dt)
+    loss = build(ex)
+    assert isinstance(loss, TextureLoss)
+    same = _texture(ndim, 1, batch=3).to(dt)
+    other = _texture(ndim, 2, batch=3, smooth=7).to(dt)
+    a, b = loss(same), loss(other)
+    assert a.shape == (3,) and b.shape == (3,)
+    assert bool(torch.isfinite(a).all()) and bool((a >= 0).all())
+    assert float(a.max()) < float(b.min()), (a, b)  # same texture ranks closer
+    # each item is scored on its own: the batch does not leak into it
+    torch.testing.assert_close(loss(same[1:2])[0], a[1], rtol=1e-4, atol=1e-6)
+    # finite gradients
+    x = other[:1].clone().requires_grad_(True)
+    loss(x).sum().backward()
+    assert x.grad is not None and bool(torch.isfinite(x.grad).all())
+    assert float(x.grad.abs().max()) > 0
+    # .at rebuilds the same loss; weights compose linearly
+    torch.testing.assert_close(loss.at(ex)(same), a, rtol=1e-5, atol=1e-8)
+    combo = 2.0 * loss + loss
+    torch.testing.assert_close(combo(same), 3 * a, rtol=1e-5, atol=1e-8)
