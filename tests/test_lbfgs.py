@@ -2,7 +2,7 @@
 
 import torch
 
-from texsynth.lbfgs import LBFGSDirection
+from texsynth.synthesis.lbfgs import LBFGSDirection
 
 
 def _rosenbrock(x: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 from texsynth import TexsynthError, synthesize_1d
 from texsynth.processes1d import fbm, phase_surrogate
 from texsynth.processes1d import multifractal_walk as mrw
-from texsynth.synthesis1d import looks_like_random_walk
+from texsynth.synthesis import looks_like_random_walk
 
 # ----------------------------------------------------------------------------- processes
 

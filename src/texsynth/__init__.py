@@ -26,8 +26,7 @@ from .report import write_report
 from .spectral_constraint import SpectralConstraintLoss, random_phase_texture
 from .stats import ScatCov, ScatteringCovariance
 from .stats.scattering1d import ScatteringCovariance1D
-from .synthesis import SynthesisReport, remake, synthesize
-from .synthesis1d import synthesize_1d
+from .synthesis import SynthesisReport, remake, synthesize, synthesize_1d
 
 __version__ = "0.1.0"
 

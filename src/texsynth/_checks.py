@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import torch
 
@@ -209,3 +210,24 @@ def check_device(
     if dev.type == "cpu" and dev.index not in (None, 0):
         raise TexsynthError(f"{said(name)}: there is one cpu device; use {said('cpu')}")
     return dev
+
+
+def parse_size(size: Any, default: tuple[int, int]) -> tuple[int, int]:
+    """An output size given as one int or ``(height, width)`` of ints (``None``:
+    ``default``), at least 8x8; a one-line error otherwise."""
+    if size is None:
+        return default
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        size = (int(size), int(size))
+    try:
+        h, w = size
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (h, w)):
+            raise TypeError
+        h, w = int(h), int(w)
+    except (TypeError, ValueError):
+        raise TexsynthError(
+            f"size must be an int or (height, width) of ints, got {size!r:.40}"
+        ) from None
+    if h < 8 or w < 8:
+        raise TexsynthError(f"size must be at least 8x8 pixels, got {size_text(h, w)}")
+    return h, w

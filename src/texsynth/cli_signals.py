@@ -63,7 +63,7 @@ def synth_signal(args: argparse.Namespace) -> int:
     from .atomic import StagedFiles
     from .cli import _check_set, _device, _output_paths, _record, _sidecar_path, _synth_inputs
     from .methods import DEFAULT_POWER_SPECTRUM
-    from .synthesis1d import synthesize_1d
+    from .synthesis import synthesize_1d
 
     _check_options(args)
     suffix = args.output.suffix.lower()
@@ -183,7 +183,7 @@ def stats_signal(args: argparse.Namespace) -> int:
     """Run ``texsynth stats`` on a 1-D signal file: S0, S1/S2 per scale, S3/S4 summaries."""
     from .stats import ScatCov
     from .stats.scattering1d import ScatteringCovariance1D
-    from .synthesis1d import looks_like_random_walk
+    from .synthesis import looks_like_random_walk
     from .wavelets import XI0
     from .wavelets1d import check_J_1d, max_J_1d
 

@@ -9,7 +9,7 @@ sample / baseline reads as in 2-D: 1.0 means "as close to the exemplar as anothe
 piece of it", above 1 further. A long exemplar (many pieces) gives a steadier baseline.
 
 Random walks (fractional Brownian motion, prices; detected with
-:func:`texsynth.synthesis1d.looks_like_random_walk`) are compared on their increments for
+:func:`texsynth.synthesis.looks_like_random_walk`) are compared on their increments for
 the scattering chi-square, the diversity and the copy score, whose values would otherwise
 be dominated by the walk's level, which belongs to the realisation, not to the process.
 """
@@ -254,7 +254,7 @@ def evaluate_1d(
             f"exemplar halves and samples must hold at least {MIN_LENGTH} samples for the "
             f"comparison, got {L}; use a longer exemplar or longer samples"
         )
-    from .synthesis1d import looks_like_random_walk
+    from .synthesis import looks_like_random_walk
 
     walk = looks_like_random_walk(ex)
     pieces = [ex[..., i * L : (i + 1) * L] for i in range(min(N // L, max_pieces + 1))]

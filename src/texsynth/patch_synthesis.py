@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import as_image_batch, check_mask
+from .cancellation import Cancel, check_cancelled
 from .errors import TexsynthError
 
 __all__ = ["synthesize_patches"]
@@ -665,6 +666,7 @@ def synthesize_patches(
     lattice: bool = True,
     progress: bool = True,
     callback: Callable[[int, int, torch.Tensor], None] | None = None,
+    cancel: Cancel | None = None,
 ) -> torch.Tensor:
     """Synthesise textures by multi-resolution patch search and voting.
 
@@ -713,6 +715,9 @@ def synthesize_patches(
     callback
         Called as ``callback(level, iteration, x)`` after every iteration, ``level`` 0 being
         the finest and ``x`` the current ``[1, C, h, w]`` image in exemplar units.
+    cancel
+        Cancels the whole run (a ``threading.Event`` or a function returning ``True``,
+        checked at every iteration): :class:`~texsynth.synthesis.Cancelled` is raised.
 
     Returns
     -------
@@ -737,6 +742,7 @@ def synthesize_patches(
         lattice=lattice,
         progress=progress,
         callback=callback,
+        cancel=cancel,
     )
 
 
@@ -755,6 +761,7 @@ def _synthesize_patches(
     callback: Callable[[int, int, torch.Tensor], None] | None,
     lattice: bool = True,
     record: list[torch.Tensor] | None = None,
+    cancel: Cancel | None = None,
 ) -> torch.Tensor:
     """:func:`synthesize_patches`; ``record`` (if given) receives, per output, the ``[2, H, W]``
     exemplar coordinates (row, column) each output pixel was copied from."""
@@ -908,6 +915,7 @@ def _synthesize_patches(
                 bar,
                 callback,
                 None if periods == (None, None) else _Lattice(periods),
+                cancel,
             )
             outs.append(out)
             sources.append(srcs)
@@ -937,6 +945,7 @@ def _synthesize_one(
     bar: object,
     callback: Callable[[int, int, torch.Tensor], None] | None,
     lattice: _Lattice | None,
+    cancel: Cancel | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     H, W = hw
     C = exn.shape[0]
@@ -1007,6 +1016,7 @@ def _synthesize_one(
                 x = torch.where(known, init_l, x)
             if callback is not None:
                 callback(lvl, it, (x[:C] * std + mean)[None])
+            check_cancelled(cancel)
             if bar is not None:
                 bar.update(1)  # type: ignore[attr-defined]
         prev = (grid, src_y, src_x, lvl)

@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from .errors import TexsynthError
 
-__all__ = ["Gaussianizer", "Standardizer", "match_histogram"]
+__all__ = ["Gaussianizer", "Standardizer", "image_transform", "match_histogram"]
 
 
 def _weighted_pixels(x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
@@ -154,3 +155,24 @@ def match_histogram(
         vals.scatter_(1, order, target.expand(B, n))
         out[:, c] = vals.reshape(B, H, W)
     return out
+
+
+def image_transform(
+    std: Standardizer, gauss: Gaussianizer | None, exemplar: torch.Tensor
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Map from the working space to image values in [0, 1], for feature networks.
+
+    Images already in [0, 1] keep their values; fields in other units are mapped linearly
+    so that the exemplar spans [0, 1].
+    """
+    lo, hi = float(exemplar.min()), float(exemplar.max())
+    if lo >= 0.0 and hi <= 1.0:
+        lo, hi = 0.0, 1.0
+    span = hi - lo if hi > lo else 1.0
+
+    def to_image(t: torch.Tensor) -> torch.Tensor:
+        if gauss is not None:
+            t = gauss.inverse(t)
+        return (std.inverse(t) - lo) / span
+
+    return to_image

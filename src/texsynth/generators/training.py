@@ -24,13 +24,14 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import as_image_batch, check_mask, size_text
+from .._checks import as_image_batch, check_mask, parse_size, size_text
 from ..atomic import temp_path
+from ..cancellation import Cancel, check_cancelled
 from ..errors import TexsynthError
 from ..losses import TextureLoss
 from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, scattering_options
-from ..synthesis import _image_transform, _parse_size, autograd_enabled
-from ..transforms import Standardizer
+from ..synthesis.engine import autograd_enabled
+from ..transforms import Standardizer, image_transform
 from ..wavelets import check_scales, default_J, max_J
 from .halfunet import SynthHalfUNet2D, quantile_table
 from .serialization import atomic_save_file, load_checkpoint_file
@@ -95,6 +96,7 @@ def train_generator(
     device: str | torch.device | None = None,
     progress: bool = True,
     callback: TrainCallback | None = None,
+    cancel: Cancel | None = None,
     log_every: int = 100,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 100,
@@ -153,6 +155,10 @@ def train_generator(
     progress, callback, log_every
         Progress bar; ``callback(step, loss, model)`` after each step (return ``True`` to
         stop); log the loss every ``log_every`` steps (``logging`` at INFO).
+    cancel
+        Cancels the run (a ``threading.Event`` or a function returning ``True``, checked
+        before every step): :class:`~texsynth.synthesis.Cancelled` is raised and no network
+        is returned; a checkpoint already saved is kept, so ``resume=True`` continues.
     checkpoint, checkpoint_every, resume
         Save the network, optimiser and noise generator to ``checkpoint`` (a safetensors
         file) every ``checkpoint_every`` steps; ``resume=True`` continues from it after an
@@ -206,7 +212,7 @@ def train_generator(
     inm = None
     if in_mask is not None:
         inm = check_mask(in_mask, ex.shape, "in_mask").to(ex).amin(1, keepdim=True)
-    shape = _parse_size(size, (min(He, DEFAULT_TRAIN_SIDE), min(We, DEFAULT_TRAIN_SIDE)))
+    shape = parse_size(size, (min(He, DEFAULT_TRAIN_SIDE), min(We, DEFAULT_TRAIN_SIDE)))
 
     std = Standardizer.fit(ex, inm)
     ex_s = std.forward(ex)
@@ -238,7 +244,7 @@ def train_generator(
         builder = LossBuilder(
             method,
             scattering=scattering_options(L=L, **scat_options),
-            to_image=_image_transform(std, None, ex),
+            to_image=image_transform(std, None, ex),
             features=features,
             weights_file=weights_path,
             layers=layers,
@@ -321,6 +327,7 @@ def train_generator(
     bar = tqdm(total=steps, initial=done, desc="training", disable=None if progress else True)
     try:
         for step in range(done, steps):
+            check_cancelled(cancel)
             for group in optimiser.param_groups:  # cosine annealing to 0
                 group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
             z = torch.randn(n_samples, 1, *shape, generator=noise).to(dev)

@@ -4,7 +4,7 @@
 covariance (:class:`texsynth.ScatteringCovariance`) and returns a :class:`scat_cov` with
 foscat's layout (``[B, N_mask, ...]``, foscat's orientation order); ``funct.synthesis`` runs
 :func:`texsynth.synthesize` and returns NumPy with foscat's shapes. 2D images
-(``use_2D=True``) and 1D signals (``use_1D=True``, on ``texsynth.synthesis1d``) are
+(``use_2D=True``) and 1D signals (``use_1D=True``, on ``texsynth.synthesis.signals``) are
 supported; HEALPix maps are not. See ``docs/foscat-compat.md`` for every difference.
 """
 
@@ -688,7 +688,7 @@ class funct:  # noqa: N801 (foscat's name)
     ) -> np.ndarray:
         """Synthesise fields whose scattering covariance matches ``image_target``'s.
 
-        Runs :func:`texsynth.synthesize` (1D: ``texsynth.synthesis1d.synthesize_1d``).
+        Runs :func:`texsynth.synthesize` (1D: ``texsynth.synthesis.synthesize_1d``).
         ``nstep`` -> ``levels`` (capped so the coarsest level keeps one scale), ``NUM_EPOCHS``
         -> ``steps`` (the coarsest level's budget; finer levels get fewer),
         ``synthesised_N`` -> ``n``, ``grd_mask`` -> ``mask`` (pixels with 0 are kept from
@@ -896,7 +896,7 @@ class funct:  # noqa: N801 (foscat's name)
         n_up: int,
         printer: _Printer,
     ) -> np.ndarray:
-        mod = _optional("texsynth.synthesis1d")
+        mod = _optional("texsynth.synthesis.signals")
         wav = _optional("texsynth.wavelets1d")
         target, single = self._data(image_target, "image_target")
         B, N = target.shape

@@ -3,7 +3,7 @@
 ``import foscat.scat_cov1D as sc`` becomes ``import texsynth.compat.foscat.scat_cov1D as
 sc``; ``sc.funct()`` is :class:`texsynth.compat.foscat.scat_cov.funct` with
 ``use_1D=True``: ``eval`` runs ``texsynth.stats.scattering1d.ScatteringCovariance1D`` and
-``synthesis`` runs ``texsynth.synthesis1d.synthesize_1d`` on ``(N,)`` or ``(B, N)`` signals.
+``synthesis`` runs ``texsynth.synthesis.synthesize_1d`` on ``(N,)`` or ``(B, N)`` signals.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The optimisation engine: coarse-to-fine L-BFGS on any :class:`TextureLoss`.
+"""Synthesis of images and 2-D fields: coarse-to-fine optimisation on any
+:class:`~texsynth.losses.TextureLoss` (:mod:`texsynth.synthesis.engine`), or the patch
+method.
 
 Data flow: read -> standardise (and decorrelate colours) -> optional Gaussianisation ->
 build the loss at each pyramid level -> optimise from noise (or a warm start), coarse to
@@ -7,69 +9,35 @@ fine -> undo the transforms. Outputs are periodic (tile seamlessly) unless ``til
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import numbers
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
-from ._checks import as_image_batch, check_device, check_mask, check_seed, size_text
-from .auto import choose_method
-from .errors import TexsynthError
-from .lbfgs import LBFGSDirection
-from .losses import TextureLoss
-from .memory import check_memory, estimate_synthesis_bytes
-from .methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scattering_options
-from .presets import level_budget, quality_preset
-from .pyramid import downsample, fourier_resize, level_shape
-from .transforms import Gaussianizer, Standardizer, match_histogram
-from .wavelets import check_scales, default_J, max_J
+from .._checks import (
+    as_image_batch,
+    check_device,
+    check_mask,
+    check_seed,
+    parse_size,
+    size_text,
+)
+from ..auto import choose_method
+from ..errors import TexsynthError
+from ..losses import TextureLoss
+from ..memory import check_memory, estimate_synthesis_bytes
+from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scattering_options
+from ..presets import level_budget, quality_preset
+from ..pyramid import downsample, fourier_resize, level_shape
+from ..transforms import Gaussianizer, Standardizer, image_transform, match_histogram
+from ..wavelets import check_scales, default_J, max_J
+from .engine import Callback, Cancel, SynthesisReport, autograd_enabled, optimise
 
 __all__ = ["SynthesisReport", "remake", "synthesize"]
 
 log = logging.getLogger(__name__)
-
-Callback = Callable[[int, int, float, torch.Tensor], Any]
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-@dataclass
-class SynthesisReport:
-    """What happened during :func:`synthesize` (``report=True``)."""
-
-    levels: list[tuple[int, int]] = field(default_factory=list)  # output size per level
-    scales: list[int] = field(default_factory=list)  # J per level
-    iterations: list[int] = field(default_factory=list)
-    losses: list[list[float]] = field(default_factory=list)  # loss history per level
-    seconds: float = 0.0
-    method: str = ""  # the method that ran (what "auto" chose)
-    reason: str = ""  # why "auto" chose it ("" when the method was given)
-
-
-def _parse_size(size: Any, default: tuple[int, int]) -> tuple[int, int]:
-    if size is None:
-        return default
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-        size = (int(size), int(size))
-    try:
-        h, w = size
-        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (h, w)):
-            raise TypeError
-        h, w = int(h), int(w)
-    except (TypeError, ValueError):
-        raise TexsynthError(
-            f"size must be an int or (height, width) of ints, got {size!r:.40}"
-        ) from None
-    if h < 8 or w < 8:
-        raise TexsynthError(f"size must be at least 8x8 pixels, got {size_text(h, w)}")
-    return h, w
 
 
 def _default_levels(shape: tuple[int, int], ex_shape: tuple[int, int], J: int) -> int:
@@ -84,18 +52,6 @@ def _default_levels(shape: tuple[int, int], ex_shape: tuple[int, int], J: int) -
             break
         levels += 1
     return levels
-
-
-def autograd_enabled(fn: Callable[P, R]) -> Callable[P, R]:
-    """Run ``fn`` with autograd on, even when called under ``torch.no_grad()`` or
-    ``torch.inference_mode()`` (synthesis and training need gradients internally)."""
-
-    @functools.wraps(fn)
-    def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-        with torch.inference_mode(False), torch.enable_grad():
-            return fn(*args, **kwargs)
-
-    return inner
 
 
 @autograd_enabled
@@ -138,6 +94,7 @@ def synthesize(
     dtype: torch.dtype = torch.float32,
     progress: bool = True,
     callback: Callback | None = None,
+    cancel: Cancel | None = None,
     report: bool = False,
     max_memory: int | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
@@ -246,6 +203,11 @@ def synthesize(
     callback
         ``callback(level, iteration, loss, x)`` after each iteration; return ``True`` to
         stop the current level.
+    cancel
+        Cancels the whole run: a ``threading.Event`` (set it from another thread) or a
+        function returning ``True``; checked at every iteration, it raises
+        :class:`~texsynth.synthesis.Cancelled` and returns nothing (a callback may raise
+        it too).
     report
         Also return a :class:`SynthesisReport`.
     max_memory
@@ -338,6 +300,7 @@ def synthesize(
             device=device,
             dtype=dtype,
             progress=progress,
+            cancel=cancel,
         )
         rep_p.reason = reason
         rep_p.seconds = time.perf_counter() - start
@@ -400,7 +363,7 @@ def synthesize(
         gmask = check_mask(mask, init_t.shape, "mask").to(dev, dtype).amax(1, keepdim=True)
 
     default_size = tuple(init_t.shape[-2:]) if init_t is not None else (He * 2**n_up, We * 2**n_up)
-    out_shape = _parse_size(size, default_size)  # type: ignore[arg-type]
+    out_shape = parse_size(size, default_size)  # type: ignore[arg-type]
     if gmask is not None and out_shape != tuple(init_t.shape[-2:]):  # type: ignore[union-attr]
         raise TexsynthError("with a mask (inpainting) the output has the size of init")
     if init_t is not None and init_t.shape[0] not in (1, n):
@@ -432,7 +395,7 @@ def synthesize(
         return gauss.forward(t) if gauss is not None else t
 
     init_s = prepare(init_t) if init_t is not None else None
-    to_image = _image_transform(std, gauss, ex)
+    to_image = image_transform(std, gauss, ex)
 
     # scales and levels
     # (an output smaller than the exemplar cannot hold its largest scales)
@@ -540,7 +503,7 @@ def synthesize(
         budget = level_budget(steps, preset.decay, k)
         # unit steps at every level: a strong-Wolfe line search stalls on this loss
         # (brick, coarsest level: 13.4 vs 5.6 after 200 iterations; scipy's L-BFGS-B 6.1)
-        x, hist = _optimise(
+        x, hist = optimise(
             x,
             loss_k,
             frozen,
@@ -553,6 +516,7 @@ def synthesize(
             n_levels,
             shape,
             line_search=False,
+            cancel=cancel,
         )
         rep.levels.append(shape)
         rep.scales.append(J_k)
@@ -591,9 +555,10 @@ def _synthesize_patch(
     device: str | torch.device | None,
     dtype: torch.dtype,
     progress: bool,
+    cancel: Cancel | None,
 ) -> tuple[torch.Tensor, SynthesisReport]:
     """:func:`synthesize` with ``method="patch"``: the multi-resolution patch method."""
-    from .patch_synthesis import synthesize_patches
+    from ..patch_synthesis import synthesize_patches
 
     ex = as_image_batch(exemplar, "exemplar")
     if ex.shape[0] != 1:
@@ -603,7 +568,7 @@ def _synthesize_patch(
     if size is None and init is None and mask is None and n_up:
         size = (ex.shape[-2] * 2**n_up, ex.shape[-1] * 2**n_up)
     if size is not None:
-        size = _parse_size(size, tuple(ex.shape[-2:]))
+        size = parse_size(size, tuple(ex.shape[-2:]))
     init_t = as_image_batch(init, "init").to(dev, dtype) if init is not None else None
     mask_t = mask.to(dev) if isinstance(mask, torch.Tensor) else mask
     if mask_t is not None and init_t is None and _covers_everything(mask_t, ex.shape):
@@ -618,6 +583,7 @@ def _synthesize_patch(
         init=init_t,
         quality=quality,
         progress=progress,
+        cancel=cancel,
     )
     rep = SynthesisReport(method="patch")
     rep.levels.append(tuple(out.shape[-2:]))
@@ -666,141 +632,6 @@ def _scaled(coarse: tuple[int, int], fine: tuple[int, int], ex: torch.Tensor) ->
     """The exemplar's size scaled by the ``coarse / fine`` ratio of the output levels."""
     h, w = ex.shape[-2:]
     return max(1, round(h * coarse[0] / fine[0])), max(1, round(w * coarse[1] / fine[1]))
-
-
-def _image_transform(
-    std: Standardizer, gauss: Gaussianizer | None, exemplar: torch.Tensor
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Map from the working space to image values in [0, 1], for feature networks.
-
-    Images already in [0, 1] keep their values; fields in other units are mapped linearly
-    so that the exemplar spans [0, 1].
-    """
-    lo, hi = float(exemplar.min()), float(exemplar.max())
-    if lo >= 0.0 and hi <= 1.0:
-        lo, hi = 0.0, 1.0
-    span = hi - lo if hi > lo else 1.0
-
-    def to_image(t: torch.Tensor) -> torch.Tensor:
-        if gauss is not None:
-            t = gauss.inverse(t)
-        return (std.inverse(t) - lo) / span
-
-    return to_image
-
-
-def _optimise(
-    x0: torch.Tensor,
-    loss_fn: TextureLoss,
-    frozen: torch.Tensor | None,
-    free: torch.Tensor | None,
-    steps: int,
-    tol: float,
-    progress: bool,
-    callback: Callback | None,
-    level: int,
-    n_levels: int,
-    shape: tuple[int, int],
-    line_search: bool = False,
-) -> tuple[torch.Tensor, list[float]]:
-    """L-BFGS on the pixels: ``steps`` loss evaluations at most.
-
-    Without ``line_search`` it takes unit steps (one loss evaluation per iteration): from a
-    good starting point the quasi-Newton unit step is nearly always good. As a safeguard
-    the best iterate is kept, and a step that raises the loss by more than half restarts
-    L-BFGS from the best one. A second such step within 5 iterations of a restart switches
-    to a backtracking (Armijo) line search for the rest of the level (far from the
-    optimum, e.g. style transfer starting from the content image, unit steps overshoot
-    again and again; a line search everywhere stalls the scattering loss).
-    """
-
-    def compose(t: torch.Tensor) -> torch.Tensor:
-        if free is None or frozen is None:
-            return t
-        return frozen * (1 - free) + t * free
-
-    evaluations = 0
-
-    def evaluate(t: torch.Tensor) -> tuple[float, torch.Tensor]:
-        nonlocal evaluations
-        evaluations += 1
-        with torch.enable_grad():  # (also when called under torch.no_grad())
-            v = t.detach().requires_grad_(True)
-            value = loss_fn(compose(v)).sum()
-            if not torch.isfinite(value):
-                raise TexsynthError(
-                    f"synthesis diverged (non-finite loss) at level {level + 1}, evaluation "
-                    f"{evaluations}; try fewer scales (J) or check the exemplar for constant "
-                    "regions"
-                )
-            (grad,) = torch.autograd.grad(value, v)
-        return float(value.detach()), grad
-
-    lbfgs = LBFGSDirection(history_size=30)
-    x = x0.detach().clone()
-    f, g = evaluate(x)
-    history: list[float] = []
-    best_history: list[float] = []  # best loss so far, after each iteration
-    best = (math.inf, x, g)
-    rejected, restarted_at = 0, -1
-
-    desc = f"level {level + 1}/{n_levels} {shape[1]}x{shape[0]}"
-    # disable=None: tqdm turns itself off when the output is not a terminal (logs, CI)
-    bar = tqdm(total=steps, desc=desc, disable=None if progress else True, leave=False)
-    try:
-        for iteration in range(steps):
-            history.append(f)
-            stop = callback is not None and callback(level, iteration, f, compose(x))
-            if f < best[0]:
-                best = (f, x, g)
-            elif f > 1.5 * best[0]:
-                # a bad step: back to the best point with fresh memory; a second one soon
-                # after a restart means unit steps overshoot again and again (far from the
-                # optimum, e.g. style transfer from the content image): line search from then
-                f, x, g = best
-                if restarted_at >= 0 and iteration - restarted_at <= 5:
-                    line_search = True
-                rejected += 1
-                restarted_at = iteration
-                lbfgs.reset()
-            best_history.append(best[0])
-            bar.update(1)
-            bar.set_postfix(loss=f"{best[0]:.4g}")
-            if stop:
-                break
-            # converged: the best loss fell by less than ``tol`` (relative) in 5 iterations
-            # (judged on the best, so a rejected step does not end the level)
-            # (and not within 5 iterations of a restart, whose first steps are short)
-            if (
-                len(best_history) > 5
-                and iteration - restarted_at > 5
-                and best_history[-6] - best[0] <= tol * best[0]
-            ):
-                break
-            if f == 0.0 or evaluations >= steps:
-                break
-            d = lbfgs.direction(g)
-            slope = float((g * d).sum())
-            if slope >= 0:  # not a descent direction (numerical noise): steepest descent
-                lbfgs.reset()
-                d, slope = -g, -float((g * g).sum())
-            t = lbfgs.step_size(g)
-            x_new = x + t * d
-            f_new, g_new = evaluate(x_new)
-            if line_search:  # backtrack until the loss falls enough (Armijo)
-                while f_new > f + 1e-4 * t * slope and evaluations < steps:
-                    t *= 0.5
-                    x_new = x + t * d
-                    f_new, g_new = evaluate(x_new)
-            lbfgs.update(x_new - x, g_new - g)
-            x, f, g = x_new, f_new, g_new
-    finally:
-        bar.close()
-    if rejected:
-        log.debug(
-            "level %d: %d rejected step(s), line search: %s", level + 1, rejected, line_search
-        )
-    return compose(best[1]).detach(), history
 
 
 def remake(

@@ -1,7 +1,7 @@
 """Synthesis of 1-D signals (time series): coarse-to-fine L-BFGS on scattering statistics.
 
 The 1-D twin of :func:`texsynth.synthesize`, with the same options and the same engine
-(:func:`texsynth.synthesis._optimise`): read -> standardise -> (Gaussianise) -> build the
+(:func:`texsynth.synthesis.engine.optimise`): read -> standardise -> (Gaussianise) -> build the
 loss per pyramid level -> optimise from noise coarse to fine -> undo the transforms.
 """
 
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .errors import TexsynthError
-from .losses import build_loss_1d
-from .methods import DEFAULT_POWER_SPECTRUM
-from .stats.scattering1d import as_signal_batch, check_signal_mask
-from .synthesis import Callback, SynthesisReport, _optimise, autograd_enabled
-from .transforms import Gaussianizer, Standardizer, match_histogram
-from .wavelets1d import check_scales_1d, max_J_1d
+from ..errors import TexsynthError
+from ..losses import build_loss_1d
+from ..methods import DEFAULT_POWER_SPECTRUM
+from ..stats.scattering1d import as_signal_batch, check_signal_mask
+from ..transforms import Gaussianizer, Standardizer, match_histogram
+from ..wavelets1d import check_scales_1d, max_J_1d
+from .engine import Callback, Cancel, SynthesisReport, autograd_enabled, optimise
 
 __all__ = [
     "SynthesisReport1D",
@@ -172,6 +172,7 @@ def synthesize_1d(
     dtype: torch.dtype = torch.float32,
     progress: bool = True,
     callback: Callback | None = None,
+    cancel: Cancel | None = None,
     report: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport1D]:
     """Synthesise ``n`` new signals with the scattering statistics of ``signal``.
@@ -260,6 +261,11 @@ def synthesize_1d(
         ``callback(level, iteration, loss, x)`` after each iteration (``x`` is
         ``[n, C', N_level]`` in the standardised working space); return ``True`` to stop
         the current level.
+    cancel
+        Cancels the whole run: a ``threading.Event`` (set it from another thread) or a
+        function returning ``True``; checked at every iteration, it raises
+        :class:`~texsynth.synthesis.Cancelled` and returns nothing (a callback may raise
+        it too).
     report
         Also return a :class:`SynthesisReport1D` (``levels`` holds ``(length,)`` tuples;
         ``stationary``, ``histogram``, ``increments`` and ``remap`` record the choices
@@ -385,6 +391,7 @@ def synthesize_1d(
             dtype=dtype,
             progress=progress,
             callback=callback,
+            cancel=cancel,
             report=True,
         )
         if histogram is None:  # exact increment distribution, without the loss term
@@ -512,8 +519,19 @@ def synthesize_1d(
         else:
             x = _upsample_with_detail(x, length, ex_k, gen)
         budget = max(steps // 3**k, min(steps, 10))
-        x, hist = _optimise(
-            x, loss_k, frozen, free, budget, tol, progress, callback, k, n_levels, (1, length)
+        x, hist = optimise(
+            x,
+            loss_k,
+            frozen,
+            free,
+            budget,
+            tol,
+            progress,
+            callback,
+            k,
+            n_levels,
+            (length,),
+            cancel=cancel,
         )
         rep.levels.append((length,))  # type: ignore[arg-type]
         rep.scales.append(J_k)
