@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from .cancellation import Cancelled
 from .correspondence import GuidedCorrespondenceLoss
 from .errors import TexsynthError
 from .evaluation import EvaluationReport, MetricResult, evaluate
@@ -27,10 +28,10 @@ from .spectral_constraint import SpectralConstraintLoss, random_phase_texture
 from .stats import ScatCov, ScatteringCovariance
 from .stats.scattering1d import ScatteringCovariance1D
 from .synthesis import SynthesisReport, remake, synthesize, synthesize_1d
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
+    "Cancelled",
     "EvaluationReport",
     "GAPLoss",
     "GramLoss",

@@ -14,13 +14,13 @@ from typing import Any
 
 import torch
 
-from . import __version__
 from ._checks import check_device
 from .atomic import MARKER_KEY, check_output, is_texsynth_json
 from .errors import TexsynthError
 from .io import SUPPORTED_SUFFIXES, ImageMeta, read_image
 from .memory import MAX_J, MAX_L, check_memory, parse_bytes
 from .stats import ScatCov, ScatteringCovariance
+from .version import __version__
 from .wavelets import XI0, check_J, default_J
 
 __all__ = ["main"]

@@ -52,7 +52,7 @@ import torch.nn.functional as F
 
 from ._checks import check_mask, size_text
 from .errors import TexsynthError
-from .feature_losses import FeatureLoss, _effective_radius, _layer_mask
+from .feature_losses import FeatureLoss, layer_mask, receptive_radius
 from .features import RandomFeatures, VGG19Features
 
 __all__ = ["GuidedCorrespondenceLoss"]
@@ -327,7 +327,7 @@ class GuidedCorrespondenceLoss(FeatureLoss):
             shape = (Be, self.in_channels, *in_mask.shape[-2:])
             m = check_mask(in_mask, torch.Size(shape), "in_mask").to(f.device)
             v0 = (m.amin(1, keepdim=True) > 0).expand(Be, 1, -1, -1)
-            valid = _layer_mask(v0, _effective_radius(self.extractor, name), (H, W))
+            valid = layer_mask(v0, receptive_radius(self.extractor, name), (H, W))
         k = self._patch
         ok = self._patch_ok(valid, k)
         if k > 1 and not bool(ok.any()):

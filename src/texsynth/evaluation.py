@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ._checks import as_image_batch
+from .arrays import accepts_arrays
 from .errors import TexsynthError
 
 __all__ = ["MetricResult", "EvaluationReport", "evaluate"]
@@ -134,6 +135,7 @@ def _crop(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return x[..., top : top + h, left : left + w]
 
 
+@accepts_arrays("exemplar", "samples", "reference", like="exemplar", batches=("samples",))
 def evaluate(
     exemplar: torch.Tensor,
     samples: torch.Tensor,

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from .arrays import accepts_arrays
 from .errors import TexsynthError
 from .evaluation import EvaluationReport, MetricResult
 from .stats.scattering1d import ScatteringCovariance1D, as_signal_batch
@@ -198,6 +199,7 @@ def _copy(
 
 
 # ---------------------------------------------------------------------------- entry point
+@accepts_arrays("exemplar", "samples", like="exemplar", ndim=1, batches=("samples",))
 def evaluate_1d(
     exemplar: torch.Tensor,
     samples: torch.Tensor,

@@ -67,7 +67,7 @@ def _vgg_radii() -> dict[str, int]:
 _VGG_RADII = _vgg_radii()
 
 
-def _effective_radius(extractor: Any, layer: str) -> int:
+def receptive_radius(extractor: Any, layer: str) -> int:
     """How far (in input pixels) an exemplar defect noticeably reaches a feature of ``layer``.
 
     The *effective* receptive field of a deep network is much smaller than its theoretical
@@ -108,10 +108,10 @@ def _erode_resample(valid: torch.Tensor, radius: int, size: tuple[int, int]) -> 
     return inv == 0
 
 
-def _layer_mask(valid: torch.Tensor, radius: int, size: tuple[int, int]) -> torch.Tensor:
+def layer_mask(valid: torch.Tensor, radius: int, size: tuple[int, int]) -> torch.Tensor:
     """Valid positions of a layer: ``[B, 1, h, w]`` bool.
 
-    Positions within ``radius`` pixels (see :func:`_effective_radius`) of an invalid pixel,
+    Positions within ``radius`` pixels (see :func:`receptive_radius`) of an invalid pixel,
     or whose own cell holds one, are excluded. On deep layers of small exemplars that can
     leave almost nothing, so the radius is halved until at least a quarter of the positions
     whose own cell is valid survive; if no cell is wholly valid, positions with any valid
@@ -173,7 +173,7 @@ class FeatureLoss(TextureLoss):
         ``[1, 1, H, W]`` exemplar validity (1 = use the pixel, 0 = ignore it; ``[H, W]`` and
         per-channel masks are accepted, a pixel being valid if valid in every channel). At
         each layer, positions whose effective receptive field reaches an ignored pixel are
-        left out of the target statistics (see :func:`_layer_mask` for deep layers).
+        left out of the target statistics (see :func:`layer_mask` for deep layers).
     layer_weights
         Relative weight of each layer (a sequence aligned with ``layers`` or a
         ``{layer: weight}`` mapping, missing layers weighing 1); the loss is the weighted
@@ -243,7 +243,7 @@ class FeatureLoss(TextureLoss):
                 if valid is None:
                     samples = f.transpose(0, 1).flatten(1)  # [C, N]
                 else:
-                    lm = _layer_mask(valid, _effective_radius(self.extractor, name), size)
+                    lm = layer_mask(valid, receptive_radius(self.extractor, name), size)
                     keep = lm.to(f.device).transpose(0, 1).flatten()
                     samples = f.transpose(0, 1).flatten(1)[:, keep]
                 self._build_layer(i, samples)

@@ -289,7 +289,7 @@ def estimate_sampling_bytes(config: dict[str, Any], n: int, hw: tuple[int, int])
     ``config`` (:attr:`SynthHalfUNet2D.config`, already validated): the activations of one
     batch of :func:`~texsynth.generators.generate_samples` (batches of at most 1 GiB, at
     least one sample) and the samples written a chunk at a time."""
-    from .generators.halfunet import _BATCH_BYTES
+    from .generators.halfunet import BATCH_BYTES
 
     H, W = hw
     channels = list(config["channel_list"])
@@ -299,7 +299,7 @@ def estimate_sampling_bytes(config: dict[str, Any], n: int, hw: tuple[int, int])
         h, w = math.ceil(H / 2 ** (jmax - 1 - k)), math.ceil(W / 2 ** (jmax - 1 - k))
         peak = max(peak, (3 * (channels[k] + skip) + 2 * channels[k + 1]) * h * w)
     one = 4 * peak
-    batch = min(max(n, 1), max(1, _BATCH_BYTES // max(one, 1)))
+    batch = min(max(n, 1), max(1, BATCH_BYTES // max(one, 1)))
     out = 4 * H * W * int(config["image_channels"])
     chunk = min(max(n, 1), max(1, min(64, (256 << 20) // max(out, 1))))
     # the scale-0 wavelet multipliers of the skip inputs, built once per level size in

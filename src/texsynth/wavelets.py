@@ -177,11 +177,11 @@ def wavelet_spectra(
     out = c * torch.stack(radial)[:, None] * torch.stack(angular)[None]  # [J, L, H, W]
     # Smoothly taper the finest band to zero at the Nyquist lines: a sharp cut there would
     # make the j = 0 wavelet ring over ~15 pixels; with the taper it is ~6 pixels wide.
-    out *= _nyquist_taper(H)[:, None] * _nyquist_taper(W)[None, :]
+    out *= nyquist_taper(H)[:, None] * nyquist_taper(W)[None, :]
     return out.to(dtype)
 
 
-def _nyquist_taper(n: int, start: float = 0.8) -> torch.Tensor:
+def nyquist_taper(n: int, start: float = 0.8) -> torch.Tensor:
     """Per-axis window: 1 below ``start * pi``, cosine-squared down to 0 at ``pi``."""
     k = (2 * math.pi * torch.fft.fftfreq(n, dtype=torch.float64)).abs()
     t = ((k - start * math.pi) / ((1 - start) * math.pi)).clamp(0, 1)

@@ -24,7 +24,7 @@ import torch
 
 from .domains.grid import PeriodicGrid, crop_axis, max_scales
 from .errors import TexsynthError
-from .wavelets import XI0, FourierWaveletBank, _nyquist_taper
+from .wavelets import XI0, FourierWaveletBank, nyquist_taper
 
 __all__ = [
     "MIN_LENGTH",
@@ -92,7 +92,7 @@ def wavelet_spectra_1d(N: int, J: int, *, dtype: torch.dtype = torch.float64) ->
     for j in range(J):
         t = log_k + j
         rows.append(torch.where((t.abs() < 1) & positive, torch.cos(math.pi * t / 2), 0.0))
-    out = torch.stack(rows) * _nyquist_taper(N)
+    out = torch.stack(rows) * nyquist_taper(N)
     return out.to(dtype)
 
 

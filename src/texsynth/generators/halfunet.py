@@ -31,11 +31,13 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .._checks import size_text
+from ..arrays import TENSOR, Kind, to_user
 from ..errors import TexsynthError
 from ..pyramid import level_shape
 from ..transforms import match_histogram as _match_histogram
@@ -55,7 +57,7 @@ __all__ = [
 ARCHITECTURE = "SynthHalfUNet2D"
 """Value of ``config["architecture"]`` for :class:`SynthHalfUNet2D`."""
 
-_CONFIG_KEYS = (
+CONFIG_KEYS = (
     "architecture",
     "Jmax",
     "channel_list",
@@ -71,7 +73,7 @@ POLYPHASE_MIN_PIXELS = 2**16
 """Levels with at least this many pixels use :meth:`ConvBlock2D.forward_upsampled` at
 inference (faster there on CPU; on smaller levels building the padded input is faster)."""
 
-_BATCH_BYTES = 2**30
+BATCH_BYTES = 2**30
 """Activation budget of one :func:`generate_samples` batch (about 1 GiB)."""
 
 
@@ -481,14 +483,14 @@ class SynthHalfUNet2D(nn.Module):
                 f"generator config is for architecture {arch!r}, not {ARCHITECTURE!r}; "
                 "load it with the texsynth version that wrote it"
             )
-        missing = [k for k in _CONFIG_KEYS if k not in config]
-        unknown = sorted(k for k in config if k not in _CONFIG_KEYS)
+        missing = [k for k in CONFIG_KEYS if k not in config]
+        unknown = sorted(k for k in config if k not in CONFIG_KEYS)
         if missing or unknown:
             raise TexsynthError(
                 f"generator config does not match this texsynth (missing keys {missing}, "
                 f"unknown keys {unknown}); load it with the texsynth version that wrote it"
             )
-        kwargs = {k: config[k] for k in _CONFIG_KEYS if k != "architecture"}
+        kwargs = {k: config[k] for k in CONFIG_KEYS if k != "architecture"}
         return cls(
             kwargs.pop("Jmax"),
             kwargs.pop("channel_list"),
@@ -762,7 +764,8 @@ def generate_samples(
     raw: bool = False,
     batch_size: int | None = None,
     generator: torch.Generator | None = None,
-) -> torch.Tensor:
+    output: str = "tensor",
+) -> Any:
     """Draw ``n_samples`` textures of ``H x W`` pixels from a trained generator.
 
     Parameters
@@ -792,13 +795,25 @@ def generate_samples(
         A CPU ``torch.Generator`` to draw the noise from instead of ``seed`` (which must then
         be None). It advances by the samples drawn, so consecutive calls continue one
         sequence: two calls of ``n`` samples give the samples of one call of ``2 n``.
+    output
+        ``"tensor"`` (default), ``"numpy"`` (a float32 array ``[n, H, W, C]``, or
+        ``[n, H, W]`` for one channel) or ``"pil"`` (8-bit Pillow images of values in
+        [0, 1]: one image for one sample, else a list).
 
     Returns
     -------
     torch.Tensor
         ``[n_samples, image_channels, H, W]`` in the exemplar's units (``raw``: network
-        units, ``out_channels``), on ``device``.
+        units, ``out_channels``), on ``device``; or the kind ``output`` asks for.
     """
+    kinds = {"tensor": TENSOR, "numpy": Kind("numpy", np.float32, 2), "pil": Kind("pil")}
+    if output not in kinds:
+        raise TexsynthError(f"output must be 'tensor', 'numpy' or 'pil', got {output!r:.40}")
+    modes = {1: "L", 3: "RGB", 4: "RGBA"}
+    if output == "pil" and (raw or getattr(model, "image_channels", 0) not in modes):
+        raise TexsynthError(
+            "output='pil' needs images of 1, 3 or 4 channels (and raw=False); use output='numpy'"
+        )
     if not isinstance(model, SynthHalfUNet2D):
         raise TexsynthError(
             f"model must be a SynthHalfUNet2D, got {type(model).__name__}; load one with "
@@ -814,7 +829,7 @@ def generate_samples(
             f"coarsest level needs at least 2 pixels; give H or W > {f}"
         )
     if batch_size is None:
-        batch_size = max(1, _BATCH_BYTES // max(activation_bytes(model, H, W), 1))
+        batch_size = max(1, BATCH_BYTES // max(activation_bytes(model, H, W), 1))
     batch_size = min(_check_int(batch_size, "batch_size", 1, "e.g. 1"), n_samples)
     if device is not None:
         model.to(device)
@@ -848,4 +863,13 @@ def generate_samples(
     finally:
         model.train(was_training)
     # outside inference mode: a normal tensor (inference tensors refuse in-place edits)
-    return torch.cat(out)
+    result = torch.cat(out)
+    kind = kinds[output]
+    if kind.kind == "tensor":
+        return result
+    C = result.shape[1]
+    if kind.kind == "numpy" and C == 1:
+        kind = Kind("numpy", np.float32, None)
+    if kind.kind == "pil":
+        kind = Kind("pil", None, None, modes[C])
+    return to_user(result.float(), kind)

@@ -25,6 +25,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as _save_bytes
 
 from ..errors import TexsynthError
+from ..version import __version__
 from .halfunet import SynthHalfUNet2D
 
 __all__ = [
@@ -81,12 +82,10 @@ def save_generator(
         raise TexsynthError(
             f"metadata is not JSON-serialisable ({exc}); keep to str, numbers, lists and dicts"
         ) from None
-    import texsynth  # late import: the package may import this module
-
     header = {
         "format": FORMAT,
         "config": json.dumps(model.config),
-        "texsynth": str(texsynth.__version__),
+        "texsynth": __version__,
         "torch": str(torch.__version__),
         "texsynth.metadata": user,
     }
@@ -266,7 +265,7 @@ def validate_config(config: Any, path: Any = "<config>") -> dict[str, Any]:
     TexsynthError
         One line naming the first bad field.
     """
-    from .halfunet import _CONFIG_KEYS, ARCHITECTURE
+    from .halfunet import ARCHITECTURE, CONFIG_KEYS
 
     if not isinstance(config, dict):
         raise _bad(path, "config", f"must be a JSON object, got {type(config).__name__}")
@@ -276,8 +275,8 @@ def validate_config(config: Any, path: Any = "<config>") -> dict[str, Any]:
             f"generator file {str(path)!r}: config is for architecture {_short(arch)}, not "
             f"{ARCHITECTURE!r}; {_RETRAIN}"
         )
-    missing = [k for k in _CONFIG_KEYS if k not in config]
-    unknown = sorted(str(k)[:30] for k in config if k not in _CONFIG_KEYS)
+    missing = [k for k in CONFIG_KEYS if k not in config]
+    unknown = sorted(str(k)[:30] for k in config if k not in CONFIG_KEYS)
     if missing or unknown:
         raise TexsynthError(
             f"generator file {str(path)!r}: config does not match this texsynth (missing keys "

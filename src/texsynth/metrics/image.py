@@ -36,7 +36,7 @@ _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
 # ---------------------------------------------------------------------------- shared helpers
-def _pair(
+def image_pair(
     x: torch.Tensor,
     y: torch.Tensor,
     xname: str = "x",
@@ -221,7 +221,7 @@ def ssim(
     TexsynthError
         For mismatched shapes, an even or too large window, or a bad ``data_range``.
     """
-    a, b = _pair(x, y, same_size=True)
+    a, b = image_pair(x, y, same_size=True)
     if win_size is None:
         win_size = 11 if gaussian else 7
     if (
@@ -284,7 +284,7 @@ def ms_ssim(
     torch.Tensor
         ``[B]`` MS-SSIM per image.
     """
-    a, b = _pair(x, y, same_size=True)
+    a, b = image_pair(x, y, same_size=True)
     w = [float(v) for v in weights]
     if not w or not all(math.isfinite(v) and v >= 0 for v in w):
         raise TexsynthError(
@@ -338,7 +338,7 @@ def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float | None = None) -
     torch.Tensor
         ``[B]`` PSNR per image, in decibels.
     """
-    a, b = _pair(x, y, same_size=True)
+    a, b = image_pair(x, y, same_size=True)
     dr = _data_range(x, y, a, b, data_range).reshape(-1)
     mse = (a - b).pow(2).mean((1, 2, 3))
     return 10 * torch.log10(dr**2 / mse)

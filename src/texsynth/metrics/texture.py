@@ -19,7 +19,7 @@ from .._checks import as_image_batch, size_text
 from ..errors import TexsynthError
 from ..stats import ScatteringCovariance
 from ..wavelets import max_J
-from .image import _pair
+from .image import image_pair
 
 __all__ = [
     "autocorrelation_distance",
@@ -176,7 +176,7 @@ def spectrum_distance(x: torch.Tensor, y: torch.Tensor, *, window: bool = True) 
     torch.Tensor
         ``[B]`` distances.
     """
-    a, b = _pair(x, y)
+    a, b = image_pair(x, y)
     kx, px = power_spectrum(a, window=window)
     ky, py = power_spectrum(b, window=window)
     floor = 1e-12 * py.mean(-1, keepdim=True) + torch.finfo(py.dtype).tiny
@@ -209,7 +209,7 @@ def histogram_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         ``[B]`` distances.
     """
-    a, b = _pair(x, y)
+    a, b = image_pair(x, y)
     std = _check_spread(b, "y", "histogram_distance")
     B, C = a.shape[:2]
     xs = a.reshape(B, C, -1).sort(-1).values
@@ -280,7 +280,7 @@ def autocorrelation_distance(
     torch.Tensor
         ``[B]`` distances.
     """
-    a, b = _pair(x, y)
+    a, b = image_pair(x, y)
     max_lag = _check_int(max_lag, "max_lag", 1)
     what = f"autocorrelation lags up to max_lag={max_lag} (or lower max_lag)"
     _check_min_size(a, 2 * max_lag, "x", what)
@@ -341,7 +341,7 @@ def scattering_distance(
             f"y must be a single exemplar image (batch size 1), got batch size {yb.shape[0]}; "
             "compare against one exemplar at a time"
         )
-    a, b = _pair(xa, yb)
+    a, b = image_pair(xa, yb)
     b = b[:1]
     jx = max_J(*a.shape[-2:])
     jy = max_J(*b.shape[-2:])
@@ -409,7 +409,7 @@ def copy_score(
         raise TexsynthError(
             f"exemplar must be a single image (batch size 1), got batch size {ex.shape[0]}"
         )
-    a, e = _pair(xa, ex, "x", "exemplar")
+    a, e = image_pair(xa, ex, "x", "exemplar")
     e = e[:1]
     patch = _check_int(patch, "patch", 1)
     stride = _check_int(stride, "stride", 1)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import torch
 
 from .._checks import as_batch, check_weight_mask
+from ..arrays import from_user
 from ..domains.grid import PeriodicGrid
 from ..errors import TexsynthError
 from ..wavelets import FourierWaveletBank
@@ -277,8 +278,13 @@ class ScatteringCore(torch.nn.Module):
         hint: str = "mask=...",
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """The fronts' inputs checked: data as ``[B, C, *shape]``, the optional second
-        input of cross statistics (same shape) and the mask as weights in [0, 1]."""
+        input of cross statistics (same shape) and the mask as weights in [0, 1]. NumPy
+        arrays and Pillow images are accepted too (:func:`texsynth.arrays.from_user`:
+        ``H x W x C`` arrays have their channels last)."""
         nd = self.domain.ndim
+        first = from_user(first, names[0], ndim=nd)[0]
+        second = from_user(second, names[1], ndim=nd)[0]
+        mask = from_user(mask, "mask", ndim=nd)[0]
         x = as_batch(first, nd, names[0], hint)
         y = None
         if second is not None:

@@ -24,6 +24,7 @@ from .._checks import (
     parse_size,
     size_text,
 )
+from ..arrays import accepts_arrays
 from ..auto import choose_method
 from ..errors import TexsynthError
 from ..losses import TextureLoss
@@ -54,6 +55,7 @@ def _default_levels(shape: tuple[int, int], ex_shape: tuple[int, int], J: int) -
     return levels
 
 
+@accepts_arrays("exemplar", "mask", "in_mask", "init", "reference", "content", like="exemplar")
 @autograd_enabled
 def synthesize(
     exemplar: torch.Tensor,
@@ -97,13 +99,18 @@ def synthesize(
     cancel: Cancel | None = None,
     report: bool = False,
     max_memory: int | None = None,
+    channel_axis: int = -1,
 ) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
     """Synthesise ``n`` new textures with the statistics of ``exemplar``.
 
     Parameters
     ----------
     exemplar
-        ``[H, W]``, ``[C, H, W]`` or ``[1, C, H, W]`` image or field, in its own units.
+        ``[H, W]``, ``[C, H, W]`` or ``[1, C, H, W]`` tensor in its own units; or a NumPy
+        array (``H x W``, or ``H x W x C`` with the channels on ``channel_axis``) or a
+        Pillow image, and the result comes back in that kind (:mod:`texsynth.arrays`:
+        ``[n, H, W(, C)]`` arrays of the input's dtype, or Pillow images of its mode).
+        The other image arguments (``mask``, ``init``...) take arrays and images too.
     method
         ``"auto"`` (the default) picks one from the exemplar (:func:`texsynth.auto.
         choose_method`: ``"patch"`` for photos, ``"scattering"`` for fields; ``"scattering"``
@@ -213,11 +220,14 @@ def synthesize(
     max_memory
         Memory limit in bytes (default: the memory available on the device). A run whose
         estimated peak (:mod:`texsynth.memory`) exceeds it is refused before any work.
+    channel_axis
+        Where NumPy arrays of three axes hold their channels (default last, ``H x W x C``).
 
     Returns
     -------
     torch.Tensor
-        ``[n, C, H, W]`` textures in the exemplar's units (and the report if asked).
+        ``[n, C, H, W]`` textures in the exemplar's units (and the report if asked); for
+        array or image input, the same kind (see ``exemplar``).
     """
     import time
 
@@ -634,6 +644,7 @@ def _scaled(coarse: tuple[int, int], fine: tuple[int, int], ex: torch.Tensor) ->
     return max(1, round(h * coarse[0] / fine[0])), max(1, round(w * coarse[1] / fine[1]))
 
 
+@accepts_arrays("content", "style", like="content")
 def remake(
     content: torch.Tensor,
     style: torch.Tensor,

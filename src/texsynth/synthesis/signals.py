@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..arrays import accepts_arrays
 from ..errors import TexsynthError
 from ..losses import build_loss_1d
 from ..methods import DEFAULT_POWER_SPECTRUM
@@ -144,6 +145,7 @@ def _weight(value: object, name: str) -> float:
     return float(value)
 
 
+@accepts_arrays("signal", "mask", "in_mask", "init", "reference", like="signal", ndim=1)
 @autograd_enabled
 def synthesize_1d(
     signal: torch.Tensor,
