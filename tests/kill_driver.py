@@ -68,7 +68,7 @@ def main() -> None:
     torch.set_num_threads(1)
     # everything the commands import lazily, so that each child starts at once
     import texsynth.cli  # noqa: F401
-    import texsynth.cli_generators  # noqa: F401
+    import texsynth.cli.generators  # noqa: F401
     import texsynth.generators  # noqa: F401
     import texsynth.synthesis  # noqa: F401
 

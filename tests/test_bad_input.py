@@ -22,7 +22,7 @@ import texsynth.io
 from texsynth import TexsynthError
 from texsynth.atomic import MARKER_KEY, clean_stale_temporaries
 from texsynth.cli import main
-from texsynth.cli_generators import checkpoint_path
+from texsynth.cli.generators import checkpoint_path
 from texsynth.generators import train_generator
 from texsynth.io import read_image
 
@@ -593,9 +593,9 @@ def test_stats_of_a_partly_constant_image_says_so_without_nan(
 def test_help_has_text_and_defaults_for_every_option() -> None:
     import argparse
 
-    from texsynth.cli import _build_parser
+    from texsynth.cli.main import build_parser
 
-    parser = _build_parser()
+    parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, p in sub.choices.items():
         for action in p._actions:

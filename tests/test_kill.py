@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 
 from texsynth.atomic import MARKER_KEY
-from texsynth.cli_generators import checkpoint_path
+from texsynth.cli.generators import checkpoint_path
 from texsynth.generators import load_generator, read_generator_metadata
 from texsynth.generators.serialization import load_checkpoint_file
 from texsynth.io import read_image

@@ -15,17 +15,20 @@ from typing import Any
 
 import torch
 
-from .errors import TexsynthError
-from .io import atomic_text_write
-from .io1d import SIGNAL_SUFFIXES, read_signal, write_signal
-
-__all__ = [
-    "eval_signals",
-    "eval_wants_signals",
-    "stats_signal",
-    "synth_signal",
-    "wants_signal",
-]
+from ..errors import TexsynthError
+from ..io import atomic_text_write
+from ..io1d import SIGNAL_SUFFIXES, read_signal, write_signal
+from ..stats import ScatCov
+from ..wavelets import XI0
+from .common import (
+    check_set,
+    constant_channels,
+    device_of,
+    output_paths,
+    record,
+    sidecar_path,
+    synth_inputs,
+)
 
 
 def _length(size: tuple[int, int] | None) -> int | None:
@@ -60,10 +63,9 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def synth_signal(args: argparse.Namespace) -> int:
     """Run ``texsynth synth`` on a 1-D signal file."""
-    from .atomic import StagedFiles
-    from .cli import _check_set, _device, _output_paths, _record, _sidecar_path, _synth_inputs
-    from .methods import DEFAULT_POWER_SPECTRUM
-    from .synthesis import synthesize_1d
+    from ..atomic import StagedFiles
+    from ..methods import DEFAULT_POWER_SPECTRUM
+    from ..synthesis import synthesize_1d
 
     _check_options(args)
     suffix = args.output.suffix.lower()
@@ -72,12 +74,12 @@ def synth_signal(args: argparse.Namespace) -> int:
             f"1-D signals are written as {', '.join(SIGNAL_SUFFIXES)}, not "
             f"{args.output.suffix or '(no suffix)'!r}; change the suffix of -o"
         )
-    outputs = _output_paths(args.output, args.n)
-    sidecar = _sidecar_path(args.output)
-    _check_set(
-        outputs, sidecar, _synth_inputs(args), suffixes=SIGNAL_SUFFIXES, overwrite=args.overwrite
+    outputs = output_paths(args.output, args.n)
+    sidecar = sidecar_path(args.output)
+    check_set(
+        outputs, sidecar, synth_inputs(args), suffixes=SIGNAL_SUFFIXES, overwrite=args.overwrite
     )
-    device = _device(args.device)
+    device = device_of(args.device)
     signal, meta = read_signal(args.input)
     mask = init = None
     if args.mask is not None:
@@ -110,7 +112,7 @@ def synth_signal(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     result = result.cpu()
     doc = {
-        **_record("synth"),
+        **record("synth"),
         "input": str(args.input),
         "outputs": [str(o) for o in outputs],
         "seed": seed,
@@ -165,7 +167,7 @@ def synth_signal(args: argparse.Namespace) -> int:
 def wants_signal(args: argparse.Namespace, path: Path | None = None) -> bool:
     """Whether a command should treat ``path`` (default: ``args.input``) as a 1-D signal:
     ``--signal`` was given, or it is a ``.csv`` file or a 1-D ``.npy``/``.npz`` array."""
-    from .io1d import is_signal_file
+    from ..io1d import is_signal_file
 
     target = Path(args.input) if path is None else Path(path)
     return bool(getattr(args, "signal", False)) or is_signal_file(target)
@@ -181,14 +183,11 @@ def _refuse(bad: list[str]) -> None:
 
 def stats_signal(args: argparse.Namespace) -> int:
     """Run ``texsynth stats`` on a 1-D signal file: S0, S1/S2 per scale, S3/S4 summaries."""
-    from .stats import ScatCov
-    from .stats.scattering1d import ScatteringCovariance1D
-    from .synthesis import looks_like_random_walk
-    from .wavelets import XI0
-    from .wavelets1d import check_J_1d, max_J_1d
+    from ..stats.scattering1d import ScatteringCovariance1D
+    from ..synthesis import looks_like_random_walk
+    from ..wavelets1d import check_J_1d, max_J_1d
 
     _refuse(["--L"] * (args.L not in (None, 4)) + ["--iso"] * bool(args.iso))
-    from .cli import constant_channels
 
     signal, meta = read_signal(args.image)
     C, N = signal.shape
@@ -244,10 +243,9 @@ def stats_signal(args: argparse.Namespace) -> int:
             }
             entry["value"] = value if math.isfinite(value) else None  # (JSON has no NaN)
             coefficients.append(entry)
-        from .cli import _record
 
         doc = {
-            **_record("stats"),
+            **record("stats"),
             "signal": str(args.image),
             "shape_cn": [C, N],
             "dtype": meta.dtype,
@@ -264,7 +262,7 @@ def stats_signal(args: argparse.Namespace) -> int:
 
 def eval_signals(args: argparse.Namespace) -> int:
     """Run ``texsynth eval`` on 1-D signal files with :func:`texsynth.evaluate_1d`."""
-    from .evaluation1d import evaluate_1d
+    from ..evaluation1d import evaluate_1d
 
     _refuse(
         ["--reference"] * (args.reference is not None)
@@ -298,10 +296,8 @@ def eval_signals(args: argparse.Namespace) -> int:
         "real piece of it (the mean over the exemplar's other pieces)"
     )
     if args.json is not None:
-        from .cli import _record
-
         doc = {
-            **_record("eval"),
+            **record("eval"),
             "exemplar": str(args.exemplar),
             "samples": [str(p) for p in args.samples],
             "signal": True,

@@ -6,35 +6,43 @@ import argparse
 import dataclasses
 import json
 import math
+import secrets
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from .errors import TexsynthError
-from .io import ImageMeta, read_image
-from .memory import MAX_DEPTH, MAX_WIDTH
-
-__all__ = ["add_generator_commands"]
+from ..atomic import check_output
+from ..errors import TexsynthError
+from ..io import SUPPORTED_SUFFIXES, ImageMeta, atomic_text_write, read_image
+from ..memory import MAX_DEPTH, MAX_WIDTH
+from .common import (
+    add_memory_option,
+    add_network_options,
+    add_outputs_option,
+    add_overwrite_option,
+    add_run_options,
+    bounded_int,
+    check_run_memory,
+    check_set,
+    count_type,
+    device_of,
+    output_paths,
+    positive_float,
+    positive_int,
+    record,
+    seed_type,
+    sidecar_path,
+    size_type,
+    versions,
+    weight_type,
+    write_outputs,
+)
 
 
 def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``train`` and ``sample`` on the ``texsynth`` subparsers."""
-    from .cli import (
-        _add_memory_option,
-        _add_network_options,
-        _add_outputs_option,
-        _add_overwrite_option,
-        _add_run_options,
-        _bounded,
-        _count,
-        _positive_float,
-        _positive_int,
-        _seed,
-        _size,
-        _weight,
-    )
 
     tr = sub.add_parser(
         "train",
@@ -59,7 +67,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     )
     tr.add_argument(
         "--size",
-        type=_size,
+        type=size_type,
         default=None,
         metavar="WxH",
         help="size of the samples drawn during training (default: the exemplar's, at most "
@@ -67,7 +75,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     )
     tr.add_argument(
         "--steps",
-        type=_positive_int,
+        type=positive_int,
         default=2000,
         help="training steps (default 2000: about 10 minutes on a 2-core CPU)",
     )
@@ -79,28 +87,28 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         "photos of objects, e.g. stones, much better but each step costs about 7x; "
         "gram+spectrum: brick; both need the vgg extra)",
     )
-    _add_network_options(tr)
+    add_network_options(tr)
     tr.add_argument(
-        "--histogram", type=_weight, default=1.0, help="weight of the pixel-histogram term"
+        "--histogram", type=weight_type, default=1.0, help="weight of the pixel-histogram term"
     )
     tr.add_argument(
         "--power-spectrum",
-        type=_weight,
+        type=weight_type,
         default=None,
         help="weight of the smoothed power-spectrum term (0: off; default 0.3)",
     )
-    tr.add_argument("--batch", type=_positive_int, default=4, help="noise samples per step")
-    tr.add_argument("--lr", type=_positive_float, default=3e-3, help="initial Adam learning rate")
+    tr.add_argument("--batch", type=positive_int, default=4, help="noise samples per step")
+    tr.add_argument("--lr", type=positive_float, default=3e-3, help="initial Adam learning rate")
     tr.add_argument(
         "--width",
-        type=_bounded(1, MAX_WIDTH, "wider networks learn nothing more from one exemplar"),
+        type=bounded_int(1, MAX_WIDTH, "wider networks learn nothing more from one exemplar"),
         default=16,
         help="channels of the finest decoder level (doubling per coarser level; default 16, "
         "32 is seed 000's network)",
     )
     tr.add_argument(
         "--depth",
-        type=_bounded(1, MAX_DEPTH, "each level halves the size"),
+        type=bounded_int(1, MAX_DEPTH, "each level halves the size"),
         default=4,
         help="decoder levels (Jmax, default 4)",
     )
@@ -109,13 +117,13 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="seed 000's loss: match the batch mean of the statistics over the batch spread",
     )
-    tr.add_argument("--seed", type=_seed, default=0, help="seed of the weights and noise")
+    tr.add_argument("--seed", type=seed_type, default=0, help="seed of the weights and noise")
     tr.add_argument(
         "--resume", action="store_true", help="continue from the checkpoint of an earlier run"
     )
-    _add_run_options(tr)
-    _add_overwrite_option(tr)
-    _add_memory_option(tr)
+    add_run_options(tr)
+    add_overwrite_option(tr)
+    add_memory_option(tr)
     tr.set_defaults(func=_cmd_train)
 
     sa = sub.add_parser(
@@ -125,21 +133,21 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         "any size, tileable.",
     )
     sa.add_argument("model", type=Path, help="generator file written by texsynth train")
-    _add_outputs_option(sa)
-    sa.add_argument("--n", type=_count, default=1, help="number of textures")
+    add_outputs_option(sa)
+    sa.add_argument("--n", type=count_type, default=1, help="number of textures")
     sa.add_argument(
         "--size",
-        type=_size,
+        type=size_type,
         default=None,
         metavar="WxH",
         help="output size, e.g. 1024x1024 (default: the training exemplar's)",
     )
     sa.add_argument(
-        "--seed", type=_seed, default=None, help="random seed (default: random, in the sidecar)"
+        "--seed", type=seed_type, default=None, help="random seed (default: random, in the sidecar)"
     )
-    _add_run_options(sa)
-    _add_overwrite_option(sa)
-    _add_memory_option(sa)
+    add_run_options(sa)
+    add_overwrite_option(sa)
+    add_memory_option(sa)
     sa.set_defaults(func=_cmd_sample)
 
 
@@ -152,8 +160,7 @@ def checkpoint_path(model_path: Path) -> Path:
 def _check_train_input(path: Path) -> None:
     """``train`` takes an image: refuse a 1-D signal file (a ``.csv``, a 1-D ``.npy`` or
     ``.npz``) with a line that says so, not "unknown file type"."""
-    from .io import SUPPORTED_SUFFIXES
-    from .io1d import is_signal_file
+    from ..io1d import is_signal_file
 
     if is_signal_file(path):
         raise TexsynthError(
@@ -163,11 +170,10 @@ def _check_train_input(path: Path) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .atomic import StagedFiles, check_output, is_texsynth_safetensors
-    from .cli import _check_memory, _device, _versions
-    from .generators import save_generator, train_generator
-    from .memory import estimate_training_bytes
-    from .methods import parse_method
+    from ..atomic import StagedFiles, is_texsynth_safetensors
+    from ..generators import save_generator, train_generator
+    from ..memory import estimate_training_bytes
+    from ..methods import parse_method
 
     method = args.method or "scattering"
     parse_method(method)  # a bad method fails before any work
@@ -197,13 +203,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "--resume to start training"
         )
     image, meta = read_image(args.input)
-    device = _device(args.device)
+    device = device_of(args.device)
     C, H, W = image.shape
     size = args.size if args.size is not None else (min(H, 128), min(W, 128))
     estimate = estimate_training_bytes(
         (H, W), size, channels=C, batch=args.batch, width=args.width, method=method
     )
-    _check_memory(args, estimate, device, "use a smaller --size, --batch or --width")
+    check_run_memory(args, estimate, device, "use a smaller --size, --batch or --width")
     if args.method is None and image.shape[0] == 3 and not args.resume:
         print(
             "texsynth: training with the scattering loss; for colour photos of objects "
@@ -243,7 +249,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     C, H, W = image.shape
     info = {
-        **_versions(),
+        **versions(),
         "input": str(args.input),
         "exemplar_meta": dataclasses.asdict(meta),
         "exemplar_size_hw": [H, W],
@@ -293,31 +299,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    import secrets
 
-    from .atomic import StagedFiles
-    from .cli import (
-        _check_memory,
-        _check_set,
-        _device,
-        _output_paths,
-        _record,
-        _sidecar_path,
-        _write_outputs,
-    )
-    from .generators import generate_samples, load_generator, read_generator_metadata
-    from .io import SUPPORTED_SUFFIXES, atomic_text_write
-    from .memory import estimate_sampling_bytes
+    from ..atomic import StagedFiles
+    from ..generators import generate_samples, load_generator, read_generator_metadata
+    from ..io import SUPPORTED_SUFFIXES
+    from ..memory import estimate_sampling_bytes
 
-    device = _device(args.device)
+    device = device_of(args.device)
     header = read_generator_metadata(args.model)  # every field checked against its schema
     info = header["metadata"]
     H, W = args.size or tuple(info.get("exemplar_size_hw", (256, 256)))
     estimate = estimate_sampling_bytes(header["config"], args.n, (H, W))
-    _check_memory(args, estimate, device, "use a smaller --size")
-    outputs = _output_paths(args.output, args.n)
-    sidecar = _sidecar_path(args.output)
-    _check_set(
+    check_run_memory(args, estimate, device, "use a smaller --size")
+    outputs = output_paths(args.output, args.n)
+    sidecar = sidecar_path(args.output)
+    check_set(
         outputs,
         sidecar,
         [("model", args.model)],
@@ -339,13 +335,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         for first in range(0, args.n, chunk):
             paths = temps[first : first + chunk]
             result = generate_samples(model, len(paths), H, W, generator=noise).cpu()
-            note = _write_outputs(result, meta, paths, args.output.suffix.lower())
+            note = write_outputs(result, meta, paths, args.output.suffix.lower())
     except BaseException:
         stage.discard()
         raise
     elapsed = time.perf_counter() - start
     doc = {
-        **_record("sample"),
+        **record("sample"),
         "model": str(args.model),
         "outputs": [str(o) for o in outputs],
         "seed": seed,

@@ -1,0 +1,434 @@
+"""``texsynth synth``, ``remake`` and ``methods`` for images and 2-D fields (1-D signals are
+handed to :mod:`texsynth.cli.signals`). Only parses and calls the public API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import time
+from typing import Any
+
+import torch
+
+from ..errors import TexsynthError
+from ..io import SUPPORTED_SUFFIXES, ImageMeta, atomic_text_write, read_image
+from .common import (
+    check_run_memory,
+    check_set,
+    device_of,
+    output_paths,
+    record,
+    sidecar_path,
+    synth_inputs,
+    write_outputs,
+)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    import time
+
+    from ..atomic import StagedFiles
+    from ..memory import estimate_synthesis_bytes
+    from ..methods import METHODS, parse_method
+    from ..synthesis import synthesize
+    from .signals import synth_signal, wants_signal
+
+    if wants_signal(args):
+        return synth_signal(args)
+    method = args.method.strip()
+    if method not in ("auto", "patch"):
+        parse_method(method)  # a bad method fails before any work
+        _refuse_network_options(args, method, auto=False)
+    _refuse_patch_options(args, method, chose="")
+    device = device_of(args.device)
+    outputs = output_paths(args.output, args.n)
+    sidecar = sidecar_path(args.output)
+    check_set(  # before reading: a typo in -o costs nothing
+        outputs,
+        sidecar,
+        synth_inputs(args),
+        suffixes=SUPPORTED_SUFFIXES,
+        overwrite=args.overwrite,
+    )
+    image, meta = read_image(args.input)  # its size bounds the run; the decoder bounds it
+    reason = "given with --method"
+    if method == "auto":
+        from ..auto import choose_method
+
+        given = [
+            flag for name, flag, default in _OPTIMISATION_OPTIONS if getattr(args, name) != default
+        ]
+        method, reason = choose_method(image, photo=_is_photo(image, meta))
+        if given and method == "patch":
+            method = "scattering"
+            reason = f"{', '.join(given)} given: options of the optimisation methods"
+        _refuse_network_options(args, method, auto=True)
+    L = args.L if args.L is not None else 4
+    C, He, We = image.shape
+    mask = init = None
+    if args.mask is not None:
+        m, _ = read_image(args.mask)
+        mask = m.mean(0, keepdim=True).clamp(0, 1)
+    if args.init is not None:
+        init, _ = read_image(args.init)
+    H, W, size_note = _output_size(args, (He, We), init)
+    estimate = estimate_synthesis_bytes(
+        image.shape,
+        (H, W),
+        n=args.n,
+        method=method,
+        L=L,
+        cross_channels=not args.no_cross_channels,
+    )
+    check_run_memory(args, estimate, device, "use a smaller --size, --n or --L")
+    terms = [] if method == "patch" else [name for _, name in parse_method(method)]
+    features = args.features or "vgg19"
+    print(
+        f"texsynth: {method} ({reason}), quality {args.quality}, {args.n} x {W}x{H}{size_note}"
+        f"{_steps_note(args.steps, method)}; {_eta(method, C, H * W * args.n, args.quality)}",
+        flush=True,
+    )
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    options: dict[str, Any] = {}
+    if method != "patch":
+        options = dict(
+            steps=args.steps,
+            levels=args.levels,
+            J=args.J,
+            L=L,
+            iso_ang=args.iso,
+            to_gaussian=args.to_gaussian,
+            cross_channels=not args.no_cross_channels,
+            features=features,
+            weights_file=args.weights,
+            layers=args.layers,
+            histogram=args.histogram if args.histogram is not None else 1.0,
+            power_spectrum=args.power_spectrum,
+        )
+    start = time.perf_counter()
+    result, report = synthesize(
+        image,
+        method=method,
+        quality=args.quality,
+        size=args.size,
+        n=args.n,
+        seed=seed,
+        mask=mask,
+        init=init,
+        tile=not args.no_tile,
+        device=device,
+        progress=not args.quiet,
+        report=True,
+        **options,
+    )
+    elapsed = time.perf_counter() - start
+    result = result.cpu()
+    optimised = method != "patch"
+    doc = {
+        **record("synth"),
+        "input": str(args.input),
+        "outputs": [str(o) for o in outputs],
+        "seed": seed,
+        "device": str(device),
+        "method": method,
+        "method_reason": reason,
+        "quality": args.quality,
+        "settings": {
+            "method": method,
+            "method_option": args.method,
+            "quality": args.quality,
+            "features": features if any(METHODS[t].network for t in terms) else None,
+            "weights": str(args.weights) if args.weights else None,
+            "layers": args.layers,
+            "histogram": (args.histogram if args.histogram is not None else 1.0)
+            if optimised
+            else None,
+            "power_spectrum": args.power_spectrum,
+            "size_hw": list(result.shape[-2:]),
+            "n": args.n,
+            "steps": args.steps,
+            "levels": len(report.levels),
+            "J": report.scales[-1] if "scattering" in terms and report.scales else None,
+            "L": L if "scattering" in terms else None,
+            "tile": not args.no_tile,
+            "iso": args.iso,
+            "cross_channels": not args.no_cross_channels,
+            "to_gaussian": args.to_gaussian,
+            "mask": str(args.mask) if args.mask else None,
+            "init": str(args.init) if args.init else None,
+        },
+        "levels": _level_records(report),
+        "seconds": round(elapsed, 3),
+    }
+    with StagedFiles() as stage:  # the whole set and its record, or nothing new
+        temps = [stage.temp(o) for o in outputs]
+        note = write_outputs(result, meta, temps, args.output.suffix.lower())
+        atomic_text_write(stage.temp(sidecar), json.dumps(doc, indent=1))
+    names = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
+    print(
+        f"wrote {names} ({result.shape[-1]}x{result.shape[-2]}, seed {seed}) in "
+        f"{elapsed:.1f} s; settings in {sidecar}"
+    )
+    if note:
+        print(f"note: {note}")
+    return 0
+
+
+#: options of the optimisation methods, which the patch method does not use
+_OPTIMISATION_OPTIONS = (
+    ("steps", "--steps", None),
+    ("J", "--J", None),
+    ("L", "--L", None),
+    ("levels", "--levels", None),
+    ("layers", "--layers", None),
+    ("features", "--features", None),
+    ("weights", "--weights", None),
+    ("histogram", "--histogram", None),
+    ("power_spectrum", "--power-spectrum", None),
+    ("to_gaussian", "--to-gaussian", False),
+    ("iso", "--iso", False),
+    ("no_cross_channels", "--no-cross-channels", False),
+)
+
+
+def _refuse_patch_options(args: argparse.Namespace, method: str, chose: str) -> None:
+    """A one-line error for options of the optimisation methods given with ``patch``."""
+    if method != "patch":
+        return
+    given = [
+        flag for name, flag, default in _OPTIMISATION_OPTIONS if getattr(args, name) != default
+    ]
+    if given:
+        s = "s" * (len(given) > 1)
+        raise TexsynthError(
+            f"{chose}{', '.join(given)}: option{s} of the optimisation methods, not used by the "
+            "patch method; drop the option or pass --method scattering (or another "
+            "optimisation method) to use it"
+        )
+
+
+#: options of the feature-network methods only (VGG19 or random filters)
+_NETWORK_OPTIONS = (("features", "--features"), ("weights", "--weights"), ("layers", "--layers"))
+
+
+def _refuse_network_options(args: argparse.Namespace, method: str, *, auto: bool) -> None:
+    """A one-line error for ``--features``, ``--weights`` or ``--layers`` given with a
+    method that has no feature-network term (they would be silently ignored)."""
+    from ..methods import METHODS, parse_method
+
+    given = [flag for name, flag in _NETWORK_OPTIONS if getattr(args, name, None) is not None]
+    if not given or method == "patch":  # (patch: refused with the optimisation options)
+        return
+    if any(METHODS[name].network for _, name in parse_method(method)):
+        return
+    networks = [m.name for m in METHODS.values() if m.network]
+    s = "s" * (len(given) > 1)
+    used = f"{method!r}, the method --method auto chose," if auto else f"method {method!r},"
+    raise TexsynthError(
+        f"{', '.join(given)}: option{s} of the feature-network methods "
+        f"({', '.join(networks)}), not used by {used} which has no network; drop the "
+        f"option{s} or pass e.g. --method gram or --method '{method}+gram'"
+    )
+
+
+def _output_size(
+    args: argparse.Namespace, exemplar_hw: tuple[int, int], init: torch.Tensor | None
+) -> tuple[int, int, str]:
+    """``(H, W, note)`` of synth's output: ``--init``'s size (it is the start of the
+    output), else ``--size``, else the exemplar's; a one-line error, before any work, when
+    ``--size`` contradicts the image being filled."""
+    from .._checks import size_text
+
+    if init is not None:
+        Hi, Wi = (int(v) for v in init.shape[-2:])
+        if args.size is not None and tuple(args.size) != (Hi, Wi):
+            raise TexsynthError(
+                f"--size {size_text(*args.size)} differs from the size of --init "
+                f"{str(args.init)!r} ({size_text(Hi, Wi)}): the output takes the size of "
+                "--init; drop --size or give an --init of that size"
+            )
+        return Hi, Wi, " (the size of --init)"
+    if args.mask is not None and args.size is not None and tuple(args.size) != exemplar_hw:
+        raise TexsynthError(
+            f"--size {size_text(*args.size)} differs from the exemplar's "
+            f"{size_text(*exemplar_hw)}: with --mask (inpainting) the output is the exemplar "
+            "with its white pixels filled; drop --size, or pass the image to fill as --init"
+        )
+    if args.size is not None:
+        return int(args.size[0]), int(args.size[1]), ""
+    return exemplar_hw[0], exemplar_hw[1], ""
+
+
+def _is_photo(image: torch.Tensor, meta: ImageMeta) -> bool:
+    """What the file says: 8-bit (or 1-bit) data, or colour in [0, 1], is a photo; float
+    and 16-bit grey data are fields."""
+    if meta.dtype in ("uint8", "bool"):
+        return True
+    return image.shape[0] == 3 and float(image.min()) >= 0.0 and float(image.max()) <= 1.0
+
+
+def _steps_note(steps: int | None, method: str) -> str:
+    if method == "patch":
+        return ""
+    return f", {steps} steps at the coarsest level" if steps is not None else ""
+
+
+#: rough seconds per 256x256 grey output on a 2-core CPU (docs/quality.md), by quality
+_SECONDS_256 = {"fast": 3.0, "default": 9.0, "best": 20.0}
+
+
+def _eta(method: str, channels: int, pixels: int, quality: str) -> str:
+    """``about 10 s`` (rough, 2-core CPU): what the start line says of the run's time."""
+    scale = pixels / 65536
+    if method == "patch":
+        seconds = 2.0 * scale * (1 + (channels > 1))
+    else:
+        seconds = _SECONDS_256.get(quality, 9.0) * scale * (3.5 if channels > 1 else 1.0)
+        if "scattering" not in method:  # VGG19 and other networks: about 3x on a CPU
+            seconds *= 3
+    when = f"about {max(seconds, 1):.0f} s" if seconds < 60 else f"about {seconds / 60:.0f} min"
+    return f"{when} on a 2-core CPU (less on a GPU)"
+
+
+def _level_records(report: Any) -> list[dict[str, Any]]:
+    """Per-level entries of the sidecar (the patch method reports sizes only)."""
+    out = []
+    for i, size in enumerate(report.levels):
+        entry: dict[str, Any] = {"size_hw": list(size)}
+        if i < len(report.iterations):
+            entry["J"] = report.scales[i] if i < len(report.scales) else None
+            entry["iterations"] = report.iterations[i]
+            entry["final_loss"] = report.losses[i][-1] if report.losses[i] else None
+        out.append(entry)
+    return out
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from ..methods import METHODS, method_table
+
+    rows = [
+        (
+            "auto",
+            "the default: patch for photos (8-bit files, colour in [0, 1]), scattering for "
+            "fields (float or 16-bit grey data, values outside [0, 1])",
+            "ready (no weights)",
+        ),
+        (
+            "patch",
+            "multi-resolution patch synthesis: copies and stitches exemplar patches; keeps "
+            "edges, joints and whole objects; optimises no statistic",
+            "ready (no weights)",
+        ),
+        *method_table(),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    for name, summary, status in rows:
+        print(f"{name:<{width}}  {summary}")
+        print(f"{'':<{width}}  [{status}]")
+    print(
+        "\ncombine with '+', optionally weighted: --method 'gram+0.5*spectrum' (a weight "
+        "multiplies the term's calibrated default)"
+    )
+    gc = " or gc" if "gc" in METHODS else ""
+    print(
+        "\nwhich to choose: auto is the default. Photos of objects and structured textures "
+        f"(brick, tiles, stones): patch{gc}. Fields, and wherever the statistics must match "
+        "(science, measurement): scattering. Regular fabric and weaves: gram+spectrum."
+    )
+    return 0
+
+
+def cmd_remake(args: argparse.Namespace) -> int:
+
+    from ..atomic import StagedFiles
+    from ..methods import METHODS, parse_method
+    from ..synthesis import remake
+
+    terms = parse_method(args.method)  # a bad method fails before any work
+    if args.layers is not None and not any(METHODS[name].network for _, name in terms):
+        raise TexsynthError(
+            f"--layers: layers of the style's feature-network terms; method "
+            f"{args.method.strip()!r} has none, so they would be ignored (the content loss "
+            "takes --content-layers); drop it or pass e.g. --method gram"
+        )
+    sidecar = sidecar_path(args.output)
+    inputs = [("content", args.content), ("style", args.like), ("weights file", args.weights)]
+    check_set([args.output], sidecar, inputs, suffixes=SUPPORTED_SUFFIXES, overwrite=args.overwrite)
+    device = device_of(args.device)
+    content, cmeta = read_image(args.content)
+    style, smeta = read_image(args.like)
+    from ..memory import estimate_synthesis_bytes
+
+    H, W = args.size if args.size is not None else tuple(content.shape[-2:])
+    C = max(content.shape[0], style.shape[0])
+    method = args.method.strip()
+    estimate = estimate_synthesis_bytes(
+        (C, *style.shape[-2:]),
+        (H, W),
+        method=method + "+gram",  # + the content network
+    )
+    check_run_memory(args, estimate, device, "use a smaller --size")
+    print(
+        f"texsynth: remake with {method} (given with --method; remake's default is gram), "
+        f"{args.steps} steps, {W}x{H}; {_eta(method, C, H * W, 'default')}",
+        flush=True,
+    )
+    if content.shape[0] != style.shape[0]:
+        if content.shape[0] == 1:
+            content = content.expand(style.shape[0], -1, -1)
+        elif style.shape[0] == 1:
+            style = style.expand(content.shape[0], -1, -1)
+    seed = args.seed if args.seed is not None else 0
+    start = time.perf_counter()
+    result, report = remake(
+        content,
+        style,
+        method=method,
+        content_weight=args.content_weight,
+        content_layers=args.content_layers,
+        features=args.features or "vgg19",
+        weights_file=args.weights,
+        layers=args.layers,
+        size=args.size,
+        steps=args.steps,
+        seed=seed,
+        device=device,
+        progress=not args.quiet,
+        report=True,
+    )
+    elapsed = time.perf_counter() - start
+    doc = {
+        **record("remake"),
+        "content": str(args.content),
+        "style": str(args.like),
+        "outputs": [str(args.output)],
+        "seed": seed,
+        "device": str(device),
+        "method": method,
+        "method_reason": "given with --method (remake's default is gram)",
+        "quality": "default",
+        "settings": {
+            "method": method,
+            "content_weight": args.content_weight,
+            "content_layers": args.content_layers,
+            "features": args.features or "vgg19",
+            "weights": str(args.weights) if args.weights else None,
+            "layers": args.layers,
+            "steps": args.steps,
+            "size_hw": list(result.shape[-2:]),
+        },
+        "levels": [
+            {"size_hw": list(sz), "iterations": it, "final_loss": min(h)}
+            for sz, it, h in zip(report.levels, report.iterations, report.losses, strict=True)
+        ],
+        "seconds": round(elapsed, 3),
+    }
+    with StagedFiles() as stage:  # the image and its record, or nothing new
+        out = stage.temp(args.output)
+        note = write_outputs(result.cpu(), smeta, [out], args.output.suffix.lower())
+        atomic_text_write(stage.temp(sidecar), json.dumps(doc, indent=1))
+    print(f"wrote {args.output} in {elapsed:.1f} s; settings in {sidecar}")
+    if note:
+        print(f"note: {note}")
+    return 0
