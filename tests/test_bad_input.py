@@ -640,7 +640,7 @@ def test_python_messages_and_sizes() -> None:
 
 
 def test_nonfinite_message_names_the_python_option_and_the_cli_route(tmp_path: Path) -> None:
-    from texsynth.io1d import read_signal
+    from texsynth.io import read_signal
 
     a = np.ones((16, 16), np.float32)
     a[0, 0] = np.inf
@@ -663,8 +663,7 @@ def test_no_library_warning_or_open_file_reaches_the_user(
     import warnings
 
     from texsynth.features._state_dict import load_state_dict_file
-    from texsynth.io import write_image
-    from texsynth.io1d import is_signal_file
+    from texsynth.io import is_signal_file, write_image
 
     rng = np.random.default_rng(0)
     rgb = Image.fromarray((rng.random((16, 16, 3)) * 255).astype(np.uint8))

@@ -11,7 +11,7 @@ import torch
 
 from texsynth import TexsynthError
 from texsynth.cli import main
-from texsynth.io1d import is_signal_file, read_signal, write_signal
+from texsynth.io import is_signal_file, read_signal, write_signal
 
 
 def _walk(n: int = 512, seed: int = 0) -> np.ndarray:

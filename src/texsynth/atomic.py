@@ -25,12 +25,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from .errors import TexsynthError
+from .paths import as_path, check_target, one_line, quote_path
 
 __all__ = [
     "MARKER_KEY",
     "StagedFiles",
+    "atomic_text_write",
+    "atomic_write",
     "check_output",
     "clean_stale_temporaries",
     "is_texsynth_json",
@@ -47,10 +51,6 @@ MARKER_KEY = "texsynth_file"
 _TEMP_EXTRA = 2 * (1 + 5 + 7 + 1 + 8)
 #: Temporaries without a process id (older versions) count as stale after this long.
 _STALE_SECONDS = 3600.0
-
-
-def _q(path: Path) -> str:
-    return repr(str(path))
 
 
 def temp_path(path: str | os.PathLike[str]) -> Path:
@@ -244,31 +244,33 @@ def check_output(
     suffix = path.suffix.lower()
     if suffixes is not None and suffix not in suffixes:
         raise TexsynthError(
-            f"{option} {_q(path)}: unknown output type {path.suffix or '(no suffix)'!r}; "
+            f"{option} {quote_path(path)}: unknown output type {path.suffix or '(no suffix)'!r}; "
             f"use one of {', '.join(suffixes)}{hint}"
         )
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         raise TexsynthError(
-            f"{option} {_q(path)}: output folder {_q(folder)} {what}; create it first "
-            "or choose another folder"
+            f"{option} {quote_path(path)}: output folder {quote_path(folder)} {what}; create it "
+            "first or choose another folder"
         )
     if path.is_dir():
-        example = f", e.g. {_q(path / ('out' + suffixes[0]))}" if suffixes else ""
-        raise TexsynthError(f"{option} {_q(path)} is a directory; choose another name{example}")
+        example = f", e.g. {quote_path(path / ('out' + suffixes[0]))}" if suffixes else ""
+        raise TexsynthError(
+            f"{option} {quote_path(path)} is a directory; choose another name{example}"
+        )
     for name, inp in inputs:
         if inp is not None and _same_file(path, inp):
             raise TexsynthError(
-                f"{option} {_q(path)} is the {name} of this run; choose another output "
+                f"{option} {quote_path(path)} is the {name} of this run; choose another output "
                 "name (texsynth never overwrites its inputs)"
             )
     if (path.exists() or path.is_symlink()) and not path.is_file():
         raise TexsynthError(
-            f"{option} {_q(path)} exists and is not a regular file; choose another name"
+            f"{option} {quote_path(path)} exists and is not a regular file; choose another name"
         )
     if path.is_file() and not overwrite and (ours is None or not ours(path)):
         raise TexsynthError(
-            f"{option} {_q(path)} exists and was not written by texsynth; pass "
+            f"{option} {quote_path(path)} exists and was not written by texsynth; pass "
             "--overwrite to replace it, or choose another name"
         )
     if not probe:
@@ -281,10 +283,10 @@ def check_output(
         if exc.errno == errno.ENAMETOOLONG:
             raise TexsynthError(
                 f"{option}: file name {path.name[:20]}... is too long for folder "
-                f"{_q(folder)}; use a shorter name"
+                f"{quote_path(folder)}; use a shorter name"
             ) from None
         raise TexsynthError(
-            f"{option} {_q(path)}: cannot write in folder {_q(folder)} ({reason}); "
+            f"{option} {quote_path(path)}: cannot write in folder {quote_path(folder)} ({reason}); "
             "choose a writable folder"
         ) from None
     os.close(fd)
@@ -341,10 +343,39 @@ class StagedFiles:
                 except OSError as exc:
                     self._pairs = self._pairs[i:]
                     raise TexsynthError(
-                        f"cannot move the finished file into place as {_q(final)} "
+                        f"cannot move the finished file into place as {quote_path(final)} "
                         f"({exc.strerror or type(exc).__name__}); check the folder and "
                         "run again"
                     ) from None
             self._pairs.clear()
         finally:
             self.discard()
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Run ``write`` on a temporary file next to ``path``, then rename it over ``path``."""
+    tmp = temp_path(path)  # hidden, tagged with the process id (stale ones are cleaned)
+    done = False
+    try:
+        with open(tmp, "xb"):  # claim the name; permissions follow the umask
+            pass
+        with open(tmp, "wb") as f:  # "wb", not "xb": astropy only knows the usual modes
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        done = True
+    except OSError as exc:
+        raise TexsynthError(f"cannot write {quote_path(path)}: {one_line(exc)}") from None
+    finally:
+        if not done:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def atomic_text_write(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically (temporary file, then rename)."""
+    path = as_path(path, "path")
+    check_target(path)
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    return path

@@ -6,7 +6,7 @@ as ``texsynth: error: <message>`` and exits with status 2, never with a tracebac
 
 from __future__ import annotations
 
-__all__ = ["TexsynthError"]
+__all__ = ["TexsynthError", "TexsynthWarning"]
 
 
 class TexsynthError(ValueError):
@@ -23,3 +23,7 @@ class TexsynthError(ValueError):
     def cli_message(self) -> str:
         """The message the ``texsynth`` command prints."""
         return self.cli or str(self)
+
+
+class TexsynthWarning(UserWarning):
+    """Data was read, but something was changed or lost on the way (e.g. an alpha channel)."""

@@ -285,9 +285,9 @@ def write_report(
         img = _png_report(report, images, charts, title)
         buf = io.BytesIO()
         img.save(buf, format="PNG")
-        from .io import _atomic_write
+        from .atomic import atomic_write
 
-        _atomic_write(path, lambda f: f.write(buf.getvalue()))
+        atomic_write(path, lambda f: f.write(buf.getvalue()))
         return path
     atomic_text_write(path, _html_report(report, images, charts, title))
     return path

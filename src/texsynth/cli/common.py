@@ -289,9 +289,9 @@ def check_set(
 def check_writer(suffix: str) -> None:
     """The optional library a format needs is installed (else a one-line error now)."""
     if suffix in (".fits", ".fit", ".fts"):
-        from ..io import _fits_module
+        from ..io import fits_module
 
-        _fits_module("writing")
+        fits_module("writing")
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:

@@ -160,7 +160,7 @@ def checkpoint_path(model_path: Path) -> Path:
 def _check_train_input(path: Path) -> None:
     """``train`` takes an image: refuse a 1-D signal file (a ``.csv``, a 1-D ``.npy`` or
     ``.npz``) with a line that says so, not "unknown file type"."""
-    from ..io1d import is_signal_file
+    from ..io import is_signal_file
 
     if is_signal_file(path):
         raise TexsynthError(

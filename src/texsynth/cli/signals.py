@@ -16,8 +16,7 @@ from typing import Any
 import torch
 
 from ..errors import TexsynthError
-from ..io import atomic_text_write
-from ..io1d import SIGNAL_SUFFIXES, read_signal, write_signal
+from ..io import SIGNAL_SUFFIXES, atomic_text_write, read_signal, write_signal
 from ..stats import ScatCov
 from ..wavelets import XI0
 from .common import (
@@ -167,7 +166,7 @@ def synth_signal(args: argparse.Namespace) -> int:
 def wants_signal(args: argparse.Namespace, path: Path | None = None) -> bool:
     """Whether a command should treat ``path`` (default: ``args.input``) as a 1-D signal:
     ``--signal`` was given, or it is a ``.csv`` file or a 1-D ``.npy``/``.npz`` array."""
-    from ..io1d import is_signal_file
+    from ..io import is_signal_file
 
     target = Path(args.input) if path is None else Path(path)
     return bool(getattr(args, "signal", False)) or is_signal_file(target)

@@ -19,7 +19,7 @@ float64, anything else becomes float32.
 from __future__ import annotations
 
 import csv
-import io
+import io as _stdio
 import logging
 import os
 from dataclasses import dataclass
@@ -29,17 +29,10 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from .errors import TexsynthError
-from .io import (
-    _atomic_write,
-    _input_size,
-    _one_line,
-    _q,
-    as_path,
-    check_target,
-    nonfinite_error,
-    real_array,
-)
+from ..atomic import atomic_write
+from ..errors import TexsynthError
+from ..paths import as_path, check_target, input_size, one_line, quote_path
+from .images import nonfinite_error, real_array
 
 __all__ = ["SIGNAL_SUFFIXES", "SignalMeta", "is_signal_file", "read_signal", "write_signal"]
 
@@ -77,7 +70,7 @@ def _format_of(path: Path, action: str) -> str:
     suffix = path.suffix.lower()
     if suffix not in SIGNAL_SUFFIXES:
         raise TexsynthError(
-            f"cannot {action} {_q(path)} as a 1-D signal: unknown file type "
+            f"cannot {action} {quote_path(path)} as a 1-D signal: unknown file type "
             f"{path.suffix or '(no suffix)'!r}; use one of {', '.join(SIGNAL_SUFFIXES)}"
         )
     return suffix[1:]
@@ -138,8 +131,8 @@ def read_signal(
     """
     p = as_path(path, "path")
     fmt = _format_of(p, "read")
-    if _input_size(p, "a signal file") == 0:
-        raise TexsynthError(f"{_q(p)} is empty (0 bytes); give a file with samples")
+    if input_size(p, "a signal file") == 0:
+        raise TexsynthError(f"{quote_path(p)} is empty (0 bytes); give a file with samples")
     columns = None
     if fmt == "csv":
         data, columns = _read_csv(p)
@@ -161,11 +154,11 @@ def _read_numpy(path: Path) -> np.ndarray:
             arr = loaded
     except Exception as exc:  # any library failure means an unreadable file
         raise TexsynthError(
-            f"cannot read {_q(path)}: {_one_line(exc)}; the file may be corrupt or truncated"
+            f"cannot read {quote_path(path)}: {one_line(exc)}; the file may be corrupt or truncated"
         ) from None
     if arr is None:
         raise TexsynthError(
-            f"{_q(path)} holds {len(keys)} arrays (keys: {', '.join(keys) or 'none'}); "
+            f"{quote_path(path)} holds {len(keys)} arrays (keys: {', '.join(keys) or 'none'}); "
             "name the one to read 'signal', or save just one"
         )
     return arr
@@ -173,11 +166,11 @@ def _read_numpy(path: Path) -> np.ndarray:
 
 def _read_csv(path: Path) -> tuple[np.ndarray, tuple[str, ...] | None]:
     """Rows of numbers (``[rows, columns]`` float64) and the header's names, if any."""
-    q = _q(path)
+    q = quote_path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise TexsynthError(f"cannot read {q}: {_one_line(exc)}; save it as UTF-8 text") from None
+        raise TexsynthError(f"cannot read {q}: {one_line(exc)}; save it as UTF-8 text") from None
     lines = [
         (i + 1, line)
         for i, line in enumerate(text.splitlines())
@@ -191,7 +184,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, tuple[str, ...] | None]:
     def split(line: str) -> list[str]:
         if delim is None:
             return line.split()
-        return [f.strip() for f in next(csv.reader(io.StringIO(line), delimiter=delim))]
+        return [f.strip() for f in next(csv.reader(_stdio.StringIO(line), delimiter=delim))]
 
     header: tuple[str, ...] | None = None
     first_fields = split(first)
@@ -239,7 +232,7 @@ def _finish(
     columns: tuple[str, ...] | None,
     allow_nonfinite: bool,
 ) -> tuple[torch.Tensor, SignalMeta]:
-    q = _q(path)
+    q = quote_path(path)
     if data.dtype.kind not in "biuf":
         raise TexsynthError(f"{q} holds {data.dtype} data; a signal must hold real numbers")
     dtype_name = data.dtype.name
@@ -318,7 +311,7 @@ def write_signal(
     """
     p = as_path(path, "path")
     fmt = _format_of(p, "write")
-    q = _q(p)
+    q = quote_path(p)
     check_target(p)
     arr = _as_cn(signal, q)
     wide = arr.dtype == np.float64 or (meta is not None and meta.dtype == "float64")
@@ -339,7 +332,7 @@ def write_signal(
         else:
             np.save(f, arr[0] if arr.shape[0] == 1 else arr, allow_pickle=False)
 
-    _atomic_write(p, write)
+    atomic_write(p, write)
     logger.debug("wrote %s: shape %s, %s", p, arr.shape, arr.dtype)
     return p
 
@@ -370,7 +363,7 @@ def _as_cn(signal: Any, q: str) -> np.ndarray:
 def _csv_text(arr: np.ndarray, names: tuple[str, ...] | None) -> str:
     """One column per channel, ``%.9g`` (float32) or ``%.17g`` (float64)."""
     fmt = "%.17g" if arr.dtype == np.float64 else "%.9g"
-    buf = io.StringIO()
+    buf = _stdio.StringIO()
     if names is not None:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(names)
