@@ -239,3 +239,36 @@ def test_cli_remake(tmp_path: Path) -> None:
     assert code == 0 and out.is_file()
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["settings"]["method"] == "random" and doc["settings"]["size_hw"] == [40, 40]
+
+
+def test_a_new_method_is_one_loss_class_and_one_registry_entry() -> None:
+    """Registering a descriptor makes it a method term everywhere: parsing, the table
+    ``texsynth methods`` prints, and synthesis."""
+    import pytest
+    import torch
+
+    from texsynth import TexsynthError, synthesize
+    from texsynth.losses import HistogramLoss
+    from texsynth.methods import METHODS, MethodInfo, method_table, parse_method, register_method
+
+    built: list[int] = []
+
+    def factory(builder, level):  # type: ignore[no-untyped-def]
+        built.append(level.J)
+        return HistogramLoss(level.exemplar, in_mask=level.in_mask)
+
+    info = MethodInfo("values", "pixel values only (test)", None, 2.0, factory)
+    register_method(info)
+    try:
+        assert parse_method("scattering+0.5*values") == [(1.0, "scattering"), (1.0, "values")]
+        assert any(row[0] == "values" for row in method_table())
+        ex = torch.rand(1, 32, 32, generator=torch.Generator().manual_seed(0))
+        out = synthesize(ex, method="scattering+values", steps=3, levels=2, seed=0,
+                         progress=False)  # fmt: skip
+        assert out.shape == (1, 1, 32, 32) and len(built) == 2  # one loss per level
+        with pytest.raises(TexsynthError, match="exists"):
+            register_method(info)
+        with pytest.raises(TexsynthError, match="lower-case"):
+            register_method(MethodInfo("Bad-Name", "", None, 1.0, factory))
+    finally:
+        METHODS.pop("values", None)

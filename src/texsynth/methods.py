@@ -5,6 +5,11 @@ weighted: ``"scattering"``, ``"gram"``, ``"gram+spectrum"``, ``"swd+0.5*gram"``.
 (:func:`texsynth.synthesize`) asks a :class:`LossBuilder` for the loss of each level of its
 coarse-to-fine pyramid; descriptors that use a feature network load it once and rebuild
 their targets per level.
+
+The names resolve through a registry, :data:`METHODS`: each :class:`MethodInfo` carries a
+factory that builds its loss for one level. A new method is one loss class
+(:class:`~texsynth.losses.TextureLoss`) and one :func:`register_method` call; method strings,
+``texsynth methods`` and the engine then know it.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from .spectral_constraint import SpectralConstraintLoss
 __all__ = [
     "DEFAULT_POWER_SPECTRUM",
     "METHODS",
+    "Level",
     "LossBuilder",
     "MethodInfo",
     "method_table",
     "parse_method",
+    "register_method",
 ]
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
@@ -42,65 +49,173 @@ CONTENT_WEIGHT = 10.0
 
 
 @dataclass(frozen=True)
+class Level:
+    """What a method's factory gets to build its loss for one pyramid level."""
+
+    exemplar: torch.Tensor  # the level's exemplar, in the engine's working space
+    J: int  # scattering scales at this level
+    in_mask: torch.Tensor | None  # exemplar pixels to use (1) or ignore (0)
+    reference: torch.Tensor | None  # second field of cross-synthesis (scattering only)
+    edge: bool  # score outputs as non-periodic (inpainting)
+    finest: bool  # the last (full-resolution) level
+
+
+#: a method's factory: (the builder, with its networks and options; the level) -> the loss
+#: of that level, or None to leave the term out at that level
+Factory = Callable[["LossBuilder", Level], "TextureLoss | None"]
+
+
+@dataclass(frozen=True)
 class MethodInfo:
-    """One texture descriptor usable in a method string."""
+    """One texture descriptor usable in a method string: an entry of :data:`METHODS`.
+
+    Attributes
+    ----------
+    name
+        Its name in method strings (lower-case letters and ``_``).
+    summary
+        One line for ``texsynth methods``: what it matches, and the paper.
+    network
+        The feature network it needs (``"vgg19"``, ``"random"``) or ``None``.
+    default_weight
+        Calibrated weight; a weight written in the method string multiplies it.
+    build
+        Its factory (:data:`Factory`).
+    """
 
     name: str
     summary: str
-    network: str | None  # "vgg19" / "random": the feature network it needs; None: none
-    default_weight: float  # calibrated weight; a weight in the method string multiplies it
+    network: str | None
+    default_weight: float
+    build: Factory
 
 
-METHODS: dict[str, MethodInfo] = {
-    m.name: m
-    for m in (
-        MethodInfo(
-            "scattering",
-            "scattering covariance S0-S4 (seeds 000/001): any image or float field, no weights",
-            None,
-            1.0,
-        ),
-        MethodInfo(
-            "gram",
-            "Gram matrices of VGG19 conv1_1, pool1-pool4 (Gatys et al. 2015)",
-            "vgg19",
-            10.0,
-        ),
-        MethodInfo(
-            "swd",
-            "sliced Wasserstein distance of VGG19 feature distributions (Heitz et al. 2021)",
-            "vgg19",
-            30.0,
-        ),
-        MethodInfo(
-            "gap",
-            "global average pooling: channel means of VGG19 layers (seed 004)",
-            "vgg19",
-            30.0,
-        ),
-        MethodInfo(
-            "random",
-            "Gram matrices of seeded random multi-scale filters (Ustyuzhaninov et al. 2017)",
-            "random",
-            30.0,
-        ),
-        # gc's loss is not 0 for a second real crop (about 3.5, noise 4.5-5.3: a crop's
-        # patches are near the exemplar's, not equal), so its weight was set by eye on 256^2
-        # syntheses: 1 left Voronoi cells noisy, 5-20 gave flat cells and continuous borders
-        MethodInfo(
-            "gc",
-            "guided correspondence: VGG19 patches matched to the exemplar's (Zhou et al. 2023)",
-            "vgg19",
-            10.0,
-        ),
-        MethodInfo(
-            "spectrum",
-            "Fourier-modulus constraint (Liu, Gousseau & Xia 2016); add it to another term",
-            None,
-            10.0,
-        ),
+def _scattering(b: LossBuilder, lv: Level) -> TextureLoss:
+    return ScatteringLoss(
+        lv.exemplar,
+        J=lv.J,
+        in_mask=lv.in_mask,
+        reference=lv.reference,
+        edge=lv.edge,
+        **b.scattering,
     )
-}
+
+
+def _spectrum(b: LossBuilder, lv: Level) -> TextureLoss | None:
+    # at the finest level only (as in Liu et al., whose synthesis has one scale): the
+    # Fourier modulus of a downsampled photo is a brittle target, and imposing it at the
+    # coarse levels broke the mortar lines of a brick wall that the finest level keeps
+    return SpectralConstraintLoss(lv.exemplar, in_mask=lv.in_mask) if lv.finest else None
+
+
+def _network(make: Callable[..., TextureLoss], name: str) -> Factory:
+    """A factory for a loss on feature-network activations: built once (the network and
+    its options from the builder), then rebuilt per level with ``at``."""
+
+    def factory(b: LossBuilder, lv: Level) -> TextureLoss:
+        return b.network_loss(name, lv, make)
+
+    return factory
+
+
+METHODS: dict[str, MethodInfo] = {}
+"""The registry of texture descriptors, by name (see :func:`register_method`)."""
+
+
+def register_method(info: MethodInfo, *, replace: bool = False) -> MethodInfo:
+    """Add a texture descriptor to :data:`METHODS` (``replace``: overwrite one of the same
+    name). Method strings, :class:`LossBuilder` and ``texsynth methods`` use it at once.
+
+    Examples
+    --------
+    >>> from texsynth.losses import HistogramLoss
+    >>> from texsynth.methods import METHODS, MethodInfo, parse_method, register_method
+    >>> _ = register_method(MethodInfo(
+    ...     "values", "pixel histogram alone", None, 1.0,
+    ...     lambda b, lv: HistogramLoss(lv.exemplar, in_mask=lv.in_mask)))
+    >>> parse_method("scattering+values")
+    [(1.0, 'scattering'), (1.0, 'values')]
+    >>> _ = METHODS.pop("values")
+    """
+    if not isinstance(info, MethodInfo):
+        raise TexsynthError(f"register a MethodInfo, got {type(info).__name__}")
+    if not re.fullmatch(r"[a-z_]+", info.name):
+        raise TexsynthError(
+            f"method name {info.name!r}: use lower-case letters and '_' (it is parsed from "
+            "method strings such as 'gram+0.5*name')"
+        )
+    if info.name in METHODS and not replace:
+        raise TexsynthError(f"method {info.name!r} exists; pass replace=True to overwrite it")
+    if not (math.isfinite(info.default_weight) and info.default_weight > 0):
+        raise TexsynthError(f"default_weight must be > 0, got {info.default_weight!r}")
+    METHODS[info.name] = info
+    return info
+
+
+for _info in (
+    MethodInfo(
+        "scattering",
+        "scattering covariance S0-S4 (Cheng et al. 2024, as foscat): any image or float "
+        "field, no weights",
+        None,
+        1.0,
+        _scattering,
+    ),
+    MethodInfo(
+        "gram",
+        "Gram matrices of VGG19 conv1_1, pool1-pool4 (Gatys et al. 2015)",
+        "vgg19",
+        10.0,
+        _network(lambda ex, b, **kw: GramLoss(ex, **kw), "gram"),
+    ),
+    MethodInfo(
+        "swd",
+        "sliced Wasserstein distance of VGG19 feature distributions (Heitz et al. 2021)",
+        "vgg19",
+        30.0,
+        _network(lambda ex, b, **kw: SlicedWassersteinLoss(ex, seed=b.seed, **kw), "swd"),
+    ),
+    MethodInfo(
+        "gap",
+        "global average pooling: channel means of VGG19 layers (texture extraction on an "
+        "autoencoder's features)",
+        "vgg19",
+        30.0,
+        _network(lambda ex, b, **kw: GAPLoss(ex, **kw), "gap"),
+    ),
+    MethodInfo(
+        "random",
+        "Gram matrices of seeded random multi-scale filters (Ustyuzhaninov et al. 2017)",
+        "random",
+        30.0,
+        _network(lambda ex, b, **kw: GramLoss(ex, **kw), "random"),
+    ),
+    # gc's loss is not 0 for a second real crop (about 3.5, noise 4.5-5.3: a crop's
+    # patches are near the exemplar's, not equal), so its weight was set by eye on 256^2
+    # syntheses: 1 left Voronoi cells noisy, 5-20 gave flat cells and continuous borders
+    MethodInfo(
+        "gc",
+        "guided correspondence: VGG19 patches matched to the exemplar's (Zhou et al. 2023)",
+        "vgg19",
+        10.0,
+        # its own default layers (conv3_1, conv4_1) unless layers are given
+        _network(
+            lambda ex, b, **kw: GuidedCorrespondenceLoss(
+                ex, seed=b.seed, **{**kw, "layers": b.layers}
+            ),
+            "gc",
+        ),
+    ),
+    MethodInfo(
+        "spectrum",
+        "Fourier-modulus constraint (Liu, Gousseau & Xia 2016); add it to another term",
+        None,
+        10.0,
+        _spectrum,
+    ),
+):
+    register_method(_info)
+
 
 #: one term: an optional weight token (anything up to '*', checked as a number after the
 #: match, so that 'nan*gram' is a bad weight, not an unknown name) and a name
@@ -260,6 +375,7 @@ class LossBuilder:
         self.seed = seed
         names = [n for _, n in self.terms]
         padding = "circular" if periodic else "reflect"
+        self.padding = padding
         needs_vgg = features == "vgg19" and (
             any(METHODS[n].network == "vgg19" for n in names)
             or (content is not None and (weights_file is not None or vgg_available()))
@@ -309,31 +425,28 @@ class LossBuilder:
         """Whether a term needs the scattering scales (``J``)."""
         return any(n == "scattering" for _, n in self.terms)
 
-    def _network_loss(
-        self, name: str, ex: torch.Tensor, in_mask: torch.Tensor | None
-    ) -> TextureLoss:
-        """A feature-network term: built once, then rebuilt per level with ``at``."""
+    def network_loss(self, name: str, lv: Level, make: Callable[..., TextureLoss]) -> TextureLoss:
+        """A feature-network term ``name``: built once with ``make(exemplar, builder,
+        extractor=..., layers=..., transform=..., in_mask=...)``, then rebuilt per level with
+        ``at``."""
         if name in self._network_losses:
-            return self._network_losses[name].at(ex, in_mask=in_mask)
-        if name == "random" or self.features == "random":
+            return self._network_losses[name].at(lv.exemplar, in_mask=lv.in_mask)
+        if METHODS[name].network == "random" or self.features == "random":
+            if self.random is None:
+                self.random, self.random_layers = feature_extractor(
+                    "random", seed=self.seed, padding=self.padding
+                )
             extractor, default = self.random, self.random_layers
         else:
             extractor, default = self.vgg, self.vgg_layers
-        kw: dict[str, Any] = dict(
+        loss = make(
+            lv.exemplar,
+            self,
             extractor=extractor,
             layers=self.layers or default,
             transform=self.to_image,
-            in_mask=in_mask,
+            in_mask=lv.in_mask,
         )
-        loss: TextureLoss
-        if name in ("gram", "random"):
-            loss = GramLoss(ex, **kw)
-        elif name == "swd":
-            loss = SlicedWassersteinLoss(ex, seed=self.seed, **kw)
-        elif name == "gc":  # its own default layers (conv3_1, conv4_1) unless given
-            loss = GuidedCorrespondenceLoss(ex, seed=self.seed, **{**kw, "layers": self.layers})
-        else:
-            loss = GAPLoss(ex, **kw)
         self._network_losses[name] = loss
         return loss
 
@@ -347,26 +460,15 @@ class LossBuilder:
         edge: bool,
         finest: bool = True,
     ) -> TextureLoss:
-        """The loss of one level, for the level's exemplar ``ex`` (working space).
-
-        The spectrum constraint applies at the ``finest`` level only (as in Liu et al.,
-        whose synthesis has one scale): the Fourier modulus of a downsampled photo is a
-        brittle target, and imposing it at the coarse levels broke the mortar lines of a
-        brick wall that the finest-level constraint keeps.
-        """
+        """The loss of one level, for the level's exemplar ``ex`` (working space): every
+        term's factory (:data:`METHODS`), plus the histogram, power-spectrum and content
+        terms."""
+        level = Level(ex, J, in_mask, reference, edge, finest)
         total: TextureLoss | None = None
         for weight, name in self.terms:
-            term: TextureLoss
-            if name == "spectrum" and not finest:
+            term = METHODS[name].build(self, level)
+            if term is None:
                 continue
-            if name == "scattering":
-                term = ScatteringLoss(
-                    ex, J=J, in_mask=in_mask, reference=reference, edge=edge, **self.scattering
-                )
-            elif name == "spectrum":
-                term = SpectralConstraintLoss(ex, in_mask=in_mask)
-            else:
-                term = self._network_loss(name, ex, in_mask)
             term = weight * term if weight != 1.0 else term
             total = term if total is None else total + term
         assert total is not None
