@@ -79,6 +79,8 @@ def d(tmp_path: Path) -> Path:
     # the "should fix (messages)" cases
     Image.fromarray(np.full((24, 24), 255, np.uint8)).save(tmp_path / "white.png")
     Image.fromarray(np.full((24, 24), 128, np.uint8)).save(tmp_path / "const.png")
+    Image.fromarray(np.zeros((24, 24), np.uint8)).save(tmp_path / "black.png")
+    Image.fromarray(np.full((12, 20), 255, np.uint8)).save(tmp_path / "small_mask.png")
     Image.fromarray((rng.random((2, 2)) * 255).astype(np.uint8)).save(tmp_path / "tiny.png")
     np.save(tmp_path / "wide.npy", rng.random((16, 40)).astype(np.float32))  # W=40, H=16
     nan = rng.random((24, 24)).astype(np.float32)
@@ -114,7 +116,7 @@ CASES = [
     (["sample", "{d}/m.safetensors", "-o", "{d}/photo.png"], "--overwrite"),
     # 6: outputs checked before any work
     (["synth", "{d}/ex.png", "-o", "{d}/x.xyz"], "unknown output type '.xyz'"),
-    (["synth", "{d}/ex.png", "-o", "{d}/sub"], "unknown output type"),
+    (["synth", "{d}/ex.png", "-o", "{d}/sub"], "/sub' is a directory"),
     (["synth", "{d}/ex.png", "-o", "{d}/adir.png"], "is a directory"),
     (["synth", "{d}/ex.png", "-o", "{d}/blk.png", "--n", "4"], "blk.json' is a directory"),
     (["sample", "{d}/m.safetensors", "-o", "{d}/blk_{i}.png"], "blk.json' is a directory"),
@@ -255,6 +257,31 @@ CASES = [
     # issue 15 on the command line: patch takes none of the optimisation options
     (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--method", "patch", "--steps", "5"], "--steps"),
     (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--quality", "ultra"], "invalid choice"),
+    # audit of the fixes: a grey mask counts as white from mid-grey up (all white here: the
+    # whole-exemplar message, never "excludes every pixel"); an all-black one in CLI words;
+    # a mask of another size in WxH and CLI words
+    (
+        ["synth", "{d}/ex.png", "-o", "{d}/o.png", "--mask", "{d}/const.png", "--method", "patch"],
+        "the mask covers the whole exemplar",
+    ),
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--mask", "{d}/black.png"], "black everywhere"),
+    (
+        [
+            "synth",
+            "{d}/ex.png",
+            "-o",
+            "{d}/o.png",
+            "--mask",
+            "{d}/small_mask.png",
+            "--method",
+            "patch",
+            "--quality",
+            "fast",
+        ],  # fmt: skip
+        "--mask is 20x12 pixels but the exemplar is 24x24",
+    ),
+    # a huge --n is refused by its memory before its million file names are checked
+    (["synth", "{d}/ex.png", "-o", "{d}/o.png", "--n", "1000000"], "of memory (estimate)"),
 ]
 
 
@@ -709,3 +736,54 @@ def test_fits_header_warnings_are_one_texsynth_line(
     assert main(["stats", str(tmp_path / "f.fits")]) == 0
     err = capsys.readouterr().err
     assert err.startswith("texsynth: warning:") and err.count("\n") == 1, err
+
+
+def test_audit_fixes_in_the_api(d: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seeds, devices, paths, widths and sizes the API refuses in one line before work."""
+    from texsynth.generators import generate_samples, load_generator
+
+    model = load_generator(d / "m.safetensors")
+    for kwargs, match in (
+        ({"seed": 2**64}, "2\\*\\*63-1"),
+        ({"device": "meta"}, "unknown device"),
+        ({"max_memory": 1 << 20}, "of memory"),
+        ({"output": "list"}, "output must be"),
+    ):
+        with pytest.raises(TexsynthError, match=match):
+            generate_samples(model, 1, 2048, 2048, **kwargs)
+    with pytest.raises(TexsynthError, match="file name"):
+        load_generator(None)  # type: ignore[arg-type]
+    with pytest.raises(TexsynthError, match="unknown device"):
+        load_generator(d / "m.safetensors", device="meta")
+    with pytest.raises(TexsynthError, match="width must be an integer from 1 to 512"):
+        train_generator(torch.rand(1, 16, 16), steps=1, size=16, width=100000, progress=False)
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)
+    with pytest.raises(TexsynthError, match="permission denied"):
+        load_generator(d / "m.safetensors")
+
+
+def test_write_and_read_failures_name_the_cause(d: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk says so (even when the writer only reports a short write) and names the
+    user's file, not a hidden temporary; an unreadable file says permission denied."""
+    import errno
+    import shutil
+
+    from texsynth.atomic import atomic_write, temp_path
+    from texsynth.io.formats import _unreadable
+
+    def full(f: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    staged = temp_path(d / "big.npy")  # as a staged set writes it
+    with pytest.raises(TexsynthError, match="'.*/big.npy': no space left on the disk"):
+        atomic_write(staged, full)
+
+    def short(f: object) -> None:
+        raise OSError("262144 requested and 76768 written")
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(1, 1, 0))
+    with pytest.raises(TexsynthError, match="no space left on the disk"):
+        atomic_write(d / "big.npy", short)
+    assert not (d / "big.npy").exists() and not [p for p in d.iterdir() if ".tmp-" in p.name]
+    err = _unreadable(d / "ex.png", PermissionError(13, "Permission denied"))
+    assert "permission denied" in str(err) and "corrupt" not in str(err)

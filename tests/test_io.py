@@ -613,7 +613,7 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(np, "save", broken_save)
-    with pytest.raises(TexsynthError, match="No space left on device"):
+    with pytest.raises(TexsynthError, match="no space left on the disk"):
         write_image(target, torch.zeros(H, W))
     assert _listing(tmp_path) == ["a.npy"]
     assert target.read_bytes() == old

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import struct
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -241,6 +242,11 @@ def check_output(
             f"allows {limit - _TEMP_EXTRA} here (its temporary files need "
             f"{_TEMP_EXTRA} more); use a shorter name"
         )
+    if path.is_dir():
+        example = f", e.g. {quote_path(path / ('out' + suffixes[0]))}" if suffixes else ""
+        raise TexsynthError(
+            f"{option} {quote_path(path)} is a directory; choose another name{example}"
+        )
     suffix = path.suffix.lower()
     if suffixes is not None and suffix not in suffixes:
         raise TexsynthError(
@@ -252,11 +258,6 @@ def check_output(
         raise TexsynthError(
             f"{option} {quote_path(path)}: output folder {quote_path(folder)} {what}; create it "
             "first or choose another folder"
-        )
-    if path.is_dir():
-        example = f", e.g. {quote_path(path / ('out' + suffixes[0]))}" if suffixes else ""
-        raise TexsynthError(
-            f"{option} {quote_path(path)} is a directory; choose another name{example}"
         )
     for name, inp in inputs:
         if inp is not None and _same_file(path, inp):
@@ -366,11 +367,36 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         os.replace(tmp, path)
         done = True
     except OSError as exc:
-        raise TexsynthError(f"cannot write {quote_path(path)}: {one_line(exc)}") from None
+        raise _write_error(path, exc) from None
     finally:
         if not done:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+def _user_name(path: Path) -> Path:
+    """The output a (staged) temporary stands for: ``.out.tmp-123-ab12.png`` -> ``out.png``."""
+    m = _TAGGED.match(path.name)
+    return path.with_name(m[1] + (m[3] or "")) if m else path
+
+
+def _write_error(path: Path, exc: OSError) -> TexsynthError:
+    """A one-line write error naming the user's output (not a hidden temporary) and the
+    cause in plain words: a full disk says so even when the writer only reports a short
+    write ("262144 requested and 76768 written")."""
+    name = quote_path(_user_name(path))
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not full and exc.errno is None:
+        with contextlib.suppress(OSError):
+            full = shutil.disk_usage(path.parent).free < (1 << 20)
+    if full:
+        return TexsynthError(
+            f"cannot write {name}: no space left on the disk; free some space or write "
+            "elsewhere (nothing was left behind)"
+        )
+    if isinstance(exc, PermissionError):
+        return TexsynthError(f"cannot write {name}: permission denied; write elsewhere")
+    return TexsynthError(f"cannot write {name}: {one_line(exc)}")
 
 
 def atomic_text_write(path: str | os.PathLike[str], text: str) -> Path:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._checks import as_image_batch, check_mask
+from ._checks import as_image_batch, check_mask, size_text
 from .cancellation import Cancel, check_cancelled
 from .errors import TexsynthError
 
@@ -823,8 +823,10 @@ def _synthesize_patches(
         raise TexsynthError(f"size {H}x{W} is smaller than patch_size={p}; give a larger size")
     if init_b is not None and tuple(init_b.shape[-2:]) != (H, W):
         raise TexsynthError(
-            f"init is {init_b.shape[-2]}x{init_b.shape[-1]} but the output is {H}x{W}; give "
-            "init of the output's size"
+            f"init is {size_text(*init_b.shape[-2:])} pixels but the output is "
+            f"{size_text(H, W)}; give init of the output's size",
+            cli=f"--init is {size_text(*init_b.shape[-2:])} pixels but the output is "
+            f"{size_text(H, W)}; give --init of the output's size",
         )
     hole_ex = None
     mask_b = None
@@ -835,8 +837,12 @@ def _synthesize_patches(
         if init_b is None:
             if (H, W) != (h, w):
                 raise TexsynthError(
-                    f"mask is {H}x{W} but the exemplar is {h}x{w}; with mask and no init the "
-                    "exemplar is inpainted, so give a mask of its size (or pass init=...)"
+                    f"mask is {size_text(H, W)} pixels but the exemplar is {size_text(h, w)}; "
+                    "with a mask and no init the exemplar is inpainted, so give a mask of its "
+                    "size (or pass init=...)",
+                    cli=f"--mask is {size_text(H, W)} pixels but the exemplar is "
+                    f"{size_text(h, w)}; give a mask of the exemplar's size (or the image to "
+                    "fill with --init)",
                 )
             init_b = ex
             if mask_b.shape[0] != 1:

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import math
 import secrets
-import sys
 import time
 from pathlib import Path
 
@@ -214,13 +213,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(
             "texsynth: training with the scattering loss; for colour photos of objects "
             "(e.g. stones) --method swd learns their shapes much better, at about 7x the "
-            "time per step (docs/generators.md)",
-            file=sys.stderr,
-        )
+            "time per step (docs/generators.md)"
+        )  # stdout, as every start line: stderr holds only warnings and the error
     start = time.perf_counter()
     try:
         model, rep = train_generator(
             image,
+            max_memory=getattr(args, "max_memory", None) or 1 << 62,  # checked above
             method=method,
             features=args.features or "vgg19",
             weights_file=args.weights,
@@ -334,7 +333,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         temps = [stage.temp(o) for o in outputs]
         for first in range(0, args.n, chunk):
             paths = temps[first : first + chunk]
-            result = generate_samples(model, len(paths), H, W, generator=noise).cpu()
+            result = generate_samples(
+                model,
+                len(paths),
+                H,
+                W,
+                generator=noise,
+                max_memory=1 << 62,  # checked above
+            ).cpu()
             note = write_outputs(result, meta, paths, args.output.suffix.lower())
     except BaseException:
         stage.discard()

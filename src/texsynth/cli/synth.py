@@ -42,6 +42,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
         _refuse_network_options(args, method, auto=False)
     _refuse_patch_options(args, method, chose="")
     device = device_of(args.device)
+    if args.n > 1000:  # a huge set is refused before its files are named (seconds each 1e5)
+        probe = read_image(args.input)[0]
+        if args.size is not None:
+            hw = tuple(args.size)
+        elif args.init is not None:
+            hw = tuple(read_image(args.init)[0].shape[-2:])
+        else:
+            hw = tuple(probe.shape[-2:])
+        candidates = ("patch", "scattering") if method == "auto" else (method,)
+        lower = min(
+            estimate_synthesis_bytes(probe.shape, hw, n=args.n, method=m, L=args.L or 4)
+            for m in candidates
+        )
+        check_run_memory(args, lower, device, "use a smaller --size, --n or --L")
     outputs = output_paths(args.output, args.n)
     sidecar = sidecar_path(args.output)
     check_set(  # before reading: a typo in -o costs nothing
@@ -69,7 +83,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
     mask = init = None
     if args.mask is not None:
         m, _ = read_image(args.mask)
-        mask = m.mean(0, keepdim=True).clamp(0, 1)
+        # a painted mask is black (keep) and white (synthesise); its anti-aliased or grey
+        # pixels count as white from mid-grey up, so the hole is what the eye sees
+        mask = (m.mean(0, keepdim=True) >= 0.5).to(m.dtype)
+        if not bool(mask.any()):
+            raise TexsynthError(
+                f"--mask {str(args.mask)!r} is black everywhere (black = keep): nothing to "
+                "synthesise; paint the region to fill in white"
+            )
     if args.init is not None:
         init, _ = read_image(args.init)
     H, W, size_note = _output_size(args, (He, We), init)

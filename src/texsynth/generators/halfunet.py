@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import size_text
+from .._checks import check_device, check_seed, size_text
 from ..arrays import TENSOR, Kind, to_user
 from ..errors import TexsynthError
 from ..pyramid import level_shape
@@ -765,6 +765,7 @@ def generate_samples(
     batch_size: int | None = None,
     generator: torch.Generator | None = None,
     output: str = "tensor",
+    max_memory: int | None = None,
 ) -> Any:
     """Draw ``n_samples`` textures of ``H x W`` pixels from a trained generator.
 
@@ -799,6 +800,9 @@ def generate_samples(
         ``"tensor"`` (default), ``"numpy"`` (a float32 array ``[n, H, W, C]``, or
         ``[n, H, W]`` for one channel) or ``"pil"`` (8-bit Pillow images of values in
         [0, 1]: one image for one sample, else a list).
+    max_memory
+        Memory limit in bytes (default: what is available). Draws whose estimated peak,
+        results included, exceeds it are refused before any work.
 
     Returns
     -------
@@ -828,6 +832,20 @@ def generate_samples(
             f"{size_text(H, W)} pixels is too small for this generator (Jmax={model.Jmax}): the "
             f"coarsest level needs at least 2 pixels; give H or W > {f}"
         )
+    from ..memory import check_memory, estimate_sampling_bytes
+
+    device = check_device(device)
+    seed = check_seed(seed)
+    # the whole result stays in memory (n_samples images) besides one batch's activations
+    result_bytes = 4 * n_samples * H * W * max(model.out_channels, model.image_channels)
+    check_memory(
+        estimate_sampling_bytes(model.config, n_samples, (H, W)) + result_bytes,
+        max_memory,
+        device=device if device is not None else _model_device_dtype(model)[0],
+        what="generate_samples",
+        fix="ask for fewer or smaller samples",
+        override="max_memory=",
+    )
     if batch_size is None:
         batch_size = max(1, BATCH_BYTES // max(activation_bytes(model, H, W), 1))
     batch_size = min(_check_int(batch_size, "batch_size", 1, "e.g. 1"), n_samples)
@@ -847,7 +865,7 @@ def generate_samples(
         if seed is None:
             gen.seed()  # fresh, non-deterministic; seeds this generator only
         else:
-            gen.manual_seed(_check_int(seed, "seed", 0, "give a non-negative integer or None"))
+            gen.manual_seed(seed)
 
     was_training = model.training
     model.eval()

@@ -24,7 +24,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from safetensors.torch import save as _save_bytes
 
+from .._checks import check_device
 from ..errors import TexsynthError
+from ..paths import as_path
 from ..version import __version__
 from .halfunet import SynthHalfUNet2D
 
@@ -176,7 +178,7 @@ def _first_line(exc: BaseException) -> str:
 
 def _read_header(path: str | os.PathLike[str]) -> dict[str, str]:
     """The raw string metadata of a generator file, with one-line errors."""
-    p = Path(path)
+    p = as_path(path, "path")
     if not p.exists():
         raise TexsynthError(
             f"generator file {str(p)!r} does not exist; give the path of a .safetensors file "
@@ -184,6 +186,11 @@ def _read_header(path: str | os.PathLike[str]) -> dict[str, str]:
         )
     if not p.is_file():
         raise TexsynthError(f"generator path {str(p)!r} is not a file; give a .safetensors file")
+    if not os.access(p, os.R_OK):
+        raise TexsynthError(
+            f"cannot read generator file {str(p)!r}: permission denied; check the file's "
+            "permissions"
+        )
     try:
         with safe_open(str(p), framework="pt") as f:
             header = f.metadata()
@@ -446,7 +453,9 @@ def load_generator(
         If the file is missing, not safetensors, not a texsynth generator, or its tensors do
         not match its config (another architecture or texsynth version).
     """
+    dev = check_device(device)
     header = _read_header(path)
+    path = Path(path)
     config = validate_config(_parse_json(path, header, "config"), path)
     try:
         model = SynthHalfUNet2D.from_config(config)
@@ -477,6 +486,6 @@ def load_generator(
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise _bad(path, "tensors", f"cannot be loaded ({_first_line(exc)[:80]})") from None
-    if device is not None:
-        model.to(device)
+    if dev is not None:
+        model.to(dev)
     return model.eval()

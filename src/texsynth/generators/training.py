@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import as_image_batch, check_mask, parse_size, size_text
+from .._checks import as_image_batch, check_device, check_mask, parse_size, size_text
 from ..atomic import temp_path
 from ..cancellation import Cancel, check_cancelled
 from ..errors import TexsynthError
@@ -97,6 +97,7 @@ def train_generator(
     progress: bool = True,
     callback: TrainCallback | None = None,
     cancel: Cancel | None = None,
+    max_memory: int | None = None,
     log_every: int = 100,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 100,
@@ -155,6 +156,9 @@ def train_generator(
     progress, callback, log_every
         Progress bar; ``callback(step, loss, model)`` after each step (return ``True`` to
         stop); log the loss every ``log_every`` steps (``logging`` at INFO).
+    max_memory
+        Memory limit in bytes (default: what is available); a run whose estimated peak
+        exceeds it is refused before any work.
     cancel
         Cancels the run (a ``threading.Event`` or a function returning ``True``, checked
         before every step): :class:`~texsynth.synthesis.Cancelled` is raised and no network
@@ -203,10 +207,19 @@ def train_generator(
     ):
         raise TexsynthError(f"seed must be an integer from 0 to 2**63-1, got {seed!r:.30}")
 
+    from ..memory import MAX_DEPTH, MAX_WIDTH, check_memory, estimate_training_bytes
+
+    for name, value, top in (("width", width, MAX_WIDTH), ("Jmax", Jmax, MAX_DEPTH)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+            raise TexsynthError(
+                f"{name} must be an integer from 1 to {top} (what the generator can use), "
+                f"got {value!r:.30}"
+            )
+    checked_device = check_device(device)
     ex = as_image_batch(exemplar, "exemplar")
     if ex.shape[0] != 1:
         raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
-    dev = torch.device(device) if device is not None else ex.device
+    dev = checked_device if checked_device is not None else ex.device
     ex = ex.to(dev, torch.float32)
     C, He, We = ex.shape[1:]
     inm = None
@@ -214,6 +227,16 @@ def train_generator(
         inm = check_mask(in_mask, ex.shape, "in_mask").to(ex).amin(1, keepdim=True)
     shape = parse_size(size, (min(He, DEFAULT_TRAIN_SIDE), min(We, DEFAULT_TRAIN_SIDE)))
 
+    check_memory(
+        estimate_training_bytes(
+            (He, We), shape, channels=C, batch=n_samples, width=width, method=method, L=L
+        ),
+        max_memory,
+        device=dev,
+        what="train_generator",
+        fix="use a smaller size, n_samples or width",
+        override="max_memory=",
+    )
     std = Standardizer.fit(ex, inm)
     ex_s = std.forward(ex)
     if J is not None and (not isinstance(J, int) or isinstance(J, bool) or J < 1):
@@ -274,10 +297,12 @@ def train_generator(
             n_quantiles=min(N_QUANTILES, He * We) if histogram > 0 else 0,
         )
     if not model.min_size_ok(*shape):
+        most = max(int(math.log2(max(shape))) - 1, 1)
         raise TexsynthError(
             f"training samples of {size_text(*shape)} pixels are too small for Jmax={Jmax} "
-            f"decoder levels; use Jmax<={max(int(math.log2(max(shape))) - 1, 1)} (CLI: --depth) "
-            "or a larger size"
+            f"decoder levels; use Jmax<={most} or a larger size",
+            cli=f"training samples of {size_text(*shape)} pixels are too small for --depth "
+            f"{Jmax}; use --depth {most} or less, or a larger --size",
         )
     quantiles = quantile_table(ex_s, model.config["n_quantiles"]) if histogram > 0 else None
     model.set_output_transform(std.mean, std.rotation, std.scale, quantiles)

@@ -81,6 +81,10 @@ def int_limits(dtype: np.dtype) -> tuple[float, float]:
 
 
 def _unreadable(path: Path, exc: BaseException) -> TexsynthError:
+    if isinstance(exc, PermissionError):
+        return TexsynthError(
+            f"cannot read {quote_path(path)}: permission denied; check the file's permissions"
+        )
     return TexsynthError(
         f"cannot read {quote_path(path)}: {one_line(exc)}; the file may be corrupt or truncated"
     )
