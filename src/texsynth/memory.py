@@ -78,6 +78,9 @@ MAX_DEPTH = 10
 
 GIB = 1 << 30
 
+BATCH_BYTES = 1 << 30
+"""Activation budget of one :func:`texsynth.generators.generate_samples` batch (1 GiB)."""
+
 # ----------------------------------------------------------------- calibrated constants
 _SCAT_SAMPLE = 25.0  # bytes per output pixel, per sample, per wavelet map
 _SCAT_EXEMPLAR = 140.0  # bytes per exemplar pixel per wavelet map
@@ -289,8 +292,6 @@ def estimate_sampling_bytes(config: dict[str, Any], n: int, hw: tuple[int, int])
     ``config`` (:attr:`SynthHalfUNet2D.config`, already validated): the activations of one
     batch of :func:`~texsynth.generators.generate_samples` (batches of at most 1 GiB, at
     least one sample) and the samples written a chunk at a time."""
-    from .generators.halfunet import BATCH_BYTES
-
     H, W = hw
     channels = list(config["channel_list"])
     jmax, skip = int(config["Jmax"]), 2 * int(config["L"]) + 1

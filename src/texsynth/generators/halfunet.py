@@ -39,6 +39,7 @@ from torch import nn
 from .._checks import check_device, check_seed, size_text
 from ..arrays import TENSOR, Kind, to_user
 from ..errors import TexsynthError
+from ..memory import BATCH_BYTES, check_memory, estimate_sampling_bytes
 from ..pyramid import level_shape
 from ..transforms import match_histogram as _match_histogram
 from ..wavelets import wavelet_spectra
@@ -72,9 +73,6 @@ CONFIG_KEYS = (
 POLYPHASE_MIN_PIXELS = 2**16
 """Levels with at least this many pixels use :meth:`ConvBlock2D.forward_upsampled` at
 inference (faster there on CPU; on smaller levels building the padded input is faster)."""
-
-BATCH_BYTES = 2**30
-"""Activation budget of one :func:`generate_samples` batch (about 1 GiB)."""
 
 
 def _is_int(x: Any) -> bool:
@@ -832,8 +830,6 @@ def generate_samples(
             f"{size_text(H, W)} pixels is too small for this generator (Jmax={model.Jmax}): the "
             f"coarsest level needs at least 2 pixels; give H or W > {f}"
         )
-    from ..memory import check_memory, estimate_sampling_bytes
-
     device = check_device(device)
     seed = check_seed(seed)
     # the whole result stays in memory (n_samples images) besides one batch's activations

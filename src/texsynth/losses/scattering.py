@@ -65,21 +65,13 @@ class _ScatteringLossBase(TextureLoss):
         return x if x.dim() == self.ndim + 2 else as_batch(x, self.ndim, "x", self._hint())
 
     # ------------------------------------------------------------------ construction
-    def _build(
-        self,
-        exemplar: torch.Tensor,
-        *,
-        J: int | None,
-        use_variance: bool,
-        in_mask: torch.Tensor | None,
-        reference: torch.Tensor | None,
-        exemplar_edge: bool,
-        edge: bool,
-        cross_channels: bool,
-        match_s0: bool,
-    ) -> None:
+    def _build(self, exemplar: torch.Tensor) -> None:
         """Target statistics and standard errors of the exemplar, of the exemplar with the
         reference, and of every pair of the exemplar's channels."""
+        o = self.options
+        J, use_variance, in_mask = o["J"], o["use_variance"], o["in_mask"]
+        reference, exemplar_edge, match_s0 = o["reference"], o["exemplar_edge"], o["match_s0"]
+        cross_channels = o["cross_channels"]
         nd = self.ndim
         ex = as_batch(exemplar, nd, "exemplar", self._hint())
         shape = tuple(ex.shape[2:])
@@ -283,17 +275,7 @@ class ScatteringLoss(_ScatteringLossBase):
             cross_channels=cross_channels,
             match_s0=match_s0,
         )
-        self._build(
-            exemplar,
-            J=J,
-            use_variance=use_variance,
-            in_mask=in_mask,
-            reference=reference,
-            exemplar_edge=exemplar_edge,
-            edge=edge,
-            cross_channels=cross_channels,
-            match_s0=match_s0,
-        )
+        self._build(exemplar)
 
     def _front(self, J: int) -> ScatteringCovariance:
         return ScatteringCovariance(J=J, L=self.options["L"])
@@ -393,17 +375,7 @@ class ScatteringLoss1D(_ScatteringLossBase):
             cross_channels=cross_channels,
             match_s0=match_s0,
         )
-        self._build(
-            exemplar,
-            J=J,
-            use_variance=use_variance,
-            in_mask=in_mask,
-            reference=reference,
-            exemplar_edge=exemplar_edge,
-            edge=edge,
-            cross_channels=cross_channels,
-            match_s0=match_s0,
-        )
+        self._build(exemplar)
 
     def _front(self, J: int) -> ScatteringCovariance1D:
         return ScatteringCovariance1D(J=J)
