@@ -303,7 +303,7 @@ def scattering_options(
     fft_nharm: int,
     fft_imaginary: bool,
 ) -> dict[str, Any]:
-    """The ``scattering`` options of :class:`LossBuilder` from seed 001's flags (``iso_ang``
+    """The ``scattering`` options of :class:`LossBuilder` from foscat's flags (``iso_ang``
     wins over ``fft_ang``; the public entry points reject the two together first)."""
     return dict(
         L=L,

@@ -3,7 +3,7 @@
 * :class:`Standardizer`: per-channel zero mean and unit variance; for colour images the
   channels are also rotated onto their principal axes (PCA), so the synthesis works on
   decorrelated channels and colours do not drift.
-* :class:`Gaussianizer`: the rank transform of ``to_gaussian`` (seed 001) and its inverse,
+* :class:`Gaussianizer`: the rank transform of foscat's ``to_gaussian`` and its inverse,
   per channel, through the exemplar's quantile function.
 """
 

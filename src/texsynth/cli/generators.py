@@ -103,7 +103,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
         type=bounded_int(1, MAX_WIDTH, "wider networks learn nothing more from one exemplar"),
         default=16,
         help="channels of the finest decoder level (doubling per coarser level; default 16, "
-        "32 is seed 000's network)",
+        "32 is foscat's network)",
     )
     tr.add_argument(
         "--depth",
@@ -114,7 +114,8 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "--microcanonical",
         action="store_true",
-        help="seed 000's loss: match the batch mean of the statistics over the batch spread",
+        help="foscat's microcanonical loss: the batch mean of the statistics, over the "
+        "batch spread",
     )
     tr.add_argument("--seed", type=seed_type, default=0, help="seed of the weights and noise")
     tr.add_argument(

@@ -1,8 +1,8 @@
 """Feed-forward texture generators: trained once per exemplar, then one forward pass per sample.
 
-* :class:`SynthHalfUNet2D`: seed 000's decoder-only U-Net over frozen wavelet skips of
+* :class:`SynthHalfUNet2D`: foscat's decoder-only U-Net over frozen wavelet skips of
   pooled noise, periodic (samples tile) and of any size.
-* :func:`train_generator` (and seed 000's :func:`train_synth_unet`): train it against any
+* :func:`train_generator` (and foscat's :func:`train_synth_unet`): train it against any
   :class:`~texsynth.TextureLoss`, with checkpoints and resume.
 * :func:`generate_samples`: draw textures; :func:`save_generator` / :func:`load_generator`:
   safetensors files with the configuration in their metadata (no pickles).

@@ -1,4 +1,4 @@
-"""Training a :class:`SynthHalfUNet2D` on one exemplar (seed 000), with checkpoints.
+"""Training a :class:`SynthHalfUNet2D` on one exemplar (as foscat trains it), with checkpoints.
 
 The generator is trained on fresh noise at every step (Adam, cosine learning-rate schedule)
 so that the textures it draws match the exemplar's statistics: any :class:`TextureLoss` of
@@ -132,7 +132,7 @@ def train_generator(
         Network shape (:class:`SynthHalfUNet2D`): decoder depth, channels per level
         (coarsest first; default ``min(width * 2**(Jmax - j), 8 * width)``), circular padding.
         The default ``width=16`` draws a 512x512 sample in about a quarter of a second on a
-        2-core CPU; ``width=32`` is seed 000's network.
+        2-core CPU; ``width=32`` is foscat's network.
     J, L, use_variance, cross_channels, iso_ang, fft_ang, fft_nharm, fft_imaginary
         Scattering options (``J``: scales, default as many as the training size allows).
     edge
@@ -533,7 +533,7 @@ def train_synth_unet(
     """Seed 000's trainer, with its parameter names, on :func:`train_generator`.
 
     ``scat_op`` only gives the number of orientations (an object with ``L`` or ``NORIENT``;
-    ``None``: 4). The samples are drawn at the target's size and the network is seed 000's
+    ``None``: 4). The samples are drawn at the target's size and the network is foscat's
     (``width=32``). ``norm`` must be ``"auto"`` (statistics normalised by the exemplar's
     S2: foscat's ``"auto"`` divides the target by itself, see ``docs/generators.md``).
     ``Jmax_scat`` is the number of scattering scales, ``eval_frequency`` the logging

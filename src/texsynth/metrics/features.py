@@ -149,7 +149,7 @@ def gap_distance(
 ) -> torch.Tensor:
     """Relative L2 distance of global-average-pooled features, summed over layers: ``[B]``.
 
-    Per layer, the descriptor is each channel's spatial mean (global average pooling, seed 004);
+    Per layer, the descriptor is each channel's spatial mean (global average pooling);
     the distance is ``||m_x - m_e|| / ||m_e||``. Arguments as :func:`gram_distance`.
     """
     x, ex = _pair(x, exemplar)

@@ -10,8 +10,8 @@ Shapes (``B`` images, ``C`` channels, ``J`` scales, ``L`` orientations)::
     S4   [B, C, NS4, L, L, L]      complex  scale triples (j1 <= j2 <= j3), axes (l1, l2, l3)
 
 ``NS3 = J(J+1)/2`` pairs ordered j3 outer, then j2; ``NS4 = J(J+1)(J+2)/6`` triples
-ordered j3, then j2, then j1 (the order of seed 001). :meth:`ScatCov.iso_mean` and
-:meth:`ScatCov.fft_ang` reduce the orientation axes as seed 001 documents.
+ordered j3, then j2, then j1 (the order of foscat's ``scat_cov``). :meth:`ScatCov.iso_mean` and
+:meth:`ScatCov.fft_ang` reduce the orientation axes as foscat documents.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ class ScatCov:
         return kw
 
     def iso_mean(self) -> ScatCov:
-        """Average over absolute orientation, keeping relative orientations (seed 001).
+        """Average over absolute orientation, keeping relative orientations (foscat's ``iso_mean``).
 
         S1, S2 ``[..., L]`` -> ``[...]``; S3, S3P ``[..., L, L]`` -> ``[..., L]`` indexed by
         ``dl = l3 - l2 (mod L)``; S4 ``[..., L, L, L]`` -> ``[..., L, L]`` indexed by
@@ -262,7 +262,7 @@ class ScatCov:
         return tuple(names)
 
     def fft_ang(self, nharm: int = 1, imaginary: bool = False) -> ScatCov:
-        """Project the absolute orientation axis onto its first Fourier harmonics (seed 001).
+        """Project the absolute orientation axis onto its first Fourier harmonics (``fft_ang``).
 
         The basis is ``phi_0 = 1/L`` (so component 0 equals :meth:`iso_mean`), then
         ``cos(2 pi h l / L)`` and, with ``imaginary=True``, ``sin(2 pi h l / L)`` for

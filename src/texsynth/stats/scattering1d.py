@@ -50,7 +50,7 @@ def check_signal_mask(mask: torch.Tensor, shape: torch.Size, name: str = "mask")
 
 # ---------------------------------------------------------------------------- module
 class ScatteringCovariance1D(ScatteringCore):
-    """Scattering-covariance statistics of ``[B, C, N]`` signals (seed 001's ``eval``, 1-D).
+    """Scattering-covariance statistics of ``[B, C, N]`` signals (foscat's 1-D ``eval``).
 
     Parameters
     ----------

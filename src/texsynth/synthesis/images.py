@@ -120,7 +120,7 @@ def synthesize(
         (:func:`texsynth.patch_synthesis.synthesize_patches`; options of the optimisation
         methods such as ``steps``, ``J`` or ``loss`` do not apply to it). Otherwise texture
         descriptor(s), joined by ``+`` and optionally weighted:
-        ``"scattering"`` (scattering covariance, seed 001), ``"gram"`` (VGG19
+        ``"scattering"`` (scattering covariance, Cheng et al. 2024, as foscat), ``"gram"`` (VGG19
         Gram matrices, Gatys et al.), ``"swd"`` (sliced Wasserstein on VGG19 features,
         Heitz et al.), ``"gap"`` (VGG19 channel means), ``"random"`` (Gram matrices of
         random filters, no weights), ``"spectrum"`` (Fourier-modulus constraint of Liu et
@@ -169,7 +169,7 @@ def synthesize(
         Output ``2**n_up`` times the exemplar size (when ``size`` is not given).
     J, L
         Scales and orientations of the scattering statistics (``J``: at the exemplar's size,
-        default as many as it allows; ``Jmax`` in seed 001).
+        default as many as it allows; ``Jmax`` in foscat).
     use_variance
         Weight each coefficient by the exemplar's standard error.
     cross_channels
@@ -177,7 +177,7 @@ def synthesize(
         channels, which ties the channels' structures together; about doubles the time of a
         colour synthesis. ``False`` matches each channel on its own.
     iso_ang, fft_ang, fft_nharm, fft_imaginary
-        Orientation reductions of the statistics (seed 001).
+        Orientation reductions of the statistics (as foscat's).
     to_gaussian
         Gaussianise the exemplar's histogram first, invert at the end.
     reference

@@ -2,7 +2,7 @@
 
 ``from foscat.SynthHalfUNet2D import SynthHalfUNet2D, train_synth_unet, generate_samples``
 becomes ``from texsynth.compat.foscat.SynthHalfUNet2D import ...``. The network is
-:class:`texsynth.generators.SynthHalfUNet2D` (seed 000's decoder, periodic: samples tile),
+:class:`texsynth.generators.SynthHalfUNet2D` (foscat's decoder, periodic: samples tile),
 trained by :func:`texsynth.generators.train_synth_unet` with foscat's parameter names; its
 microcanonical loss is finite (foscat 2026.6.1's gives NaN after one step).
 """
@@ -36,7 +36,7 @@ def _orientations(scat_op: Any) -> int:
 
 
 class SynthHalfUNet2D(_halfunet.SynthHalfUNet2D):
-    """Decoder-only U-Net for fast scattering-covariance texture synthesis (seed 000).
+    """Decoder-only U-Net for fast scattering-covariance texture synthesis (as foscat's).
 
     Parameters
     ----------
@@ -132,7 +132,7 @@ def train_synth_unet(
     ``lr``); a loss line is printed every ``eval_frequency`` epochs (``<= 0``: never);
     ``Jmax_scat`` scales in the loss; ``edge`` scores samples as non-periodic;
     ``iso_ang``/``fft_ang``/``fft_nharm``/``fft_imaginary`` reduce the orientations;
-    ``microcanonical``, ``sigma_synth``, ``micro_eps`` select seed 000's loss (finite here).
+    ``microcanonical``, ``sigma_synth``, ``micro_eps`` select foscat's loss (finite here).
     ``norm`` other than ``'auto'`` warns (texsynth always normalises by the target's S2).
     ``device``: default the operator's (CUDA when available, as foscat). ``options`` go to
     :func:`texsynth.generators.train_generator` (``seed``, ``histogram``...).
