@@ -304,3 +304,12 @@ def test_saved_python_model_samples_from_the_cli(tmp_path: Path) -> None:
     )
     assert main(["sample", str(path), "-o", str(tmp_path / "o.npy"), "--size", "32"]) == 0
     assert (tmp_path / "o.npy").exists()
+
+
+def test_training_without_a_seed_leaves_the_global_rng_alone() -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_generator(torch.rand(1, 16, 16, generator=torch.Generator().manual_seed(0)),
+                    steps=1, size=16, Jmax=2, width=2, n_samples=1, progress=False)  # fmt: skip
+    assert torch.equal(torch.rand(3), expected)

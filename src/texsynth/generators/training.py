@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -283,7 +284,8 @@ def train_generator(
             f"method {method!r} has none: use microcanonical=False"
         )
 
-    seed_value = seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item())
+    # without a seed: a fresh one from the OS, never from (or advancing) torch's global RNG
+    seed_value = seed if seed is not None else secrets.randbits(62)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed_value)
         model = SynthHalfUNet2D(
