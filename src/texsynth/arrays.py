@@ -83,6 +83,8 @@ def from_user(
         ``x`` is a batch whose first axis counts the items (``N x H x W`` grey images,
         ``N x H x W x C``, ``[B, N]`` signals); a list of images or arrays always is.
     """
+    if x is None or isinstance(x, torch.Tensor):
+        return x, TENSOR  # the common case, on the statistics' hot path: nothing to do
     if _is_pil(x):
         return _from_pil(x, name, ndim)
     if (

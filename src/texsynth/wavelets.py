@@ -27,7 +27,6 @@ import torch
 
 from ._checks import size_text
 from .domains.grid import PeriodicGrid, max_scales
-from .domains.grid import grid_factor as _grid_factor
 from .errors import TexsynthError
 
 __all__ = [
@@ -100,15 +99,10 @@ def check_scales(
         )
 
 
-def grid_factor(j: int) -> int:
-    """Downsampling factor of the grid on which scale ``j`` is computed."""
-    return _grid_factor(j)
-
-
 def grid_shape(H: int, W: int, j: int) -> tuple[int, int]:
     """Shape of the grid on which coefficients of scale ``j`` are computed."""
-    f = grid_factor(j)
-    return -(-H // f), -(-W // f)
+    h, w = _GRID2.scale_shape((H, W), j)
+    return h, w
 
 
 def crop_spectrum(X: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

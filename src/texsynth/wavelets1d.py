@@ -74,8 +74,7 @@ def check_scales_1d(
 
 def grid_length(N: int, j: int) -> int:
     """Length of the grid on which coefficients of scale ``j`` are computed."""
-    f = 2 ** max(j - 1, 0)
-    return -(-N // f)
+    return PeriodicGrid(1).scale_shape((N,), j)[0]
 
 
 def crop_spectrum_1d(X: torch.Tensor, m: int) -> torch.Tensor:

@@ -42,8 +42,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
         _refuse_network_options(args, method, auto=False)
     _refuse_patch_options(args, method, chose="")
     device = device_of(args.device)
+    early = None
     if args.n > 1000:  # a huge set is refused before its files are named (seconds each 1e5)
-        probe = read_image(args.input)[0]
+        early = read_image(args.input)
+        probe = early[0]
         if args.size is not None:
             hw = tuple(args.size)
         elif args.init is not None:
@@ -65,7 +67,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         suffixes=SUPPORTED_SUFFIXES,
         overwrite=args.overwrite,
     )
-    image, meta = read_image(args.input)  # its size bounds the run; the decoder bounds it
+    # its size bounds the run; the decoder bounds it (read already for a huge set)
+    image, meta = early if early is not None else read_image(args.input)
     reason = "given with --method"
     if method == "auto":
         from ..auto import choose_method
