@@ -15,7 +15,7 @@ Methods (``--methods``, comma list):
 
 * any texsynth method string, run as ``texsynth.synthesize(target, method=M, size=S,
   seed=seed, progress=False)`` (plus ``quality=Q`` for each of ``--quality`` when synthesize
-  takes that keyword); ``patch`` falls back to ``texsynth.patch_synthesis.synthesize_patches``
+  takes that keyword); ``patch`` falls back to ``texsynth.patches.synthesize_patches``
   and any method that texsynth does not know is skipped with a note;
 * peers: ``foscat`` (``scat_cov2D.funct(NORIENT=4).synthesis(x, nstep=3, NUM_EPOCHS=100)``,
   grey: colour exemplars are converted to luminance and graded in luminance),
@@ -122,9 +122,9 @@ class Skip(Exception):
 
 def _patch_fallback(ex: torch.Tensor, size: int, seed: int) -> torch.Tensor:
     try:
-        from texsynth.patch_synthesis import synthesize_patches
+        from texsynth.patches import synthesize_patches
     except ImportError as e:
-        raise Skip(f"patch: no texsynth.patch_synthesis.synthesize_patches ({e})") from None
+        raise Skip(f"patch: no texsynth.patches.synthesize_patches ({e})") from None
     params = inspect.signature(synthesize_patches).parameters
     kw = {k: v for k, v in (("size", size), ("seed", seed), ("progress", False)) if k in params}
     out = synthesize_patches(ex, **kw)

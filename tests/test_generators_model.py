@@ -12,15 +12,10 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from texsynth.errors import TexsynthError
-from texsynth.generators import halfunet
-from texsynth.generators.halfunet import (
-    ConvBlock2D,
-    SynthHalfUNet2D,
-    default_channel_list,
-    generate_samples,
-    periodic_upsample,
-    quantile_table,
-)
+from texsynth.generators import network
+from texsynth.generators.network import ConvBlock2D, SynthHalfUNet2D, default_channel_list
+from texsynth.generators.output_transform import quantile_table
+from texsynth.generators.sampling import generate_samples
 from texsynth.generators.serialization import (
     FORMAT,
     atomic_save_file,
@@ -29,6 +24,7 @@ from texsynth.generators.serialization import (
     read_generator_metadata,
     save_generator,
 )
+from texsynth.generators.upsampling import periodic_upsample
 
 
 def small(**kw) -> SynthHalfUNet2D:
@@ -159,7 +155,7 @@ def test_gradients_reach_every_parameter():
 @pytest.mark.parametrize("size", [(32, 48), (37, 53)])
 def test_inference_fast_path_equals_autograd_path(size, polyphase, monkeypatch):
     # polyphase: every 2x level uses ConvBlock2D.forward_upsampled (normally only large ones)
-    monkeypatch.setattr(halfunet, "POLYPHASE_MIN_PIXELS", 1 if polyphase else 2**40)
+    monkeypatch.setattr(network, "POLYPHASE_MIN_PIXELS", 1 if polyphase else 2**40)
     m = small()
     z = noise((2, 1, *size))
     y_grad = m(z)

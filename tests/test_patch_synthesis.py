@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from texsynth.errors import TexsynthError
-from texsynth.patch_synthesis import _synthesize_patches, synthesize_patches
+from texsynth.patches import synthesize_patches
+from texsynth.patches.driver import _synthesize_patches
 
 
 def _noise_texture(c: int = 3, size: int = 48, seed: int = 0) -> torch.Tensor:
@@ -51,7 +52,7 @@ def test_output_values_stay_within_the_exemplar_range() -> None:
 
 
 def test_match_histogram() -> None:
-    from texsynth.patch_synthesis import match_histogram
+    from texsynth.patches import match_histogram
 
     g = torch.Generator().manual_seed(0)
     ref = torch.rand(3, 20, 20, generator=g)
@@ -229,15 +230,15 @@ def test_bad_exemplar_raises() -> None:
 
 
 def test_coarse_features_keep_thin_lines() -> None:
-    from texsynth.patch_synthesis import _level_features
+    from texsynth.patches.levels import level_features
 
     img = torch.zeros(3, 64, 64)
     img[:, :, 13] = 1.0  # a one-pixel line, averaged to 1/8 at level 3
-    f = _level_features(img, 3)
+    f = level_features(img, 3)
     assert f.shape == (5, 8, 8)
     assert torch.allclose(f[:3].amax(), torch.tensor(1 / 8))
     assert f[3].amax() == 1.0 and f[4].amax() == 0.0  # block max keeps its full contrast
-    assert torch.equal(_level_features(img, 0), img)
+    assert torch.equal(level_features(img, 0), img)
 
 
 def test_output_is_a_patchwork_of_coherent_pieces() -> None:
@@ -265,15 +266,16 @@ def test_output_is_a_patchwork_of_coherent_pieces() -> None:
 
 
 def test_mode_stitch_follows_the_majority_source() -> None:
-    from texsynth.patch_synthesis import _make_grid, _stitch
+    from texsynth.patches.grid import make_grid
+    from texsynth.patches.stitch import stitch
 
     ex = torch.arange(40 * 40, dtype=torch.float32).reshape(1, 40, 40)
-    grid = _make_grid(24, 24, 8, 2, False, ex.device)
+    grid = make_grid(24, 24, 8, 2, False, ex.device)
     n = grid.ys.numel()
     sy = grid.ys[:, None].expand(n, n).clone()  # every patch copies the exemplar in place
     sx = grid.xs[None, :].expand(n, n).clone()
     sy[4, 4] += 9  # one stray patch is outvoted everywhere
-    out, ey, exx = _stitch(ex, grid, sy, sx, 8)
+    out, ey, exx = stitch(ex, grid, sy, sx, 8)
     yy, xx = torch.meshgrid(torch.arange(24), torch.arange(24), indexing="ij")
     assert torch.equal(ey, yy) and torch.equal(exx, xx)
     assert torch.equal(out[0], ex[0, :24, :24])
@@ -291,7 +293,7 @@ def _checker(size: int = 96, tile: int = 12, seed: int = 0) -> torch.Tensor:
 
 
 def test_lattice_periods_found_on_a_lattice_and_not_on_noise() -> None:
-    from texsynth.patch_synthesis import lattice_periods
+    from texsynth.patches import lattice_periods
 
     assert lattice_periods(_checker(96, 12)) == (24.0, 24.0)  # colour period: two squares
     stripes = _stripes(64, period=8)
@@ -356,7 +358,7 @@ def _text_lines(size: int = 96, spacing: int = 12, seed: int = 0) -> torch.Tenso
 
 
 def test_row_spacing_of_text_lines_is_found_and_kept() -> None:
-    from texsynth.patch_synthesis import lattice_periods
+    from texsynth.patches import lattice_periods
 
     ex = _text_lines(96, 12)
     py, px = lattice_periods(ex)

@@ -22,7 +22,7 @@ from .generators import (
 )
 from .io import ImageMeta, TexsynthWarning, read_image, write_image
 from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss, WeightedLoss
-from .patch_synthesis import synthesize_patches
+from .patches import synthesize_patches
 from .report import write_report
 from .spectral_constraint import SpectralConstraintLoss, random_phase_texture
 from .stats import ScatCov, ScatteringCovariance

@@ -14,8 +14,10 @@ __all__ = [
     "as_image_batch",
     "check_device",
     "check_finite",
+    "check_int_at_least",
     "check_mask",
     "check_seed",
+    "is_integer",
     "size_text",
 ]
 
@@ -163,6 +165,19 @@ def check_mask(mask: torch.Tensor, shape: torch.Size, name: str = "mask") -> tor
 
 #: largest seed a torch.Generator takes (a signed 64-bit integer)
 MAX_SEED = 2**63 - 1
+
+
+def is_integer(x: Any) -> bool:
+    """Whether ``x`` is an integer (Python or NumPy), booleans excluded."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def check_int_at_least(x: Any, name: str, minimum: int, fix: str) -> int:
+    """``x`` as an ``int`` if it is an integer >= ``minimum``; else a one-line error naming
+    ``name`` and ending with the ``fix``."""
+    if not is_integer(x) or x < minimum:
+        raise TexsynthError(f"{name} must be an integer >= {minimum}, got {x!r}; {fix}")
+    return int(x)
 
 
 def check_seed(seed: object, name: str = "seed") -> int | None:

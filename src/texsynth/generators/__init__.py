@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from .halfunet import ConvBlock2D, SynthHalfUNet2D, generate_samples
+from .network import ConvBlock2D, SynthHalfUNet2D
+from .sampling import generate_samples
 from .serialization import load_generator, read_generator_metadata, save_generator
 from .training import TrainingReport, train_generator, train_synth_unet
 

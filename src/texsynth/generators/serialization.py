@@ -1,6 +1,6 @@
 """Generator files: safetensors weights plus a JSON config in the header, never pickles.
 
-A file holds the ``state_dict`` of a :class:`~texsynth.generators.halfunet.SynthHalfUNet2D`
+A file holds the ``state_dict`` of a :class:`~texsynth.generators.network.SynthHalfUNet2D`
 (weights and the output-transform buffers; the wavelet filters are recomputed) and string
 metadata:
 
@@ -28,7 +28,7 @@ from .._checks import check_device
 from ..errors import TexsynthError
 from ..paths import as_path
 from ..version import __version__
-from .halfunet import SynthHalfUNet2D
+from .network import ARCHITECTURE, CONFIG_KEYS, SynthHalfUNet2D
 
 __all__ = [
     "FORMAT",
@@ -272,8 +272,6 @@ def validate_config(config: Any, path: Any = "<config>") -> dict[str, Any]:
     TexsynthError
         One line naming the first bad field.
     """
-    from .halfunet import ARCHITECTURE, CONFIG_KEYS
-
     if not isinstance(config, dict):
         raise _bad(path, "config", f"must be a JSON object, got {type(config).__name__}")
     arch = config.get("architecture")

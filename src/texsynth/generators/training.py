@@ -10,8 +10,6 @@ out in the exemplar's units.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
 import os
@@ -26,7 +24,6 @@ import torch
 from tqdm.auto import tqdm
 
 from .._checks import as_image_batch, check_device, check_mask, parse_size, size_text
-from ..atomic import temp_path
 from ..cancellation import Cancel, check_cancelled
 from ..errors import TexsynthError
 from ..losses import TextureLoss
@@ -34,8 +31,9 @@ from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, scattering_options
 from ..synthesis.engine import autograd_enabled
 from ..transforms import Standardizer, image_transform
 from ..wavelets import check_scales, default_J, max_J
-from .halfunet import SynthHalfUNet2D, quantile_table
-from .serialization import atomic_save_file, load_checkpoint_file
+from .checkpoints import restore_checkpoint, save_checkpoint
+from .network import SynthHalfUNet2D
+from .output_transform import quantile_table
 
 __all__ = ["TrainingReport", "train_generator", "train_synth_unet"]
 
@@ -44,7 +42,6 @@ log = logging.getLogger(__name__)
 #: ``callback(step, loss, model)`` after each step; return ``True`` to stop training
 TrainCallback = Callable[[int, float, SynthHalfUNet2D], Any]
 
-CHECKPOINT_FORMAT = "texsynth-checkpoint/1"
 N_QUANTILES = 1024
 DEFAULT_TRAIN_SIDE = 128
 
@@ -147,7 +144,7 @@ def train_generator(
     power_spectrum
         Weight of the smoothed power-spectrum term (default 0.3).
     microcanonical, sigma_synth, micro_eps
-        Seed 000's loss: match the batch *mean* of the statistics, each difference divided
+        foscat's loss: match the batch *mean* of the statistics, each difference divided
         by the batch spread (see :meth:`texsynth.ScatteringLoss.batch_loss`), for the terms
         that have statistics (scattering). Default: every sample matches on its own.
     seed
@@ -345,7 +342,9 @@ def train_generator(
     last_loss = math.nan
     if resume:
         assert ckpt_path is not None
-        done, last_loss = _restore(ckpt_path, settings, model, optimiser, noise, loss_rngs)
+        done, last_loss = restore_checkpoint(
+            ckpt_path, settings, model, optimiser, noise, loss_rngs
+        )
         log.info("resuming from step %d of %d (%s)", done, steps, ckpt_path)
 
     rep = TrainingReport(resumed_from=done, size=shape, steps=done, last_loss=last_loss)
@@ -383,7 +382,7 @@ def train_generator(
             if ckpt_path is not None and (
                 ((step + 1) % checkpoint_every == 0 and not last) or (last and keep_checkpoint)
             ):
-                _save_checkpoint(
+                save_checkpoint(
                     ckpt_path, settings, step + 1, model, optimiser, noise, loss_rngs, v
                 )
             if callback is not None and callback(step, v, model):
@@ -395,118 +394,6 @@ def train_generator(
         ckpt_path.unlink()
     rep.seconds = time.perf_counter() - start_time
     return (model, rep) if report else model
-
-
-def _save_checkpoint(
-    path: Path,
-    settings: dict[str, Any],
-    step: int,
-    model: SynthHalfUNet2D,
-    optimiser: torch.optim.Adam,
-    noise: torch.Generator,
-    loss_rngs: list[torch.Generator],
-    loss: float = math.nan,
-) -> None:
-    """Network, Adam moments, the noise's and the loss's generator states, atomically (a
-    hidden temporary tagged with the process id, renamed over ``path``)."""
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    for i, p in enumerate(model.parameters()):
-        state = optimiser.state.get(p, {})
-        for key in ("exp_avg", "exp_avg_sq", "step"):
-            if key in state:
-                t = state[key]
-                tensors[f"adam.{i}.{key}"] = t if torch.is_tensor(t) else torch.tensor(float(t))
-    tensors["noise_state"] = noise.get_state()
-    for i, g in enumerate(loss_rngs):
-        tensors[f"loss_rng.{i}"] = g.get_state()
-    meta = {
-        "format": CHECKPOINT_FORMAT,
-        "settings": json.dumps(settings, sort_keys=True),
-        "step": str(step),
-        "loss": repr(float(loss)),
-    }
-    tmp = temp_path(path)
-    try:
-        atomic_save_file(tensors, tmp, meta)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError):
-            raise TexsynthError(
-                f"cannot write checkpoint {str(path)!r}: {exc.strerror or exc}; check the "
-                "free space and permissions of its directory"
-            ) from None
-        raise
-
-
-def _restore(
-    path: Path,
-    settings: dict[str, Any],
-    model: SynthHalfUNet2D,
-    optimiser: torch.optim.Adam,
-    noise: torch.Generator,
-    loss_rngs: list[torch.Generator],
-) -> tuple[int, float]:
-    """Load a checkpoint written with the same settings; return its step and last loss."""
-    tensors, meta = load_checkpoint_file(path)
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise TexsynthError(
-            f"{path} is not a texsynth training checkpoint; remove it or start over"
-        )
-    saved, step = _checkpoint_fields(path, meta)
-    expected = json.loads(json.dumps(settings, sort_keys=True))
-    if saved != expected:
-        changed = sorted(k for k in set(saved) | set(expected) if saved.get(k) != expected.get(k))
-        raise TexsynthError(
-            f"checkpoint {path} was written with other settings ({', '.join(changed)}); "
-            "resume with the same exemplar and options, or delete it to start over"
-        )
-    try:
-        model.load_state_dict(
-            {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        )
-        dev = next(model.parameters()).device
-        for i, p in enumerate(model.parameters()):
-            if f"adam.{i}.exp_avg" in tensors:
-                avg, sq = tensors[f"adam.{i}.exp_avg"], tensors[f"adam.{i}.exp_avg_sq"]
-                if avg.shape != p.shape or sq.shape != p.shape:
-                    raise ValueError(f"Adam state {i} has shape {list(avg.shape)}")
-                optimiser.state[p] = {
-                    "step": tensors[f"adam.{i}.step"].to(torch.float32).reshape(()),
-                    "exp_avg": avg.to(dev, p.dtype),
-                    "exp_avg_sq": sq.to(dev, p.dtype),
-                }
-        noise.set_state(tensors["noise_state"])
-        for i, g in enumerate(loss_rngs):
-            if f"loss_rng.{i}" in tensors:
-                g.set_state(tensors[f"loss_rng.{i}"])
-    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        text = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
-        raise TexsynthError(
-            f"checkpoint {path} is damaged ({text}); delete it and train again without --resume"
-        ) from None
-    try:
-        loss = float(meta.get("loss", "nan"))
-    except ValueError:
-        loss = math.nan
-    return step, loss
-
-
-def _checkpoint_fields(path: Path, meta: dict[str, str]) -> tuple[Any, int]:
-    """The ``settings`` (a JSON object) and ``step`` (0 ... 10**9) of a checkpoint's
-    metadata, checked before anything is restored."""
-    try:
-        saved = json.loads(meta["settings"])
-        step = int(meta["step"])
-    except (KeyError, TypeError, ValueError, RecursionError):
-        saved, step = None, -1
-    if not isinstance(saved, dict) or not 0 <= step <= 10**9:
-        raise TexsynthError(
-            f"checkpoint {path} has a missing or damaged 'settings' or 'step' entry; delete "
-            "it and train again without --resume"
-        )
-    return saved, step
 
 
 def train_synth_unet(
@@ -532,7 +419,7 @@ def train_synth_unet(
     device: str | None = None,
     **options: Any,
 ) -> SynthHalfUNet2D:
-    """Seed 000's trainer, with its parameter names, on :func:`train_generator`.
+    """foscat's trainer, with its parameter names, on :func:`train_generator`.
 
     ``scat_op`` only gives the number of orientations (an object with ``L`` or ``NORIENT``;
     ``None``: 4). The samples are drawn at the target's size and the network is foscat's

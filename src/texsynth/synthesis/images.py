@@ -117,7 +117,7 @@ def synthesize(
         too when an option of the optimisation methods is given, e.g. ``steps`` or
         ``content``; the report says which and why). ``"patch"`` is the weight-free
         multi-resolution patch method
-        (:func:`texsynth.patch_synthesis.synthesize_patches`; options of the optimisation
+        (:func:`texsynth.patches.synthesize_patches`; options of the optimisation
         methods such as ``steps``, ``J`` or ``loss`` do not apply to it). Otherwise texture
         descriptor(s), joined by ``+`` and optionally weighted:
         ``"scattering"`` (scattering covariance, Cheng et al. 2024, as foscat), ``"gram"`` (VGG19
@@ -568,7 +568,7 @@ def _synthesize_patch(
     cancel: Cancel | None,
 ) -> tuple[torch.Tensor, SynthesisReport]:
     """:func:`synthesize` with ``method="patch"``: the multi-resolution patch method."""
-    from ..patch_synthesis import synthesize_patches
+    from ..patches import synthesize_patches
 
     ex = as_image_batch(exemplar, "exemplar")
     if ex.shape[0] != 1:

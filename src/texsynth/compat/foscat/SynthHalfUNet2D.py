@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ... import generators
 from ...errors import TexsynthError
-from ...generators import halfunet as _halfunet
-from ...generators import training as _training
 from ._common import as_tensor, check_int, warn_compat
 
 __all__ = ["ConvBlock2D", "SynthHalfUNet2D", "generate_samples", "train_synth_unet"]
 
-ConvBlock2D = _halfunet.ConvBlock2D
+ConvBlock2D = generators.ConvBlock2D
 """Two rounds of Conv3x3 -> InstanceNorm2d -> LeakyReLU (texsynth's; circular padding)."""
 
 
@@ -35,7 +34,7 @@ def _orientations(scat_op: Any) -> int:
     return check_int(L, "scat_op.NORIENT", 1)
 
 
-class SynthHalfUNet2D(_halfunet.SynthHalfUNet2D):
+class SynthHalfUNet2D(generators.SynthHalfUNet2D):
     """Decoder-only U-Net for fast scattering-covariance texture synthesis (as foscat's).
 
     Parameters
@@ -75,13 +74,13 @@ class SynthHalfUNet2D(_halfunet.SynthHalfUNet2D):
         self.kernelsz = getattr(scat_op, "KERNELSZ", 3)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> _halfunet.SynthHalfUNet2D:
+    def from_config(cls, config: dict[str, Any]) -> generators.SynthHalfUNet2D:
         """Rebuild an (untrained) texsynth generator from its ``config``."""
-        return _halfunet.SynthHalfUNet2D.from_config(config)
+        return generators.SynthHalfUNet2D.from_config(config)
 
     @classmethod
     def from_texsynth(
-        cls, model: _halfunet.SynthHalfUNet2D, scat_op: Any = None
+        cls, model: generators.SynthHalfUNet2D, scat_op: Any = None
     ) -> SynthHalfUNet2D:
         """The same network (weights, buffers, mode, device) as this class."""
         config = dict(model.config)
@@ -166,7 +165,7 @@ def train_synth_unet(
     printer = _EpochPrinter(eval_frequency, n_epochs)
     options.setdefault("progress", False)
     options.setdefault("callback", printer)
-    model = _training.train_synth_unet(
+    model = generators.train_synth_unet(
         target,
         _Orientations(L),
         Jmax=Jmax,
@@ -216,7 +215,7 @@ class _EpochPrinter:
 
 
 def generate_samples(
-    model: _halfunet.SynthHalfUNet2D,
+    model: generators.SynthHalfUNet2D,
     n_samples: int,
     H: int,
     W: int,
@@ -233,4 +232,4 @@ def generate_samples(
         H = int(H)
     if isinstance(W, (np.integer,)):
         W = int(W)
-    return _halfunet.generate_samples(model, n_samples, H, W, device=device, seed=seed)
+    return generators.generate_samples(model, n_samples, H, W, device=device, seed=seed)
