@@ -14,8 +14,8 @@ from texsynth import TexsynthError, synthesize
 from texsynth.cli import main
 from texsynth.feature_losses import GramLoss
 from texsynth.features import RandomFeatures, vgg_available
+from texsynth.losses import SpectralConstraintLoss
 from texsynth.methods import METHODS, method_table, parse_method
-from texsynth.spectral_constraint import SpectralConstraintLoss
 
 FAST: dict[str, Any] = dict(steps=20, progress=False)
 

@@ -8,13 +8,9 @@ import pytest
 import torch
 
 from texsynth import HistogramLoss, TexsynthError
-from texsynth.spectral_constraint import (
-    SpectralConstraintLoss,
-    exemplar_spectrum,
-    periodic_component,
-    random_phase_texture,
-    spectrum_projection,
-)
+from texsynth.fourier import exemplar_spectrum, periodic_component, spectrum_projection
+from texsynth.losses import SpectralConstraintLoss
+from texsynth.synthesis import random_phase_texture
 
 F64 = torch.float64
 

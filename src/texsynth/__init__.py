@@ -21,13 +21,19 @@ from .generators import (
     train_generator,
 )
 from .io import ImageMeta, TexsynthWarning, read_image, write_image
-from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss, WeightedLoss
+from .losses import (
+    HistogramLoss,
+    ScatteringLoss,
+    SpectralConstraintLoss,
+    SpectrumLoss,
+    TextureLoss,
+    WeightedLoss,
+)
 from .patches import synthesize_patches
 from .report import write_report
-from .spectral_constraint import SpectralConstraintLoss, random_phase_texture
 from .stats import ScatCov, ScatteringCovariance
 from .stats.scattering1d import ScatteringCovariance1D
-from .synthesis import SynthesisReport, remake, synthesize, synthesize_1d
+from .synthesis import SynthesisReport, random_phase_texture, remake, synthesize, synthesize_1d
 from .version import __version__
 
 __all__ = [

@@ -27,8 +27,13 @@ from .errors import TexsynthError
 from .feature_losses import ContentLoss, GAPLoss, GramLoss, SlicedWassersteinLoss
 from .features import feature_extractor, vgg_available
 from .features.vgg19 import MISSING_WEIGHTS
-from .losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss
-from .spectral_constraint import SpectralConstraintLoss
+from .losses import (
+    HistogramLoss,
+    ScatteringLoss,
+    SpectralConstraintLoss,
+    SpectrumLoss,
+    TextureLoss,
+)
 
 __all__ = [
     "DEFAULT_POWER_SPECTRUM",

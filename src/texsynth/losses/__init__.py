@@ -5,6 +5,8 @@
 * :mod:`~texsynth.losses.chi2` -- the one chi-square (and its microcanonical batch form);
 * :mod:`~texsynth.losses.histogram`, :mod:`~texsynth.losses.spectrum` -- value histograms and
   power spectra;
+* :mod:`~texsynth.losses.spectral_constraint` -- the Fourier-modulus constraint (Liu,
+  Gousseau & Xia 2016);
 * :mod:`~texsynth.losses.defaults` -- the default 1-D composition.
 
 Losses on network features (Gram, GAP, sliced Wasserstein) are in
@@ -17,6 +19,7 @@ from .base import TextureLoss, WeightedLoss
 from .defaults import build_loss_1d
 from .histogram import HistogramLoss, HistogramLoss1D
 from .scattering import ScatteringLoss, ScatteringLoss1D
+from .spectral_constraint import SpectralConstraintLoss
 from .spectrum import SpectrumLoss, SpectrumLoss1D
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "HistogramLoss1D",
     "ScatteringLoss",
     "ScatteringLoss1D",
+    "SpectralConstraintLoss",
     "SpectrumLoss",
     "SpectrumLoss1D",
     "TextureLoss",

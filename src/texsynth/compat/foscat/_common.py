@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import numbers
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,10 +16,13 @@ from ...errors import TexsynthError
 
 __all__ = [
     "FoscatCompatWarning",
+    "accepted_options",
     "as_tensor",
     "check_int",
     "device_for",
     "dtype_for",
+    "optional_module",
+    "to_numpy",
     "warn_compat",
 ]
 
@@ -74,3 +80,22 @@ def as_tensor(x: Any, name: str, dtype: torch.dtype, device: torch.device) -> to
 def to_numpy(t: torch.Tensor) -> np.ndarray:
     """A detached CPU NumPy copy of ``t``."""
     return t.detach().cpu().numpy()
+
+
+def optional_module(module: str) -> Any:
+    """Import a texsynth module that newer releases have, or raise a one-line error."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise TexsynthError(
+            f"funct(use_1D=True) needs {module}, which this texsynth installation lacks; "
+            "upgrade texsynth (pip install -U texsynth)"
+        ) from None
+
+
+def accepted_options(fn: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``kwargs`` that ``fn`` accepts (all of them if it takes ``**kwargs``)."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k in params}

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import scat_cov as _scat_cov
-from .scat_cov import scat_cov
+from .funct import funct as generic_funct
+from .funct import geometry_options
+from .statistics import scat_cov
 
 __all__ = ["funct", "scat_cov"]
 
 
-class funct(_scat_cov.funct):  # noqa: N801 (foscat's name)
+class funct(generic_funct):  # noqa: N801 (foscat's name)
     """The 1D scattering-covariance operator (``use_1D=True``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(**_scat_cov.geometry_options("use_1D", args, kwargs))
+        super().__init__(**geometry_options("use_1D", args, kwargs))

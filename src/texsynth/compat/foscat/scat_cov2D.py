@@ -13,17 +13,18 @@ from typing import Any
 import numpy as np
 
 from ...errors import TexsynthError
-from . import scat_cov as _scat_cov
-from .scat_cov import scat_cov
+from .funct import funct as generic_funct
+from .funct import geometry_options
+from .statistics import scat_cov
 
 __all__ = ["funct", "scat_cov"]
 
 
-class funct(_scat_cov.funct):  # noqa: N801 (foscat's name)
+class funct(generic_funct):  # noqa: N801 (foscat's name)
     """The 2D scattering-covariance operator (``use_2D=True``, default ``KERNELSZ=5``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        options = _scat_cov.geometry_options("use_2D", args, kwargs)
+        options = geometry_options("use_2D", args, kwargs)
         options.setdefault("KERNELSZ", 5)
         super().__init__(**options)
 

@@ -1,0 +1,103 @@
+"""foscat's array arguments as the tensors texsynth takes, with foscat-worded errors.
+
+Images ``(H, W)`` / ``(B, H, W)``, signals ``(N,)`` / ``(B, N)``, per-pixel masks and initial
+fields, NumPy or torch, converted to the operator's dtype and device.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ...errors import TexsynthError
+from ._common import as_tensor
+
+__all__ = ["as_batch", "as_eval_mask", "as_init", "as_plane"]
+
+
+def as_batch(
+    x: Any, name: str, signals: bool, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, bool]:
+    """``[B, H, W]`` images (``[B, N]`` signals if ``signals``, foscat's ``use_1D``) and
+    whether the input had no batch axis."""
+    t = as_tensor(x, name, dtype, device)
+    if signals:
+        if t.dim() not in (1, 2):
+            raise TexsynthError(
+                f"{name} must be a signal (N,) or a batch (B, N) for a 1D operator "
+                f"(use_1D=True), got shape {tuple(t.shape)}"
+            )
+        return (t[None] if t.dim() == 1 else t), t.dim() == 1
+    if t.dim() == 1:
+        raise TexsynthError(
+            f"{name} of shape {tuple(t.shape)} is 1D but this operator is 2D (use_2D=True); "
+            "use scat_cov1D.funct for signals, or pass an (H, W) image"
+        )
+    if t.dim() not in (2, 3):
+        raise TexsynthError(
+            f"{name} must be an image (H, W) or a batch (B, H, W), got shape {tuple(t.shape)}"
+        )
+    return (t[None] if t.dim() == 2 else t), t.dim() == 2
+
+
+def as_eval_mask(
+    mask: Any, spatial: tuple[int, ...], dtype: torch.dtype, device: torch.device
+) -> torch.Tensor | None:
+    """foscat's ``(N_mask, *spatial)`` mask as ``[1, N_mask, *spatial]`` weights in [0, 1]."""
+    if mask is None:
+        return None
+    m = as_tensor(mask, "mask", dtype, device)
+    if m.dim() == len(spatial):
+        m = m[None]
+    if m.dim() != len(spatial) + 1 or tuple(m.shape[1:]) != spatial:
+        raise TexsynthError(
+            f"mask must have shape (N_mask, {', '.join(map(str, spatial))}), got {tuple(m.shape)}"
+        )
+    if bool((m < 0).any()):
+        raise TexsynthError("mask weights must be non-negative")
+    peak = m.flatten(1).amax(1)
+    if bool((peak <= 0).any()):
+        raise TexsynthError("a mask excludes every pixel; each mask needs some weight > 0")
+    # foscat's weights may exceed 1; a weighted mean does not depend on their scale
+    m = m / peak.reshape(-1, *([1] * len(spatial)))
+    return m[None]
+
+
+def as_plane(
+    value: Any,
+    name: str,
+    spatial: tuple[int, ...],
+    batch: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor | None:
+    """A per-pixel array ``(*spatial)`` or ``(1|batch, *spatial)`` as ``[1|batch, 1, ...]``."""
+    if value is None:
+        return None
+    t = as_tensor(value, name, dtype, device)
+    if t.dim() == len(spatial):
+        t = t[None]
+    if t.dim() != len(spatial) + 1 or tuple(t.shape[1:]) != spatial or t.shape[0] not in (1, batch):
+        dims = ", ".join(map(str, spatial))
+        raise TexsynthError(
+            f"{name} must have image_target's shape ({dims}) or (1, {dims}), got {tuple(t.shape)}"
+        )
+    return t[:, None]
+
+
+def as_init(
+    input_image: Any, spatial: tuple[int, ...], n: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor | None:
+    """``input_image`` ``(*spatial)``, ``(1|n, *spatial)`` as ``[1|n, 1, *spatial]``."""
+    if input_image is None:
+        return None
+    t = as_tensor(input_image, "input_image", dtype, device)
+    if t.dim() == len(spatial):
+        t = t[None]
+    if t.dim() != len(spatial) + 1 or t.shape[0] not in (1, n):
+        raise TexsynthError(
+            f"input_image must have image_target's shape or (synthesised_N={n}, ...), got "
+            f"{tuple(t.shape)}"
+        )
+    return t[:, None]

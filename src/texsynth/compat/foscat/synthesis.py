@@ -1,0 +1,326 @@
+"""foscat's ``funct.synthesis`` over texsynth's engine, for images and signals.
+
+foscat's options become :func:`texsynth.synthesize`'s (``nstep`` -> ``levels``,
+``NUM_EPOCHS`` -> ``steps``, ``grd_mask`` -> ``mask``, ...; see ``funct.synthesis``); a
+batch ``(B, H, W)`` of targets is matched, as foscat, through the mean of their statistics
+(:class:`_BatchTargetLoss`); progress lines are printed as foscat prints them
+(:class:`ProgressPrinter`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..._checks import size_text
+from ...errors import TexsynthError
+from ...losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss
+from ...methods import DEFAULT_POWER_SPECTRUM, scattering_options
+from ...pyramid import downsample, level_shape
+from ...synthesis import synthesize
+from ...transforms import Gaussianizer, Standardizer, match_histogram
+from ...wavelets import max_J
+from ._common import accepted_options, check_int, optional_module, to_numpy, warn_compat
+from .inputs import as_batch, as_init, as_plane
+
+__all__ = ["ProgressPrinter", "synthesize_images", "synthesize_signals"]
+
+log = logging.getLogger(__name__)
+
+
+class ProgressPrinter:
+    """foscat-style progress lines through :func:`texsynth.synthesize`'s ``callback``."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.level = -1
+        self.tic = time.perf_counter()
+
+    def __call__(self, level: int, iteration: int, loss: float, x: torch.Tensor) -> bool:
+        if self.every <= 0:
+            return False
+        if level != self.level:
+            self.level = level
+            size = " x ".join(str(s) for s in x.shape[2:])
+            print(f"Synthesis scale [ {size} ]")
+        if iteration % self.every == 0:
+            now = time.perf_counter()
+            print(f"Itt {iteration:6d} L={loss:10.3g} {now - self.tic:.3f}s")
+            self.tic = now
+        return False
+
+
+def _levels(nstep: int, n_up: int, J: int) -> int:
+    """Pyramid levels for foscat's ``nstep`` (+ ``n_up``), capped to the ``J`` scales."""
+    levels = max(1, min(nstep + n_up, J))
+    if levels != nstep + n_up:
+        log.info("nstep=%d (n_up=%d) capped to %d levels (J=%d scales)", nstep, n_up, levels, J)
+    return levels
+
+
+def synthesize_images(
+    image_target: Any,
+    *,
+    reference: Any,
+    nstep: int,
+    seed: int | None,
+    Jmax: int | None,
+    edge: bool,
+    to_gaussian: bool,
+    use_variance: bool,
+    n: int,
+    input_image: Any,
+    grd_mask: Any,
+    in_mask: Any,
+    iso_ang: bool,
+    fft_ang: bool,
+    fft_nharm: int,
+    fft_imaginary: bool,
+    steps: int,
+    n_up: int,
+    printer: ProgressPrinter,
+    L: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> np.ndarray:
+    """foscat's ``synthesis`` of images (``use_2D``): the target(s) ``(H, W)`` or
+    ``(B, H, W)``, through :func:`texsynth.synthesize` (a batch of targets: through the mean
+    of their statistics); ``L`` orientations.
+    """
+    target, single = as_batch(
+        image_target, "image_target", signals=False, dtype=dtype, device=device
+    )
+    B, H, W = target.shape
+    jm = max_J(H, W)
+    if jm < 1:
+        raise TexsynthError(
+            f"image_target of {size_text(H, W)} pixels is too small: synthesis needs at least "
+            "8x8 pixels"
+        )
+    J = jm if Jmax is None else check_int(Jmax, "Jmax", 1)
+    if J > jm:
+        raise TexsynthError(
+            f"Jmax={J} is more scales than a {size_text(H, W)} image_target supports; use "
+            f"Jmax<={jm}"
+        )
+    levels = _levels(nstep, n_up, J)
+    size = (H * 2**n_up, W * 2**n_up)
+    inm = as_plane(in_mask, "in_mask", (H, W), B, dtype, device)
+    gmask = as_plane(grd_mask, "grd_mask", (H, W), 1, dtype, device)
+    init = as_init(input_image, (H, W), n, dtype, device)
+    ref = as_plane(reference, "reference", (H, W), 1, dtype, device)
+    if gmask is not None:
+        if B > 1:
+            raise TexsynthError(
+                f"grd_mask (inpainting) needs a single image_target (H, W), got a batch of {B}"
+            )
+        if n_up > 0:
+            raise TexsynthError("grd_mask (inpainting) cannot be combined with n_up > 0")
+        if init is not None:
+            warn_compat(
+                "with grd_mask, input_image is not used: the free pixels start from noise "
+                "and the others keep image_target's values"
+            )
+        init = target[None]  # frozen pixels: image_target's values, exactly
+    if ref is not None and (n_up > 0 or B > 1):
+        raise TexsynthError(
+            "reference (cross-synthesis) needs one image_target of the reference's size "
+            "(no batch, n_up=0)"
+        )
+    options: dict[str, Any] = dict(
+        method="scattering",
+        size=size,
+        n=n,
+        seed=seed,
+        steps=steps,
+        quality="fast",  # foscat's schedule: NUM_EPOCHS at the coarsest level, fewer below
+        levels=levels,
+        # (cross statistics align the output with the reference pixel by pixel)
+        tile=ref is not None or not (edge or inm is not None),
+        mask=gmask,
+        in_mask=inm,
+        init=init,
+        J=J,
+        L=L,
+        use_variance=bool(use_variance),
+        iso_ang=bool(iso_ang),
+        fft_ang=bool(fft_ang),
+        fft_nharm=check_int(fft_nharm, "fft_nharm", 0),
+        fft_imaginary=bool(fft_imaginary),
+        to_gaussian=bool(to_gaussian),
+        reference=ref,
+        device=device,
+        dtype=dtype,
+        progress=False,
+        callback=printer,
+    )
+    with torch.no_grad():
+        out = synthesize(target[:1], **options) if B == 1 else _synthesize_batch(target, options)
+    assert isinstance(out, torch.Tensor)
+    result = to_numpy(out[:, 0]).astype(np.float64)
+    return result[0] if single and n == 1 else result
+
+
+def synthesize_signals(
+    image_target: Any,
+    *,
+    reference: Any,
+    nstep: int,
+    seed: int | None,
+    Jmax: int | None,
+    edge: bool,
+    to_gaussian: bool,
+    use_variance: bool,
+    n: int,
+    input_image: Any,
+    grd_mask: Any,
+    in_mask: Any,
+    steps: int,
+    n_up: int,
+    printer: ProgressPrinter,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> np.ndarray:
+    """foscat's ``synthesis`` of signals (``use_1D``): the target(s) ``(N,)`` or ``(B, N)``,
+    through ``texsynth.synthesis.synthesize_1d``.
+    """
+    mod = optional_module("texsynth.synthesis.signals")
+    wav = optional_module("texsynth.wavelets1d")
+    target, single = as_batch(
+        image_target, "image_target", signals=True, dtype=dtype, device=device
+    )
+    B, N = target.shape
+    jm = wav.max_J_1d(N)
+    if jm < 1:
+        raise TexsynthError(
+            f"image_target of {N} samples is too short: synthesis needs at least 8 samples"
+        )
+    J = jm if Jmax is None else check_int(Jmax, "Jmax", 1)
+    if J > jm:
+        raise TexsynthError(
+            f"Jmax={J} is more scales than a signal of {N} samples supports; use Jmax<={jm}"
+        )
+    inm = as_plane(in_mask, "in_mask", (N,), B, dtype, device)
+    gmask = as_plane(grd_mask, "grd_mask", (N,), 1, dtype, device)
+    init = as_init(input_image, (N,), n, dtype, device)
+    ref = as_plane(reference, "reference", (N,), 1, dtype, device)
+    if gmask is not None:
+        if n_up > 0 or B > 1:
+            raise TexsynthError("grd_mask (inpainting) needs one image_target and n_up=0")
+        init = target[None]
+    options: dict[str, Any] = dict(
+        size=N * 2**n_up,
+        n=n,
+        seed=seed,
+        steps=steps,
+        levels=_levels(nstep, n_up, J),
+        # (cross statistics align the output with the reference pixel by pixel)
+        tile=ref is not None or not (edge or inm is not None),
+        mask=gmask,
+        in_mask=inm,
+        init=init,
+        J=J,
+        use_variance=bool(use_variance),
+        to_gaussian=bool(to_gaussian),
+        reference=ref,
+        device=device,
+        dtype=dtype,
+        progress=False,
+        callback=printer,
+    )
+    signal = target[None] if B == 1 else target[:, None]  # [C=1, N] or [B, 1, N]
+    with torch.no_grad():
+        out = mod.synthesize_1d(signal, **accepted_options(mod.synthesize_1d, options))
+    result = to_numpy(out[:, 0]).astype(np.float64)  # [n, N_out]
+    return result[0] if single and n == 1 else result
+
+
+class _BatchTargetLoss(TextureLoss):
+    """Matches the *mean* statistics of a batch of targets (foscat's ``(B, H, W)`` input).
+
+    :func:`texsynth.synthesize` takes one exemplar; it is given the targets stacked along
+    the rows (so its standardisation, Gaussianisation and noise levels see all of them), and
+    this loss, rebuilt per level by :meth:`at`, scores against the batch: the terms of
+    synthesize's ``"scattering"`` method (scattering covariance, pixel histogram,
+    0.3 x power spectrum), each built from the whole batch. The level is recognised by the
+    size of the stacked exemplar :meth:`at` is handed.
+    """
+
+    def __init__(
+        self,
+        batch: torch.Tensor,
+        in_mask: torch.Tensor | None,
+        J: int,
+        stacked: tuple[int, int],
+        scattering: dict[str, Any],
+    ) -> None:
+        super().__init__()
+        self.batch = batch  # [B, 1, H, W], working space
+        self.mask = in_mask  # [B, 1, H, W] or None
+        self.J = J
+        self.stacked = stacked
+        self.scattering = scattering
+        self._finest: TextureLoss | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._finest is None:
+            self._finest = self._build(0)
+        return self._finest(x)
+
+    def at(self, exemplar: torch.Tensor, **overrides: Any) -> TextureLoss:
+        shape = tuple(exemplar.shape[-2:])
+        for below in range(self.J):
+            if level_shape(self.stacked, below) == shape:
+                return self._build(below)
+        raise AssertionError(f"no pyramid level of {self.stacked} has shape {shape}")
+
+    def _build(self, below: int) -> TextureLoss:
+        H, W = self.batch.shape[-2:]
+        shape = level_shape((H, W), below)
+        ex = downsample(self.batch, shape)
+        inm = common = None
+        if self.mask is not None:
+            inm = (downsample(self.mask, shape) >= 0.999).to(ex.dtype)
+            common = inm.amin(0, keepdim=True)  # the spectrum term takes one mask
+            if not bool((common > 0).any()):
+                common = None
+        return (
+            ScatteringLoss(ex, J=self.J - below, in_mask=inm, **self.scattering)
+            + HistogramLoss(ex, in_mask=inm)
+            + DEFAULT_POWER_SPECTRUM * SpectrumLoss(ex, in_mask=common)
+        )
+
+
+def _synthesize_batch(target: torch.Tensor, options: dict[str, Any]) -> torch.Tensor:
+    """:func:`texsynth.synthesize` against the mean statistics of ``target [B, H, W]``."""
+    B, H, W = target.shape
+    stacked = target.reshape(1, 1, B * H, W)
+    inm = options["in_mask"]  # [1|B, 1, H, W] or None
+    stacked_mask = None
+    if inm is not None:
+        inm = inm.expand(B, 1, H, W)
+        stacked_mask = inm.reshape(1, 1, B * H, W)
+    # the engine's own value transforms, fitted on the same stacked exemplar
+    std = Standardizer.fit(stacked, stacked_mask)
+    batch = std.forward(target[:, None])
+    if options["to_gaussian"]:
+        gauss = Gaussianizer.fit(std.forward(stacked), stacked_mask)
+        batch = gauss.forward(batch)
+    scattering = scattering_options(
+        L=options["L"],
+        use_variance=options["use_variance"],
+        cross_channels=True,
+        iso_ang=options["iso_ang"],
+        fft_ang=options["fft_ang"],
+        fft_nharm=options["fft_nharm"],
+        fft_imaginary=options["fft_imaginary"],
+    )
+    loss = _BatchTargetLoss(batch, inm, options["J"], (B * H, W), scattering)
+    out = synthesize(stacked, **{**options, "in_mask": stacked_mask, "loss": loss})
+    assert isinstance(out, torch.Tensor)
+    # synthesize makes the histogram exact only with its own losses: do it here
+    return match_histogram(out, stacked, stacked_mask)
