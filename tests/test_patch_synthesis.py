@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from texsynth.errors import TexsynthError
 from texsynth.patches import synthesize_patches
 from texsynth.patches.driver import _synthesize_patches
+from texsynth.seeds import member_seed
 
 
 def _noise_texture(c: int = 3, size: int = 48, seed: int = 0) -> torch.Tensor:
@@ -82,8 +83,10 @@ def test_batch_member_equals_single_run() -> None:
     ex = _noise_texture(3)
     batch = _fast(ex, n=3, seed=10)
     for k in range(3):
-        assert torch.equal(batch[k], _fast(ex, n=1, seed=10 + k)[0])
+        assert torch.equal(batch[k], _fast(ex, n=1, seed=member_seed(10, k))[0])
     assert not torch.equal(batch[0], batch[1])
+    # the same members from explicit per-member seeds (what an ensemble runner passes)
+    assert torch.equal(_fast(ex, n=2, seed=[member_seed(10, 2), 10])[1], batch[0])
 
 
 def test_global_rng_untouched() -> None:

@@ -1,6 +1,11 @@
-"""Resampling for coarse-to-fine synthesis: area downsampling and periodic Fourier resizing."""
+"""Resampling for coarse-to-fine synthesis on periodic grids of any dimension (signals
+``[B, C, N]``, images ``[B, C, H, W]``): area downsampling and band-limited Fourier
+resizing."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -8,37 +13,43 @@ import torch.nn.functional as F
 __all__ = ["downsample", "fourier_resize", "level_shape"]
 
 
-def level_shape(shape: tuple[int, int], levels_below: int) -> tuple[int, int]:
+def level_shape(shape: Sequence[int], levels_below: int) -> tuple[int, ...]:
     """Size of the pyramid level ``levels_below`` halvings under ``shape`` (rounded up)."""
     f = 2**levels_below
-    return -(-shape[0] // f), -(-shape[1] // f)
+    return tuple(-(-s // f) for s in shape)
 
 
-def downsample(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Area-average ``[B, C, H, W]`` down to ``shape`` (no ringing, fine for any image)."""
-    if tuple(x.shape[-2:]) == tuple(shape):
+def downsample(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """Area-average the last ``len(shape)`` (1 or 2) axes of ``x`` down to ``shape`` (no
+    ringing, fine for any signal or image)."""
+    shape = tuple(shape)
+    if tuple(x.shape[-len(shape) :]) == shape:
         return x
-    return F.adaptive_avg_pool2d(x, shape)
+    pool = F.adaptive_avg_pool1d if len(shape) == 1 else F.adaptive_avg_pool2d
+    return pool(x, shape)
 
 
-def fourier_resize(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Band-limited periodic resize of ``[B, C, H, W]`` to ``shape`` (zero-pad or crop the
-    spectrum). Upsampling a periodic image this way adds no blur and keeps it periodic."""
-    H, W = x.shape[-2:]
-    h, w = shape
-    if (h, w) == (H, W):
+def fourier_resize(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """Band-limited periodic resize of the last ``len(shape)`` axes of ``x`` to ``shape``
+    (zero-pad or crop the spectrum, keeping the lowest frequencies of each axis, split
+    between non-negative and negative ones). Upsampling a periodic signal or image this way
+    adds no blur and keeps it periodic."""
+    shape = tuple(shape)
+    d = len(shape)
+    old = tuple(x.shape[-d:])
+    if old == shape:
         return x
-    X = torch.fft.fft2(x)
-    out = torch.zeros(*x.shape[:-2], h, w, dtype=X.dtype, device=x.device)
-    ny, nx = min(H, h), min(W, w)
-    # keep the ny (nx) lowest frequencies, split between non-negative and negative ones
-    py, px = ny - ny // 2, nx - nx // 2
-    qy, qx = ny // 2, nx // 2
-    rows_src = list(range(py)) + list(range(H - qy, H))
-    rows_dst = list(range(py)) + list(range(h - qy, h))
-    cols_src = list(range(px)) + list(range(W - qx, W))
-    cols_dst = list(range(px)) + list(range(w - qx, w))
-    rs, rd = torch.tensor(rows_src), torch.tensor(rows_dst)
-    cs, cd = torch.tensor(cols_src), torch.tensor(cols_dst)
-    out[..., rd[:, None], cd[None, :]] = X[..., rs[:, None], cs[None, :]]
-    return torch.fft.ifft2(out).real * (h * w / (H * W))
+    dims = tuple(range(-d, 0))
+    # (torch.fft.fft takes a real input's fast path, which fftn does not on one axis)
+    X = torch.fft.fft(x) if d == 1 else torch.fft.fftn(x, dim=dims)
+    out = torch.zeros(*x.shape[:-d], *shape, dtype=X.dtype, device=x.device)
+    src, dst = [], []
+    for axis, (N, n) in enumerate(zip(old, shape, strict=True)):
+        m = min(N, n)
+        p, q = m - m // 2, m // 2  # non-negative and negative frequencies kept
+        view = [-1] + [1] * (d - 1 - axis)  # (an open mesh, as numpy.ix_)
+        src.append(torch.tensor(list(range(p)) + list(range(N - q, N))).view(view))
+        dst.append(torch.tensor(list(range(p)) + list(range(n - q, n))).view(view))
+    out[(..., *dst)] = X[(..., *src)]
+    back = torch.fft.ifft(out) if d == 1 else torch.fft.ifftn(out, dim=dims)
+    return back.real * (math.prod(shape) / math.prod(old))

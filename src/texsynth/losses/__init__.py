@@ -15,7 +15,7 @@ Losses on network features (Gram, GAP, sliced Wasserstein) are in
 
 from __future__ import annotations
 
-from .base import TextureLoss, WeightedLoss
+from .base import TextureLoss, WeightedLoss, item_losses
 from .defaults import build_loss_1d
 from .histogram import HistogramLoss, HistogramLoss1D
 from .scattering import ScatteringLoss, ScatteringLoss1D
@@ -32,5 +32,6 @@ __all__ = [
     "SpectrumLoss1D",
     "TextureLoss",
     "WeightedLoss",
+    "item_losses",
     "build_loss_1d",
 ]

@@ -16,7 +16,7 @@ import torch
 
 from ..errors import TexsynthError
 
-__all__ = ["TextureLoss", "WeightedLoss"]
+__all__ = ["TextureLoss", "WeightedLoss", "item_losses"]
 
 
 class TextureLoss(torch.nn.Module, abc.ABC):
@@ -62,6 +62,11 @@ class TextureLoss(torch.nn.Module, abc.ABC):
     #: whether :meth:`batch_loss` can match batch statistics (``microcanonical=True``)
     supports_microcanonical: bool = False
 
+    #: whether the value of an item is bit for bit the same whatever batch it is computed
+    #: in (true of FFT-based statistics; not of convolution networks, whose kernels depend
+    #: on the batch size); see :func:`item_losses`
+    batch_invariant: bool = False
+
     def batch_loss(
         self,
         x: torch.Tensor,
@@ -86,6 +91,38 @@ class TextureLoss(torch.nn.Module, abc.ABC):
         return self(x).mean()
 
 
+def item_losses(
+    loss: TextureLoss, x: torch.Tensor, states: list[list[torch.Tensor]] | None = None
+) -> torch.Tensor:
+    """``loss(x)``, each item's value computed exactly as on a batch of that item alone.
+
+    Batch-invariant losses (:attr:`TextureLoss.batch_invariant`) run on the whole batch,
+    the others item by item. A loss that draws randomness on every call (the sliced
+    Wasserstein loss draws fresh directions) needs ``states``: one list of the states of
+    its :meth:`~TextureLoss.random_generators` per item, which item ``i`` starts from and
+    which is updated to where it ends, so every item draws the sequence it would draw
+    alone. This is what makes member ``k`` of a synthesised batch equal a run of that
+    member alone.
+    """
+    generators = loss.random_generators() if states is not None else []
+    if not generators:
+        return _batched(loss, x)
+    values = []
+    for i in range(x.shape[0]):
+        for g, state in zip(generators, states[i], strict=True):  # type: ignore[index]
+            g.set_state(state)
+        values.append(loss(x[i : i + 1]))
+        states[i] = [g.get_state() for g in generators]  # type: ignore[index]
+    return torch.cat(values)
+
+
+def _batched(loss: TextureLoss, x: torch.Tensor) -> torch.Tensor:
+    """Per-item values of a loss without randomness (see :func:`item_losses`)."""
+    if x.shape[0] == 1 or loss.batch_invariant:
+        return loss(x)
+    return torch.cat([loss(x[i : i + 1]) for i in range(x.shape[0])])
+
+
 def _terms(loss: TextureLoss) -> list[tuple[float, TextureLoss]]:
     return list(loss.terms) if isinstance(loss, WeightedLoss) else [(1.0, loss)]
 
@@ -108,6 +145,11 @@ class WeightedLoss(TextureLoss):
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> WeightedLoss:
         return WeightedLoss([(w, t.at(exemplar, **overrides)) for w, t in self.terms])
+
+    @property
+    def batch_invariant(self) -> bool:  # type: ignore[override]
+        """True if every term is."""
+        return all(t.batch_invariant for t in self.parts)
 
     @property
     def supports_microcanonical(self) -> bool:  # type: ignore[override]

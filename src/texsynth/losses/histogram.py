@@ -30,6 +30,8 @@ class HistogramLoss(TextureLoss):
     exemplar does not have (mixtures of its clusters) could appear.
     """
 
+    batch_invariant = True  # (per-item sorts and reductions)
+
     def __init__(
         self,
         exemplar: torch.Tensor,
@@ -94,6 +96,8 @@ class HistogramLoss1D(TextureLoss):
     """:class:`~texsynth.losses.HistogramLoss` for signals: sorted values against the
     exemplar's quantiles (a 1-D Wasserstein-2 distance), tolerance ``rel_tol`` of the
     exemplar's standard deviation; any output length."""
+
+    batch_invariant = True  # (per-item sorts and reductions)
 
     def __init__(
         self,

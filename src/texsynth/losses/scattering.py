@@ -36,6 +36,7 @@ class _ScatteringLossBase(TextureLoss):
     :meth:`_size_text`.
     """
 
+
     ndim = 2
     supports_microcanonical = True
 
@@ -238,6 +239,10 @@ class ScatteringLoss(_ScatteringLossBase):
     match_s0
         Match S0 (mean and standard deviation); ``False`` for fields whose level wanders.
     """
+
+    # (FFTs and per-item reductions; the 1-D loss's gradient differs in the last bit
+    # between batch sizes, so it is evaluated item by item)
+    batch_invariant = True
 
     ndim = 2
 

@@ -30,6 +30,8 @@ class SpectrumLoss(TextureLoss):
     quasi-periodic textures (bricks, weaves) need.
     """
 
+    batch_invariant = True  # (FFTs and per-item reductions)
+
     def __init__(
         self,
         exemplar: torch.Tensor,
@@ -120,6 +122,8 @@ class SpectrumLoss1D(TextureLoss):
     need not be periodic); the scored signals are periodic. Wavelet power (S2) fixes the
     power per octave; this term also fixes it inside each octave.
     """
+
+    # (its gradient differs in the last bit between batch sizes: evaluated item by item)
 
     def __init__(
         self,

@@ -3,7 +3,7 @@ schedule of levels and patch sizes, lattice detection, and one optimisation per 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from .._checks import as_image_batch, check_mask, size_text
 from ..cancellation import Cancel
 from ..errors import TexsynthError
+from ..seeds import resolve_seeds
 from .lattice import Lattice, lattice_periods, warn_lattice_seam
 from .levels import ExemplarLevel, level_features
 from .optimisation import COARSE_MULT, synthesize_one
@@ -49,7 +50,7 @@ def synthesize_patches(
     *,
     size: int | tuple[int, int] | None = None,
     n: int = 1,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
     tile: bool = True,
     mask: torch.Tensor | None = None,
     init: torch.Tensor | None = None,
@@ -77,10 +78,12 @@ def synthesize_patches(
         Output size, an int or ``(H, W)``; default the exemplar's (or ``init``'s) size. May
         exceed the exemplar.
     n
-        Number of outputs. Member ``k`` uses seed ``seed + k`` and equals a run with
-        ``n=1, seed=seed + k``.
+        Number of outputs. Member ``k`` uses the seed
+        :func:`texsynth.seeds.member_seed` ``(seed, k)`` and equals a run with ``n=1`` and
+        that seed.
     seed
-        Base seed (``None``: fresh randomness). The global RNG is never used.
+        Base seed, or one seed per output (``None``: a fresh one, :mod:`texsynth.seeds`).
+        The global RNG is never used.
     tile
         ``True``: periodic output that tiles seamlessly (patches wrap around the borders).
         ``False``: patches stay inside the output (no wrap).
@@ -143,7 +146,7 @@ def _synthesize_patches(
     *,
     size: int | tuple[int, int] | None,
     n: int,
-    seed: int | None,
+    seed: int | Sequence[int] | None,
     tile: bool,
     mask: torch.Tensor | None,
     init: torch.Tensor | None,
@@ -170,8 +173,7 @@ def _synthesize_patches(
         )
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise TexsynthError(f"n must be an integer >= 1, got {n!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TexsynthError(f"seed must be an int or None, got {seed!r}")
+    _, seeds = resolve_seeds(seed, n)
     if callback is not None and not callable(callback):
         raise TexsynthError("callback must be callable as callback(level, iteration, x)")
     _, C, h, w = ex.shape
@@ -286,13 +288,12 @@ def _synthesize_patches(
 
         bar = tqdm(total=total, desc="patch synthesis", leave=False)
 
-    base = torch.Generator().seed() if seed is None else seed
     outs = []
     sources: list[torch.Tensor] = []
     try:
         for k in range(n):
             gen = torch.Generator(device=dev)
-            gen.manual_seed((base + k) % (2**63))
+            gen.manual_seed(seeds[k])
             ini = None if init_b is None else init_b[min(k, init_b.shape[0] - 1)]
             msk = None if mask_b is None else mask_b[min(k, mask_b.shape[0] - 1), 0]
             out, srcs = synthesize_one(

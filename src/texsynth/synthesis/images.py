@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -20,7 +21,6 @@ from .._checks import (
     as_image_batch,
     check_device,
     check_mask,
-    check_seed,
     parse_size,
     size_text,
 )
@@ -31,10 +31,13 @@ from ..losses import TextureLoss
 from ..memory import check_memory, estimate_synthesis_bytes
 from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scattering_options
 from ..presets import level_budget, quality_preset
-from ..pyramid import downsample, fourier_resize, level_shape
-from ..transforms import Gaussianizer, Standardizer, image_transform, match_histogram
-from ..wavelets import check_scales, default_J, max_J
-from .engine import Callback, Cancel, SynthesisReport, autograd_enabled, optimise
+from ..pyramid import downsample, fourier_resize
+from ..seeds import check_seeds, resolve_seeds
+from ..transforms import Gaussianizer, Standardizer, image_transform
+from ..wavelets import check_scales
+from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
+from .levels import Generators, Shape, choose_scales, cropped, member_noise, run_levels
+from .prepare import InputRules, undo_transforms, working_masks
 
 __all__ = ["SynthesisReport", "remake", "synthesize"]
 
@@ -66,7 +69,7 @@ def synthesize(
     layers: list[str] | None = None,
     size: int | tuple[int, int] | None = None,
     n: int = 1,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
     quality: str = "default",
     steps: int | None = None,
     levels: int | None = None,
@@ -139,7 +142,12 @@ def synthesize(
     n
         Number of independent textures (``synthesised_N``), optimised together.
     seed
-        Seed of the initial noise; the same seed on the same device gives the same result.
+        Seed of the initial noise (``None``: a fresh one, recorded in the report); the same
+        seed on the same device gives the same result. Output ``k`` uses the seed
+        :func:`texsynth.seeds.member_seed` ``(seed, k)`` and equals a run with ``n=1`` and
+        that seed; a list of ``n`` seeds gives each output its own. The descriptors' own
+        randomness (random filters, sliced-Wasserstein projections, patch subsets) does not
+        depend on it: every output is judged by the same descriptor.
     quality
         ``"fast"``, ``"default"`` or ``"best"``: the iteration budget of every level and the
         convergence tolerance (:data:`texsynth.presets.QUALITY_PRESETS`). ``"default"``
@@ -232,7 +240,7 @@ def synthesize(
     import time
 
     start = time.perf_counter()
-    seed = check_seed(seed)
+    seed = check_seeds(seed)
     device = check_device(device)
     reason = ""
     # options that only an optimisation method uses, and their defaults: with "auto" they
@@ -338,16 +346,7 @@ def synthesize(
     ex = ex.to(dev, dtype)
     C, He, We = ex.shape[1:]
 
-    # masks act on whole pixels (the synthesis runs on decorrelated colour channels): a pixel
-    # is valid only if valid in every channel, and synthesised if any channel asks for it
-    inm = None
-    if in_mask is not None:
-        inm = check_mask(in_mask, ex.shape, "in_mask").to(dev, dtype).amin(1, keepdim=True)
-    init_t = None
-    if init is not None:
-        init_t = as_image_batch(init, "init").to(dev, dtype)
-        if init_t.shape[1] != C:
-            raise TexsynthError(f"init has {init_t.shape[1]} channels, the exemplar {C}")
+    inm, init_t, gmask = working_masks(ex, in_mask=in_mask, init=init, mask=mask, rules=_RULES)
     content_t = None
     if content is not None:
         if loss is not None:
@@ -362,15 +361,6 @@ def synthesize(
             raise TexsynthError("content (style transfer) and mask (inpainting) exclude each other")
         if init_t is None:
             init_t = content_t
-    gmask = None
-    if mask is not None:
-        if init_t is None:
-            init_t = ex
-            if inm is None:  # the hole's content must not shape the target statistics
-                inm = (1 - check_mask(mask, ex.shape, "mask")).to(dev, dtype).amin(1, keepdim=True)
-                if not bool((inm > 0).any()):
-                    raise TexsynthError(WHOLE_MASK)
-        gmask = check_mask(mask, init_t.shape, "mask").to(dev, dtype).amax(1, keepdim=True)
 
     default_size = tuple(init_t.shape[-2:]) if init_t is not None else (He * 2**n_up, We * 2**n_up)
     out_shape = parse_size(size, default_size)  # type: ignore[arg-type]
@@ -408,26 +398,17 @@ def synthesize(
     to_image = image_transform(std, gauss, ex)
 
     # scales and levels
-    # (an output smaller than the exemplar cannot hold its largest scales)
-    J_full = J if J is not None else max(min(default_J(He, We), default_J(*out_shape)), 1)
-    for what, (h, w), larger in (
-        ("exemplar", (He, We), "give a larger exemplar"),
-        ("output", out_shape, "use a larger size"),
-    ):
-        check_scales(h, w, None, what, larger)  # under 8x8 pixels: no scale fits
-        if J_full > max_J(h, w):
-            raise TexsynthError(
-                f"an {what} of {size_text(h, w)} pixels supports at most J={max_J(h, w)} "
-                f"scales, got J={J_full}; use J<={max_J(h, w)} or {larger}"
-            )
-    n_levels = levels if levels is not None else _default_levels(out_shape, (He, We), J_full)
-    if not isinstance(n_levels, int) or n_levels < 1:
-        raise TexsynthError(f"levels must be a positive integer, got {levels!r}")
-    if J_full - (n_levels - 1) < 1:
-        raise TexsynthError(
-            f"levels={n_levels} leaves no scale at the coarsest level (J={J_full}); "
-            f"use levels<={J_full}"
-        )
+    J_full, n_levels = choose_scales(
+        J,
+        levels,
+        (
+            ("an exemplar", (He, We), "give a larger exemplar"),
+            ("an output", out_shape, "use a larger size"),
+        ),
+        describe=lambda s: f"{size_text(*s)} pixels",
+        check_small=lambda s, what, fix: check_scales(*s, None, what.split()[-1], fix),
+        default_levels=lambda j: _default_levels(out_shape, (He, We), j),
+    )
 
     margin = 0
     if not tile and gmask is None:  # (inpainting keeps the input's frame)
@@ -457,94 +438,77 @@ def synthesize(
             periodic=gmask is None,
             histogram=histogram,
             power_spectrum=power_spectrum,
-            seed=seed if seed is not None else 0,
+            # the descriptor's own randomness (random filters, projections) is fixed, so
+            # that every member of a batch is judged by the same descriptor
+            seed=0,
             content=prepare(content_t) if content_t is not None else None,
             content_weight=content_weight,
             content_layers=content_layers,
         )
-    gen = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
-    if seed is None:
-        gen.seed()
-    rep = SynthesisReport()
-    x: torch.Tensor | None = None
-    for k in range(n_levels):
-        below = n_levels - 1 - k
-        shape = level_shape(canvas, below)
-        ex_k = downsample(ex_s, level_shape((He, We), below))
-        inm_k = downsample(inm, ex_k.shape[-2:]) if inm is not None else None
-        if inm_k is not None:
-            inm_k = (inm_k >= 0.999).to(dtype)  # a coarse pixel is valid if all of it is
-        J_k = J_full - below
+
+    def build_loss(
+        k: int, ex_k: torch.Tensor, inm_k: torch.Tensor | None, shape: Shape, J_k: int
+    ) -> TextureLoss:
         if builder is None:
             assert base_loss is not None
-            loss_k = base_loss.at(ex_k, in_mask=inm_k)
-        else:
-            ref_k = fourier_resize(ref_s, shape) if ref_s is not None else None
-            if ref_k is not None and tuple(ref_k.shape[-2:]) != tuple(ex_k.shape[-2:]):
-                raise TexsynthError(
-                    "cross-synthesis needs the exemplar and output sizes to be equal"
-                )
-            loss_k = builder.build(
-                ex_k,
-                J=J_k,
-                in_mask=inm_k,
-                reference=ref_k,
-                edge=gmask is not None,
-                finest=k == n_levels - 1,
-            )
-        frozen, free = None, None
-        if gmask is not None:
-            assert init_s is not None
-            frozen = downsample(init_s, shape)
-            free = (downsample(gmask, shape) > 0).to(dtype)
-        if x is None:
-            x = torch.randn(n, ex_s.shape[1], *shape, generator=gen, dtype=dtype).to(dev)
-            if init_s is not None and gmask is None:
-                start = downsample(init_s, shape)
-                if content_t is not None and init is None:
-                    # style transfer from the content: a little noise breaks the ties of
-                    # flat regions (the histogram term cannot move tied pixels apart) and
-                    # makes the n outputs differ
-                    x = start + 0.1 * x
-                else:
-                    x = start.expand(n, -1, -1, -1).clone()
-        else:
-            x = _upsample_with_detail(x, shape, ex_k, gen)
-        budget = level_budget(steps, preset.decay, k)
-        # unit steps at every level: a strong-Wolfe line search stalls on this loss
-        # (brick, coarsest level: 13.4 vs 5.6 after 200 iterations; scipy's L-BFGS-B 6.1)
-        x, hist = optimise(
-            x,
-            loss_k,
-            frozen,
-            free,
-            budget,
-            tol,
-            progress,
-            callback,
-            k,
-            n_levels,
-            shape,
-            line_search=False,
-            cancel=cancel,
+            return base_loss.at(ex_k, in_mask=inm_k)
+        ref_k = fourier_resize(ref_s, shape) if ref_s is not None else None
+        if ref_k is not None and tuple(ref_k.shape[-2:]) != tuple(ex_k.shape[-2:]):
+            raise TexsynthError("cross-synthesis needs the exemplar and output sizes to be equal")
+        return builder.build(
+            ex_k,
+            J=J_k,
+            in_mask=inm_k,
+            reference=ref_k,
+            edge=gmask is not None,
+            finest=k == n_levels - 1,
         )
-        rep.levels.append(shape)
-        rep.scales.append(J_k)
-        rep.iterations.append(len(hist))
-        rep.losses.append(hist)
-    assert x is not None
-    if margin:
-        x = x[..., margin : margin + out_shape[0], margin : margin + out_shape[1]]
-    if histogram > 0 and gmask is None and base_loss is None:
-        # the loss brings the histogram within a few per cent; a rank remapping makes it
-        # exact (Heeger & Bergen) while moving each pixel by only that much
-        x = match_histogram(x.detach(), ex_s, inm)
-    if gauss is not None:
-        x = gauss.inverse(x)
-    out = std.inverse(x).detach()
-    if gmask is not None:
-        assert init_t is not None
-        out = init_t * (1 - gmask) + out * gmask
+
+    _, seeds = resolve_seeds(seed, n)
+
+    def first_batch(ex_k: torch.Tensor, shape: Shape, gens: Generators) -> torch.Tensor:
+        x = member_noise(gens, (ex_s.shape[1], *shape), dtype).to(dev)
+        if init_s is None or gmask is not None:
+            return x
+        first = downsample(init_s, shape)
+        if content_t is not None and init is None:
+            # style transfer from the content: a little noise breaks the ties of flat
+            # regions (the histogram term cannot move tied pixels apart) and makes the n
+            # outputs differ
+            return first + 0.1 * x
+        return first.expand(n, -1, -1, -1).clone()
+
+    rep = SynthesisReport(seeds=seeds)
+    # unit steps at every level: a strong-Wolfe line search stalls on this loss
+    # (brick, coarsest level: 13.4 vs 5.6 after 200 iterations; scipy's L-BFGS-B 6.1)
+    x = run_levels(
+        exemplar=ex_s,
+        in_mask=inm,
+        canvas=canvas,
+        n_levels=n_levels,
+        J=J_full,
+        build_loss=build_loss,
+        start=first_batch,
+        seeds=seeds,
+        budget=lambda k: level_budget(steps, preset.decay, k),
+        tol=tol,
+        frozen=init_s if gmask is not None else None,
+        free=gmask,
+        progress=progress,
+        callback=callback,
+        cancel=cancel,
+        report=rep,
+    )
+    x = cropped(x, margin, out_shape)
+    remap = histogram > 0 and gmask is None and base_loss is None
+    out = undo_transforms(
+        x,
+        std=std,
+        gauss=gauss,
+        remap_to=(ex_s, inm) if remap else None,
+        init=init_t,
+        free=gmask,
+    )
     rep.seconds = time.perf_counter() - start
     rep.method = method if loss is None else "custom loss"
     rep.reason = reason
@@ -556,7 +520,7 @@ def _synthesize_patch(
     *,
     size: int | tuple[int, int] | None,
     n: int,
-    seed: int | None,
+    seed: int | list[int] | None,
     tile: bool,
     mask: torch.Tensor | None,
     init: torch.Tensor | None,
@@ -583,11 +547,14 @@ def _synthesize_patch(
     mask_t = mask.to(dev) if isinstance(mask, torch.Tensor) else mask
     if mask_t is not None and init_t is None and _covers_everything(mask_t, ex.shape):
         raise TexsynthError(WHOLE_MASK)
+    seeds = None
+    if isinstance(n, int) and not isinstance(n, bool) and n >= 1:
+        _, seeds = resolve_seeds(seed, n)  # (else synthesize_patches words the error)
     out = synthesize_patches(
         ex,
         size=size,
         n=n,
-        seed=seed,
+        seed=seeds,
         tile=tile,
         mask=mask_t,
         init=init_t,
@@ -595,7 +562,7 @@ def _synthesize_patch(
         progress=progress,
         cancel=cancel,
     )
-    rep = SynthesisReport(method="patch")
+    rep = SynthesisReport(method="patch", seeds=seeds or [])
     rep.levels.append(tuple(out.shape[-2:]))
     return out, rep
 
@@ -608,6 +575,9 @@ WHOLE_MASK = (
 )
 
 
+_RULES = InputRules(as_image_batch, check_mask, "exemplar", WHOLE_MASK)
+
+
 def _covers_everything(mask: torch.Tensor, shape: torch.Size) -> bool:
     """Whether an inpainting ``mask`` asks to synthesise every pixel of an exemplar of
     ``shape`` (a mask that does not fit is left for the patch method to report)."""
@@ -616,32 +586,6 @@ def _covers_everything(mask: torch.Tensor, shape: torch.Size) -> bool:
     except TexsynthError:
         return False
     return bool((m.amax(1) >= 1).all())
-
-
-def _upsample_with_detail(
-    x: torch.Tensor, shape: tuple[int, int], ex: torch.Tensor, gen: torch.Generator
-) -> torch.Tensor:
-    """Periodic upsampling to ``shape`` plus noise in the new (finer) frequency band.
-
-    Band-limited upsampling leaves the finest scales empty, where the moduli |x * psi| sit
-    at their non-smooth zero and L-BFGS stalls. The noise is scaled to the energy the
-    exemplar ``ex`` (this level) has in that band.
-    """
-    coarse = tuple(x.shape[-2:])
-    up = fourier_resize(x, shape)
-    noise = torch.randn(*up.shape, generator=gen, dtype=up.dtype).to(up.device)
-    noise_hf = noise - fourier_resize(fourier_resize(noise, coarse), shape)
-    ex_hf = ex - fourier_resize(fourier_resize(ex, _scaled(coarse, shape, ex)), ex.shape[-2:])
-    ex_energy = ex_hf.pow(2).mean((0, 2, 3))  # [C]
-    noise_energy = noise_hf.pow(2).mean((0, 2, 3)).clamp_min(1e-30)
-    gain = (ex_energy / noise_energy).sqrt().to(up)
-    return up + noise_hf * gain[None, :, None, None]
-
-
-def _scaled(coarse: tuple[int, int], fine: tuple[int, int], ex: torch.Tensor) -> tuple[int, int]:
-    """The exemplar's size scaled by the ``coarse / fine`` ratio of the output levels."""
-    h, w = ex.shape[-2:]
-    return max(1, round(h * coarse[0] / fine[0])), max(1, round(w * coarse[1] / fine[1]))
 
 
 @accepts_arrays("content", "style", like="content")

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from ..arrays import accepts_arrays
 from ..errors import TexsynthError
-from ..losses import build_loss_1d
+from ..losses import TextureLoss, build_loss_1d
 from ..methods import DEFAULT_POWER_SPECTRUM
+from ..pyramid import downsample, fourier_resize
+from ..seeds import resolve_seeds
 from ..stats.scattering1d import as_signal_batch, check_signal_mask
 from ..transforms import Gaussianizer, Standardizer, match_histogram
-from ..wavelets1d import check_scales_1d, max_J_1d
-from .engine import Callback, Cancel, SynthesisReport, autograd_enabled, optimise
+from ..wavelets1d import check_scales_1d
+from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
+from .levels import Generators, Shape, choose_scales, cropped, member_noise, run_levels
+from .prepare import InputRules, undo_transforms, working_masks
 
 __all__ = [
     "SynthesisReport1D",
@@ -45,25 +49,13 @@ class SynthesisReport1D(SynthesisReport):
 
 def downsample_1d(x: torch.Tensor, n: int) -> torch.Tensor:
     """Area-average ``[B, C, N]`` down to ``n`` samples (no ringing, any signal)."""
-    if x.shape[-1] == n:
-        return x
-    return F.adaptive_avg_pool1d(x, n)
+    return downsample(x, (n,))
 
 
 def fourier_resize_1d(x: torch.Tensor, n: int) -> torch.Tensor:
     """Band-limited periodic resize of ``[B, C, N]`` to ``n`` samples (zero-pad or crop the
     spectrum): upsampling adds no blur and keeps the signal periodic."""
-    N = x.shape[-1]
-    if n == N:
-        return x
-    X = torch.fft.fft(x)
-    m = min(N, n)
-    p, q = m - m // 2, m // 2  # non-negative and negative frequencies kept
-    out = torch.zeros(*x.shape[:-1], n, dtype=X.dtype, device=x.device)
-    out[..., :p] = X[..., :p]
-    if q:
-        out[..., n - q :] = X[..., N - q :]
-    return torch.fft.ifft(out).real * (n / N)
+    return fourier_resize(x, (n,))
 
 
 def looks_like_random_walk(
@@ -99,10 +91,6 @@ def _moments(t: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     n = m.sum(-1)
     mean = (t * m).sum(-1) / n.clamp_min(1)
     return ((t - mean[..., None]) ** 2 * m).sum(-1) / n.clamp_min(1), n
-
-
-def _level_length(n: int, below: int) -> int:
-    return -(-n // 2**below)
 
 
 def _default_levels(n_out: int, n_ex: int, J: int) -> int:
@@ -152,7 +140,7 @@ def synthesize_1d(
     *,
     size: int | None = None,
     n: int = 1,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
     steps: int = 100,
     levels: int | None = None,
     tile: bool = True,
@@ -189,7 +177,10 @@ def synthesize_1d(
     n
         Number of independent signals (``synthesised_N``), optimised together.
     seed
-        Seed of the initial noise; the same seed on the same device gives the same result.
+        Seed of the initial noise (``None``: a fresh one, recorded in the report); the same
+        seed on the same device gives the same result. Output ``k`` uses the seed
+        :func:`texsynth.seeds.member_seed` ``(seed, k)`` and equals a run with ``n=1`` and
+        that seed; a list of ``n`` seeds gives each output its own.
     steps
         Maximum L-BFGS iterations at the coarsest level (``NUM_EPOCHS``); each finer level
         gets a third of the previous one's (at least 10). A level also stops when it
@@ -304,34 +295,7 @@ def synthesize_1d(
     B, C, Ne = ex.shape
     check_scales_1d(Ne, None, "an exemplar", "give a longer exemplar")
 
-    # masks act on whole samples (the synthesis runs on decorrelated channels): a sample is
-    # valid only if valid in every channel, and synthesised if any channel asks for it
-    inm = None
-    if in_mask is not None:
-        inm = check_signal_mask(in_mask, ex.shape, "in_mask").to(dev, dtype).amin(1, True)
-    init_t = None
-    if init is not None:
-        init_t = as_signal_batch(init, "init").to(dev, dtype)
-        if init_t.shape[1] != C:
-            raise TexsynthError(f"init has {init_t.shape[1]} channels, the signal {C}")
-    gmask = None
-    if mask is not None:
-        if init_t is None:
-            if B != 1:
-                raise TexsynthError(
-                    f"inpainting (mask) fills one signal, got a batch of {B} exemplars; "
-                    "give one signal or init=... to fill"
-                )
-            init_t = ex
-            if inm is None:  # the hole's content must not shape the target statistics
-                hole = check_signal_mask(mask, ex.shape, "mask").to(dev, dtype)
-                inm = (1 - hole).amin(1, keepdim=True)
-                if not bool((inm > 0).any()):
-                    raise TexsynthError(
-                        "mask covers the whole signal: nothing is left to learn from; give "
-                        "a mask with some 0 (kept) samples or a separate init"
-                    )
-        gmask = check_signal_mask(mask, init_t.shape, "mask").to(dev, dtype).amax(1, True)
+    inm, init_t, gmask = working_masks(ex, in_mask=in_mask, init=init, mask=mask, rules=_RULES)
 
     if stationary is None:  # (judged on the samples that shape the target statistics)
         stationary = not looks_like_random_walk(ex, inm)
@@ -448,60 +412,31 @@ def synthesize_1d(
         histogram = 1.0 if stationary else 0.0
 
     # scales and levels (an output shorter than the exemplar cannot hold its largest scales)
-    J_full = J if J is not None else max(min(max_J_1d(Ne), max_J_1d(n_out)), 1)
-    if not isinstance(J_full, int) or isinstance(J_full, bool) or J_full < 1:
-        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
-    for what, length, longer in (
-        ("an exemplar", Ne, "give a longer exemplar"),
-        ("an output", n_out, "use a longer size"),
-    ):
-        check_scales_1d(length, None, what, longer)  # under 8 samples: no scale fits
-        if J_full > max_J_1d(length):
-            raise TexsynthError(
-                f"{what} of {length} samples supports at most J={max_J_1d(length)} scales, "
-                f"got J={J_full}; use J<={max_J_1d(length)} or {longer}"
-            )
-    n_levels = levels if levels is not None else _default_levels(n_out, Ne, J_full)
-    if not isinstance(n_levels, int) or isinstance(n_levels, bool) or n_levels < 1:
-        raise TexsynthError(f"levels must be a positive integer, got {levels!r}")
-    if J_full - (n_levels - 1) < 1:
-        raise TexsynthError(
-            f"levels={n_levels} leaves no scale at the coarsest level (J={J_full}); "
-            f"use levels<={J_full}"
-        )
-    if _level_length(Ne, n_levels - 1) < 8 or _level_length(n_out, n_levels - 1) < 8:
-        raise TexsynthError(
-            f"levels={n_levels} makes the coarsest level shorter than 8 samples; use fewer"
-        )
+    J_full, n_levels = choose_scales(
+        J,
+        levels,
+        (
+            ("an exemplar", (Ne,), "give a longer exemplar"),
+            ("an output", (n_out,), "use a longer size"),
+        ),
+        describe=lambda shape: f"{shape[0]} samples",
+        check_small=lambda shape, what, fix: check_scales_1d(shape[0], None, what, fix),
+        default_levels=lambda j: _default_levels(n_out, Ne, j),
+    )
 
     margin = 0
     if not tile and gmask is None:
         margin = min(3 * 2 ** (J_full - 1), n_out // 2)
     canvas = n_out + 2 * margin
 
-    gen = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
-    if seed is None:
-        gen.seed()
-    rep = SynthesisReport1D(
-        stationary=bool(stationary),
-        histogram=float(histogram),
-        remap=histogram > 0 and gmask is None,
-    )
-    x: torch.Tensor | None = None
-    for k in range(n_levels):
-        below = n_levels - 1 - k
-        length = _level_length(canvas, below)
-        ex_k = downsample_1d(ex_s, _level_length(Ne, below))
-        inm_k = None
-        if inm is not None:  # a coarse sample is valid if all of it is
-            inm_k = (downsample_1d(inm, ex_k.shape[-1]) >= 0.999).to(dtype)
-        ref_k = downsample_1d(ref_s, length) if ref_s is not None else None
-        J_k = J_full - below
-        loss_k = build_loss_1d(
+    def build_loss(
+        k: int, ex_k: torch.Tensor, inm_k: torch.Tensor | None, shape: Shape, J_k: int
+    ) -> TextureLoss:
+        return build_loss_1d(
             ex_k,
             J=J_k,
             in_mask=inm_k,
-            reference=ref_k,
+            reference=downsample(ref_s, shape) if ref_s is not None else None,
             edge=gmask is not None,
             use_variance=use_variance,
             cross_channels=cross_channels,
@@ -509,51 +444,61 @@ def synthesize_1d(
             power_spectrum=power_spectrum,
             match_s0=bool(stationary),
         )
-        frozen = free = None
-        if gmask is not None:
-            assert init_s is not None
-            frozen = downsample_1d(init_s, length)
-            free = (downsample_1d(gmask, length) > 0).to(dtype)
-        if x is None and init_s is not None and gmask is None:
-            x = downsample_1d(init_s, length).expand(n, -1, -1).clone()
-        elif x is None:
-            x = _shaped_noise(ex_k, n, length, gen)
-        else:
-            x = _upsample_with_detail(x, length, ex_k, gen)
-        budget = max(steps // 3**k, min(steps, 10))
-        x, hist = optimise(
-            x,
-            loss_k,
-            frozen,
-            free,
-            budget,
-            tol,
-            progress,
-            callback,
-            k,
-            n_levels,
-            (length,),
-            cancel=cancel,
-        )
-        rep.levels.append((length,))  # type: ignore[arg-type]
-        rep.scales.append(J_k)
-        rep.iterations.append(len(hist))
-        rep.losses.append(hist)
-    assert x is not None
-    if margin:
-        x = x[..., margin : margin + n_out]
-    if histogram > 0 and gmask is None:
-        # the loss brings the histogram within a few per cent; a rank remapping makes it
-        # exact while moving each sample by only that much
-        x = match_histogram(_as4(x.detach()), _flat(ex_s), inm_flat)[..., 0, :]
-    if gauss is not None:
-        x = gauss.inverse(_as4(x))[..., 0, :]
-    out = std.inverse(_as4(x))[..., 0, :].detach()
-    if gmask is not None:
-        assert init_t is not None
-        out = init_t * (1 - gmask) + out * gmask
+
+    _, seeds = resolve_seeds(seed, n)
+
+    def first_batch(ex_k: torch.Tensor, shape: Shape, gens: Generators) -> torch.Tensor:
+        if init_s is not None and gmask is None:
+            return downsample(init_s, shape).expand(n, -1, -1).clone()
+        return _shaped_noise(ex_k, shape[0], gens)
+
+    rep = SynthesisReport1D(
+        stationary=bool(stationary),
+        histogram=float(histogram),
+        remap=histogram > 0 and gmask is None,
+        seeds=seeds,
+    )
+    x = run_levels(
+        exemplar=ex_s,
+        in_mask=inm,
+        canvas=(canvas,),
+        n_levels=n_levels,
+        J=J_full,
+        build_loss=build_loss,
+        start=first_batch,
+        seeds=seeds,
+        budget=lambda k: max(steps // 3**k, min(steps, 10)),
+        tol=tol,
+        frozen=init_s if gmask is not None else None,
+        free=gmask,
+        mirror=True,
+        progress=progress,
+        callback=callback,
+        cancel=cancel,
+        report=rep,
+    )
+    x = cropped(x, margin, (n_out,))
+    out = undo_transforms(
+        x,
+        std=std,
+        gauss=gauss,
+        remap_to=(_flat(ex_s), inm_flat) if histogram > 0 and gmask is None else None,
+        init=init_t,
+        free=gmask,
+        as_image=_as4,
+        back=lambda t: t[..., 0, :],
+    )
     rep.seconds = time.perf_counter() - start_time
     return (out, rep) if report else out
+
+
+_RULES = InputRules(
+    as_signal_batch,
+    check_signal_mask,
+    "signal",
+    "mask covers the whole signal: nothing is left to learn from; give a mask with some 0 "
+    "(kept) samples or a separate init",
+)
 
 
 def _differences(x: torch.Tensor, valid: bool = False) -> torch.Tensor:
@@ -585,41 +530,19 @@ def _cumulate(inc: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
     return walk.to(inc.dtype).expand(inc.shape[0], -1, -1).contiguous()
 
 
-def _upsample_with_detail(
-    x: torch.Tensor, length: int, ex: torch.Tensor, gen: torch.Generator
+def _shaped_noise(
+    ex: torch.Tensor, length: int, generators: Sequence[torch.Generator]
 ) -> torch.Tensor:
-    """Periodic upsampling to ``length`` plus noise in the new (finer) band, scaled to the
-    energy the exemplar ``ex`` (this level) has in that band (as in 2-D: without it the
-    finest wavelet moduli sit at their non-smooth zero and L-BFGS stalls)."""
-    coarse = x.shape[-1]
-    up = fourier_resize_1d(x, length)
-    noise = torch.randn(*up.shape, generator=gen, dtype=up.dtype).to(up.device)
-    noise_hf = noise - fourier_resize_1d(fourier_resize_1d(noise, coarse), length)
-    # the exemplar need not be periodic: its mirror extension is (no end-to-start jump,
-    # whose ringing would otherwise count as fine-scale energy)
-    sym = _mirror(ex)
-    ns = sym.shape[-1]
-    ex_hf = sym - fourier_resize_1d(fourier_resize_1d(sym, max(1, round(ns * coarse / length))), ns)
-    ex_energy = ex_hf.pow(2).mean((0, 2))  # [C]
-    noise_energy = noise_hf.pow(2).mean((0, 2)).clamp_min(1e-30)
-    gain = (ex_energy / noise_energy).sqrt().to(up)
-    return up + noise_hf * gain[None, :, None]
-
-
-def _mirror(ex: torch.Tensor) -> torch.Tensor:
-    """``ex`` followed by its reversal: a periodic signal with no end-to-start jump."""
-    return torch.cat([ex, ex.flip(-1)], -1)
-
-
-def _shaped_noise(ex: torch.Tensor, n: int, length: int, gen: torch.Generator) -> torch.Tensor:
-    """``[n, C, length]`` Gaussian noise with the power spectrum of ``ex [B, C, N]``.
+    """``[n, C, length]`` Gaussian noise with the power spectrum of ``ex [B, C, N]``, member
+    ``k`` drawn from ``generators[k]``.
 
     White noise is a poor start for signals with steep spectra (random walks): the energy
     it puts near Nyquist, where the wavelets are tapered off, is barely constrained and
     would reappear, wrongly, at the next level's finer scales. Random phases on the
     exemplar's (mirror-extended, so jump-free) periodogram start close to the target.
     """
-    sym = _mirror(ex - ex.mean(-1, keepdim=True))
+    centred = ex - ex.mean(-1, keepdim=True)
+    sym = torch.cat([centred, centred.flip(-1)], -1)  # (a mirror extension: no jump)
     ns = sym.shape[-1]
     power = (torch.fft.rfft(sym).abs() ** 2 / ns).mean(0)  # [C, ns//2 + 1]
     f_ex = torch.fft.rfftfreq(ns, dtype=torch.float64)
@@ -629,6 +552,6 @@ def _shaped_noise(ex: torch.Tensor, n: int, length: int, gen: torch.Generator) -
     t = ((f_out - f_ex[i - 1]) / (f_ex[i] - f_ex[i - 1])).clamp(0, 1).to(power)
     p = power[:, i - 1] * (1 - t) + power[:, i] * t  # [C, length//2 + 1]
     p[:, 0] = 0.0
-    white = torch.randn(n, ex.shape[1], length, generator=gen, dtype=ex.dtype).to(ex.device)
+    white = member_noise(generators, (ex.shape[1], length), ex.dtype).to(ex.device)
     out = torch.fft.irfft(torch.fft.rfft(white) * p.sqrt(), length)
     return out + ex.mean((0, 2))[None, :, None]

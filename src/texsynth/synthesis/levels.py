@@ -1,0 +1,245 @@
+"""The coarse-to-fine loop of every optimisation driver, on any periodic grid.
+
+Images (:mod:`texsynth.synthesis.images`) and signals (:mod:`texsynth.synthesis.signals`)
+prepare their data (value transforms, masks, the loss factory) and hand the rest to
+:func:`run_levels`: at each pyramid level, from the coarsest, the exemplar is area-averaged
+to the level's size, a loss is built for it, the batch starts from noise (or a warm start)
+or from the previous level upsampled with fresh detail, and :func:`~texsynth.synthesis.
+engine.optimise` runs. The choice of scales and levels (:func:`choose_scales`) is shared too.
+
+Every member of a batch draws its noise from its own generator (:mod:`texsynth.seeds`), so
+member ``k`` equals a run of ``n = 1`` with that member's seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from ..cancellation import Cancel
+from ..domains.grid import max_scales
+from ..errors import TexsynthError
+from ..losses import TextureLoss
+from ..pyramid import downsample, fourier_resize, level_shape
+from ..seeds import member_generators
+from .engine import Callback, SynthesisReport, optimise
+
+__all__ = [
+    "Generators",
+    "choose_scales",
+    "cropped",
+    "member_noise",
+    "run_levels",
+    "upsample_with_detail",
+]
+
+Shape = tuple[int, ...]
+
+
+def member_noise(
+    generators: Sequence[torch.Generator], shape: Sequence[int], dtype: torch.dtype
+) -> torch.Tensor:
+    """``[n, *shape]`` standard Gaussian noise, member ``k`` drawn from ``generators[k]``
+    (on the CPU: a seed gives the same numbers on every device)."""
+    return torch.cat([torch.randn(1, *shape, generator=g, dtype=dtype) for g in generators])
+
+
+def upsample_with_detail(
+    x: torch.Tensor,
+    shape: Sequence[int],
+    ex: torch.Tensor,
+    generators: Sequence[torch.Generator],
+    *,
+    mirror: bool = False,
+) -> torch.Tensor:
+    """Periodic upsampling of ``x [n, C, *coarse]`` to ``shape`` plus noise in the new
+    (finer) frequency band.
+
+    Band-limited upsampling leaves the finest scales empty, where the wavelet moduli sit at
+    their non-smooth zero and L-BFGS stalls. Each member's noise (from its own generator) is
+    scaled to the energy the exemplar ``ex`` (this level) has in that band; ``mirror``: the
+    exemplar is not periodic and its mirror extension (no end-to-start jump, whose ringing
+    would count as fine-scale energy) is measured instead.
+    """
+    shape = tuple(shape)
+    d = len(shape)
+    dims = tuple(range(2, 2 + d))
+    coarse = tuple(x.shape[-d:])
+    up = fourier_resize(x, shape)
+    noise = member_noise(generators, up.shape[1:], up.dtype).to(up.device)
+    noise_hf = noise - fourier_resize(fourier_resize(noise, coarse), shape)
+    if mirror:
+        ex = torch.cat([ex, ex.flip(-1)], -1)
+    ex_shape = tuple(ex.shape[-d:])
+    scaled = tuple(
+        max(1, round(s * c / f)) for s, c, f in zip(ex_shape, coarse, shape, strict=True)
+    )
+    ex_hf = ex - fourier_resize(fourier_resize(ex, scaled), ex_shape)
+    ex_energy = ex_hf.pow(2).mean((0, *dims))  # [C]
+    noise_energy = noise_hf.pow(2).mean(dims).clamp_min(1e-30)  # [n, C]
+    gain = (ex_energy / noise_energy).sqrt().to(up)
+    return up + noise_hf * gain[(..., *([None] * d))]
+
+
+def cropped(x: torch.Tensor, margin: int, shape: Sequence[int]) -> torch.Tensor:
+    """The ``shape`` window of ``x``'s last axes that starts ``margin`` samples in."""
+    if not margin:
+        return x
+    return x[(..., *(slice(margin, margin + s) for s in shape))]
+
+
+def choose_scales(
+    J: int | None,
+    levels: int | None,
+    sizes: Sequence[tuple[str, Shape, str]],
+    *,
+    describe: Callable[[Shape], str],
+    check_small: Callable[[Shape, str, str], None],
+    default_levels: Callable[[int], int],
+) -> tuple[int, int]:
+    """The number of scales and of coarse-to-fine levels of a synthesis.
+
+    Parameters
+    ----------
+    J, levels
+        The user's choices (``None``: as many scales as every size allows; levels from
+        ``default_levels(J)``).
+    sizes
+        ``(what, shape, fix)`` of the exemplar and the output, e.g. ``("an exemplar",
+        (48, 48), "give a larger exemplar")``: an output smaller than the exemplar cannot
+        hold its largest scales.
+    describe
+        Words for a shape (``"48x48 pixels"``, ``"512 samples"``).
+    check_small
+        Raises the domain's error for a shape too small for any scale.
+    default_levels
+        Levels for ``J`` scales when ``levels`` is not given.
+    """
+    if J is None:
+        J_full = max(min(max_scales(shape) for _, shape, _ in sizes), 1)
+    elif not isinstance(J, int) or isinstance(J, bool) or J < 1:
+        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+    else:
+        J_full = J
+    for what, shape, fix in sizes:
+        check_small(shape, what, fix)
+        most = max_scales(shape)
+        if J_full > most:
+            raise TexsynthError(
+                f"{what} of {describe(shape)} supports at most J={most} scales, got "
+                f"J={J_full}; use J<={most} or {fix}"
+            )
+    n_levels = levels if levels is not None else default_levels(J_full)
+    if not isinstance(n_levels, int) or isinstance(n_levels, bool) or n_levels < 1:
+        raise TexsynthError(f"levels must be a positive integer, got {levels!r}")
+    if J_full - (n_levels - 1) < 1:
+        raise TexsynthError(
+            f"levels={n_levels} leaves no scale at the coarsest level (J={J_full}); "
+            f"use levels<={J_full}"
+        )
+    return J_full, n_levels
+
+
+LossFactory = Callable[[int, torch.Tensor, "torch.Tensor | None", Shape, int], TextureLoss]
+"""``build(level, exemplar, in_mask, shape, J)``: the loss of one pyramid level."""
+
+Generators = Sequence[torch.Generator]
+
+Start = Callable[[torch.Tensor, Shape, Generators], torch.Tensor]
+"""``start(exemplar, shape, generators)``: the batch at the coarsest level (noise drawn from
+the members' generators, or a warm start)."""
+
+
+def run_levels(
+    *,
+    exemplar: torch.Tensor,
+    in_mask: torch.Tensor | None,
+    canvas: Shape,
+    n_levels: int,
+    J: int,
+    build_loss: LossFactory,
+    start: Start,
+    seeds: Sequence[int],
+    budget: Callable[[int], int],
+    tol: float,
+    frozen: torch.Tensor | None = None,
+    free: torch.Tensor | None = None,
+    mirror: bool = False,
+    progress: bool = True,
+    callback: Callback | None = None,
+    cancel: Cancel | None = None,
+    report: SynthesisReport | None = None,
+) -> torch.Tensor:
+    """Optimise a batch coarse to fine and return it at the finest level (``canvas``).
+
+    Parameters
+    ----------
+    exemplar, in_mask
+        The (transformed) exemplar ``[B, C, *shape]`` and its valid samples (1) or
+        ``None``; area-averaged to each level (a coarse sample is valid if all of it is).
+    canvas
+        The output's shape at the finest level.
+    n_levels, J
+        Levels, and scales at the finest level (one fewer per level below).
+    build_loss
+        The loss of each level (see :data:`LossFactory`).
+    start
+        The batch at the coarsest level.
+    seeds
+        One per member (:mod:`texsynth.seeds`): each member's noise at the coarsest level
+        and the detail added at each finer level come from its own generator.
+    budget
+        Loss evaluations allowed at level ``k`` (0 = coarsest).
+    tol
+        Convergence tolerance of :func:`~texsynth.synthesis.engine.optimise`.
+    frozen, free
+        Inpainting: the values kept and the samples synthesised (1), at the finest level.
+    mirror
+        The exemplar is not periodic (see :func:`upsample_with_detail`).
+    progress, callback, cancel
+        As :func:`~texsynth.synthesis.engine.optimise`.
+    report
+        Gets each level's shape, scales, iterations and losses.
+    """
+    generators = member_generators(seeds)
+    x: torch.Tensor | None = None
+    ex_full = tuple(exemplar.shape[2:])
+    for k in range(n_levels):
+        below = n_levels - 1 - k
+        shape = level_shape(canvas, below)
+        ex_k = downsample(exemplar, level_shape(ex_full, below))
+        inm_k = None
+        if in_mask is not None:  # a coarse sample is valid if all of it is
+            inm_k = (downsample(in_mask, ex_k.shape[2:]) >= 0.999).to(exemplar.dtype)
+        J_k = J - below
+        loss_k = build_loss(k, ex_k, inm_k, shape, J_k)
+        frozen_k = free_k = None
+        if frozen is not None and free is not None:
+            frozen_k = downsample(frozen, shape)
+            free_k = (downsample(free, shape) > 0).to(exemplar.dtype)
+        if x is None:
+            x = start(ex_k, shape, generators)
+        else:
+            x = upsample_with_detail(x, shape, ex_k, generators, mirror=mirror)
+        x, history = optimise(
+            x,
+            loss_k,
+            frozen_k,
+            free_k,
+            budget(k),
+            tol,
+            progress,
+            callback,
+            k,
+            n_levels,
+            shape,
+            cancel=cancel,
+        )
+        if report is not None:
+            report.levels.append(shape)
+            report.scales.append(J_k)
+            report.iterations.append(len(history))
+            report.losses.append(history)
+    assert x is not None
+    return x
