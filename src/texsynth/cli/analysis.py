@@ -13,6 +13,7 @@ import torch
 from ..atomic import check_output
 from ..errors import TexsynthError
 from ..io import atomic_text_write, read_image
+from ..io.runs import record_header
 from ..stats import ScatCov, ScatteringCovariance
 from ..wavelets import XI0, check_J, default_J
 from .common import (
@@ -20,7 +21,6 @@ from .common import (
     check_run_memory,
     constant_channels,
     is_texsynth_report,
-    record,
     write_json,
 )
 
@@ -77,7 +77,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     if args.json is not None:
         doc = {
-            **record("eval"),
+            **record_header("eval"),
             "exemplar": str(args.exemplar),
             "samples": [str(p) for p in args.samples],
             **report.to_dict(),

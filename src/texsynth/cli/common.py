@@ -7,19 +7,18 @@ import argparse
 import json
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .._checks import check_device
-from ..atomic import MARKER_KEY, check_output, is_texsynth_json
+from ..atomic import check_output, is_texsynth_json
 from ..errors import TexsynthError
 from ..io import ImageMeta, atomic_text_write
+from ..io.runs import record_header
 from ..memory import MAX_J, MAX_L, check_memory, parse_bytes
 from ..stats import ScatCov
-from ..version import __version__
 
 #: Seeds are 0 ... 2**63 - 1 (a signed 64-bit integer, what torch's generators take).
 MAX_SEED = 2**63 - 1
@@ -248,11 +247,6 @@ def add_overwrite_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def record(kind: str) -> dict[str, str]:
-    """The marker that makes a JSON file recognisably texsynth's, and the versions."""
-    return {MARKER_KEY: kind, **versions()}
-
-
 def check_set(
     outputs: list[Path],
     sidecar: Path,
@@ -307,15 +301,6 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     """``--device`` and ``--quiet``."""
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def versions() -> dict[str, str]:
-    """Software versions recorded in every sidecar."""
-    return {
-        "texsynth_version": __version__,
-        "torch_version": torch.__version__,
-        "python_version": sys.version.split()[0],
-    }
 
 
 def check_json_option(
@@ -455,7 +440,7 @@ def write_json(
         entry["value"] = value if math.isfinite(value) else None  # (JSON has no NaN)
         coefficients.append(entry)
     doc = {
-        **record("stats"),
+        **record_header("stats"),
         "image": str(args.image),
         "shape_chw": list(shape),
         "dtype": dtype,

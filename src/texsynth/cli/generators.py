@@ -15,6 +15,7 @@ import torch
 from ..atomic import check_output
 from ..errors import TexsynthError
 from ..io import SUPPORTED_SUFFIXES, ImageMeta, atomic_text_write, read_image
+from ..io.runs import record_header, versions
 from ..memory import MAX_DEPTH, MAX_WIDTH
 from .common import (
     add_memory_option,
@@ -30,11 +31,9 @@ from .common import (
     output_paths,
     positive_float,
     positive_int,
-    record,
     seed_type,
     sidecar_path,
     size_type,
-    versions,
     weight_type,
     write_outputs,
 )
@@ -348,7 +347,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         raise
     elapsed = time.perf_counter() - start
     doc = {
-        **record("sample"),
+        **record_header("sample"),
         "model": str(args.model),
         "outputs": [str(o) for o in outputs],
         "seed": seed,

@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import secrets
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import torch
 
 from ..errors import TexsynthError
 from ..io import SIGNAL_SUFFIXES, atomic_text_write, read_signal, write_signal
+from ..io.runs import record_header
 from ..stats import ScatCov
 from ..wavelets import XI0
 from .common import (
@@ -24,7 +23,6 @@ from .common import (
     constant_channels,
     device_of,
     output_paths,
-    record,
     sidecar_path,
     synth_inputs,
 )
@@ -63,8 +61,8 @@ def _check_options(args: argparse.Namespace) -> None:
 def synth_signal(args: argparse.Namespace) -> int:
     """Run ``texsynth synth`` on a 1-D signal file."""
     from ..atomic import StagedFiles
-    from ..methods import DEFAULT_POWER_SPECTRUM
-    from ..synthesis import synthesize_1d
+    from ..io.runs import JobSpec
+    from ..synthesis.jobs import prepare_arrays, run_job
 
     _check_options(args)
     suffix = args.output.suffix.lower()
@@ -80,79 +78,50 @@ def synth_signal(args: argparse.Namespace) -> int:
     )
     device = device_of(args.device)
     signal, meta = read_signal(args.input)
-    mask = init = None
-    if args.mask is not None:
-        m, _ = read_signal(args.mask)
-        mask = m.mean(0, keepdim=True).clamp(0, 1)
-    if args.init is not None:
-        init, _ = read_signal(args.init)
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    start = time.perf_counter()
-    result, report = synthesize_1d(
-        signal,
-        size=_length(args.size),
-        n=args.n,
-        seed=seed,
-        steps=args.steps if args.steps is not None else 100,
-        levels=args.levels,
-        J=args.J,
-        mask=mask,
-        init=init,
-        tile=not args.no_tile,
-        to_gaussian=args.to_gaussian,
-        cross_channels=not args.no_cross_channels,
-        histogram=args.histogram,
-        power_spectrum=args.power_spectrum,
-        device=device,
-        dtype=torch.float64 if signal.dtype == torch.float64 else torch.float32,
-        progress=not args.quiet,
-        report=True,
+    spec = JobSpec(
+        "synth",
+        "signal",
+        inputs={"input": args.input, "mask": args.mask, "init": args.init},
+        options=dict(
+            size=_length(args.size),
+            n=args.n,
+            steps=args.steps if args.steps is not None else 100,
+            levels=args.levels,
+            J=args.J,
+            tile=not args.no_tile,
+            to_gaussian=args.to_gaussian,
+            cross_channels=not args.no_cross_channels,
+            histogram=args.histogram,
+            power_spectrum=args.power_spectrum,
+        ),
+        seed=args.seed,
     )
-    elapsed = time.perf_counter() - start
-    result = result.cpu()
-    doc = {
-        **record("synth"),
-        "input": str(args.input),
-        "outputs": [str(o) for o in outputs],
-        "seed": seed,
-        "device": str(device),
-        "settings": {
-            "signal": True,
-            "length": int(result.shape[-1]),
-            "channels": int(result.shape[1]),
-            "n": args.n,
-            "steps": args.steps if args.steps is not None else 100,
-            "levels": len(report.levels),
-            "J": report.scales[-1],
-            "tile": not args.no_tile,
-            "stationary": report.stationary,
-            "histogram": report.histogram,
-            "increments": report.increments,
-            "remap": report.remap,
-            "power_spectrum": (
-                args.power_spectrum if args.power_spectrum is not None else DEFAULT_POWER_SPECTRUM
-            ),
-            "cross_channels": not args.no_cross_channels,
-            "to_gaussian": args.to_gaussian,
+    raw = {"input": signal}
+    for role in ("mask", "init"):
+        if getattr(args, role) is not None:
+            raw[role] = read_signal(getattr(args, role))[0]
+    result, run = run_job(
+        spec,
+        prepare_arrays(spec, raw),
+        device=device,
+        progress=not args.quiet,
+        settings={
             "mask": str(args.mask) if args.mask else None,
             "init": str(args.init) if args.init else None,
         },
-        "levels": [
-            {"length": s[0], "J": j, "iterations": it, "final_loss": h[-1]}
-            for s, j, it, h in zip(
-                report.levels, report.scales, report.iterations, report.losses, strict=True
-            )
-        ],
-        "seconds": round(elapsed, 3),
-    }
+    )
+    result = result.cpu()
+    run.outputs = [str(o) for o in outputs]
+    seed, elapsed = run.seeds[0], run.seconds
+    settings = run.settings
     with StagedFiles() as stage:  # the whole set and its record, or nothing new
         for out, x in zip(outputs, result, strict=True):
             write_signal(stage.temp(out), x, meta)
-        atomic_text_write(stage.temp(sidecar), json.dumps(doc, indent=1))
+        atomic_text_write(stage.temp(sidecar), run.dumps())
     names = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
-    if report.stationary:
+    if settings["stationary"]:
         kind = "stationary"
-    elif report.increments:
+    elif settings["increments"]:
         kind = "random walk: its increments synthesised, then cumulated"
     else:
         kind = "random walk: no histogram/S0 matching"
@@ -244,7 +213,7 @@ def stats_signal(args: argparse.Namespace) -> int:
             coefficients.append(entry)
 
         doc = {
-            **record("stats"),
+            **record_header("stats"),
             "signal": str(args.image),
             "shape_cn": [C, N],
             "dtype": meta.dtype,
@@ -296,7 +265,7 @@ def eval_signals(args: argparse.Namespace) -> int:
     )
     if args.json is not None:
         doc = {
-            **record("eval"),
+            **record_header("eval"),
             "exemplar": str(args.exemplar),
             "samples": [str(p) for p in args.samples],
             "signal": True,

@@ -4,9 +4,6 @@ handed to :mod:`texsynth.cli.signals`). Only parses and calls the public API."""
 from __future__ import annotations
 
 import argparse
-import json
-import secrets
-import time
 from typing import Any
 
 import torch
@@ -18,7 +15,6 @@ from .common import (
     check_set,
     device_of,
     output_paths,
-    record,
     sidecar_path,
     synth_inputs,
     write_outputs,
@@ -26,12 +22,12 @@ from .common import (
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    import time
 
     from ..atomic import StagedFiles
+    from ..io.runs import JobSpec
     from ..memory import estimate_synthesis_bytes
-    from ..methods import METHODS, parse_method
-    from ..synthesis import synthesize
+    from ..methods import parse_method
+    from ..synthesis.jobs import prepare_arrays, run_job
     from .signals import synth_signal, wants_signal
 
     if wants_signal(args):
@@ -83,20 +79,42 @@ def cmd_synth(args: argparse.Namespace) -> int:
         _refuse_network_options(args, method, auto=True)
     L = args.L if args.L is not None else 4
     C, He, We = image.shape
-    mask = init = None
-    if args.mask is not None:
-        m, _ = read_image(args.mask)
-        # a painted mask is black (keep) and white (synthesise); its anti-aliased or grey
-        # pixels count as white from mid-grey up, so the hole is what the eye sees
-        mask = (m.mean(0, keepdim=True) >= 0.5).to(m.dtype)
-        if not bool(mask.any()):
-            raise TexsynthError(
-                f"--mask {str(args.mask)!r} is black everywhere (black = keep): nothing to "
-                "synthesise; paint the region to fill in white"
-            )
-    if args.init is not None:
-        init, _ = read_image(args.init)
-    H, W, size_note = _output_size(args, (He, We), init)
+    options: dict[str, Any] = dict(
+        method=method, quality=args.quality, size=args.size, n=args.n, tile=not args.no_tile
+    )
+    if method != "patch":
+        options.update(
+            steps=args.steps,
+            levels=args.levels,
+            J=args.J,
+            L=L,
+            iso_ang=args.iso,
+            to_gaussian=args.to_gaussian,
+            cross_channels=not args.no_cross_channels,
+            features=args.features or "vgg19",
+            weights_file=args.weights,
+            layers=args.layers,
+            histogram=args.histogram if args.histogram is not None else 1.0,
+            power_spectrum=args.power_spectrum,
+        )
+    spec = JobSpec(
+        "synth",
+        "image",
+        inputs={"input": args.input, "mask": args.mask, "init": args.init},
+        options=options,
+        seed=args.seed,
+    )
+    raw = {"input": image}
+    for role in ("mask", "init"):
+        if getattr(args, role) is not None:
+            raw[role] = read_image(getattr(args, role))[0]
+    arrays = prepare_arrays(spec, raw)
+    if "mask" in arrays and not bool(arrays["mask"].any()):
+        raise TexsynthError(
+            f"--mask {str(args.mask)!r} is black everywhere (black = keep): nothing to "
+            "synthesise; paint the region to fill in white"
+        )
+    H, W, size_note = _output_size(args, (He, We), arrays.get("init"))
     estimate = estimate_synthesis_bytes(
         image.shape,
         (H, W),
@@ -106,89 +124,30 @@ def cmd_synth(args: argparse.Namespace) -> int:
         cross_channels=not args.no_cross_channels,
     )
     check_run_memory(args, estimate, device, "use a smaller --size, --n or --L")
-    terms = [] if method == "patch" else [name for _, name in parse_method(method)]
-    features = args.features or "vgg19"
     print(
         f"texsynth: {method} ({reason}), quality {args.quality}, {args.n} x {W}x{H}{size_note}"
         f"{_steps_note(args.steps, method)}; {_eta(method, C, H * W * args.n, args.quality)}",
         flush=True,
     )
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    options: dict[str, Any] = {}
-    if method != "patch":
-        options = dict(
-            steps=args.steps,
-            levels=args.levels,
-            J=args.J,
-            L=L,
-            iso_ang=args.iso,
-            to_gaussian=args.to_gaussian,
-            cross_channels=not args.no_cross_channels,
-            features=features,
-            weights_file=args.weights,
-            layers=args.layers,
-            histogram=args.histogram if args.histogram is not None else 1.0,
-            power_spectrum=args.power_spectrum,
-        )
-    start = time.perf_counter()
-    result, report = synthesize(
-        image,
-        method=method,
-        quality=args.quality,
-        size=args.size,
-        n=args.n,
-        seed=seed,
-        mask=mask,
-        init=init,
-        tile=not args.no_tile,
+    result, run = run_job(
+        spec,
+        arrays,
         device=device,
         progress=not args.quiet,
-        report=True,
-        **options,
-    )
-    elapsed = time.perf_counter() - start
-    result = result.cpu()
-    optimised = method != "patch"
-    doc = {
-        **record("synth"),
-        "input": str(args.input),
-        "outputs": [str(o) for o in outputs],
-        "seed": seed,
-        "device": str(device),
-        "method": method,
-        "method_reason": reason,
-        "quality": args.quality,
-        "settings": {
-            "method": method,
+        method_reason=reason,
+        settings={
             "method_option": args.method,
-            "quality": args.quality,
-            "features": features if any(METHODS[t].network for t in terms) else None,
-            "weights": str(args.weights) if args.weights else None,
-            "layers": args.layers,
-            "histogram": (args.histogram if args.histogram is not None else 1.0)
-            if optimised
-            else None,
-            "power_spectrum": args.power_spectrum,
-            "size_hw": list(result.shape[-2:]),
-            "n": args.n,
-            "steps": args.steps,
-            "levels": len(report.levels),
-            "J": report.scales[-1] if "scattering" in terms and report.scales else None,
-            "L": L if "scattering" in terms else None,
-            "tile": not args.no_tile,
-            "iso": args.iso,
-            "cross_channels": not args.no_cross_channels,
-            "to_gaussian": args.to_gaussian,
             "mask": str(args.mask) if args.mask else None,
             "init": str(args.init) if args.init else None,
         },
-        "levels": _level_records(report),
-        "seconds": round(elapsed, 3),
-    }
+    )
+    result = result.cpu()
+    run.outputs = [str(o) for o in outputs]
+    seed, elapsed = run.seeds[0], run.seconds
     with StagedFiles() as stage:  # the whole set and its record, or nothing new
         temps = [stage.temp(o) for o in outputs]
         note = write_outputs(result, meta, temps, args.output.suffix.lower())
-        atomic_text_write(stage.temp(sidecar), json.dumps(doc, indent=1))
+        atomic_text_write(stage.temp(sidecar), run.dumps())
     names = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
     print(
         f"wrote {names} ({result.shape[-1]}x{result.shape[-2]}, seed {seed}) in "
@@ -315,19 +274,6 @@ def _eta(method: str, channels: int, pixels: int, quality: str) -> str:
     return f"{when} on a 2-core CPU (less on a GPU)"
 
 
-def _level_records(report: Any) -> list[dict[str, Any]]:
-    """Per-level entries of the sidecar (the patch method reports sizes only)."""
-    out = []
-    for i, size in enumerate(report.levels):
-        entry: dict[str, Any] = {"size_hw": list(size)}
-        if i < len(report.iterations):
-            entry["J"] = report.scales[i] if i < len(report.scales) else None
-            entry["iterations"] = report.iterations[i]
-            entry["final_loss"] = report.losses[i][-1] if report.losses[i] else None
-        out.append(entry)
-    return out
-
-
 def cmd_methods(args: argparse.Namespace) -> int:
     from ..methods import METHODS, method_table
 
@@ -366,8 +312,9 @@ def cmd_methods(args: argparse.Namespace) -> int:
 def cmd_remake(args: argparse.Namespace) -> int:
 
     from ..atomic import StagedFiles
+    from ..io.runs import JobSpec
     from ..methods import METHODS, parse_method
-    from ..synthesis import remake
+    from ..synthesis.jobs import prepare_arrays, run_job
 
     terms = parse_method(args.method)  # a bad method fails before any work
     if args.layers is not None and not any(METHODS[name].network for _, name in terms):
@@ -398,60 +345,35 @@ def cmd_remake(args: argparse.Namespace) -> int:
         f"{args.steps} steps, {W}x{H}; {_eta(method, C, H * W, 'default')}",
         flush=True,
     )
-    if content.shape[0] != style.shape[0]:
-        if content.shape[0] == 1:
-            content = content.expand(style.shape[0], -1, -1)
-        elif style.shape[0] == 1:
-            style = style.expand(content.shape[0], -1, -1)
-    seed = args.seed if args.seed is not None else 0
-    start = time.perf_counter()
-    result, report = remake(
-        content,
-        style,
-        method=method,
-        content_weight=args.content_weight,
-        content_layers=args.content_layers,
-        features=args.features or "vgg19",
-        weights_file=args.weights,
-        layers=args.layers,
-        size=args.size,
-        steps=args.steps,
-        seed=seed,
+    spec = JobSpec(
+        "remake",
+        inputs={"content": args.content, "style": args.like},
+        options=dict(
+            method=method,
+            content_weight=args.content_weight,
+            content_layers=args.content_layers,
+            features=args.features or "vgg19",
+            weights_file=args.weights,
+            layers=args.layers,
+            size=args.size,
+            steps=args.steps,
+        ),
+        seed=args.seed,
+    )
+    arrays = prepare_arrays(spec, {"content": content, "style": style})
+    result, run = run_job(
+        spec,
+        arrays,
         device=device,
         progress=not args.quiet,
-        report=True,
+        method_reason="given with --method (remake's default is gram)",
     )
-    elapsed = time.perf_counter() - start
-    doc = {
-        **record("remake"),
-        "content": str(args.content),
-        "style": str(args.like),
-        "outputs": [str(args.output)],
-        "seed": seed,
-        "device": str(device),
-        "method": method,
-        "method_reason": "given with --method (remake's default is gram)",
-        "quality": "default",
-        "settings": {
-            "method": method,
-            "content_weight": args.content_weight,
-            "content_layers": args.content_layers,
-            "features": args.features or "vgg19",
-            "weights": str(args.weights) if args.weights else None,
-            "layers": args.layers,
-            "steps": args.steps,
-            "size_hw": list(result.shape[-2:]),
-        },
-        "levels": [
-            {"size_hw": list(sz), "iterations": it, "final_loss": min(h)}
-            for sz, it, h in zip(report.levels, report.iterations, report.losses, strict=True)
-        ],
-        "seconds": round(elapsed, 3),
-    }
+    run.outputs = [str(args.output)]
+    elapsed = run.seconds
     with StagedFiles() as stage:  # the image and its record, or nothing new
         out = stage.temp(args.output)
         note = write_outputs(result.cpu(), smeta, [out], args.output.suffix.lower())
-        atomic_text_write(stage.temp(sidecar), json.dumps(doc, indent=1))
+        atomic_text_write(stage.temp(sidecar), run.dumps())
     print(f"wrote {args.output} in {elapsed:.1f} s; settings in {sidecar}")
     if note:
         print(f"note: {note}")

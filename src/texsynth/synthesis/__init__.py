@@ -3,9 +3,15 @@
 * :mod:`~texsynth.synthesis.engine` -- L-BFGS on any loss, progress, callbacks, whole-run
   cancellation (:class:`Cancelled`) and the :class:`SynthesisReport`;
 * :mod:`~texsynth.synthesis.lbfgs` -- the L-BFGS direction it uses;
-* :mod:`~texsynth.synthesis.images` -- :func:`synthesize` and :func:`remake` (images and
-  2-D fields, every method);
-* :mod:`~texsynth.synthesis.signals` -- :func:`synthesize_1d` (1-D signals);
+* :mod:`~texsynth.synthesis.levels` -- the coarse-to-fine loop every driver shares, and
+  :mod:`~texsynth.synthesis.prepare` -- masks in, value transforms undone;
+* :mod:`~texsynth.synthesis.images` -- :func:`synthesize` (images and 2-D fields, every
+  method; the patch method through :mod:`~texsynth.synthesis.patch_route`), and
+  :mod:`~texsynth.synthesis.style_transfer` -- :func:`remake`;
+* :mod:`~texsynth.synthesis.signals` -- :func:`synthesize_1d` (1-D signals), with
+  :mod:`~texsynth.synthesis.walks` (random walks: detection, increments);
+* :mod:`~texsynth.synthesis.jobs` -- a :class:`~texsynth.io.runs.JobSpec` run and
+  recorded (what the command line runs);
 * :mod:`~texsynth.synthesis.random_phase` -- :func:`random_phase_texture` (Galerne et al.'s
   random-phase textures, no optimisation).
 """
@@ -13,9 +19,11 @@
 from __future__ import annotations
 
 from .engine import Callback, Cancel, Cancelled, SynthesisReport, autograd_enabled, optimise
-from .images import remake, synthesize
+from .images import synthesize
 from .random_phase import random_phase_texture
-from .signals import SynthesisReport1D, looks_like_random_walk, synthesize_1d
+from .signals import SynthesisReport1D, synthesize_1d
+from .style_transfer import remake
+from .walks import looks_like_random_walk
 
 __all__ = [
     "Callback",

@@ -13,7 +13,6 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 
@@ -37,9 +36,10 @@ from ..transforms import Gaussianizer, Standardizer, image_transform
 from ..wavelets import check_scales
 from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
 from .levels import Generators, Shape, choose_scales, cropped, member_noise, run_levels
+from .patch_route import WHOLE_MASK, optimisation_options_given, synthesize_with_patches
 from .prepare import InputRules, undo_transforms, working_masks
 
-__all__ = ["SynthesisReport", "remake", "synthesize"]
+__all__ = ["SynthesisReport", "synthesize"]
 
 log = logging.getLogger(__name__)
 
@@ -245,33 +245,28 @@ def synthesize(
     reason = ""
     # options that only an optimisation method uses, and their defaults: with "auto" they
     # select scattering; with "patch" they are refused rather than silently ignored
-    optimisation_only = {
-        name: value
-        for name, value, default in (
-            ("loss", loss, None),
-            ("steps", steps, None),
-            ("tol", tol, None),
-            ("levels", levels, None),
-            ("J", J, None),
-            ("L", L, 4),
-            ("in_mask", in_mask, None),
-            ("reference", reference, None),
-            ("content", content, None),
-            ("to_gaussian", to_gaussian, False),
-            ("layers", layers, None),
-            ("weights_file", weights_file, None),
-            ("features", features, "vgg19"),
-            ("histogram", histogram, 1.0),
-            ("power_spectrum", power_spectrum, None),
-            ("use_variance", use_variance, True),
-            ("cross_channels", cross_channels, True),
-            ("iso_ang", iso_ang, False),
-            ("fft_ang", fft_ang, False),
-            ("callback", callback, None),
-        )
-        if value is not default
-        and not (isinstance(value, (bool, int, float, str)) and value == default)
-    }
+    optimisation_only = optimisation_options_given(
+        loss=loss,
+        steps=steps,
+        tol=tol,
+        levels=levels,
+        J=J,
+        L=L,
+        in_mask=in_mask,
+        reference=reference,
+        content=content,
+        to_gaussian=to_gaussian,
+        layers=layers,
+        weights_file=weights_file,
+        features=features,
+        histogram=histogram,
+        power_spectrum=power_spectrum,
+        use_variance=use_variance,
+        cross_channels=cross_channels,
+        iso_ang=iso_ang,
+        fft_ang=fft_ang,
+        callback=callback,
+    )
     if isinstance(method, str) and method.strip() == "auto":
         method, reason = choose_method(as_image_batch(exemplar, "exemplar"))
         if optimisation_only and method == "patch":
@@ -305,7 +300,7 @@ def synthesize(
                 "optimises no loss); drop it, or choose an optimisation method such as "
                 "'scattering'"
             )
-        out_p, rep_p = _synthesize_patch(
+        out_p, rep_p = synthesize_with_patches(
             exemplar,
             size=size,
             n=n,
@@ -515,114 +510,4 @@ def synthesize(
     return (out, rep) if report else out
 
 
-def _synthesize_patch(
-    exemplar: torch.Tensor,
-    *,
-    size: int | tuple[int, int] | None,
-    n: int,
-    seed: int | list[int] | None,
-    tile: bool,
-    mask: torch.Tensor | None,
-    init: torch.Tensor | None,
-    n_up: int,
-    quality: str,
-    device: str | torch.device | None,
-    dtype: torch.dtype,
-    progress: bool,
-    cancel: Cancel | None,
-) -> tuple[torch.Tensor, SynthesisReport]:
-    """:func:`synthesize` with ``method="patch"``: the multi-resolution patch method."""
-    from ..patches import synthesize_patches
-
-    ex = as_image_batch(exemplar, "exemplar")
-    if ex.shape[0] != 1:
-        raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
-    dev = torch.device(device) if device is not None else ex.device
-    ex = ex.to(dev, dtype)
-    if size is None and init is None and mask is None and n_up:
-        size = (ex.shape[-2] * 2**n_up, ex.shape[-1] * 2**n_up)
-    if size is not None:
-        size = parse_size(size, tuple(ex.shape[-2:]))
-    init_t = as_image_batch(init, "init").to(dev, dtype) if init is not None else None
-    mask_t = mask.to(dev) if isinstance(mask, torch.Tensor) else mask
-    if mask_t is not None and init_t is None and _covers_everything(mask_t, ex.shape):
-        raise TexsynthError(WHOLE_MASK)
-    seeds = None
-    if isinstance(n, int) and not isinstance(n, bool) and n >= 1:
-        _, seeds = resolve_seeds(seed, n)  # (else synthesize_patches words the error)
-    out = synthesize_patches(
-        ex,
-        size=size,
-        n=n,
-        seed=seeds,
-        tile=tile,
-        mask=mask_t,
-        init=init_t,
-        quality=quality,
-        progress=progress,
-        cancel=cancel,
-    )
-    rep = SynthesisReport(method="patch", seeds=seeds or [])
-    rep.levels.append(tuple(out.shape[-2:]))
-    return out, rep
-
-
-#: the error for an inpainting mask that leaves no exemplar pixel to learn from
-WHOLE_MASK = (
-    "the mask covers the whole exemplar (1 = synthesise everywhere): no exemplar pixel is "
-    "left to learn the texture from; leave part of the mask black (0 = keep), or give the "
-    "image to fill separately (--init / init=)"
-)
-
-
 _RULES = InputRules(as_image_batch, check_mask, "exemplar", WHOLE_MASK)
-
-
-def _covers_everything(mask: torch.Tensor, shape: torch.Size) -> bool:
-    """Whether an inpainting ``mask`` asks to synthesise every pixel of an exemplar of
-    ``shape`` (a mask that does not fit is left for the patch method to report)."""
-    try:
-        m = check_mask(mask, shape, "mask")
-    except TexsynthError:
-        return False
-    return bool((m.amax(1) >= 1).all())
-
-
-@accepts_arrays("content", "style", like="content")
-def remake(
-    content: torch.Tensor,
-    style: torch.Tensor,
-    *,
-    method: str = "gram",
-    content_weight: float = 1.0,
-    **options: Any,
-) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
-    """Style transfer ("remake"): ``content``'s layout in ``style``'s texture.
-
-    Starts from the content image and optimises a texture loss of the style exemplar
-    (``method``, default VGG19 Gram matrices) plus a content loss on network features
-    (Gatys, Ecker & Bethge 2016), coarse to fine. The output has the content's size.
-
-    Parameters
-    ----------
-    content
-        ``[C, H, W]`` image whose layout is kept (same channels as ``style``).
-    style
-        ``[C, H, W]`` texture exemplar.
-    method
-        Texture descriptor(s) of the style (any :func:`synthesize` method).
-    content_weight
-        Weight of the content loss, a multiplier of its calibrated default: larger keeps
-        more of the content (5 keeps it clearly; 0.2 keeps little).
-    **options
-        Any other :func:`synthesize` option (``steps``, ``seed``, ``features``,
-        ``content_layers``, ``device``...).
-
-    Returns
-    -------
-    torch.Tensor
-        ``[n, C, H, W]`` in the style's units (and the report if ``report=True``).
-    """
-    return synthesize(
-        style, method=method, content=content, content_weight=content_weight, **options
-    )

@@ -24,14 +24,20 @@ from ..stats.scattering1d import as_signal_batch, check_signal_mask
 from ..transforms import Gaussianizer, Standardizer, match_histogram
 from ..wavelets1d import check_scales_1d
 from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
-from .levels import Generators, Shape, choose_scales, cropped, member_noise, run_levels
+from .levels import Generators, Shape, choose_scales, cropped, run_levels
 from .prepare import InputRules, undo_transforms, working_masks
+from .walks import (
+    cumulate,
+    first_valid_value,
+    looks_like_random_walk,
+    spectrum_shaped_noise,
+    walk_increments,
+)
 
 __all__ = [
     "SynthesisReport1D",
     "downsample_1d",
     "fourier_resize_1d",
-    "looks_like_random_walk",
     "synthesize_1d",
 ]
 
@@ -56,41 +62,6 @@ def fourier_resize_1d(x: torch.Tensor, n: int) -> torch.Tensor:
     """Band-limited periodic resize of ``[B, C, N]`` to ``n`` samples (zero-pad or crop the
     spectrum): upsampling adds no blur and keeps the signal periodic."""
     return fourier_resize(x, (n,))
-
-
-def looks_like_random_walk(
-    signal: torch.Tensor, mask: torch.Tensor | None = None, segments: int = 8
-) -> bool:
-    """Whether a signal's level wanders like a random walk rather than being stationary.
-
-    The signal is cut into ``segments`` pieces; if the pieces' mean variance is below 70%
-    of the whole's (averaged over exemplars and channels), much of the variance is slow
-    drift between the pieces and the value distribution is not reproducible (True).
-    Measured over 200 realisations of 2048 samples (mean, 5-95% range): fractional
-    Brownian motions give 0.36 (0.13-0.63) at H = 0.3 and 0.11 (0.02-0.28) at H = 0.7, a
-    multifractal random walk 0.20; stationary signals 0.78-1.00 (1/f noise 0.78
-    (0.61-0.93), fractional Gaussian noise with H = 0.9 0.86, a log-normal process 0.92,
-    white noise 1.00). Samples with ``mask`` 0 are ignored.
-    """
-    x = as_signal_batch(signal, "signal").double()
-    if mask is None:
-        w = torch.ones_like(x)
-    else:
-        w = (check_signal_mask(mask, x.shape).to(x) > 0).to(x).expand_as(x)
-    total, _ = _moments(x, w)
-    inner = count = torch.zeros_like(total)
-    for t, m in zip(x.tensor_split(segments, -1), w.tensor_split(segments, -1), strict=True):
-        v, n = _moments(t, m)
-        inner, count = inner + v * n, count + n
-    ratio = inner / count.clamp_min(1) / total.clamp_min(torch.finfo(x.dtype).tiny)
-    return bool(ratio.mean() < 0.7)
-
-
-def _moments(t: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Variance of ``t`` over samples with weight ``m`` (0/1), and their number."""
-    n = m.sum(-1)
-    mean = (t * m).sum(-1) / n.clamp_min(1)
-    return ((t - mean[..., None]) ** 2 * m).sum(-1) / n.clamp_min(1), n
 
 
 def _default_levels(n_out: int, n_ex: int, J: int) -> int:
@@ -329,8 +300,8 @@ def synthesize_1d(
                 f"increments=True needs an exemplar and output of at least 9 samples (8 "
                 f"increments), got {Ne} and {n_out}; use increments=False or longer signals"
             )
-        d_ex = _differences(ex)
-        d_inm = None if inm is None else _differences(inm, valid=True)
+        d_ex = walk_increments(ex)
+        d_inm = None if inm is None else walk_increments(inm, valid=True)
         inc, rep = synthesize_1d(
             d_ex,
             size=n_out,
@@ -340,13 +311,15 @@ def synthesize_1d(
             levels=levels,
             tile=tile,
             in_mask=d_inm,
-            init=None if init_t is None else _differences(init_t),
+            init=None if init_t is None else walk_increments(init_t),
             J=J,
             use_variance=use_variance,
             cross_channels=cross_channels,
             to_gaussian=to_gaussian,
             reference=(
-                None if reference is None else _differences(as_signal_batch(reference, "reference"))
+                None
+                if reference is None
+                else walk_increments(as_signal_batch(reference, "reference"))
             ),
             histogram=0.0 if histogram is None else histogram,
             power_spectrum=power_spectrum,
@@ -363,8 +336,8 @@ def synthesize_1d(
         if histogram is None:  # exact increment distribution, without the loss term
             flat_inm = _flat(d_inm.expand(B, 1, Ne)) if d_inm is not None else None
             inc = match_histogram(_as4(inc), _flat(d_ex), flat_inm)[..., 0, :]
-        start = init_t[..., :1] if init_t is not None else _first_value(ex, inm)
-        out = _cumulate(inc, start)  # type: ignore[arg-type]
+        start = init_t[..., :1] if init_t is not None else first_valid_value(ex, inm)
+        out = cumulate(inc, start)  # type: ignore[arg-type]
         rep.stationary, rep.increments = bool(stationary), True  # type: ignore[union-attr]
         rep.remap = histogram is None or histogram > 0  # type: ignore[union-attr]
         rep.seconds = time.perf_counter() - start_time  # type: ignore[union-attr]
@@ -450,7 +423,7 @@ def synthesize_1d(
     def first_batch(ex_k: torch.Tensor, shape: Shape, gens: Generators) -> torch.Tensor:
         if init_s is not None and gmask is None:
             return downsample(init_s, shape).expand(n, -1, -1).clone()
-        return _shaped_noise(ex_k, shape[0], gens)
+        return spectrum_shaped_noise(ex_k, shape[0], gens)
 
     rep = SynthesisReport1D(
         stationary=bool(stationary),
@@ -499,59 +472,3 @@ _RULES = InputRules(
     "mask covers the whole signal: nothing is left to learn from; give a mask with some 0 "
     "(kept) samples or a separate init",
 )
-
-
-def _differences(x: torch.Tensor, valid: bool = False) -> torch.Tensor:
-    """Increments of ``x [B, C, N]`` (N >= 3) as ``N`` samples: ``x[t+1] - x[t]``, then the
-    next-to-last increment again, where a reflect padding would put it, so that the
-    increments support the signal's number of scales; ``valid``: ``x`` is a 0/1 mask and an
-    increment is valid where both its samples are."""
-    if x.shape[-1] < 3:
-        return x  # (too short: the synthesis refuses it with its own message)
-    d = torch.minimum(x[..., 1:], x[..., :-1]) if valid else x[..., 1:] - x[..., :-1]
-    return torch.cat([d, d[..., -2:-1]], -1)
-
-
-def _first_value(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """``[1, C, 1]``: the first sample of ``x [B, C, N]`` whose ``mask`` is on (the first
-    sample without a mask), averaged over the batch."""
-    if mask is None:
-        return x[..., :1].mean(0, keepdim=True)
-    first = (mask.expand_as(x) > 0).to(torch.int8).argmax(-1, keepdim=True)
-    return x.gather(-1, first).mean(0, keepdim=True)
-
-
-def _cumulate(inc: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-    """A walk of ``N`` samples from ``N`` periodic increments ``inc [n, C, N]``: ``start``,
-    then ``start`` plus the running sum of all increments but the last (the step that
-    wraps the walk round to its next period), summed in float64."""
-    run = torch.cumsum(inc[..., :-1].double(), -1)
-    walk = torch.cat([torch.zeros_like(run[..., :1]), run], -1) + start.double()
-    return walk.to(inc.dtype).expand(inc.shape[0], -1, -1).contiguous()
-
-
-def _shaped_noise(
-    ex: torch.Tensor, length: int, generators: Sequence[torch.Generator]
-) -> torch.Tensor:
-    """``[n, C, length]`` Gaussian noise with the power spectrum of ``ex [B, C, N]``, member
-    ``k`` drawn from ``generators[k]``.
-
-    White noise is a poor start for signals with steep spectra (random walks): the energy
-    it puts near Nyquist, where the wavelets are tapered off, is barely constrained and
-    would reappear, wrongly, at the next level's finer scales. Random phases on the
-    exemplar's (mirror-extended, so jump-free) periodogram start close to the target.
-    """
-    centred = ex - ex.mean(-1, keepdim=True)
-    sym = torch.cat([centred, centred.flip(-1)], -1)  # (a mirror extension: no jump)
-    ns = sym.shape[-1]
-    power = (torch.fft.rfft(sym).abs() ** 2 / ns).mean(0)  # [C, ns//2 + 1]
-    f_ex = torch.fft.rfftfreq(ns, dtype=torch.float64)
-    f_out = torch.fft.rfftfreq(length, dtype=torch.float64)
-    # linear interpolation of the periodogram at the output's frequencies
-    i = torch.searchsorted(f_ex, f_out).clamp(1, f_ex.numel() - 1)
-    t = ((f_out - f_ex[i - 1]) / (f_ex[i] - f_ex[i - 1])).clamp(0, 1).to(power)
-    p = power[:, i - 1] * (1 - t) + power[:, i] * t  # [C, length//2 + 1]
-    p[:, 0] = 0.0
-    white = member_noise(generators, (ex.shape[1], length), ex.dtype).to(ex.device)
-    out = torch.fft.irfft(torch.fft.rfft(white) * p.sqrt(), length)
-    return out + ex.mean((0, 2))[None, :, None]
