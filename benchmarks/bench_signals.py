@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from processes1d import fbm, lognormal_process, phase_surrogate
+from processes1d import multifractal_walk as mrw
 from texsynth import synthesize_1d
-from texsynth.processes1d import fbm, lognormal_process, phase_surrogate
-from texsynth.processes1d import multifractal_walk as mrw
 
 
 def slope(x: np.ndarray) -> float:

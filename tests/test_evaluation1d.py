@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
+from processes1d import fbm, phase_surrogate
+from processes1d import multifractal_walk as mrw
 from texsynth import EvaluationReport, ScatteringCovariance1D, TexsynthError, evaluate_1d
 from texsynth.cli import main
-from texsynth.processes1d import fbm, phase_surrogate
-from texsynth.processes1d import multifractal_walk as mrw
 
 
 def _batch(xs: list[np.ndarray]) -> torch.Tensor:

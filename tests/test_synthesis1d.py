@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from processes1d import fbm, phase_surrogate
+from processes1d import multifractal_walk as mrw
 from texsynth import TexsynthError, synthesize_1d
-from texsynth.processes1d import fbm, phase_surrogate
-from texsynth.processes1d import multifractal_walk as mrw
 from texsynth.synthesis import looks_like_random_walk
 
 # ----------------------------------------------------------------------------- processes

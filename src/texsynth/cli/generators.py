@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import json
 import math
-import secrets
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from ..errors import TexsynthError
 from ..io import SUPPORTED_SUFFIXES, ImageMeta, atomic_text_write, read_image
 from ..io.runs import record_header, versions
 from ..memory import MAX_DEPTH, MAX_WIDTH
+from ..seeds import fresh_seed
 from .common import (
     add_memory_option,
     add_network_options,
@@ -321,7 +321,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     )
     model = load_generator(args.model, device=device)
     meta = _exemplar_meta(info, model)
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    seed = args.seed if args.seed is not None else fresh_seed()
     start = time.perf_counter()
     # a chunk at a time (thousands of samples need not fit in memory); one noise sequence,
     # so the files are those of a single generate_samples(model, n, H, W, seed=seed) call

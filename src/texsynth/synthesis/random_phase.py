@@ -8,12 +8,15 @@ initialisation for synthesis, and a good synthesis on its own for micro-textures
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
 from .._checks import parse_size
 from ..errors import TexsynthError
 from ..fourier import fill_with_mean, pixel_weights, resampled_spectrum, single_exemplar
+from ..seeds import member_generators, resolve_seeds
+from .levels import member_noise
 
 __all__ = ["random_phase_texture"]
 
@@ -22,7 +25,7 @@ def random_phase_texture(
     exemplar: torch.Tensor,
     size: int | tuple[int, int] | None = None,
     n: int = 1,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
     *,
     kind: str = "rpn",
     in_mask: torch.Tensor | None = None,
@@ -48,7 +51,9 @@ def random_phase_texture(
     n
         Number of textures.
     seed
-        Seed of a private ``torch.Generator`` (``None``: random); the global RNG is not used.
+        Base seed, or one per output (``None``: a fresh one); texture ``k`` uses
+        :func:`texsynth.seeds.member_seed` ``(seed, k)`` and equals a run of ``n=1`` with
+        that seed. The global RNG is not used.
     kind
         ``"rpn"`` or ``"adsn"``.
     in_mask, periodic
@@ -74,12 +79,9 @@ def random_phase_texture(
     weights = pixel_weights(ex, in_mask)
     filled, mean = fill_with_mean(ex, weights)
     E = resampled_spectrum(filled, weights, mean, (H, W), periodic, include_mean=False)
-    gen = torch.Generator()
-    if seed is None:
-        gen.seed()
-    else:
-        gen.manual_seed(int(seed))
-    noise = torch.randn(n, 1, H, W, generator=gen, dtype=ex.dtype).to(ex.device)
+    # output k from its own seed (texsynth.seeds): it equals a run of n=1 with that seed
+    _, seeds = resolve_seeds(seed, n)
+    noise = member_noise(member_generators(seeds), (1, H, W), ex.dtype).to(ex.device)
     N = torch.fft.rfft2(noise)
     if kind == "rpn":
         a = N.abs()

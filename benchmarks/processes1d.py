@@ -1,8 +1,10 @@
 """Known random processes, to test 1-D synthesis and evaluation against (NumPy only).
 
-Each returns a float64 array of ``n`` samples, reproducible by ``seed``::
+Used by the tests and benchmarks (not part of the installed package). Each returns a
+float64 array of ``n`` samples, reproducible by ``seed``; from the repository's root::
 
-    from texsynth.processes1d import fbm, multifractal_walk
+    import sys; sys.path.insert(0, "benchmarks")
+    from processes1d import fbm, multifractal_walk
     x = fbm(4096, hurst=0.7, seed=0)          # fractional Brownian motion
     y = multifractal_walk(4096, seed=0)       # intermittent increments (volatility bursts)
 """

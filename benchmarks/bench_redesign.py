@@ -1,0 +1,108 @@
+"""Speed of the redesign (issue 16): the same calls timed on two source trees, interleaved.
+
+Each case runs in a fresh subprocess per tree and repeat (``PYTHONPATH=TREE/src``), the
+trees alternating, and the median time per tree is reported with their ratio (new / old).
+The cases are the public calls both trees have: scattering statistics forward + backward
+(``ScatteringCovariance`` on a 256x256 image, ``ScatteringCovariance1D`` on 4 x 4096
+samples) and syntheses with a fixed budget (``tol=0``: every iteration runs, so the time
+per iteration is compared) of a 128x128 grey and colour image (n = 1 and 4) and of 4
+signals of 4096 samples::
+
+    python benchmarks/bench_redesign.py OLD_TREE NEW_TREE --repeat 5
+
+where a tree is a checkout (``git archive REV | tar -x -C DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+CASES = {
+    "stats 2-D 256^2 fwd+bwd": """
+import torch
+from texsynth import ScatteringCovariance
+x = torch.rand(1, 1, 256, 256, requires_grad=True)
+sc = ScatteringCovariance(J=6, L=4)
+def once():
+    sc(x).flatten()[0].abs().sum().backward()
+""",
+    "stats 1-D 4x4096 fwd+bwd": """
+import torch
+from texsynth import ScatteringCovariance1D
+x = torch.rand(4, 1, 4096, requires_grad=True)
+sc = ScatteringCovariance1D(J=9)
+def once():
+    sc(x).flatten()[0].abs().sum().backward()
+""",
+    "synth grey 128^2 n=1, 60 it": """
+import torch
+from texsynth import synthesize
+ex = torch.rand(1, 128, 128, generator=torch.Generator().manual_seed(0)).cumsum(-1)
+def once():
+    synthesize(ex, method="scattering", n=1, seed=0, steps=60, tol=0.0, progress=False)
+""",
+    "synth grey 128^2 n=4, 60 it": """
+import torch
+from texsynth import synthesize
+ex = torch.rand(1, 128, 128, generator=torch.Generator().manual_seed(0)).cumsum(-1)
+def once():
+    synthesize(ex, method="scattering", n=4, seed=0, steps=60, tol=0.0, progress=False)
+""",
+    "synth colour 128^2 n=1, 40 it": """
+import torch
+from texsynth import synthesize
+ex = torch.rand(3, 128, 128, generator=torch.Generator().manual_seed(0)).cumsum(-1)
+def once():
+    synthesize(ex, method="scattering", n=1, seed=0, steps=40, tol=0.0, progress=False)
+""",
+    "synth signals 4096 n=4, 60 it": """
+import torch
+from texsynth import synthesize_1d
+x = torch.randn(1, 4096, generator=torch.Generator().manual_seed(0))
+def once():
+    synthesize_1d(x, n=4, seed=0, steps=60, tol=0.0, progress=False)
+""",
+}
+
+RUNNER = """
+import time, sys
+{setup}
+once()  # warm-up: imports, filter banks, allocator
+t = time.perf_counter(); once(); print(time.perf_counter() - t)
+"""
+
+
+def time_case(tree: str, setup: str) -> float:
+    env = {**os.environ, "PYTHONPATH": os.path.join(tree, "src"), "OMP_NUM_THREADS": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", RUNNER.format(setup=setup)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument("--repeat", type=int, default=5)
+    args = p.parse_args()
+    print("| case | old (s) | new (s) | new / old |\n|---|---|---|---|")
+    for name, setup in CASES.items():
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        for _ in range(args.repeat):
+            for which in ("old", "new"):
+                times[which].append(time_case(getattr(args, which), setup))
+        old, new = statistics.median(times["old"]), statistics.median(times["new"])
+        print(f"| {name} | {old:.3f} | {new:.3f} | {new / old:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
