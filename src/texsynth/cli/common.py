@@ -7,6 +7,7 @@ import argparse
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,21 @@ def check_writer(suffix: str) -> None:
         from ..io import fits_module
 
         fits_module("writing")
+
+
+def add_job_tail(
+    p: argparse.ArgumentParser,
+    func: Callable[[argparse.Namespace], int],
+    *,
+    run_options: bool = True,
+) -> None:
+    """The options every command that writes files ends with (``--device`` and ``--quiet``
+    unless ``run_options`` is False, ``--overwrite``, ``--max-memory``), and its function."""
+    if run_options:
+        add_run_options(p)
+    add_overwrite_option(p)
+    add_memory_option(p)
+    p.set_defaults(func=func)
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:

@@ -18,11 +18,9 @@ from ..io.runs import record_header, versions
 from ..memory import MAX_DEPTH, MAX_WIDTH
 from ..seeds import fresh_seed
 from .common import (
-    add_memory_option,
+    add_job_tail,
     add_network_options,
     add_outputs_option,
-    add_overwrite_option,
-    add_run_options,
     bounded_int,
     check_run_memory,
     check_set,
@@ -120,10 +118,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "--resume", action="store_true", help="continue from the checkpoint of an earlier run"
     )
-    add_run_options(tr)
-    add_overwrite_option(tr)
-    add_memory_option(tr)
-    tr.set_defaults(func=_cmd_train)
+    add_job_tail(tr, _cmd_train)
 
     sa = sub.add_parser(
         "sample",
@@ -144,10 +139,7 @@ def add_generator_commands(sub: argparse._SubParsersAction) -> None:
     sa.add_argument(
         "--seed", type=seed_type, default=None, help="random seed (default: random, in the sidecar)"
     )
-    add_run_options(sa)
-    add_overwrite_option(sa)
-    add_memory_option(sa)
-    sa.set_defaults(func=_cmd_sample)
+    add_job_tail(sa, _cmd_sample)
 
 
 def checkpoint_path(model_path: Path) -> Path:

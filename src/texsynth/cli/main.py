@@ -19,11 +19,10 @@ from .common import (
     J_TYPE,
     L_TYPE,
     Parser,
-    add_memory_option,
+    add_job_tail,
     add_network_options,
     add_outputs_option,
     add_overwrite_option,
-    add_run_options,
     count_type,
     layer_list,
     positive_int,
@@ -86,9 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the file as a 1-D signal (time series) [C, N]; automatic for .csv and 1-D "
         ".npy/.npz (docs/signals-1d.md)",
     )
-    add_overwrite_option(st)
-    add_memory_option(st)
-    st.set_defaults(func=cmd_stats)
+    add_job_tail(st, cmd_stats, run_options=False)
 
     sy = sub.add_parser(
         "synth",
@@ -204,10 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Gaussianise the histogram before synthesis, invert after",
     )
-    add_run_options(sy)
-    add_overwrite_option(sy)
-    add_memory_option(sy)
-    sy.set_defaults(func=cmd_synth)
+    add_job_tail(sy, cmd_synth)
 
     from .generators import add_generator_commands
 
@@ -254,11 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument(
         "--steps", type=positive_int, default=100, help="L-BFGS iterations (default 100)"
     )
-    rm.add_argument("--seed", type=seed_type, default=0, help="random seed (default 0)")
-    add_run_options(rm)
-    add_overwrite_option(rm)
-    add_memory_option(rm)
-    rm.set_defaults(func=cmd_remake)
+    rm.add_argument(
+        "--seed", type=seed_type, default=None, help="random seed (default: random, in the sidecar)"
+    )
+    add_job_tail(rm, cmd_remake)
 
     me = sub.add_parser(
         "methods",

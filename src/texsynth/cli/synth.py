@@ -374,7 +374,7 @@ def cmd_remake(args: argparse.Namespace) -> int:
         out = stage.temp(args.output)
         note = write_outputs(result.cpu(), smeta, [out], args.output.suffix.lower())
         atomic_text_write(stage.temp(sidecar), run.dumps())
-    print(f"wrote {args.output} in {elapsed:.1f} s; settings in {sidecar}")
+    print(f"wrote {args.output} (seed {run.seeds[0]}) in {elapsed:.1f} s; settings in {sidecar}")
     if note:
         print(f"note: {note}")
     return 0
