@@ -58,6 +58,7 @@ def _log_display(field: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 def main() -> None:
+    """Write every figure under docs/images/."""
     OUT.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     bark, _ = read_image("examples/bark.png")

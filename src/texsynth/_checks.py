@@ -36,7 +36,7 @@ _KINDS = {
 }
 
 
-def as_batch(x: torch.Tensor, ndim: int, name: str, hint: str = "mask=...") -> torch.Tensor:
+def as_batch(x: object, ndim: int, name: str, hint: str = "mask=...") -> torch.Tensor:
     """Return ``x`` as a floating ``[B, C, *shape]`` tensor of ``ndim`` spatial axes,
     accepting ``shape`` and ``[C, *shape]`` too.
 
@@ -47,7 +47,7 @@ def as_batch(x: torch.Tensor, ndim: int, name: str, hint: str = "mask=...") -> t
         NaN/Inf values (``hint`` names the masking option offered).
     """
     axes, what, _, other = _KINDS[ndim]
-    require_tensor(x, name)
+    x = require_tensor(x, name)
     if x.dim() == ndim:
         x = x[None, None]
     elif x.dim() == ndim + 1:
@@ -62,7 +62,7 @@ def as_batch(x: torch.Tensor, ndim: int, name: str, hint: str = "mask=...") -> t
     return real_finite(x, name, what, hint)
 
 
-def as_image_batch(x: torch.Tensor, name: str = "image") -> torch.Tensor:
+def as_image_batch(x: object, name: str = "image") -> torch.Tensor:
     """Return ``x`` as a floating ``[B, C, H, W]`` tensor, accepting ``[H, W]`` and ``[C, H, W]``.
 
     Parameters
@@ -81,13 +81,14 @@ def as_image_batch(x: torch.Tensor, name: str = "image") -> torch.Tensor:
     return as_batch(x, 2, name)
 
 
-def require_tensor(x: object, name: str) -> None:
-    """Raise a one-line error unless ``x`` is a tensor."""
+def require_tensor(x: object, name: str) -> torch.Tensor:
+    """``x``, or a one-line error unless it is a tensor."""
     if not isinstance(x, torch.Tensor):
         raise TexsynthError(
             f"{name} must be a torch.Tensor, got {type(x).__name__}; "
             "convert with torch.as_tensor(array)"
         )
+    return x
 
 
 def real_finite(x: torch.Tensor, name: str, what: str, hint: str = "mask=...") -> torch.Tensor:
@@ -117,7 +118,7 @@ def check_finite(x: torch.Tensor, name: str = "image", hint: str = "mask=...") -
 
 
 def check_weight_mask(
-    mask: torch.Tensor, shape: torch.Size, ndim: int, name: str = "mask"
+    mask: object, shape: torch.Size, ndim: int, name: str = "mask"
 ) -> torch.Tensor:
     """Return ``mask`` as ``[B|1, C|1, *spatial]`` weights in [0, 1] that broadcast to
     ``shape`` (``[B, C, *spatial]``, ``ndim`` spatial axes); ``spatial`` and
@@ -157,7 +158,7 @@ def check_weight_mask(
     return mask
 
 
-def check_mask(mask: torch.Tensor, shape: torch.Size, name: str = "mask") -> torch.Tensor:
+def check_mask(mask: object, shape: torch.Size, name: str = "mask") -> torch.Tensor:
     """Return ``mask`` as a ``[B|1, C|1, H, W]`` tensor of weights in [0, 1] that broadcasts
     to images of ``shape`` (see :func:`check_weight_mask`)."""
     return check_weight_mask(mask, shape, 2, name)
@@ -210,7 +211,7 @@ def check_device(
         return f"{option}{value!r}" if option.endswith("=") else f"{option} {value}"
 
     try:
-        dev = torch.device(device)  # type: ignore[arg-type]
+        dev = torch.device(device)  # type: ignore[call-overload]
     except (RuntimeError, ValueError, TypeError):
         dev = None
     if dev is None or dev.type not in ("cpu", "cuda"):

@@ -353,7 +353,7 @@ class StagedFiles:
             self.discard()
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Run ``write`` on a temporary file next to ``path``, then rename it over ``path``."""
     tmp = temp_path(path)  # hidden, tagged with the process id (stale ones are cleaned)
     done = False

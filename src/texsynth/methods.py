@@ -436,6 +436,7 @@ class LossBuilder:
         ``at``."""
         if name in self._network_losses:
             return self._network_losses[name].at(lv.exemplar, in_mask=lv.in_mask)
+        extractor: torch.nn.Module | None
         if METHODS[name].network == "random" or self.features == "random":
             if self.random is None:
                 self.random, self.random_layers = feature_extractor(

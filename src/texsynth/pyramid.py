@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +26,9 @@ def downsample(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
     shape = tuple(shape)
     if tuple(x.shape[-len(shape) :]) == shape:
         return x
-    pool = F.adaptive_avg_pool1d if len(shape) == 1 else F.adaptive_avg_pool2d
-    return pool(x, shape)
+    if len(shape) == 1:
+        return F.adaptive_avg_pool1d(x, shape[0])
+    return F.adaptive_avg_pool2d(x, (shape[0], shape[1]))
 
 
 def fourier_resize(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
@@ -43,13 +45,16 @@ def fourier_resize(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
     # (torch.fft.fft takes a real input's fast path, which fftn does not on one axis)
     X = torch.fft.fft(x) if d == 1 else torch.fft.fftn(x, dim=dims)
     out = torch.zeros(*x.shape[:-d], *shape, dtype=X.dtype, device=x.device)
-    src, dst = [], []
+    src: list[torch.Tensor] = []
+    dst: list[torch.Tensor] = []
     for axis, (N, n) in enumerate(zip(old, shape, strict=True)):
         m = min(N, n)
         p, q = m - m // 2, m // 2  # non-negative and negative frequencies kept
         view = [-1] + [1] * (d - 1 - axis)  # (an open mesh, as numpy.ix_)
         src.append(torch.tensor(list(range(p)) + list(range(N - q, N))).view(view))
         dst.append(torch.tensor(list(range(p)) + list(range(n - q, n))).view(view))
-    out[(..., *dst)] = X[(..., *src)]
+    into: tuple[Any, ...] = (Ellipsis, *dst)
+    read: tuple[Any, ...] = (Ellipsis, *src)
+    out[into] = X[read]
     back = torch.fft.ifft(out) if d == 1 else torch.fft.ifftn(out, dim=dims)
     return back.real * (math.prod(shape) / math.prod(old))

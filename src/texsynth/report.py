@@ -354,7 +354,7 @@ def _png_report(
     d.text((8, 8), title, fill="black")
     x = 8
     for label, im in images:
-        t = im.resize((thumb, round(thumb * im.height / im.width)), Image.NEAREST)
+        t = im.resize((thumb, round(thumb * im.height / im.width)), Image.Resampling.NEAREST)
         img.paste(t, (x, 30))
         d.text((x, 30 + t.height + 4), label, fill="black")
         x += thumb + 8

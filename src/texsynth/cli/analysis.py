@@ -28,6 +28,7 @@ log = logging.getLogger("texsynth")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """Run ``texsynth eval``: score syntheses against the exemplar (signals: 1-D metrics)."""
     from ..evaluation import evaluate
     from .signals import eval_signals, eval_wants_signals
 
@@ -93,6 +94,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    """Run ``texsynth stats``: the scattering statistics of an image, field or signal."""
     from .signals import stats_signal, wants_signal
 
     check_json_option(args.json, [("image", args.image)], args.overwrite)

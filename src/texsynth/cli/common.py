@@ -60,7 +60,9 @@ class Parser(argparse.ArgumentParser):
             target: argparse.ArgumentParser = self
             for action in self._actions:
                 if isinstance(action, argparse._SubParsersAction):
-                    target = action.choices.get(getattr(ns, action.dest, None), self)
+                    chosen = getattr(ns, action.dest, None)
+                    if isinstance(chosen, str):
+                        target = action.choices.get(chosen, self)
             target.error(f"unrecognized arguments: {' '.join(extras)}")
         return ns
 
@@ -78,6 +80,7 @@ def named_type(name: str) -> Any:
 
 @named_type("positive integer")
 def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -105,6 +108,7 @@ def count_type(text: str) -> int:
 
 @named_type("positive number")
 def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
     try:
         value = float(text)
     except ValueError:
@@ -116,6 +120,7 @@ def positive_float(text: str) -> float:
 
 @named_type("seed")
 def seed_type(text: str) -> int:
+    """argparse type: a seed from 0 to 2**63-1."""
     try:
         value = int(text)
     except ValueError:
@@ -153,6 +158,7 @@ J_TYPE = bounded_int(1, MAX_J, "the exemplar's size bounds it further")
 
 @named_type("memory size")
 def memory_type(text: str) -> int:
+    """argparse type: a memory size (``8G``, ``512M``, bytes) as bytes."""
     try:
         return parse_bytes(text)
     except TexsynthError as exc:
@@ -185,6 +191,7 @@ def check_run_memory(args: argparse.Namespace, estimate: int, device: Any, fix: 
 
 @named_type("weight")
 def weight_type(text: str) -> float:
+    """argparse type: a loss weight (a finite number >= 0)."""
     try:
         value = float(text)
     except ValueError:
@@ -196,6 +203,7 @@ def weight_type(text: str) -> float:
 
 @named_type("list of layers")
 def layer_list(text: str) -> list[str]:
+    """argparse type: comma-separated network layer names."""
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
         raise argparse.ArgumentTypeError("give at least one layer name")
@@ -365,6 +373,7 @@ def size_type(text: str) -> tuple[int, int]:
 
 
 def device_of(name: str) -> torch.device:
+    """The device ``--device`` names (``auto``: a GPU when there is one), checked."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = check_device(name, option="--device", choices="cpu, cuda, cuda:N or auto")
@@ -373,6 +382,7 @@ def device_of(name: str) -> torch.device:
 
 
 def output_paths(pattern: Path, n: int) -> list[Path]:
+    """The ``n`` output files of ``-o pattern`` (numbered when ``n > 1``)."""
     if n == 1:
         return [Path(str(pattern).replace("{i}", "0"))]
     if "{i}" in pattern.name:
@@ -424,6 +434,7 @@ def holds_depth(suffix: str, meta: ImageMeta) -> bool:
 
 
 def sidecar_path(pattern: Path) -> Path:
+    """The JSON record written beside the outputs of ``-o pattern``."""
     stem = pattern.stem.replace("{i}", "").rstrip("_-.") or "texsynth"
     return pattern.with_name(f"{stem}.json")
 
@@ -446,7 +457,7 @@ def constant_channels(x: torch.Tensor, path: Path, unit: str) -> set[int]:
 def write_json(
     path: Path, args: argparse.Namespace, stats: ScatCov, dtype: str, shape: tuple[int, ...]
 ) -> None:
-
+    """Write the statistics of ``texsynth stats --json``: every coefficient, labelled."""
     values, labels = stats.flatten()
     coefficients = []
     for lab, value in zip(labels, values[0].tolist(), strict=True):

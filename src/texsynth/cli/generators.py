@@ -8,6 +8,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -17,6 +18,9 @@ from ..io import SUPPORTED_SUFFIXES, ImageMeta, atomic_text_write, read_image
 from ..io.runs import record_header, versions
 from ..memory import MAX_DEPTH, MAX_WIDTH
 from ..seeds import fresh_seed
+
+if TYPE_CHECKING:
+    from ..generators import SynthHalfUNet2D
 from .common import (
     add_job_tail,
     add_network_options,
@@ -37,9 +41,8 @@ from .common import (
 )
 
 
-def add_generator_commands(sub: argparse._SubParsersAction) -> None:
+def add_generator_commands(sub: argparse._SubParsersAction[Any]) -> None:
     """Register ``train`` and ``sample`` on the ``texsynth`` subparsers."""
-
     tr = sub.add_parser(
         "train",
         help="train a fast generator on an exemplar (then: texsynth sample)",
@@ -209,7 +212,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )  # stdout, as every start line: stderr holds only warnings and the error
     start = time.perf_counter()
     try:
-        model, rep = train_generator(
+        trained = train_generator(
             image,
             max_memory=getattr(args, "max_memory", None) or 1 << 62,  # checked above
             method=method,
@@ -233,6 +236,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             keep_checkpoint=True,  # deleted only once the model file is in place
             report=True,
         )
+        assert isinstance(trained, tuple)  # (report=True)
+        model, rep = trained
     except KeyboardInterrupt:
         if ckpt.exists():
             print("texsynth: training interrupted; run the same command with --resume to go on")
@@ -358,7 +363,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _exemplar_meta(info: dict, model: torch.nn.Module) -> ImageMeta:
+def _exemplar_meta(info: dict[str, Any], model: SynthHalfUNet2D) -> ImageMeta:
     """The training exemplar's :class:`ImageMeta` from a generator file's metadata (a
     float field's defaults when the file has none, e.g. one saved from Python)."""
     fields = {f.name for f in dataclasses.fields(ImageMeta)}

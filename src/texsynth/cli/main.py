@@ -34,6 +34,7 @@ from .synth import cmd_methods, cmd_remake, cmd_synth
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``texsynth`` command's argument parser, every subcommand included."""
     parser = Parser(
         prog="texsynth",
         description="Texture synthesis from one exemplar image or field.",

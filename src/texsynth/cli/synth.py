@@ -22,7 +22,7 @@ from .common import (
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-
+    """Run ``texsynth synth`` (signals are handed to :mod:`texsynth.cli.signals`)."""
     from ..atomic import StagedFiles
     from ..io.runs import JobSpec
     from ..memory import estimate_synthesis_bytes
@@ -275,6 +275,7 @@ def _eta(method: str, channels: int, pixels: int, quality: str) -> str:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
+    """Run ``texsynth methods``: every method, one line each, and which to choose."""
     from ..methods import METHODS, method_table
 
     rows = [
@@ -310,7 +311,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_remake(args: argparse.Namespace) -> int:
-
+    """Run ``texsynth remake``: style transfer of a content image."""
     from ..atomic import StagedFiles
     from ..io.runs import JobSpec
     from ..methods import METHODS, parse_method

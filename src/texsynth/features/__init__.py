@@ -94,7 +94,7 @@ def feature_extractor(
         raise TexsynthError(
             "weights= applies to the vgg19 and inception extractors only; drop it or name one"
         )
-    extractor: torch.nn.Module
+    extractor: VGG19Features | RandomFeatures
     if name == "vgg19" or (name == "auto" and (weights is not None or vgg_available())):
         if weights is not None:
             extractor = VGG19Features.from_file(weights, pooling=pooling, padding=padding)

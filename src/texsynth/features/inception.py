@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +50,7 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 _NORMALIZATIONS = ("inception", "imagenet")
 _IGNORED_PREFIXES = ("AuxLogits.", "fc.")
+_V = TypeVar("_V")
 
 
 # ---------------------------------------------------------------------- building blocks
@@ -165,7 +167,7 @@ class InceptionE(nn.Module):
 
 
 # ---------------------------------------------------------------------- state-dict checks
-def _clean_state(state: Mapping[str, object]) -> dict[str, object]:
+def _clean_state(state: Mapping[str, _V]) -> dict[str, _V]:
     """Drop ``module.`` prefixes, the aux/fc heads and ``num_batches_tracked`` counters."""
     items = {str(k): v for k, v in state.items()}
     if items and all(k.startswith("module.") for k in items):
@@ -179,7 +181,7 @@ def _clean_state(state: Mapping[str, object]) -> dict[str, object]:
 
 def _check_state(
     state: Mapping[str, object], expected: Mapping[str, tuple[int, ...]], source: str
-) -> None:
+) -> dict[str, torch.Tensor]:
     missing = [k for k in expected if k not in state]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -194,7 +196,7 @@ def _check_state(
             f"{source} is not a torchvision inception_v3 state dict: unexpected key "
             f"{unexpected[0]}{more}; give an unmodified torchvision inception_v3 state dict"
         )
-    check_tensors(state, expected, source, "inception_v3")
+    return check_tensors(state, expected, source, "inception_v3")
 
 
 # ---------------------------------------------------------------------- the extractor
@@ -231,6 +233,9 @@ class InceptionV3Features(nn.Module):
     """The FID layer."""
 
     layer_names: tuple[str, ...] = INCEPTION_LAYERS
+
+    input_mean: torch.Tensor  # buffers
+    input_std: torch.Tensor
 
     def __init__(
         self,
@@ -273,9 +278,9 @@ class InceptionV3Features(nn.Module):
                 )
             state = _clean_state(state_dict)
             expected = {k: tuple(v.shape) for k, v in _clean_state(self.state_dict()).items()}
-            _check_state(state, expected, source)
+            tensors = _check_state(state, expected, source)
             self.load_state_dict(
-                {k: v.detach().to(torch.float32) for k, v in state.items()},  # type: ignore[union-attr]
+                {k: v.detach().to(torch.float32) for k, v in tensors.items()},
                 strict=False,
             )
         mean, std = (
@@ -312,6 +317,7 @@ class InceptionV3Features(nn.Module):
         return super().train(False)
 
     def extra_repr(self) -> str:
+        """The settings shown by ``repr``."""
         return f"source={self.source}, normalization={self.normalization}"
 
     def channels(self, layer: str) -> int:

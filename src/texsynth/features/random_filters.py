@@ -100,6 +100,7 @@ class RandomFeatures(torch.nn.Module):
             self._build(int(in_channels))
 
     def extra_repr(self) -> str:
+        """The settings shown by ``repr``."""
         return (
             f"sizes={self.sizes}, n_filters={self.n_filters}, seed={self.seed}, "
             f"in_channels={self.in_channels}, padding={self.padding!r}"

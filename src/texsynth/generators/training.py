@@ -357,19 +357,19 @@ def train_generator(
             for group in optimiser.param_groups:  # cosine annealing to 0
                 group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
             z = torch.randn(n_samples, 1, *shape, generator=noise).to(dev)
-            value = loss_fn.batch_loss(
+            step_loss = loss_fn.batch_loss(
                 model(z), microcanonical=microcanonical, sigma_synth=sigma_synth, eps=micro_eps
             )
-            if not torch.isfinite(value):
+            if not torch.isfinite(step_loss):
                 where = f"; the last checkpoint is {ckpt_path}" if ckpt_path else ""
                 raise TexsynthError(
                     f"training diverged (non-finite loss) at step {step + 1}; lower lr "
                     f"(now {lr:g}) or use microcanonical=False{where}"
                 )
             optimiser.zero_grad(set_to_none=True)
-            value.backward()
+            step_loss.backward()
             optimiser.step()
-            v = float(value.detach())
+            v = float(step_loss.detach())
             rep.losses.append(v)
             rep.last_loss = v
             smoothed = v if math.isnan(smoothed) else 0.9 * smoothed + 0.1 * v

@@ -53,6 +53,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def format_of(path: Path, action: str) -> str:
+    """The format (``"png"``, ``"npy"``...) of ``path``'s suffix, or a one-line error naming
+    the supported suffixes (``action``: ``"read"`` or ``"write"``, for the message)."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         kind = path.suffix or "(no suffix)"
@@ -64,6 +66,8 @@ def format_of(path: Path, action: str) -> str:
 
 
 def fits_module(action: str) -> Any:
+    """``astropy.io.fits``, or a one-line error saying how to install it (``action``, e.g.
+    ``"reading"``, starts the message)."""
     try:
         from astropy.io import fits
     except ImportError:
@@ -102,9 +106,8 @@ def _read_pillow(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
-            if im.getexif().get(0x0112, 1) != 1:  # EXIF orientation: show it upright
-                im = ImageOps.exif_transpose(im)
-            return _pillow_to_array(im, header)
+            rotated = im.getexif().get(0x0112, 1) != 1  # EXIF orientation: show it upright
+            return _pillow_to_array(ImageOps.exif_transpose(im) if rotated else im, header)
     except Image.DecompressionBombError as exc:
         raise TexsynthError(
             f"cannot read {quote_path(path)}: {one_line(exc)}; "
@@ -333,8 +336,8 @@ def _write_pillow(f: IO[bytes], data: np.ndarray, fmt: str) -> None:
         f.write(imagecodecs.png_encode(np.ascontiguousarray(np.moveaxis(data, 0, -1)), level=6))
         return
     im = Image.fromarray(data[0] if data.shape[0] == 1 else np.moveaxis(data, 0, -1))
-    options: dict[str, Any] = {"jpeg": {"quality": 95}, "webp": {"lossless": True}}.get(fmt, {})
-    im.save(f, format=PILLOW_NAMES[fmt], **options)
+    options: dict[str, dict[str, Any]] = {"jpeg": {"quality": 95}, "webp": {"lossless": True}}
+    im.save(f, format=PILLOW_NAMES[fmt], **options.get(fmt, {}))
 
 
 def _write_tiff(f: IO[bytes], data: np.ndarray, fmt: str) -> None:

@@ -10,7 +10,7 @@ loss per level of its coarse-to-fine pyramid.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -138,12 +138,15 @@ class WeightedLoss(TextureLoss):
     @property
     def terms(self) -> list[tuple[float, TextureLoss]]:
         """The ``(weight, loss)`` pairs."""
-        return list(zip(self.weights, self.parts, strict=True))
+        parts = cast("list[TextureLoss]", list(self.parts))
+        return list(zip(self.weights, parts, strict=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return sum(w * t(x) for w, t in self.terms)  # type: ignore[return-value]
+        """The weighted sum of the terms' losses ``[B]``."""
+        return cast("torch.Tensor", sum(w * t(x) for w, t in self.terms))
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> WeightedLoss:
+        """Every term rebuilt from ``exemplar`` (see :meth:`TextureLoss.at`)."""
         return WeightedLoss([(w, t.at(exemplar, **overrides)) for w, t in self.terms])
 
     @property

@@ -32,6 +32,11 @@ class HistogramLoss(TextureLoss):
 
     batch_invariant = True  # (per-item sorts and reductions)
 
+    options: dict[str, Any]
+    axes: torch.Tensor  # buffers
+    sorted: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(
         self,
         exemplar: torch.Tensor,
@@ -64,6 +69,8 @@ class HistogramLoss(TextureLoss):
         self.register_buffer("scale", scale)
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> HistogramLoss:
+        """The same loss from another exemplar; ``overrides`` replace construction options
+        (``in_mask``, ``rel_tol``, ``directions``; other keys are ignored)."""
         kw = {k: v for k, v in {**self.options, **overrides}.items() if k in self.options}
         return HistogramLoss(exemplar, **kw)
 
@@ -82,6 +89,8 @@ class HistogramLoss(TextureLoss):
         return cache[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Losses ``[B]`` of images ``x [B, C, H, W]`` of any size: mean squared difference
+        of the sorted projections and the exemplar's quantiles, in ``rel_tol`` units."""
         B, C = x.shape[:2]
         n = x.shape[-2] * x.shape[-1]
         q = self._quantiles(n, x)  # [K, n]
@@ -111,7 +120,7 @@ class HistogramLoss1D(TextureLoss):
         super().__init__()
         ex = as_signal_batch(exemplar, "exemplar")
         inm = None if in_mask is None else check_signal_mask(in_mask, ex.shape, "in_mask")
-        self.options = dict(in_mask=in_mask, rel_tol=rel_tol, directions=directions)
+        self.options: dict[str, Any] = dict(in_mask=in_mask, rel_tol=rel_tol, directions=directions)
         self.inner = HistogramLoss(
             ex[..., None, :],
             in_mask=None if inm is None else inm[..., None, :],
@@ -120,8 +129,11 @@ class HistogramLoss1D(TextureLoss):
         )
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> HistogramLoss1D:
+        """The same loss from another exemplar; ``overrides`` replace construction options
+        (``in_mask``, ``rel_tol``, ``directions``; other keys are ignored)."""
         kw = {k: v for k, v in {**self.options, **overrides}.items() if k in self.options}
         return HistogramLoss1D(exemplar, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Losses ``[B]`` of signals ``x [B, C, N]`` of any length."""
         return self.inner(as_signal_batch(x, "signals")[..., None, :])

@@ -29,6 +29,11 @@ __all__ = ["ScatteringLoss", "ScatteringLoss1D"]
 Groups = list[tuple[ScatCov, ScatCov, ScatCov | None]]
 
 
+def _without_s0(s: ScatCov) -> ScatCov:
+    """``s`` with S0 left out (None, which :class:`ScatCov`'s annotations do not allow)."""
+    return replace(s, S0=None)  # type: ignore[arg-type]
+
+
 class _ScatteringLossBase(TextureLoss):
     """The shared body of the scattering losses (see :class:`ScatteringLoss`).
 
@@ -36,9 +41,20 @@ class _ScatteringLossBase(TextureLoss):
     :meth:`_size_text`.
     """
 
-
     ndim = 2
     supports_microcanonical = True
+
+    # set by the subclasses' constructors and by _build
+    options: dict[str, Any]
+    sc: ScatteringCore
+    target: ScatCov
+    sigma: ScatCov | None
+    cross_sc: ScatteringCore
+    cross_sigma: ScatCov | None
+    reference: torch.Tensor
+    pair_sc: ScatteringCore
+    pair_target: ScatCov
+    pair_sigma: ScatCov | None
 
     # ------------------------------------------------------------------ per domain
     def _front(self, J: int) -> ScatteringCore:
@@ -117,13 +133,13 @@ class _ScatteringLossBase(TextureLoss):
                 ptarget, psigma = self.pair_sc(ex[:, first], ex[:, second], **{**opts, "mask": pm})
             # S0 is left out: the decorrelated channels' covariance is 0 by construction,
             # with a near-zero standard error that would blow the chi-square up
-            self.pair_target = replace(self._reduce(ptarget.mean_batch()), S0=None)
+            self.pair_target = _without_s0(self._reduce(ptarget.mean_batch()))
             self.pair_sigma = self._reduce_sigma(psigma.mean_batch()) if use_variance else None
 
     @staticmethod
     def _keep_s0(target: ScatCov, match_s0: bool) -> ScatCov:
         """``target`` without S0 unless ``match_s0``."""
-        return target if match_s0 else replace(target, S0=None)
+        return target if match_s0 else _without_s0(target)
 
     # ------------------------------------------------------------------ descriptor, distance
     def describe(self, x: torch.Tensor) -> Groups:
@@ -266,7 +282,7 @@ class ScatteringLoss(_ScatteringLossBase):
         super().__init__()
         if angular not in (None, "iso", "fft"):
             raise TexsynthError(f"angular must be None, 'iso' or 'fft', got {angular!r}")
-        self.options: dict[str, Any] = dict(
+        self.options = dict(
             J=J,
             L=L,
             use_variance=use_variance,
@@ -316,6 +332,8 @@ class ScatteringLoss(_ScatteringLossBase):
         return s
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> ScatteringLoss:
+        """The same loss from another exemplar; ``overrides`` replace construction options
+        (``J``, ``in_mask``, ``reference``...)."""
         return ScatteringLoss(exemplar, **{**self.options, **overrides})
 
 
@@ -370,7 +388,7 @@ class ScatteringLoss1D(_ScatteringLossBase):
         match_s0: bool = True,
     ) -> None:
         super().__init__()
-        self.options: dict[str, Any] = dict(
+        self.options = dict(
             J=J,
             use_variance=use_variance,
             in_mask=in_mask,
@@ -402,4 +420,6 @@ class ScatteringLoss1D(_ScatteringLossBase):
         return "mask=... / in_mask=..."
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> ScatteringLoss1D:
+        """The same loss from another exemplar; ``overrides`` replace construction options
+        (``J``, ``in_mask``, ``reference``...)."""
         return ScatteringLoss1D(exemplar, **{**self.options, **overrides})

@@ -103,6 +103,11 @@ class SpectralConstraintLoss(TextureLoss):
     networks and spectrum constraints", ICPR 2016, 3234-3239.
     """
 
+    options: dict[str, Any]
+    filled: torch.Tensor  # buffers
+    weights: torch.Tensor
+    mean: torch.Tensor
+
     def __init__(
         self,
         exemplar: torch.Tensor,
@@ -119,7 +124,7 @@ class SpectralConstraintLoss(TextureLoss):
                 f"{type(transform).__name__}"
             )
         ex = single_exemplar(exemplar)
-        self.options: dict[str, Any] = dict(
+        self.options = dict(
             in_mask=in_mask, periodic=periodic, transform=transform, include_mean=include_mean
         )
         weights = pixel_weights(ex, in_mask)
@@ -150,11 +155,16 @@ class SpectralConstraintLoss(TextureLoss):
         return int(self.filled.shape[1])
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> SpectralConstraintLoss:
+        """The same loss from another exemplar; ``overrides`` replace construction options
+        (``in_mask``, ``periodic``, ``transform``, ``include_mean``; other keys are ignored)."""
         kw = {k: v for k, v in {**self.options, **overrides}.items() if k in self.options}
         return SpectralConstraintLoss(exemplar, **kw)
 
     def target(
-        self, size: tuple[int, int], dtype: torch.dtype | None = None, device: Any = None
+        self,
+        size: tuple[int, int],
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
     ) -> torch.Tensor:
         """The complex ``[1, C, H, W]`` target spectrum for ``size`` (cached)."""
         dtype = dtype or self.filled.dtype
@@ -213,6 +223,7 @@ class SpectralConstraintLoss(TextureLoss):
         return self.target((H, W), y.dtype, y.device)[..., : W // 2 + 1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Losses ``[B]`` of images ``x [B, C, H, W]`` (``loss_b`` of the class notes)."""
         y = self._prepare(x)
         with torch.no_grad():
             p = project_half_spectrum(y.detach(), self._half(y))

@@ -32,6 +32,10 @@ class SpectrumLoss(TextureLoss):
 
     batch_invariant = True  # (FFTs and per-item reductions)
 
+    options: dict[str, Any]
+    target: torch.Tensor  # buffers
+    valid: torch.Tensor
+
     def __init__(
         self,
         exemplar: torch.Tensor,
@@ -71,7 +75,8 @@ class SpectrumLoss(TextureLoss):
     def _cells(cls, power: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Sum ``power [B, C, H, W]`` into frequency cells: ``[B, C, cells*cells]`` sums and
         the number of frequencies in each cell."""
-        index = cls._cell_index(*power.shape[-2:], cells, power.device)
+        H, W = power.shape[-2:]
+        index = cls._cell_index(H, W, cells, power.device)
         flat = power.flatten(-2)
         sums = torch.zeros(*flat.shape[:-1], cells * cells, dtype=flat.dtype, device=flat.device)
         sums.index_add_(-1, index, flat)
@@ -81,6 +86,8 @@ class SpectrumLoss(TextureLoss):
         return sums, counts
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> SpectrumLoss:
+        """The same loss from another exemplar; ``overrides`` replace construction options
+        (``cells``, ``rel_tol``, ``in_mask``; other keys are ignored)."""
         kw = {k: v for k, v in {**self.options, **overrides}.items() if k in self.options}
         return SpectrumLoss(exemplar, **kw)
 
@@ -101,6 +108,7 @@ class SpectrumLoss(TextureLoss):
         return cache[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Losses ``[B]`` of images ``x [B, C, H, W]`` of any size (see the class notes)."""
         H, W = x.shape[-2:]
         index, valid, counts, t = self._layout(H, W, x)
         centred = x - x.mean((-2, -1), keepdim=True)
@@ -124,6 +132,11 @@ class SpectrumLoss1D(TextureLoss):
     """
 
     # (its gradient differs in the last bit between batch sizes: evaluated item by item)
+
+    options: dict[str, Any]
+    edges: torch.Tensor  # buffers
+    target: torch.Tensor
+    valid: torch.Tensor
 
     def __init__(
         self,
@@ -158,10 +171,13 @@ class SpectrumLoss1D(TextureLoss):
         self.register_buffer("valid", counts > 0)
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> SpectrumLoss1D:
+        """The same loss from another exemplar; ``overrides`` replace construction options
+        (``bins_per_octave``, ``min_count``, ``rel_tol``, ``in_mask``; other keys are ignored)."""
         kw = {k: v for k, v in {**self.options, **overrides}.items() if k in self.options}
         return SpectrumLoss1D(exemplar, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Losses ``[B]`` of signals ``x [B, C, N]`` of any length (see the class notes)."""
         x = as_signal_batch(x, "signals")
         n = x.shape[-1]
         power = torch.fft.rfft(x - x.mean(-1, keepdim=True)).abs() ** 2 / n

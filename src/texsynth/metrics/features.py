@@ -59,6 +59,7 @@ def _default_extractor(device: str) -> tuple[torch.nn.Module, tuple[str, ...]]:
 def _resolve(
     extractor: Extractor | None, layers: Layers, device: torch.device
 ) -> tuple[Extractor, list[str]]:
+    default: Sequence[str] | str | None
     if extractor is None:
         extractor, default = _default_extractor(str(device))
     else:

@@ -63,8 +63,9 @@ class ExemplarLevel:
         if self.D > _PCA_DIMS:
             cov = cen.T @ cen / cen.shape[0]
             _, vecs = torch.linalg.eigh(cov.double())
-            self.basis: torch.Tensor | None = vecs[:, -_PCA_DIMS:].to(ex.dtype).contiguous()
-            self.feats = (cen @ self.basis).contiguous()
+            basis = vecs[:, -_PCA_DIMS:].to(ex.dtype).contiguous()
+            self.basis: torch.Tensor | None = basis
+            self.feats = (cen @ basis).contiguous()
         else:
             self.basis = None
             self.feats = cen.contiguous()

@@ -107,6 +107,7 @@ def synthesize_one(
                 x = stitch(ex_pyr[lvl], grid, src_y, src_x, ps)[0]
         else:
             g_c, py, px, plvl = prev
+            assert x is not None  # the previous stage's output
             if plvl == lvl:  # same resolution, new patch size: restart the field from x
                 src_y = lv.random_sources((grid.ys.numel(), grid.xs.numel()), gen)
                 src_x = src_y % lv.ws
@@ -118,7 +119,7 @@ def synthesize_one(
             else:
                 src_y, src_x = upsample_nnf(py, px, g_c, grid, lv)
                 x = _vote_equal(lv, pix, src_y, src_x, Hl, Wl)
-                if known is not None:
+                if known is not None and init_l is not None:  # (a mask comes with init)
                     x = torch.where(known, init_l, x)
         exact = grid.n * lv.feats.shape[0] * lv.feats.shape[1] <= _EXACT_FLOPS
         n_it = iters * COARSE_MULT if prev is None else iters
@@ -134,7 +135,7 @@ def synthesize_one(
             else:  # robust weights (Kwatra et al. 2005, r = 0.8): ||x_p - z_p||^(r - 2)
                 wts = (d + 1e-3).pow(-0.6)
                 x = vote(lv.patches[(src_y * lv.ws + src_x).reshape(-1)], pix, wts, lv.C, Hl, Wl)
-            if known is not None:
+            if known is not None and init_l is not None:
                 x = torch.where(known, init_l, x)
             if callback is not None:
                 callback(lvl, it, (x[:C] * std + mean)[None])
@@ -143,6 +144,7 @@ def synthesize_one(
                 bar.update(1)  # type: ignore[attr-defined]
         prev = (grid, src_y, src_x, lvl)
     assert grid is not None and src_y is not None and src_x is not None and lv is not None
+    assert x is not None
     # final search on the converged image, then copy each pixel from the source most of the
     # patches over it agree on (whole coherent pieces, few seams, no blur)
     q = extract_patches(x, pix)

@@ -401,7 +401,7 @@ def synthesize(
             ("an output", out_shape, "use a larger size"),
         ),
         describe=lambda s: f"{size_text(*s)} pixels",
-        check_small=lambda s, what, fix: check_scales(*s, None, what.split()[-1], fix),
+        check_small=lambda s, what, fix: check_scales(s[0], s[1], None, what.split()[-1], fix),
         default_levels=lambda j: _default_levels(out_shape, (He, We), j),
     )
 

@@ -105,7 +105,9 @@ def run_job(
     unknown = [r for r in arrays if r not in roles]
     if unknown:
         raise TexsynthError(f"unknown input role(s) for a {spec.kind} job: {', '.join(unknown)}")
-    run = dict(device=device, progress=progress, callback=callback, cancel=cancel, report=True)
+    run: dict[str, Any] = dict(
+        device=device, progress=progress, callback=callback, cancel=cancel, report=True
+    )
     start = time.perf_counter()
     if spec.kind == "remake":
         result, report = remake(
@@ -141,7 +143,7 @@ def run_job(
     return result, record
 
 
-def _synth_arrays(arrays: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _synth_arrays(arrays: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     return {role: arrays[role] for role in ("mask", "init", "reference") if role in arrays}
 
 

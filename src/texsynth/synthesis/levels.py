@@ -14,6 +14,7 @@ member ``k`` equals a run of ``n = 1`` with that member's seed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -86,7 +87,8 @@ def cropped(x: torch.Tensor, margin: int, shape: Sequence[int]) -> torch.Tensor:
     """The ``shape`` window of ``x``'s last axes that starts ``margin`` samples in."""
     if not margin:
         return x
-    return x[(..., *(slice(margin, margin + s) for s in shape))]
+    window: tuple[Any, ...] = (Ellipsis, *(slice(margin, margin + s) for s in shape))
+    return x[window]
 
 
 def choose_scales(

@@ -90,7 +90,7 @@ def synthesize_with_patches(
     if size is None and init is None and mask is None and n_up:
         size = (ex.shape[-2] * 2**n_up, ex.shape[-1] * 2**n_up)
     if size is not None:
-        size = parse_size(size, tuple(ex.shape[-2:]))
+        size = parse_size(size, (int(ex.shape[-2]), int(ex.shape[-1])))
     init_t = as_image_batch(init, "init").to(dev, dtype) if init is not None else None
     mask_t = mask.to(dev) if isinstance(mask, torch.Tensor) else mask
     if mask_t is not None and init_t is None and covers_everything(mask_t, ex.shape):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -22,8 +23,8 @@ class InputRules:
     exemplar in messages (``"exemplar"``, ``"signal"``) and ``whole_mask`` is the error
     for an inpainting mask that leaves nothing to learn from."""
 
-    as_batch: Callable[[object, str], torch.Tensor]
-    check_mask: Callable[[object, torch.Size, str], torch.Tensor]
+    as_batch: Callable[[Any, str], torch.Tensor]
+    check_mask: Callable[[Any, torch.Size, str], torch.Tensor]
     what: str
     whole_mask: str
 

@@ -337,11 +337,11 @@ def synthesize_1d(
             flat_inm = _flat(d_inm.expand(B, 1, Ne)) if d_inm is not None else None
             inc = match_histogram(_as4(inc), _flat(d_ex), flat_inm)[..., 0, :]
         start = init_t[..., :1] if init_t is not None else first_valid_value(ex, inm)
-        out = cumulate(inc, start)  # type: ignore[arg-type]
-        rep.stationary, rep.increments = bool(stationary), True  # type: ignore[union-attr]
-        rep.remap = histogram is None or histogram > 0  # type: ignore[union-attr]
-        rep.seconds = time.perf_counter() - start_time  # type: ignore[union-attr]
-        return (out, rep) if report else out  # type: ignore[return-value]
+        out = cumulate(inc, start)
+        rep.stationary, rep.increments = bool(stationary), True
+        rep.remap = histogram is None or histogram > 0
+        rep.seconds = time.perf_counter() - start_time
+        return (out, rep) if report else out
 
     # value transforms: standardise (+ channel PCA), optionally Gaussianise
     inm_flat = _flat(inm.expand(B, 1, Ne)) if inm is not None else None

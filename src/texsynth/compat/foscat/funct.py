@@ -13,13 +13,14 @@ from __future__ import annotations
 import inspect
 import numbers
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from ...errors import TexsynthError
 from ...stats import ScatteringCovariance
+from ...stats.scattering_core import ScatteringCore
 from ._common import (
     accepted_options,
     check_int,
@@ -126,10 +127,10 @@ class funct:  # noqa: N801 (foscat's name)
         self.silent = silent
         self.mpi_size = mpi_size
         self.mpi_rank = mpi_rank
-        self._sc: torch.nn.Module | None = None
+        self._sc: ScatteringCore | None = None
 
     # ------------------------------------------------------------------ operator state
-    def _operator(self) -> torch.nn.Module:
+    def _operator(self) -> ScatteringCore:
         """The texsynth statistics module (built on first use, holds the ``'auto'`` cache)."""
         if self._sc is None:
             if self.use_1D:
@@ -261,7 +262,7 @@ class funct:  # noqa: N801 (foscat's name)
         """Mean of every coefficient (a complex one counts once)."""
         if isinstance(x, scat_cov):
             s = x.to_texsynth()
-            total = sum(t.sum() for _, t in s.fields())
+            total = cast(torch.Tensor, sum(t.sum() for _, t in s.fields()))  # S0 at least
             return total / x.numel
         return torch.as_tensor(x).mean()
 

@@ -54,8 +54,9 @@ def foscat_orientation(s: ScatCov, complex_too: bool = True) -> ScatCov:
     return dataclasses.replace(s, **kw)
 
 
-def _repeat_iso(iso: ScatCov, L: int) -> dict[str, torch.Tensor | None]:
-    """Broadcast ``iso_mean`` results back to full orientation axes (foscat's ``repeat``)."""
+def _repeat_iso(iso: ScatCov, L: int) -> dict[str, Any]:
+    """Broadcast ``iso_mean`` results back to full orientation axes (foscat's ``repeat``):
+    the statistics (tensors or None) by field name, keyword arguments of ``replace``."""
     out: dict[str, torch.Tensor | None] = {"S0": iso.S0}
     for name, n_axes in _ORIENT_AXES.items():
         t = getattr(iso, name)
@@ -72,6 +73,11 @@ def _repeat_iso(iso: ScatCov, L: int) -> dict[str, torch.Tensor | None]:
             i13 = (a[None, None, :] - a[:, None, None]) % L
             out[name] = t[..., i12, i13]
     return out
+
+
+def _numpy(x: Any) -> np.ndarray:
+    """``x`` (a tensor, array or nested sequence) as a NumPy array."""
+    return x if isinstance(x, np.ndarray) else to_numpy(torch.as_tensor(x))
 
 
 class scat_cov:  # noqa: N801 (foscat's name)
@@ -151,7 +157,7 @@ class scat_cov:  # noqa: N801 (foscat's name)
 
     def to_texsynth(self) -> ScatCov:
         """The statistics as a :class:`texsynth.ScatCov` (foscat's orientation order)."""
-        kw = {
+        kw: dict[str, Any] = {
             n: None if getattr(self, n) is None else torch.as_tensor(getattr(self, n))
             for n in _FIELDS
         }
@@ -183,9 +189,7 @@ class scat_cov:  # noqa: N801 (foscat's name)
 
     def get_np(self, x: Any) -> np.ndarray | None:
         """``x`` as a NumPy array (``None`` stays ``None``)."""
-        if x is None:
-            return None
-        return x if isinstance(x, np.ndarray) else to_numpy(torch.as_tensor(x))
+        return None if x is None else _numpy(x)
 
     def __repr__(self) -> str:
         shapes = ", ".join(
@@ -197,21 +201,27 @@ class scat_cov:  # noqa: N801 (foscat's name)
 
     # ------------------------------------------------------------------ accessors
     def get_S0(self) -> Any:
+        """The ``S0`` statistics (foscat's accessor)."""
         return self.S0
 
     def get_S1(self) -> Any:
+        """The ``S1`` statistics (foscat's accessor)."""
         return self.S1
 
     def get_S2(self) -> Any:
+        """The ``S2`` statistics (foscat's accessor)."""
         return self.S2
 
     def get_S3(self) -> Any:
+        """The ``S3`` statistics (foscat's accessor)."""
         return self.S3
 
     def get_S3P(self) -> Any:
+        """The ``S3P`` statistics (foscat's accessor)."""
         return self.S3P
 
     def get_S4(self) -> Any:
+        """The ``S4`` statistics (foscat's accessor)."""
         return self.S4
 
     def reset_S2(self) -> None:
@@ -252,7 +262,7 @@ class scat_cov:  # noqa: N801 (foscat's name)
     def mean(self) -> float:
         """Mean absolute value of all coefficients (foscat's summary number)."""
         total = sum(
-            float(np.abs(self.get_np(getattr(self, n))).sum())
+            float(np.abs(_numpy(getattr(self, n))).sum())
             for n in _FIELDS
             if getattr(self, n) is not None
         )
@@ -261,7 +271,7 @@ class scat_cov:  # noqa: N801 (foscat's name)
     def std(self) -> float:
         """foscat's summary spread: RMS of the per-statistic standard deviations of ``|S|``."""
         names = [n for n in ("S0", "S1", "S3", "S3P", "S4", "S2") if getattr(self, n) is not None]
-        v = sum(float(np.abs(self.get_np(getattr(self, n))).std()) ** 2 for n in names)
+        v = sum(float(np.abs(_numpy(getattr(self, n))).std()) ** 2 for n in names)
         return float(np.sqrt(v / 4))
 
     # ------------------------------------------------------------------ arithmetic

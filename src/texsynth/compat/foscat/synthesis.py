@@ -41,6 +41,7 @@ class ProgressPrinter:
         self.tic = time.perf_counter()
 
     def __call__(self, level: int, iteration: int, loss: float, x: torch.Tensor) -> bool:
+        """Print the size of a new level and every ``every``-th loss; never stop the run."""
         if self.every <= 0:
             return False
         if level != self.level:
