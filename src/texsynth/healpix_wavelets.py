@@ -1,0 +1,216 @@
+"""Oriented wavelets on the HEALPix sphere, from a stencil in each pixel's tangent plane.
+
+The construction follows foscat's (Delouis et al. 2022, "Non-Gaussian modelling and
+statistical denoising of Planck dust polarisation full-sky maps using scattering
+transforms"): at every pixel centre a ``K x K`` grid of points one pixel apart is laid in
+the tangent plane, oriented by the local gauge (axes east and north: orientation ``l`` is
+the angle ``pi l / L`` from east towards north), and projected back onto the sphere; each
+point reads the map by HEALPix bilinear interpolation (``healpy.get_interp_weights``). A
+Morlet wavelet sampled on the stencil then makes one linear operator per orientation,
+stored as each pixel's few neighbours and their complex weights (a gathered sparse
+matrix). Scale ``j`` applies the same stencil to the map averaged down to ``nside / 2**j``
+(the four children of a nested pixel are consecutive).
+
+The gauge is singular at the poles (where east and north turn around the pole): the
+statistics of a field are then not invariant to rotations that move the poles; this is
+foscat's "standard" gauge.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .domains.healpix import HealpixSphere, healpy_module, npix_of, nside_of
+from .errors import TexsynthError
+
+__all__ = ["HealpixWaveletBank", "WaveletLayer", "morlet_stencil", "stencil_operator"]
+
+#: default stencil size (pixels a side) and Morlet parameters (radians per pixel, pixels)
+KERNEL_SIZE = 5
+XI = 3 * math.pi / 4
+SIGMA = 0.9
+
+
+def morlet_stencil(K: int, L: int, xi: float = XI, sigma: float = SIGMA) -> np.ndarray:
+    """``[L, K*K]`` complex Morlet wavelets on a ``K x K`` stencil (rows: offsets east,
+    columns: north; zero mean, unit energy), orientation ``l`` at ``pi l / L`` from east."""
+    r = (K - 1) / 2
+    u, v = np.meshgrid(np.arange(K) - r, np.arange(K) - r, indexing="ij")  # east, north
+    envelope = np.exp(-(u**2 + v**2) / (2 * sigma**2))
+    out = []
+    for l in range(L):
+        a = math.pi * l / L
+        wave = np.exp(1j * xi * (u * math.cos(a) + v * math.sin(a)))
+        beta = (envelope * wave).sum() / envelope.sum()  # zero mean
+        psi = envelope * (wave - beta)
+        out.append((psi / np.sqrt((np.abs(psi) ** 2).sum())).ravel())
+    return np.stack(out)
+
+
+@functools.cache
+def _stencil_points(nside: int, K: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every pixel and stencil point: the 4 interpolation pixels and weights,
+    ``[npix, K*K, 4]`` each."""
+    hp = healpy_module()
+    npix = npix_of(nside)
+    theta, phi = hp.pix2ang(nside, np.arange(npix), nest=True)
+    centre = hp.ang2vec(theta, phi)  # [npix, 3]
+    east = np.stack([-np.sin(phi), np.cos(phi), np.zeros_like(phi)], -1)
+    north = np.stack(
+        [-np.cos(theta) * np.cos(phi), -np.cos(theta) * np.sin(phi), np.sin(theta)], -1
+    )
+    h = math.sqrt(4 * math.pi / npix)  # pixel size (radians)
+    r = (K - 1) / 2
+    offsets = np.arange(K) - r
+    a, b = np.meshgrid(offsets, offsets, indexing="ij")
+    pts = (
+        centre[:, None, :]
+        + h * a.ravel()[None, :, None] * east[:, None, :]
+        + h * b.ravel()[None, :, None] * north[:, None, :]
+    )  # gnomonic: the tangent plane point, projected back along the radius
+    pts /= np.linalg.norm(pts, axis=-1, keepdims=True)
+    th, ph = hp.vec2ang(pts.reshape(-1, 3))
+    pix, w = hp.get_interp_weights(nside, th, ph, nest=True)  # [4, npix*K*K]
+    return pix.T.reshape(npix, K * K, 4), w.T.reshape(npix, K * K, 4)
+
+
+@functools.cache
+def stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The oriented wavelets at ``nside`` as ``(neighbours [npix, M], weights [L, npix,
+    M])``: pixel ``p`` of orientation ``l`` is ``sum_m weights[l, p, m] x[neighbours[p,
+    m]]`` (complex128 weights; ``M`` the most distinct pixels a stencil reads, rows padded
+    with weight 0)."""
+    from scipy import sparse
+
+    pix, w = _stencil_points(nside, K)
+    npix = npix_of(nside)
+    psi = morlet_stencil(K, L)  # [L, K*K]
+    rows = np.repeat(np.arange(npix), K * K * 4)
+    cols = pix.ravel()
+    mats = []
+    for l in range(L):
+        data = (psi[l][None, :, None] * w).ravel()
+        mats.append(sparse.csr_matrix((data, (rows, cols)), shape=(npix, npix)))
+    pattern = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(npix, npix))
+    counts = np.diff(pattern.indptr)
+    M = int(counts.max())
+    neighbours = np.tile(np.arange(npix)[:, None], (1, M))
+    weights = np.zeros((L, npix, M), dtype=np.complex128)
+    slot = np.arange(pattern.nnz) - np.repeat(pattern.indptr[:-1], counts)
+    row_of = np.repeat(np.arange(npix), counts)
+    neighbours[row_of, slot] = pattern.indices
+    for l, m in enumerate(mats):
+        m.sort_indices()
+        weights[l, row_of, slot] = m.data
+    return torch.as_tensor(neighbours), torch.as_tensor(weights)
+
+
+@dataclass
+class WaveletLayer:
+    """First-layer results of one batch: ``coef[j]`` the coefficients ``[B, C, L, *grid_j]``
+    (complex), ``modulus[j]`` their moduli."""
+
+    coef: list[torch.Tensor]
+    modulus: list[torch.Tensor]
+
+
+class HealpixWaveletBank(torch.nn.Module):
+    """``J`` scales and ``L`` orientations of stencil wavelets on a full HEALPix sky.
+
+    The interface of the scattering core's wavelet banks: ``grids`` (the ``(npix,)`` of
+    each scale), ``radii`` (full-resolution rings a wavelet of scale ``j`` reaches, for the
+    erosion of masks), ``neff`` (independent samples of a mean, per pixel of the scale's
+    sky), :meth:`transform` (the wavelet transform at one scale) and :meth:`downsample`.
+
+    Parameters
+    ----------
+    nside
+        The sky's resolution.
+    J, L
+        Scales (``nside / 2**j`` for ``j < J``, down to ``nside = 2``) and orientations.
+    K
+        Stencil size (pixels a side, odd).
+    """
+
+    def __init__(self, nside: int, J: int, L: int = 4, K: int = KERNEL_SIZE) -> None:
+        super().__init__()
+        self.domain = HealpixSphere()
+        if J < 1 or nside >> (J - 1) < 2:
+            raise TexsynthError(
+                f"a HEALPix map of nside {nside} supports at most "
+                f"J={int(math.log2(nside))} scales, got J={J}"
+            )
+        if K < 3 or K % 2 == 0:
+            raise TexsynthError(f"the stencil size K must be odd and >= 3, got {K}")
+        self.nside, self.J, self.L, self.K = nside, J, L, K
+        self.grids = [(npix_of(nside >> j),) for j in range(J)]
+        self.radii = [(K // 2 + 1) * 2**j for j in range(J)]
+        psi = morlet_stencil(K, L)
+        self.neff = [_neff_per_pixel(psi, K) * npix_of(nside >> j) for j in range(J)]
+        for j in range(J):
+            nb, w = stencil_operator(nside >> j, K, L)
+            self.register_buffer(f"nb{j}", nb, persistent=False)
+            self.register_buffer(f"w{j}", w.to(torch.complex64), persistent=False)
+
+    #: the rows of the scattering Gram matrices are computed in pixel space only
+    fourier_rows = False
+
+    @property
+    def device(self) -> torch.device:
+        """Where the bank's operators are."""
+        return next(self.buffers()).device
+
+    def first_layer(self, x: torch.Tensor) -> WaveletLayer:
+        """The wavelet coefficients of ``x [B, C, npix]`` at every scale (on its sky) and
+        their moduli."""
+        coef = [self.transform(self.downsample(x, j), j) for j in range(self.J)]
+        return WaveletLayer(coef, [c.abs() for c in coef])
+
+    def rows(self, layer: WaveletLayer, j3: int) -> torch.Tensor:
+        """The rows of the scattering Gram matrix of scale ``j3``, ``[B, C, L3, A, P]``:
+        ``c_{j3}``, then ``|c_{j2}|`` (averaged down to the sky of ``j3``) filtered at
+        ``j3``, for ``j2 = 0 ... j3`` (``A = 1 + (j3 + 1) L``)."""
+        rows = [layer.coef[j3][:, :, :, None]]  # [B, C, L3, 1, P]
+        for j2 in range(j3 + 1):
+            m = self.downsample(layer.modulus[j2], j3)  # [B, C, L2, P]
+            rows.append(self.transform(m, j3).transpose(2, 3))  # [B, C, L3, L2, P]
+        return torch.cat(rows, 3)
+
+    def downsample(self, t: torch.Tensor, j: int) -> torch.Tensor:
+        """A full-resolution (or finer) map averaged down to the sky of scale ``j``."""
+        return self.domain.downsample(t, self.grids[j])
+
+    def transform(self, t: torch.Tensor, j: int) -> torch.Tensor:
+        """The ``L`` oriented wavelets of scale ``j`` on a real map ``t [..., npix_j]``:
+        ``[..., L, npix_j]`` complex."""
+        nb: torch.Tensor = getattr(self, f"nb{j}")
+        w: torch.Tensor = getattr(self, f"w{j}")
+        if t.shape[-1] != nb.shape[0]:
+            raise TexsynthError(
+                f"scale {j} works on {nb.shape[0]} pixels (nside {nside_of(nb.shape[0])}), "
+                f"got a map of {t.shape[-1]}"
+            )
+        cw = w.to(torch.complex128 if t.dtype == torch.float64 else torch.complex64)
+        g = t[..., nb]  # [..., npix, M]
+        re = torch.einsum("...pm,lpm->...lp", g, cw.real)
+        im = torch.einsum("...pm,lpm->...lp", g, cw.imag)
+        return torch.complex(re, im)
+
+
+def _neff_per_pixel(psi: np.ndarray, K: int) -> float:
+    """Independent samples per pixel of the spatial mean of ``|psi * x|^2`` for white noise
+    ``x``: ``(sum |psi|^2)^2 / sum_d |R(d)|^2`` over the stencil's autocorrelation ``R``
+    (flat-sky approximation), averaged over orientations."""
+    out = []
+    for p in psi:
+        k = p.reshape(K, K)
+        size = 2 * K - 1
+        F = np.fft.fft2(k, (size, size))
+        R = np.fft.ifft2(np.abs(F) ** 2)
+        out.append((np.abs(k) ** 2).sum() ** 2 / (np.abs(R) ** 2).sum())
+    return float(np.mean(out))
