@@ -75,8 +75,8 @@ def gatys_single_scale(
     ex: torch.Tensor, seed: int, iters: int, device: str = "cpu"
 ) -> torch.Tensor:
     """Gatys et al. as commonly implemented: one scale, white-noise start, L-BFGS."""
-    from texsynth.feature_losses import GramLoss
     from texsynth.features import feature_extractor
+    from texsynth.losses import GramLoss
 
     vgg, layers = feature_extractor("vgg19", padding="circular")
     vgg = vgg.to(device)

@@ -256,14 +256,14 @@ class Reference:
         for fam in self.families.values():
             fam.fit(target, held)
         self.target = target
-        from texsynth.metrics.texture import copy_score
+        from texsynth.metrics.copying import copy_score
 
         t = _t([target])
         self.copy_real = float(copy_score(_t(held), t, patch=16).double().mean())
 
     def grade(self, imgs: list[np.ndarray]) -> list[dict[str, float]]:
         """Per image: every family's score and ``copy`` (copy score over the real crops')."""
-        from texsynth.metrics.texture import copy_score
+        from texsynth.metrics.copying import copy_score
 
         out: list[dict[str, float]] = [{} for _ in imgs]
         for name, fam in self.families.items():

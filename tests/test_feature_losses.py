@@ -8,11 +8,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import texsynth.feature_losses as fl_mod
+import texsynth.losses.features as fl_mod
 from texsynth import TexsynthError
-from texsynth.feature_losses import FeatureLoss, GAPLoss, GramLoss, SlicedWassersteinLoss
 from texsynth.features import RandomFeatures, feature_extractor, vgg_available
-from texsynth.losses import HistogramLoss, TextureLoss, WeightedLoss
+from texsynth.losses import (
+    FeatureLoss,
+    GAPLoss,
+    GramLoss,
+    HistogramLoss,
+    SlicedWassersteinLoss,
+    TextureLoss,
+    WeightedLoss,
+)
 from texsynth.stats.gram import gram_matrix
 from texsynth.stats.sliced_wasserstein import quantiles
 

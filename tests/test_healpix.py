@@ -94,3 +94,54 @@ def test_first_layer_and_rows_shapes_and_gradients() -> None:
     assert rows.shape == (2, 1, 4, 1 + 3 * 4, 12 * 4**2)
     rows.abs().sum().backward()
     assert x.grad is not None and bool(torch.isfinite(x.grad).all())
+
+
+def _sky(nside: int, seed: int, slope: float = 2.0) -> torch.Tensor:
+    """A Gaussian random field on the sphere (power spectrum ell^-slope, no monopole or
+    dipole), nested ordering."""
+    rng = np.random.default_rng(seed)
+    lmax = 3 * nside - 1
+    cl = np.zeros(lmax + 1)
+    cl[2:] = np.arange(2, lmax + 1, dtype=float) ** -slope
+    ell, m = hp.Alm.getlm(lmax)
+    size = hp.Alm.getsize(lmax)
+    amp = np.sqrt(cl[ell] / 2)
+    alm = amp * (rng.standard_normal(size) + 1j * rng.standard_normal(size))
+    alm[m == 0] = np.sqrt(2) * alm[m == 0].real
+    ring = hp.alm2map(alm, nside, lmax=lmax)
+    return torch.as_tensor(hp.reorder(ring, r2n=True) / ring.std())
+
+
+def test_sphere_statistics_shapes_options_and_gradients() -> None:
+    from texsynth.stats.healpix import HealpixScatteringCovariance
+
+    nside = 16
+    sc = HealpixScatteringCovariance()
+    x = _sky(nside, 0)[None, None].float().requires_grad_(True)
+    s = sc(x)
+    assert s.J == 4 and s.S1.shape == (1, 1, 4, 4) and s.S4.shape == (1, 1, 20, 4, 4, 4)
+    s.flatten()[0].abs().sum().backward()
+    assert x.grad is not None and bool(torch.isfinite(x.grad).all())
+    stats, sigma = sc(x.detach(), calc_var=True)
+    assert bool((sigma.S2 > 0).all())
+    mask = torch.ones(12 * nside**2)
+    mask[: 12 * nside**2 // 4] = 0  # a partial sky
+    assert sc(x.detach(), mask=mask).S3.shape == stats.S3.shape
+    assert sc(x.detach(), x.detach() ** 2).S3P is not None
+    with pytest.raises(TexsynthError, match="at most J=4"):
+        sc(x.detach(), Jmax=5)
+    with pytest.raises(TexsynthError, match="not 12 \\* nside"):
+        sc(torch.randn(1, 1, 1000))
+
+
+def test_sphere_loss_ranks_the_same_process_closer() -> None:
+    from texsynth.losses.healpix import HealpixScatteringLoss
+
+    nside = 16
+    loss = HealpixScatteringLoss(_sky(nside, 0)[None, None].float())
+    same = torch.stack([_sky(nside, s) for s in (1, 2)])[:, None].float()
+    other = torch.stack([_sky(nside, s, slope=0.5) for s in (1, 2)])[:, None].float()
+    a, b = loss(same), loss(other)
+    assert a.shape == (2,) and float(a.max()) < float(b.min()), (a, b)
+    coarse = loss.at(_sky(nside // 2, 0)[None, None].float(), J=2)
+    assert coarse.options["J"] == 2

@@ -14,13 +14,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from texsynth.feature_losses import GAPLoss, GramLoss, SlicedWassersteinLoss
 from texsynth.features import RandomFeatures
 from texsynth.losses import (
+    GAPLoss,
+    GramLoss,
     HistogramLoss,
     HistogramLoss1D,
     ScatteringLoss,
     ScatteringLoss1D,
+    SlicedWassersteinLoss,
     SpectrumLoss,
     SpectrumLoss1D,
     TextureLoss,

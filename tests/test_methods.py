@@ -12,9 +12,8 @@ import torch
 import texsynth.methods as methods_module
 from texsynth import TexsynthError, synthesize
 from texsynth.cli import main
-from texsynth.feature_losses import GramLoss
 from texsynth.features import RandomFeatures, vgg_available
-from texsynth.losses import SpectralConstraintLoss
+from texsynth.losses import GramLoss, SpectralConstraintLoss
 from texsynth.methods import METHODS, method_table, parse_method
 
 FAST: dict[str, Any] = dict(steps=20, progress=False)

@@ -13,12 +13,12 @@ from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from texsynth import TexsynthError
-from texsynth.metrics import texture as texture_module
+from texsynth.metrics import copying as copying_module
+from texsynth.metrics.copying import copy_score
 from texsynth.metrics.image import ms_ssim, psnr, ssim
 from texsynth.metrics.texture import (
     _autocorrelation,
     autocorrelation_distance,
-    copy_score,
     diversity,
     histogram_distance,
     power_spectrum,
@@ -300,11 +300,11 @@ def test_copy_score_chunking_seed_and_stride(
     full = copy_score(x, exemplar, n_patches=40, seed=3)
     assert full.shape == (2,) and full.dtype == torch.float64
     assert torch.equal(full, copy_score(x, exemplar, n_patches=40, seed=3))  # seeded
-    monkeypatch.setattr(texture_module, "_COPY_CHUNK_ELEMENTS", 1000)
+    monkeypatch.setattr(copying_module, "_COPY_CHUNK_ELEMENTS", 1000)
     chunked = copy_score(x, exemplar, n_patches=40, seed=3)
     assert torch.allclose(full, chunked, atol=1e-9)
     # a strided exemplar grid (large exemplars) cannot find odd shifts exactly, but stays low
-    monkeypatch.setattr(texture_module, "_COPY_MAX_POSITIONS", 1000)
+    monkeypatch.setattr(copying_module, "_COPY_MAX_POSITIONS", 1000)
     strided = copy_score(brick[5:69, 5:69], exemplar, patch=8)
     assert 0 < float(strided[0]) < 0.3
 

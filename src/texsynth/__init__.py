@@ -8,11 +8,10 @@ from __future__ import annotations
 import logging
 
 from .cancellation import Cancelled
-from .correspondence import GuidedCorrespondenceLoss
 from .errors import TexsynthError
-from .evaluation import EvaluationReport, MetricResult, evaluate
+from .evaluation import evaluate
 from .evaluation1d import evaluate_1d
-from .feature_losses import GAPLoss, GramLoss, SlicedWassersteinLoss
+from .evaluation_report import EvaluationReport, MetricResult
 from .generators import (
     SynthHalfUNet2D,
     generate_samples,
@@ -22,8 +21,12 @@ from .generators import (
 )
 from .io import ImageMeta, TexsynthWarning, read_image, write_image
 from .losses import (
+    GAPLoss,
+    GramLoss,
+    GuidedCorrespondenceLoss,
     HistogramLoss,
     ScatteringLoss,
+    SlicedWassersteinLoss,
     SpectralConstraintLoss,
     SpectrumLoss,
     TextureLoss,

@@ -10,9 +10,8 @@ that every comparison sees the same number of pixels.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -20,101 +19,9 @@ import torch
 from ._checks import as_image_batch
 from .arrays import accepts_arrays
 from .errors import TexsynthError
+from .evaluation_report import ComparedPieces, EvaluationReport, MetricResult, check_channels
 
-__all__ = ["MetricResult", "EvaluationReport", "evaluate"]
-
-
-@dataclass
-class MetricResult:
-    """One metric: per-sample values, the real-crop baseline and their ratio."""
-
-    name: str
-    description: str
-    values: list[float]
-    baseline: float | None
-    better: str  # "lower" or "higher" or "near 1"
-
-    @property
-    def mean(self) -> float:
-        """Mean over samples."""
-        finite = [v for v in self.values if math.isfinite(v)]
-        return sum(finite) / len(finite) if finite else math.nan
-
-    @property
-    def std(self) -> float:
-        """Standard deviation over samples (0 for one sample)."""
-        finite = [v for v in self.values if math.isfinite(v)]
-        if len(finite) < 2:
-            return 0.0
-        m = self.mean
-        return math.sqrt(sum((v - m) ** 2 for v in finite) / (len(finite) - 1))
-
-    @property
-    def relative(self) -> float | None:
-        """Mean value divided by the real-crop baseline (1.0 = as close as real); ``None``
-        for scores with an absolute target (``better == "near 1"``, e.g. the seam score)
-        and when the baseline is zero or negative (an unbiased KID estimate can be)."""
-        if self.better == "near 1":
-            return None
-        if self.baseline is None or not math.isfinite(self.baseline):
-            return None
-        if self.baseline <= 0:
-            # a ratio to a real-crop distance of zero or below (an unbiased KID estimate
-            # can be negative) is meaningless: no ratio, the values speak
-            return None
-        return self.mean / self.baseline
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "better": self.better,
-            "values": self.values,
-            "mean": self.mean,
-            "std": self.std,
-            "baseline": self.baseline,
-            "relative": self.relative,
-        }
-
-
-@dataclass
-class EvaluationReport:
-    """Everything :func:`evaluate` measured, plus the data behind the report's plots."""
-
-    exemplar_shape: tuple[int, ...]
-    sample_shape: tuple[int, ...]
-    crop_shape: tuple[int, ...]  # (h, w) of the compared crops; (L,) for 1-D signals
-    metrics: list[MetricResult] = field(default_factory=list)
-    plots: dict[str, Any] = field(default_factory=dict)
-
-    def metric(self, name: str) -> MetricResult:
-        """The result of metric ``name``."""
-        for m in self.metrics:
-            if m.name == name:
-                return m
-        raise KeyError(name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (without plot data)."""
-        return {
-            "exemplar_shape": list(self.exemplar_shape),
-            "sample_shape": list(self.sample_shape),
-            "crop_shape": list(self.crop_shape),
-            "metrics": [m.to_dict() for m in self.metrics],
-        }
-
-    def table(self) -> str:
-        """A plain-text table for the terminal."""
-        rows = [("metric", "samples (mean ± std)", "real crop", "relative", "better")]
-        for m in self.metrics:
-            rel = "" if m.relative is None else f"{m.relative:.2f}"
-            base = "" if m.baseline is None else f"{m.baseline:.4g}"
-            rows.append((m.name, f"{m.mean:.4g} ± {m.std:.2g}", base, rel, m.better))
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+__all__ = ["evaluate"]
 
 
 def _halves(ex: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,15 +82,13 @@ def evaluate(
     """
     from .metrics import image as im
     from .metrics import texture as tx
+    from .metrics.copying import copy_score
 
     ex = as_image_batch(exemplar, "exemplar")
     xs = as_image_batch(samples, "samples")
     if ex.shape[0] != 1:
         raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
-    if xs.shape[1] != ex.shape[1]:
-        raise TexsynthError(
-            f"samples have {xs.shape[1]} channels but the exemplar has {ex.shape[1]}"
-        )
+    check_channels(ex, xs)
     ex = ex.double()
     xs = xs.double().to(ex.device)
     a, b = _halves(ex)
@@ -195,20 +100,7 @@ def evaluate(
         )
     A, B, S = _crop(a, crop), _crop(b, crop), _crop(xs, crop)
     report = EvaluationReport(tuple(ex.shape[1:]), tuple(xs.shape[1:]), crop)
-
-    def add(
-        name: str,
-        description: str,
-        better: str,
-        fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-        baseline: bool = True,
-    ) -> None:
-        if progress is not None:
-            progress(name)
-        vals = [float(v) for v in fn(S, A)]
-        base = float(fn(B, A)[0]) if baseline else None
-        report.metrics.append(MetricResult(name, description, vals, base, better))
-
+    add = partial(report.measure, pieces=ComparedPieces(S, A, [B]), progress=progress)
     add(
         "spectrum", "mean |log P - log P_ex| over radial frequencies", "lower", tx.spectrum_distance
     )
@@ -230,8 +122,8 @@ def evaluate(
     # copies: nearest exemplar patch of each sample patch (a real crop sets the scale)
     if progress is not None:
         progress("copy")
-    copy_vals = [float(v) for v in tx.copy_score(xs, ex, seed=seed)]
-    copy_base = float(tx.copy_score(B, A, seed=seed)[0])
+    copy_vals = [float(v) for v in copy_score(xs, ex, seed=seed)]
+    copy_base = float(copy_score(B, A, seed=seed)[0])
     report.metrics.append(
         MetricResult(
             "copy",
@@ -252,20 +144,13 @@ def evaluate(
             "near 1",
         )
     )
-    if xs.shape[0] >= 2:
-        if progress is not None:
-            progress("diversity")
-        div = float(tx.diversity(S))
-        base = float(tx.diversity(torch.cat([A, B])))
-        report.metrics.append(
-            MetricResult(
-                "diversity",
-                "mean pairwise normalised distance between samples",
-                [div],
-                base,
-                "higher",
-            )
-        )
+    report.measure_diversity(
+        tx.diversity,
+        S,
+        torch.cat([A, B]),
+        "mean pairwise normalised distance between samples",
+        progress,
+    )
     if reference is not None:
         ref = as_image_batch(reference, "reference").double().to(ex.device)
         if ref.shape[-2:] != xs.shape[-2:] or ref.shape[1] != xs.shape[1]:

@@ -24,7 +24,7 @@ import torch
 
 from .arrays import accepts_arrays
 from .errors import TexsynthError
-from .evaluation import EvaluationReport, MetricResult
+from .evaluation_report import ComparedPieces, EvaluationReport, MetricResult, check_channels
 from .stats.scattering1d import ScatteringCovariance1D, as_signal_batch
 from .wavelets1d import max_J_1d
 
@@ -245,10 +245,7 @@ def evaluate_1d(
         )
     ex = as_signal_batch(exemplar, "exemplar").double()
     xs = as_signal_batch(samples, "samples").double().to(ex.device)
-    if xs.shape[1] != ex.shape[1]:
-        raise TexsynthError(
-            f"samples have {xs.shape[1]} channels but the exemplar has {ex.shape[1]}"
-        )
+    check_channels(ex, xs)
     N, n = ex.shape[-1], xs.shape[-1]
     L = min(N // 2, n)
     if L < MIN_LENGTH:
@@ -264,13 +261,10 @@ def evaluate_1d(
     start = (n - L) // 2
     S = xs[..., start : start + L]
     report = EvaluationReport(tuple(ex.shape[1:]), tuple(xs.shape[1:]), (L,))
+    compared = ComparedPieces(S, A, others)
 
     def add(name: str, description: str, fn: _Metric, better: str = "lower") -> None:
-        if progress is not None:
-            progress(name)
-        vals = [float(v) for v in fn(S, A)]
-        base = sum(float(fn(b, A)[0]) for b in others) / len(others)
-        report.metrics.append(MetricResult(name, description, vals, base, better))
+        report.measure(name, description, better, fn, compared, progress)
 
     add("spectrum", "mean |log P - log P_ex| over quarter-octave bins (Hann)", _spectrum)
     add("spectral slope", "|slope - slope_ex| of log P against log f", _slope)
@@ -311,19 +305,13 @@ def evaluate_1d(
             "higher",
         )
     )
-    if xs.shape[0] >= 2:
-        if progress is not None:
-            progress("diversity")
-        report.metrics.append(
-            MetricResult(
-                "diversity",
-                "mean pairwise normalised distance between samples"
-                + (" (increments)" if walk else ""),
-                [_diversity(rep(S))],
-                _diversity(rep(torch.cat(pieces))),
-                "higher",
-            )
-        )
+    report.measure_diversity(
+        _diversity,
+        rep(S),
+        rep(torch.cat(pieces)),
+        "mean pairwise normalised distance between samples" + (" (increments)" if walk else ""),
+        progress,
+    )
     report.plots = _plot_data(A, S, walk)
     return report
 

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .domains.healpix import HealpixSphere, healpy_module, npix_of, nside_of
 from .errors import TexsynthError
+from .wavelets import WaveletLayer
 
-__all__ = ["HealpixWaveletBank", "WaveletLayer", "morlet_stencil", "stencil_operator"]
+__all__ = ["HealpixWaveletBank", "morlet_stencil", "stencil_operator"]
 
 #: default stencil size (pixels a side) and Morlet parameters (radians per pixel, pixels)
 KERNEL_SIZE = 5
@@ -110,15 +110,6 @@ def stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Te
     return torch.as_tensor(neighbours), torch.as_tensor(weights)
 
 
-@dataclass
-class WaveletLayer:
-    """First-layer results of one batch: ``coef[j]`` the coefficients ``[B, C, L, *grid_j]``
-    (complex), ``modulus[j]`` their moduli."""
-
-    coef: list[torch.Tensor]
-    modulus: list[torch.Tensor]
-
-
 class HealpixWaveletBank(torch.nn.Module):
     """``J`` scales and ``L`` orientations of stencil wavelets on a full HEALPix sky.
 
@@ -148,7 +139,7 @@ class HealpixWaveletBank(torch.nn.Module):
         if K < 3 or K % 2 == 0:
             raise TexsynthError(f"the stencil size K must be odd and >= 3, got {K}")
         self.nside, self.J, self.L, self.K = nside, J, L, K
-        self.grids = [(npix_of(nside >> j),) for j in range(J)]
+        self.grids: list[tuple[int, ...]] = [(npix_of(nside >> j),) for j in range(J)]
         self.radii = [(K // 2 + 1) * 2**j for j in range(J)]
         psi = morlet_stencil(K, L)
         self.neff = [_neff_per_pixel(psi, K) * npix_of(nside >> j) for j in range(J)]
@@ -180,6 +171,11 @@ class HealpixWaveletBank(torch.nn.Module):
             m = self.downsample(layer.modulus[j2], j3)  # [B, C, L2, P]
             rows.append(self.transform(m, j3).transpose(2, 3))  # [B, C, L3, L2, P]
         return torch.cat(rows, 3)
+
+    def fourier_rows_of(self, layer: WaveletLayer, j3: int) -> torch.Tensor:
+        """Not available: the stencil wavelets have no Fourier form (see
+        :attr:`fourier_rows`)."""
+        raise TexsynthError("HEALPix stencil wavelets have no Fourier-domain rows")
 
     def downsample(self, t: torch.Tensor, j: int) -> torch.Tensor:
         """A full-resolution (or finer) map averaged down to the sky of scale ``j``."""

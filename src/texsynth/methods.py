@@ -22,9 +22,7 @@ from typing import Any
 
 import torch
 
-from .correspondence import GuidedCorrespondenceLoss
 from .errors import TexsynthError
-from .feature_losses import ContentLoss, GAPLoss, GramLoss, SlicedWassersteinLoss
 from .features import feature_extractor, vgg_available
 from .features.vgg19 import MISSING_WEIGHTS
 from .losses import (
@@ -34,6 +32,9 @@ from .losses import (
     SpectrumLoss,
     TextureLoss,
 )
+from .losses.content import ContentLoss
+from .losses.correspondence import GuidedCorrespondenceLoss
+from .losses.features import GAPLoss, GramLoss, SlicedWassersteinLoss
 
 __all__ = [
     "DEFAULT_POWER_SPECTRUM",
@@ -348,7 +349,7 @@ class LossBuilder:
         Seed of the random filters and of the sliced-Wasserstein directions.
     content, content_weight, content_layers
         Style transfer: a content image (working space, the output's size) whose network
-        features the output keeps (:class:`~texsynth.feature_losses.ContentLoss`), its
+        features the output keeps (:class:`~texsynth.losses.ContentLoss`), its
         weight (a multiplier of :data:`CONTENT_WEIGHT`), and its layers (default ``conv4_2``
         of VGG19, Gatys et al. 2016; with random features, their largest filters).
     """

@@ -20,7 +20,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from .errors import TexsynthError
-from .evaluation import EvaluationReport, MetricResult
+from .evaluation_report import EvaluationReport, MetricResult
 
 __all__ = ["write_report"]
 

@@ -1,13 +1,13 @@
-"""Oriented complex wavelets defined in the Fourier domain (periodic boundaries).
+r"""Oriented complex wavelets defined in the Fourier domain (periodic boundaries).
 
 The wavelet of scale ``j`` and orientation ``l`` is a real, non-negative Fourier multiplier
 supported on one half-plane (so the spatial filter is complex and nearly analytic):
 
 .. math::
 
-    \\hat\\psi_{j,l}(k) = c_L \\, R(\\log_2(2^j |k| / \\xi)) \\, A(\\varphi_k - \\theta_l),
-    \\quad R(t) = \\cos(\\pi t / 2) \\text{ for } |t| < 1,
-    \\quad A(\\delta) = \\cos^{L-1}(\\delta) \\text{ for } |\\delta| < \\pi/2,
+    \hat\psi_{j,l}(k) = c_L \, R(\log_2(2^j |k| / \xi)) \, A(\varphi_k - \theta_l),
+    \quad R(t) = \cos(\pi t / 2) \text{ for } |t| < 1,
+    \quad A(\delta) = \cos^{L-1}(\delta) \text{ for } |\delta| < \pi/2,
 
 with centre frequency ``xi = 3*pi/4`` rad/pixel at ``j = 0`` and orientations
 ``theta_l = pi * l / L`` (the direction of the wave-vector, measured from the column axis
@@ -22,10 +22,10 @@ the scattering statistics comes from.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 
-from ._checks import size_text
 from .domains.grid import PeriodicGrid, max_scales
 from .errors import TexsynthError
 
@@ -34,8 +34,11 @@ __all__ = [
     "XI0",
     "FourierWaveletBank",
     "WaveletBank",
+    "WaveletLayer",
     "check_J",
+    "check_number_of_scales",
     "check_scales",
+    "check_scales_for",
     "crop_spectrum",
     "default_J",
     "effective_radius",
@@ -62,14 +65,46 @@ def default_J(H: int, W: int) -> int:
 
 
 #: smallest side (pixels) of an image the scattering statistics take: one scale (J=1)
-#: needs the coarsest wavelet to fit 4 times, 2 ** (1 + 2) = 8 pixels
+#: needs the coarsest wavelet to fit 4 times, 2 ** (1 + 2) = 8 pixels (samples of a signal)
 MIN_SIDE = 8
+
+#: how messages word a size, by number of axes: its unit, "too ..." and the extent a
+#: number of samples is counted along
+_SIZE_WORDS = {1: ("samples", "short", ""), 2: ("pixels", "small", " per side")}
+
+
+def check_number_of_scales(J: object) -> None:
+    """Raise a one-line error unless ``J`` (a number of scales) is a positive integer."""
+    if not isinstance(J, int) or isinstance(J, bool) or J < 1:
+        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+
+
+def check_scales_for(
+    shape: tuple[int, ...], J: int | None, what: str, fix: str, option: str = "J"
+) -> None:
+    """Raise a one-line error if ``what`` of ``shape`` (one or two axes) is too small for
+    the scattering statistics (under :data:`MIN_SIDE` samples along an axis), or for ``J``
+    scales (``None``: as many as fit). ``fix`` is the remedy offered, ``option`` the name
+    of the number of scales in the caller's words (``"J"``, ``"--J"``, ``"Jmax"``)."""
+    jm = max_scales(shape)
+    unit, too, extent = _SIZE_WORDS[len(shape)]
+    size = "x".join(str(int(n)) for n in reversed(shape))  # width first, as size_text
+    if jm < 1:
+        least = "x".join([str(MIN_SIDE)] * len(shape))
+        raise TexsynthError(
+            f"{what} of {size} {unit} is too {too}: the scattering statistics need at least "
+            f"{least} {unit}; {fix}"
+        )
+    if J is not None and jm < J:
+        raise TexsynthError(
+            f"{what} of {size} {unit} is too {too} for {option}={J} scales: the coarsest scale "
+            f"needs at least {2 ** (J + 2)} {unit}{extent}; use {option}<={jm} or {fix}"
+        )
 
 
 def check_J(H: int, W: int, J: int) -> None:
     """Raise a one-line error if ``J`` scales do not fit an ``H x W`` image."""
-    if not isinstance(J, int) or isinstance(J, bool) or J < 1:
-        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+    check_number_of_scales(J)
     check_scales(H, W, J)
 
 
@@ -84,19 +119,9 @@ def check_scales(
     """Raise a one-line error if an ``H x W`` ``what`` is too small for the scattering
     statistics (under :data:`MIN_SIDE` pixels a side), or for ``J`` scales (``None``: as
     many as fit). ``larger`` is the fix offered for a small image, ``option`` the name of
-    the number of scales in the caller's words (``"J"``, ``"--J"``, ``"Jmax"``)."""
-    jm = max_J(H, W)
-    size = size_text(H, W)
-    if jm < 1:
-        raise TexsynthError(
-            f"{what} of {size} pixels is too small: the scattering statistics need at least "
-            f"{MIN_SIDE}x{MIN_SIDE} pixels; {larger}"
-        )
-    if J is not None and jm < J:
-        raise TexsynthError(
-            f"{what} of {size} pixels is too small for {option}={J} scales: the coarsest scale "
-            f"needs at least {2 ** (J + 2)} pixels per side; use {option}<={jm} or {larger}"
-        )
+    the number of scales in the caller's words (``"J"``, ``"--J"``, ``"Jmax"``); see
+    :func:`check_scales_for`."""
+    check_scales_for((H, W), J, what, larger, option)
 
 
 def grid_shape(H: int, W: int, j: int) -> tuple[int, int]:
@@ -197,6 +222,19 @@ def effective_radius(spectrum: torch.Tensor, grid: PeriodicGrid, fraction: float
     return int(torch.searchsorted(cum, fraction * cum[-1]))
 
 
+@dataclass
+class WaveletLayer:
+    """First-layer results of one batch at every scale, as a wavelet bank computes them for
+    the scattering core: ``coef[j]`` the coefficients ``[B, C, L, *grid_j]`` (complex),
+    ``modulus[j]`` their moduli, and for Fourier banks the data's spectrum and the moduli's
+    spectra on each scale's grid (``None``/empty otherwise)."""
+
+    coef: list[torch.Tensor]
+    modulus: list[torch.Tensor]
+    spectrum: torch.Tensor | None = None
+    mod_spectra: list[torch.Tensor] = field(default_factory=list)
+
+
 class FourierWaveletBank(ComplexFilterCache, torch.nn.Module):
     """A bank of Fourier-multiplier wavelets on a periodic grid, cropped to each scale's
     grid and kept as non-persistent buffers (so the bank follows ``.to(device)``).
@@ -260,6 +298,71 @@ class FourierWaveletBank(ComplexFilterCache, torch.nn.Module):
                 f"support_psi{j}", torch.gather(flat, 1, idx).float(), persistent=False
             )
 
+    #: the rows of the scattering Gram matrices can be taken in the Fourier domain
+    fourier_rows = True
+
+    @property
+    def device(self) -> torch.device:
+        """Where the filters are."""
+        return next(self.buffers()).device
+
+    # ------------------------------------------------------------------ what the core asks
+    def first_layer(self, x: torch.Tensor) -> WaveletLayer:
+        """Wavelet coefficients of ``x [B, C, *shape]``, their moduli and the moduli's
+        spectra on each scale's grid."""
+        grid = self.domain
+        X = grid.fft(x)
+        coef, modulus, spectra = [], [], []
+        for j in range(self.J):
+            psi = self.as_complex(f"first{j}", self.first_layer_filter(j), 1.0, x.dtype)
+            c = grid.ifft(grid.crop(X, self.grids[j])[:, :, None] * psi)  # [B, C, L, *g]
+            m = c.abs()
+            coef.append(c)
+            modulus.append(m)
+            spectra.append(grid.fft(m))
+        return WaveletLayer(coef, modulus, X, spectra)
+
+    def rows(self, layer: WaveletLayer, j3: int) -> torch.Tensor:
+        """Gram rows on grid ``j3``, ``[B, C, L3, A, P]``: ``c_{j3}``, then
+        ``|c_{j2}| * psi_{j3}`` for ``j2 = 0..j3`` (``A = 1 + (j3 + 1) L``)."""
+        grid = self.domain
+        g3 = self.grids[j3]
+        dtype = layer.modulus[0].dtype
+        rows = [layer.coef[j3][:, :, :, None]]  # [B, C, L3, 1, *g3]
+        for j2 in range(j3 + 1):
+            scale = grid.size(g3) / grid.size(self.grids[j2])
+            psi3 = self.as_complex(f"filter{j3}", self.filter(j3), scale, dtype)
+            M = grid.crop(layer.mod_spectra[j2], g3)[:, :, None] * psi3[:, None]
+            rows.append(grid.ifft(M))  # [B, C, L3, L2, *g3]
+        return grid.flatten(torch.cat(rows, 3))
+
+    def fourier_rows_of(self, layer: WaveletLayer, j3: int) -> torch.Tensor:
+        """Gram rows in the Fourier domain, restricted to each wavelet's support.
+
+        ``[B, C, L3, A, K]``, scaled so that ``sum_k a_k conj(b_k)`` is the spatial mean of
+        the product of the corresponding fields (Parseval).
+        """
+        grid = self.domain
+        assert layer.spectrum is not None
+        full = grid.shape(layer.spectrum)
+        idx, psi = self.support(j3)  # [L3, K]
+        dtype = layer.modulus[0].dtype
+        L3, K = idx.shape
+        flat = self.support_in(j3, full).flatten()
+        # (advanced indexing: on complex CPU tensors ~10x faster than index_select)
+        X = grid.flatten(layer.spectrum)[..., flat].unflatten(-1, (L3, K))  # [B, C, L3, K]
+        first = X * self.as_complex(f"support{j3}", psi, 1 / grid.size(full), dtype)
+        rows = [first[:, :, :, None]]
+        for j2 in range(j3 + 1):
+            g2 = self.grids[j2]
+            flat2 = self.support_in(j3, g2).flatten()
+            M = grid.flatten(layer.mod_spectra[j2])[..., flat2]  # [B, C, L2, L3*K]
+            M = M.unflatten(-1, (L3, K))  # [B, C, L2, L3, K]
+            psi2 = self.as_complex(f"support{j3}", psi, 1 / grid.size(g2), dtype)
+            rows.append((M * psi2).transpose(2, 3))  # [B, C, L3, L2, K]
+        return torch.cat(rows, 3)
+
+    # ------------------------------------------------------------------ filters
     def filter(self, j: int) -> torch.Tensor:
         """Fourier multipliers ``[L, *grids[j]]`` of scale ``j`` on that scale's grid."""
         return getattr(self, f"psi{j}")

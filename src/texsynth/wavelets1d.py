@@ -1,12 +1,12 @@
-"""Analytic wavelets for 1-D signals, defined in the Fourier domain (periodic boundaries).
+r"""Analytic wavelets for 1-D signals, defined in the Fourier domain (periodic boundaries).
 
 The 1-D bank is the 2-D bank of :mod:`texsynth.wavelets` with one orientation, restricted
 to one axis: the wavelet of scale ``j`` is the real, non-negative Fourier multiplier
 
 .. math::
 
-    \\hat\\psi_j(k) = R(\\log_2(2^j k / \\xi)) \\text{ for } k > 0, \\quad 0 \\text{ for } k \\le 0,
-    \\quad R(t) = \\cos(\\pi t / 2) \\text{ for } |t| < 1,
+    \hat\psi_j(k) = R(\log_2(2^j k / \xi)) \text{ for } k > 0, \quad 0 \text{ for } k \le 0,
+    \quad R(t) = \cos(\pi t / 2) \text{ for } |t| < 1,
 
 with ``xi = 3*pi/4`` rad/sample at ``j = 0``. It is supported on positive frequencies only,
 so the filter is complex and analytic (its modulus is a smooth envelope). The radial windows
@@ -23,8 +23,14 @@ import math
 import torch
 
 from .domains.grid import PeriodicGrid, crop_axis, max_scales
-from .errors import TexsynthError
-from .wavelets import XI0, FourierWaveletBank, nyquist_taper
+from .wavelets import (
+    MIN_SIDE,
+    XI0,
+    FourierWaveletBank,
+    check_number_of_scales,
+    check_scales_for,
+    nyquist_taper,
+)
 
 __all__ = [
     "MIN_LENGTH",
@@ -43,13 +49,12 @@ def max_J_1d(N: int) -> int:
 
 
 #: shortest signal (samples) the scattering statistics take: one scale (J=1)
-MIN_LENGTH = 8
+MIN_LENGTH = MIN_SIDE
 
 
 def check_J_1d(N: int, J: int) -> None:
     """Raise a one-line error if ``J`` scales do not fit a signal of ``N`` samples."""
-    if not isinstance(J, int) or isinstance(J, bool) or J < 1:
-        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+    check_number_of_scales(J)
     check_scales_1d(N, J)
 
 
@@ -58,18 +63,8 @@ def check_scales_1d(
 ) -> None:
     """Raise a one-line error if ``what`` of ``N`` samples is too short for the scattering
     statistics (under :data:`MIN_LENGTH` samples), or for ``J`` scales (``None``: as many as
-    fit); ``longer`` is the fix offered."""
-    jm = max_J_1d(N)
-    if jm < 1:
-        raise TexsynthError(
-            f"{what} of {N} samples is too short: the scattering statistics need at least "
-            f"{MIN_LENGTH} samples; {longer}"
-        )
-    if J is not None and jm < J:
-        raise TexsynthError(
-            f"{what} of {N} samples is too short for J={J} scales: the coarsest scale needs "
-            f"at least {2 ** (J + 2)} samples; use J<={jm} or {longer}"
-        )
+    fit); ``longer`` is the fix offered (see :func:`~texsynth.wavelets.check_scales_for`)."""
+    check_scales_for((N,), J, what, longer)
 
 
 def grid_length(N: int, j: int) -> int:

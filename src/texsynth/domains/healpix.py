@@ -100,8 +100,8 @@ class HealpixSphere:
     (192,)
     """
 
-    ndim = 1
-    dims = (-1,)
+    ndim: int = 1
+    dims: tuple[int, ...] = (-1,)
 
     def __repr__(self) -> str:
         return "HealpixSphere()"

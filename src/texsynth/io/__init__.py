@@ -1,13 +1,15 @@
 """Reading and writing data files: images and fields (:mod:`~texsynth.io.images`, their
-formats in :mod:`~texsynth.io.formats`) and 1-D signals (:mod:`~texsynth.io.signals`).
-Writes are atomic (:mod:`texsynth.atomic`)."""
+formats in :mod:`~texsynth.io.formats`) and 1-D signals (:mod:`~texsynth.io.signals`), with
+the checks both share in :mod:`~texsynth.io.checks`. Writes are atomic
+(:mod:`texsynth.atomic`)."""
 
 from __future__ import annotations
 
 from ..atomic import atomic_text_write
 from ..errors import TexsynthWarning
+from .checks import nonfinite_error, real_array
 from .formats import SUPPORTED_SUFFIXES, fits_module
-from .images import ImageMeta, nonfinite_error, read_image, real_array, write_image
+from .images import ImageMeta, read_image, write_image
 from .signals import SIGNAL_SUFFIXES, SignalMeta, is_signal_file, read_signal, write_signal
 
 __all__ = [

@@ -31,6 +31,7 @@ import torch
 from ..atomic import atomic_write
 from ..errors import TexsynthError, TexsynthWarning
 from ..paths import as_path, check_target, input_size, quote_path
+from .checks import array_to_write, check_finite_read, check_finite_to_write, with_channel_axis
 from .formats import (
     EIGHT_BIT_ONLY,
     PILLOW_NAMES,
@@ -41,7 +42,7 @@ from .formats import (
     int_limits,
 )
 
-__all__ = ["ImageMeta", "nonfinite_error", "read_image", "real_array", "write_image"]
+__all__ = ["ImageMeta", "read_image", "write_image"]
 
 logger = logging.getLogger(__name__)
 
@@ -155,13 +156,7 @@ def _finish(
         raise TexsynthError(
             f"{q} holds an empty array (shape {data.shape}); give an image with pixels"
         )
-    if data.ndim == 2:
-        data = data[None]
-    elif data.ndim != 3:
-        raise TexsynthError(
-            f"{q} holds a {data.ndim}-D array of shape {data.shape}; "
-            "texsynth reads 2-D [H, W] or 3-D [C, H, W] images"
-        )
+    data = with_channel_axis(data, q, 2, "texsynth reads 2-D [H, W] or 3-D [C, H, W] images")
     n_channels = data.shape[0]
     if n_channels > 4:
         hint = (
@@ -191,11 +186,7 @@ def _finish(
         work = np.float32 if data.dtype.itemsize <= 2 else np.float64
         out = (data.astype(work) / work(hi)).astype(np.float32)
     image = torch.from_numpy(np.ascontiguousarray(out))
-    finite = torch.isfinite(image)
-    n_bad = int(image.numel() - finite.sum())
-    if n_bad and not allow_nonfinite:
-        n_nan = int(torch.isnan(image).sum())
-        raise nonfinite_error(q, n_bad, n_nan, image.numel())
+    finite, n_bad = check_finite_read(image, q, allow_nonfinite, "read_image")
     if scaled:
         value_range = (lo, hi) if data.dtype.kind == "i" else (0.0, hi)
     elif n_bad == image.numel():
@@ -214,22 +205,6 @@ def _finish(
     )
     logger.debug("read %s: shape %s, %s", path, tuple(image.shape), meta)
     return image, meta
-
-
-def nonfinite_error(
-    q: str, n_bad: int, n_nan: int, total: int, reader: str = "read_image"
-) -> TexsynthError:
-    """The error of a file (``q``: its quoted name) holding NaN/Inf values. In Python:
-    read it with ``allow_nonfinite`` and mask them; on the command line, which cannot skip
-    them: fill them (and have synth inpaint them with ``--mask``)."""
-    what = f"{q} has {n_bad} non-finite values ({n_nan} NaN, {n_bad - n_nan} Inf) out of {total}"
-    return TexsynthError(
-        f"{what}; fill them, or read with {reader}(..., allow_nonfinite=True), replace them "
-        "(e.g. torch.nan_to_num) and exclude them with a mask (in_mask= 0 there)",
-        cli=f"{what}; replace them with finite values (e.g. 0) before use, and to have synth "
-        "fill them, mark them white in a --mask (the command line cannot skip them; the "
-        f"Python API can: {reader}(..., allow_nonfinite=True))",
-    )
 
 
 def write_image(
@@ -312,33 +287,9 @@ def write_image(
     return p
 
 
-def real_array(data: Any, q: str, what: str) -> np.ndarray:
-    """A tensor or array to write (``what`` names it in errors) as a numpy array of real
-    numbers (booleans, integers or floats)."""
-    if isinstance(data, torch.Tensor):
-        t = data.detach().cpu()
-        if t.dtype in (torch.bfloat16, torch.float16):
-            t = t.float()
-        arr = t.numpy()
-    elif isinstance(data, np.ndarray):
-        arr = data
-    else:
-        raise TexsynthError(
-            f"cannot write {q}: {what} must be a torch.Tensor or numpy.ndarray, "
-            f"got {type(data).__name__}"
-        )
-    if arr.dtype.kind not in "biuf":
-        raise TexsynthError(f"cannot write {q}: {what} has dtype {arr.dtype}; give real numbers")
-    return arr
-
-
 def _as_chw_float32(image: Any, q: str) -> np.ndarray:
     """Input tensor/array -> float32 ``[C, H, W]`` numpy array with C in (1, 3), all finite."""
-    arr = real_array(image, q, "image")
-    if arr.ndim == 4 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim == 2:
-        arr = arr[None]
+    arr = array_to_write(image, q, "image", 2)
     if arr.ndim != 3 or arr.shape[0] not in (1, 3):
         raise TexsynthError(
             f"cannot write {q}: image has shape {tuple(arr.shape)}; give [H, W], [C, H, W] "
@@ -351,14 +302,7 @@ def _as_chw_float32(image: Any, q: str) -> np.ndarray:
         arr = arr.astype(np.float64) / hi
     with np.errstate(over="ignore"):
         arr = np.ascontiguousarray(arr, dtype=np.float32)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        n_bad = int(arr.size - np.count_nonzero(finite))
-        n_nan = int(np.count_nonzero(np.isnan(arr)))
-        raise TexsynthError(
-            f"cannot write {q}: image has {n_bad} non-finite values ({n_nan} NaN, "
-            f"{n_bad - n_nan} Inf or beyond float32) out of {arr.size}; fill them first"
-        )
+    check_finite_to_write(arr, q, "image", converted_to="float32")
     return arr
 
 

@@ -32,7 +32,7 @@ import torch
 from ..atomic import atomic_write
 from ..errors import TexsynthError
 from ..paths import as_path, check_target, input_size, one_line, quote_path
-from .images import nonfinite_error, real_array
+from .checks import array_to_write, check_finite_read, check_finite_to_write, with_channel_axis
 
 __all__ = ["SIGNAL_SUFFIXES", "SignalMeta", "is_signal_file", "read_signal", "write_signal"]
 
@@ -246,13 +246,7 @@ def _finish(
             f"{q} holds an array of shape {data.shape}, which looks like samples x channels; "
             "save it as (channels, samples), e.g. np.save(path, array.T)"
         )
-    if data.ndim == 1:
-        data = data[None]
-    if data.ndim != 2:
-        raise TexsynthError(
-            f"{q} holds a {data.ndim}-D array of shape {data.shape}; a signal is (N,) or "
-            "(channels, N)"
-        )
+    data = with_channel_axis(data, q, 1, "a signal is (N,) or (channels, N)")
     if data.size == 0:
         raise TexsynthError(f"{q} holds no samples (shape {data.shape})")
     out_dtype = np.float64 if data.dtype == np.float64 else np.float32
@@ -260,10 +254,7 @@ def _finish(
         arr = np.ascontiguousarray(data.astype(data.dtype.newbyteorder("="), copy=False))
         arr = arr.astype(out_dtype)
     signal = torch.from_numpy(arr)
-    n_bad = int((~torch.isfinite(signal)).sum())
-    if n_bad and not allow_nonfinite:
-        n_nan = int(torch.isnan(signal).sum())
-        raise nonfinite_error(q, n_bad, n_nan, signal.numel(), "read_signal")
+    check_finite_read(signal, q, allow_nonfinite, "read_signal")
     meta = SignalMeta(
         path=str(path),
         format=fmt,
@@ -339,24 +330,14 @@ def write_signal(
 
 def _as_cn(signal: Any, q: str) -> np.ndarray:
     """Tensor/array -> ``[C, N]`` float numpy array, all finite."""
-    arr = real_array(signal, q, "signal")
-    if arr.ndim == 3 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim == 1:
-        arr = arr[None]
+    arr = array_to_write(signal, q, "signal", 1)
     if arr.ndim != 2 or arr.size == 0:
         raise TexsynthError(
             f"cannot write {q}: signal has shape {tuple(arr.shape)}; give [N], [C, N] or [1, C, N]"
         )
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        n_bad = int(arr.size - np.count_nonzero(finite))
-        raise TexsynthError(
-            f"cannot write {q}: signal has {n_bad} non-finite values out of {arr.size}; "
-            "fill them first"
-        )
+    check_finite_to_write(arr, q, "signal")
     return arr
 
 

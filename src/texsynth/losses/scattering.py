@@ -24,7 +24,7 @@ from ..wavelets1d import check_scales_1d
 from .base import TextureLoss
 from .chi2 import chi2_weights, microcanonical_distance, weighted_chi2
 
-__all__ = ["ScatteringLoss", "ScatteringLoss1D"]
+__all__ = ["ScatteringLoss", "ScatteringLoss1D", "ScatteringLossBase"]
 
 Groups = list[tuple[ScatCov, ScatCov, ScatCov | None]]
 
@@ -34,7 +34,7 @@ def _without_s0(s: ScatCov) -> ScatCov:
     return replace(s, S0=None)  # type: ignore[arg-type]
 
 
-class _ScatteringLossBase(TextureLoss):
+class ScatteringLossBase(TextureLoss):
     """The shared body of the scattering losses (see :class:`ScatteringLoss`).
 
     Subclasses set :attr:`ndim` and implement :meth:`_front`, :meth:`_check_exemplar` and
@@ -167,6 +167,7 @@ class _ScatteringLossBase(TextureLoss):
         return groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The chi-square of every statistic family of ``x`` against the target, ``[B]``."""
         x = self._batch(x)
         groups = self.describe(x)
         cache = self.__dict__.setdefault("_chi2_weights", {})
@@ -213,7 +214,7 @@ class _ScatteringLossBase(TextureLoss):
         return total
 
 
-class ScatteringLoss(_ScatteringLossBase):
+class ScatteringLoss(ScatteringLossBase):
     """Chi-square distance between scattering covariances of images and an exemplar.
 
     The statistics are normalised by the exemplar's S2 (so they are dimensionless), and each
@@ -337,7 +338,7 @@ class ScatteringLoss(_ScatteringLossBase):
         return ScatteringLoss(exemplar, **{**self.options, **overrides})
 
 
-class ScatteringLoss1D(_ScatteringLossBase):
+class ScatteringLoss1D(ScatteringLossBase):
     """Chi-square distance between scattering covariances of signals and an exemplar.
 
     :class:`ScatteringLoss` for ``[B, C, N]`` signals (one orientation): statistics

@@ -2,15 +2,16 @@
 
 * :mod:`texsynth.metrics.image`: pixel-aligned comparisons (SSIM, MS-SSIM, PSNR).
 * :mod:`texsynth.metrics.texture`: distributional comparisons (power spectrum, histogram,
-  autocorrelation, scattering covariance), copies, tileability, diversity.
+  autocorrelation, scattering covariance), tileability, diversity.
+* :mod:`texsynth.metrics.copying`: copies of the exemplar (nearest-patch distances).
 * :mod:`texsynth.metrics.features`: distances through a feature network (Gram, GAP, sliced
   Wasserstein, Fréchet, KID, SIFID).
 """
 
+from .copying import copy_score
 from .image import ms_ssim, psnr, ssim
 from .texture import (
     autocorrelation_distance,
-    copy_score,
     diversity,
     histogram_distance,
     power_spectrum,

@@ -5,7 +5,8 @@ or reference) as ``[B, C, H, W]`` tensors (``[H, W]`` and ``[C, H, W]`` are acce
 ``x`` and ``y`` may differ in size; their channels must match. They return one value per
 image of ``x``, a tensor of shape ``[B]`` in the floating dtype of the inputs. For the
 distances, 0 means identical statistics and lower is better; values are normalised so that
-they do not depend on the units of the field.
+they do not depend on the units of the field. Copies of the exemplar are flagged by
+:mod:`~texsynth.metrics.copying`.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from .._checks import as_image_batch, size_text
+from ..domains.grid import fast_length
 from ..errors import TexsynthError
 from ..stats import ScatteringCovariance
 from ..wavelets import max_J
+from .checks import check_integer, check_min_side, check_spread
 from .image import image_pair
 
 __all__ = [
     "autocorrelation_distance",
-    "copy_score",
     "diversity",
     "histogram_distance",
     "power_spectrum",
@@ -32,39 +33,8 @@ __all__ = [
     "spectrum_distance",
 ]
 
-# exemplar positions searched at once by copy_score (bounds memory to a few tens of MB)
-_COPY_CHUNK_ELEMENTS = 1 << 22
-# above this many exemplar positions, copy_score searches them on a strided grid
-_COPY_MAX_POSITIONS = 1 << 18
-
 
 # ---------------------------------------------------------------------------- helpers
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise TexsynthError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_min_size(t: torch.Tensor, need: int, name: str, what: str) -> None:
-    H, W = t.shape[-2:]
-    if min(H, W) < need:
-        raise TexsynthError(
-            f"{name} of {size_text(H, W)} pixels is too small for {what}: it needs at least "
-            f"{need} pixels per side; give a larger image"
-        )
-
-
-def _check_spread(t: torch.Tensor, name: str, what: str) -> torch.Tensor:
-    """Per-image, per-channel standard deviation ``[B, C]``; error if any channel is constant."""
-    std = t.std((-2, -1), unbiased=False)
-    if bool((std <= 0).any()):
-        raise TexsynthError(
-            f"{name} has a constant channel; {what} is measured relative to {name}'s spread, "
-            "so give a reference that varies"
-        )
-    return std
-
-
 def _interp(xq: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     """Linear interpolation of ``fp [..., n]`` (at increasing ``xp [n]``) at ``xq [m]``."""
     i = torch.searchsorted(xp, xq).clamp(1, xp.numel() - 1)
@@ -75,18 +45,6 @@ def _interp(xq: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tenso
 
 def _hann(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     return torch.hann_window(n, periodic=False, dtype=dtype, device=device)
-
-
-def _fast_len(n: int) -> int:
-    """Smallest integer >= n whose only prime factors are 2, 3 and 5 (fast FFT sizes)."""
-    while True:
-        m = n
-        for p in (2, 3, 5):
-            while m % p == 0:
-                m //= p
-        if m == 1:
-            return n
-        n += 1
 
 
 # ---------------------------------------------------------------------------- spectra
@@ -121,7 +79,7 @@ def power_spectrum(
     """
     x = as_image_batch(x, "x")
     B, C, H, W = x.shape
-    _check_min_size(x, 4, "x", "a power spectrum")
+    check_min_side(x, 4, "x", "a power spectrum")
     N = min(H, W)
     top = N // 2
     if n_bins is None:
@@ -210,7 +168,7 @@ def histogram_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         ``[B]`` distances.
     """
     a, b = image_pair(x, y)
-    std = _check_spread(b, "y", "histogram_distance")
+    std = check_spread(b, "y", "histogram_distance")
     B, C = a.shape[:2]
     xs = a.reshape(B, C, -1).sort(-1).values
     ys = b.reshape(B, C, -1).sort(-1).values
@@ -241,7 +199,7 @@ def _autocorrelation(t: torch.Tensor, max_lag: int) -> torch.Tensor:
     """Normalised unbiased autocorrelation ``[B, C, 2L+1, 2L+1]`` for lags in ``[-L, L]^2``."""
     B, C, H, W = t.shape
     z = t - t.mean((-2, -1), keepdim=True)
-    sh, sw = _fast_len(H + max_lag), _fast_len(W + max_lag)
+    sh, sw = fast_length(H + max_lag), fast_length(W + max_lag)
     Z = torch.fft.rfft2(z, s=(sh, sw))
     raw = torch.fft.irfft2(Z.abs().pow(2), s=(sh, sw))
     raw = torch.roll(raw, shifts=(max_lag, max_lag), dims=(-2, -1))
@@ -281,11 +239,11 @@ def autocorrelation_distance(
         ``[B]`` distances.
     """
     a, b = image_pair(x, y)
-    max_lag = _check_int(max_lag, "max_lag", 1)
+    max_lag = check_integer(max_lag, "max_lag", 1)
     what = f"autocorrelation lags up to max_lag={max_lag} (or lower max_lag)"
-    _check_min_size(a, 2 * max_lag, "x", what)
-    _check_min_size(b, 2 * max_lag, "y", what)
-    _check_spread(b, "y", "autocorrelation_distance")
+    check_min_side(a, 2 * max_lag, "x", what)
+    check_min_side(b, 2 * max_lag, "y", what)
+    check_spread(b, "y", "autocorrelation_distance")
     std_x = a.std((-2, -1), unbiased=False)
     rx = _autocorrelation(a, max_lag)
     # a constant channel has no autocorrelation structure: count it as uncorrelated
@@ -347,7 +305,7 @@ def scattering_distance(
     jy = max_J(*b.shape[-2:])
     if min(jx, jy) < 1:
         small = ("x", a) if jx < 1 else ("y", b)
-        _check_min_size(small[1], 8, small[0], "scattering statistics")
+        check_min_side(small[1], 8, small[0], "scattering statistics")
     if J is None:
         J = min(jx, jy)
     sc = ScatteringCovariance(J=J, L=L).to(a.device)
@@ -355,131 +313,6 @@ def scattering_distance(
     sy, sigma = sc(b, norm="auto", calc_var=True, edge=edge)
     sx = sc(a, norm="auto", edge=edge)
     return sx.distance(sy, sigma)
-
-
-# ---------------------------------------------------------------------------- copying
-def copy_score(
-    x: torch.Tensor,
-    exemplar: torch.Tensor,
-    *,
-    patch: int = 16,
-    stride: int = 8,
-    n_patches: int = 256,
-    seed: int | None = 0,
-) -> torch.Tensor:
-    """How closely patches of ``x`` copy the exemplar; LOW values flag verbatim copying.
-
-    Patches of ``x`` (``patch x patch`` pixels, on a grid of step ``stride``; at most
-    ``n_patches`` of them, drawn at random with ``seed``) are each matched to their nearest
-    exemplar patch among all positions. The distance is the normalised L2 distance
-    ``sqrt(mean((p - q)^2) / var(exemplar))`` (RMS difference in units of the exemplar's
-    standard deviation; independent patches give about ``sqrt(2)``), and the score is its
-    median over the sampled patches. A piece cut from the exemplar (shifted, cropped) scores
-    about 0; a new realisation of the same texture clearly more (often 0.3 to 1, depending on
-    the texture and patch size). Higher means more original, so lower is *not* better here.
-
-    Every exemplar position is searched (stride 1) while there are at most 262144 of them
-    (e.g. a 512x512 exemplar); beyond that a strided grid keeps the cost bounded, and an exact
-    copy may then score slightly above 0. Memory is bounded by processing the exemplar in
-    chunks.
-
-    Parameters
-    ----------
-    x
-        Samples ``[B, C, H, W]``, at least ``patch`` pixels per side.
-    exemplar
-        ``[1, C, H', W']`` (a single image), at least ``patch`` pixels per side.
-    patch
-        Patch side in pixels.
-    stride
-        Step of the grid from which the patches of ``x`` are drawn.
-    n_patches
-        Number of patches of each sample that are matched.
-    seed
-        Seed of the patch draw (``None``: fresh randomness); the global RNG is not used.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[B]`` median nearest-patch distances.
-    """
-    xa = as_image_batch(x, "x")
-    ex = as_image_batch(exemplar, "exemplar")
-    if ex.shape[0] != 1:
-        raise TexsynthError(
-            f"exemplar must be a single image (batch size 1), got batch size {ex.shape[0]}"
-        )
-    a, e = image_pair(xa, ex, "x", "exemplar")
-    e = e[:1]
-    patch = _check_int(patch, "patch", 1)
-    stride = _check_int(stride, "stride", 1)
-    n_patches = _check_int(n_patches, "n_patches", 1)
-    what = f"{patch}x{patch} patches (or lower patch)"
-    _check_min_size(a, patch, "x", what)
-    _check_min_size(e, patch, "exemplar", what)
-    std = _check_spread(e, "exemplar", "copy_score")
-    var = std.pow(2).mean()
-    B, C, H, W = a.shape
-    mean = e.mean((-2, -1), keepdim=True)
-    a = a - mean
-    e = e - mean
-
-    # queries: patches of x on the stride grid, drawn per sample
-    gen = torch.Generator()
-    if seed is None:
-        gen.seed()
-    else:
-        gen.manual_seed(seed)
-    rows = torch.arange(0, H - patch + 1, stride)
-    cols = torch.arange(0, W - patch + 1, stride)
-    n_grid = rows.numel() * cols.numel()
-    k = min(n_patches, n_grid)
-    queries = []
-    for i in range(B):
-        pick = torch.randperm(n_grid, generator=gen)[:k]
-        queries.append(_patches(a[i], rows[pick // cols.numel()], cols[pick % cols.numel()], patch))
-    qs = torch.cat(queries)  # [B*k, d]
-
-    # search every exemplar position (row bands bound the memory) in float32 for speed ...
-    He, We = e.shape[-2:]
-    n_pos = (He - patch + 1) * (We - patch + 1)
-    estride = 1
-    while n_pos / estride**2 > _COPY_MAX_POSITIONS:
-        estride += 1
-    out_rows = list(range(0, He - patch + 1, estride))
-    n_cols = (We - patch) // estride + 1
-    d = qs.shape[1]
-    band = max(1, _COPY_CHUNK_ELEMENTS // max(1, n_cols * max(d, qs.shape[0])))
-    q32 = qs.float()
-    q2 = q32.pow(2).sum(1)
-    e32 = e.float()
-    best = torch.full((qs.shape[0],), math.inf, device=a.device)
-    best_r = torch.zeros(qs.shape[0], dtype=torch.long, device=a.device)
-    best_c = torch.zeros_like(best_r)
-    for s in range(0, len(out_rows), band):
-        r0 = out_rows[s]
-        r1 = out_rows[min(s + band, len(out_rows)) - 1]
-        cand = F.unfold(e32[:, :, r0 : r1 + patch, :], patch, stride=estride)[0]  # [d, n]
-        dist = q2[:, None] + cand.pow(2).sum(0)[None, :] - 2 * (q32 @ cand)
-        vals, idx = dist.min(1)
-        better = vals < best
-        best = torch.where(better, vals, best)
-        best_r = torch.where(better, r0 + (idx // n_cols) * estride, best_r)
-        best_c = torch.where(better, (idx % n_cols) * estride, best_c)
-    # ... then measure the distance to the best match exactly, in the input precision
-    match = _patches(e[0], best_r, best_c, patch)
-    dist2 = (qs - match).pow(2).sum(1)
-    score = (dist2 / (d * var)).sqrt()
-    return score.reshape(B, k).median(1).values
-
-
-def _patches(img: torch.Tensor, r: torch.Tensor, c: torch.Tensor, patch: int) -> torch.Tensor:
-    """Flattened patches ``[k, C * patch**2]`` of ``img [C, H, W]`` at top-left ``(r, c)``."""
-    offs = torch.arange(patch, device=img.device)
-    ii = r.to(img.device)[:, None] + offs  # [k, p]
-    jj = c.to(img.device)[:, None] + offs
-    q = img[:, ii[:, :, None], jj[:, None, :]]  # [C, k, p, p]
-    return q.permute(1, 0, 2, 3).reshape(r.numel(), -1)
 
 
 # ---------------------------------------------------------------------------- tiling, diversity
@@ -502,7 +335,7 @@ def seam_score(x: torch.Tensor) -> torch.Tensor:
         ``[B]`` seam ratios.
     """
     t = as_image_batch(x, "x")
-    _check_min_size(t, 3, "x", "seam_score")
+    check_min_side(t, 3, "x", "seam_score")
     wrap = (t[..., -1, :] - t[..., 0, :]).abs().mean((1, 2)) + (
         t[..., :, -1] - t[..., :, 0]
     ).abs().mean((1, 2))
@@ -516,8 +349,9 @@ def diversity(x: torch.Tensor) -> float:
 
     ``mean_{i<j} sqrt(mean((x_i - x_j)^2) / v)``, where ``v`` is the samples' mean per-channel
     pixel variance. 0 means identical samples; independent samples with the same variance and
-    mean give about ``sqrt(2) = 1.41``. A low value next to a low :func:`copy_score` suggests
-    the samples reproduce the same piece of the exemplar.
+    mean give about ``sqrt(2) = 1.41``. A low value next to a low
+    :func:`~texsynth.metrics.copying.copy_score` suggests the samples reproduce the same
+    piece of the exemplar.
 
     Parameters
     ----------

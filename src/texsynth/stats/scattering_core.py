@@ -28,97 +28,22 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
 
 import torch
 
 from .._checks import as_batch, check_weight_mask
 from ..arrays import from_user
-from ..domains.grid import PeriodicGrid
+from ..domains.protocol import Domain, WaveletBank
 from ..errors import TexsynthError
-from ..wavelets import FourierWaveletBank
+from ..wavelets import WaveletLayer, check_number_of_scales
 from .scatcov import ScatCov, s3_index, s4_index
+from .scattering_norm import NORMS, apply_norm
 
-__all__ = ["NORMS", "ScatteringCore", "apply_norm", "signed_sqrt"]
+__all__ = ["ScatteringCore", "signed_sqrt"]
 
 log = logging.getLogger(__name__)
 
-NORMS = (None, "auto", "self")
-"""Accepted values of ``norm``."""
-
 Shape = tuple[int, ...]
-
-
-# ---------------------------------------------------------------------------- first layer
-@dataclass
-class _Layer:
-    """First-layer results of one batch at every scale."""
-
-    spectrum: torch.Tensor  # transform of the data, full size [B, C, *shape]
-    coef: list[torch.Tensor]  # c_j  [B, C, L, *grid_j] complex
-    modulus: list[torch.Tensor]  # |c_j| real
-    mod_spectra: list[torch.Tensor]  # transform of |c_j| on grid j
-
-
-def _first_layer(x: torch.Tensor, bank: FourierWaveletBank, grid: PeriodicGrid) -> _Layer:
-    """Wavelet coefficients, their moduli and the moduli's spectra on each scale's grid."""
-    X = grid.fft(x)
-    coef, modulus, spectra = [], [], []
-    for j in range(bank.J):
-        psi = bank.as_complex(f"first{j}", bank.first_layer_filter(j), 1.0, x.dtype)
-        c = grid.ifft(grid.crop(X, bank.grids[j])[:, :, None] * psi)  # [B, C, L, *g]
-        m = c.abs()
-        coef.append(c)
-        modulus.append(m)
-        spectra.append(grid.fft(m))
-    return _Layer(X, coef, modulus, spectra)
-
-
-def _rows_spatial(
-    layer: _Layer, bank: FourierWaveletBank, grid: PeriodicGrid, j3: int
-) -> torch.Tensor:
-    """Gram rows on grid ``j3``, ``[B, C, L3, A, P]``: ``c_{j3}``, then
-    ``|c_{j2}| * psi_{j3}`` for ``j2 = 0..j3`` (``A = 1 + (j3 + 1) L``)."""
-    g3 = bank.grids[j3]
-    dtype = layer.modulus[0].dtype
-    rows = [layer.coef[j3][:, :, :, None]]  # [B, C, L3, 1, *g3]
-    for j2 in range(j3 + 1):
-        scale = grid.size(g3) / grid.size(bank.grids[j2])
-        psi3 = bank.as_complex(f"filter{j3}", bank.filter(j3), scale, dtype)
-        M = grid.crop(layer.mod_spectra[j2], g3)[:, :, None] * psi3[:, None]
-        rows.append(grid.ifft(M))  # [B, C, L3, L2, *g3]
-    return grid.flatten(torch.cat(rows, 3))
-
-
-def _rows_fourier(
-    layer: _Layer, bank: FourierWaveletBank, grid: PeriodicGrid, j3: int
-) -> torch.Tensor:
-    """Gram rows in the Fourier domain, restricted to each wavelet's support.
-
-    ``[B, C, L3, A, K]``, scaled so that ``sum_k a_k conj(b_k)`` is the spatial mean of the
-    product of the corresponding fields (Parseval).
-    """
-    full = grid.shape(layer.spectrum)
-    idx, psi = bank.support(j3)  # [L3, K]
-    dtype = layer.modulus[0].dtype
-    L3, K = idx.shape
-    flat = bank.support_in(j3, full).flatten()
-    X = _gather(grid.flatten(layer.spectrum), flat).unflatten(-1, (L3, K))  # [B, C, L3, K]
-    rows = [(X * bank.as_complex(f"support{j3}", psi, 1 / grid.size(full), dtype))[:, :, :, None]]
-    for j2 in range(j3 + 1):
-        g2 = bank.grids[j2]
-        flat2 = bank.support_in(j3, g2).flatten()
-        M = _gather(grid.flatten(layer.mod_spectra[j2]), flat2)  # [B, C, L2, L3*K]
-        M = M.unflatten(-1, (L3, K))  # [B, C, L2, L3, K]
-        psi2 = bank.as_complex(f"support{j3}", psi, 1 / grid.size(g2), dtype)
-        rows.append((M * psi2).transpose(2, 3))  # [B, C, L3, L2, K]
-    return torch.cat(rows, 3)
-
-
-def _gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``t[..., idx]``: on complex CPU tensors, advanced indexing is about 10x faster than
-    ``index_select`` (its backward is as fast)."""
-    return t[..., idx]
 
 
 @functools.cache
@@ -157,7 +82,7 @@ def _trailing(t: torch.Tensor, n: int) -> torch.Tensor:
     return t.reshape(*t.shape, *([1] * n))
 
 
-def _neff(neff: float, w: torch.Tensor | None, grid: PeriodicGrid, P: int) -> torch.Tensor:
+def _neff(neff: float, w: torch.Tensor | None, grid: Domain, P: int) -> torch.Tensor:
     """Independent samples of a scale's spatial mean: the band's ``neff`` times the
     effective fraction ``(sum w)^2 / (P sum w^2)`` of the grid the weights keep."""
     if w is None:
@@ -170,7 +95,7 @@ def _stderr(
     w: torch.Tensor | None,
     vw: torch.Tensor | None,
     neff_band: float,
-    grid: PeriodicGrid,
+    grid: Domain,
 ) -> torch.Tensor:
     """Standard error of the ``w``-weighted spatial mean of ``f``: the spread of ``f``
     (over the samples of weights ``vw``; complex: ``E|f - mean|^2``) divided by the
@@ -181,33 +106,6 @@ def _stderr(
     if neff.dim() == 2:
         neff = _trailing(neff, v.dim() - 2)
     return (v / neff).sqrt()
-
-
-@functools.cache
-def _scale_indices(J: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`s3_index` and :func:`s4_index` as tensors (built once per ``J``)."""
-    return torch.tensor(s3_index(J)), torch.tensor(s4_index(J))
-
-
-def apply_norm(s: ScatCov, scale: tuple[torch.Tensor, torch.Tensor]) -> ScatCov:
-    """Divide S1..S4 by the normalisation factors built from reference S2 ``(P1, P2)``
-    (``[B|1, C, J, L]`` each, of the two inputs of cross statistics)."""
-    p1, p2 = scale
-    J = s.J
-    i3, i4 = (t.to(p1.device) for t in _scale_indices(J))  # (j2, j3) and (j1, j2, j3)
-    g = (p1 * p2).sqrt()
-    S1 = s.S1 / g.sqrt()
-    S2 = s.S2 / g
-    # S3[l2, l3] = <c1_j3,l3 conj(|c2_j2,l2| * psi)>: sqrt(P2[j2, l2] P1[j3, l3])
-    f3 = (p2[:, :, i3[:, 0], :, None] * p1[:, :, i3[:, 1], None, :]).sqrt()
-    S3 = s.S3 / f3
-    S3P = None
-    if s.S3P is not None:
-        S3P = s.S3P / (p1[:, :, i3[:, 0], :, None] * p2[:, :, i3[:, 1], None, :]).sqrt()
-    # S4[l1, l2, l3]: sqrt(P1[j1, l1] P2[j2, l2])
-    f4 = (p1[:, :, i4[:, 0], :, None, None] * p2[:, :, i4[:, 1], None, :, None]).sqrt()
-    S4 = s.S4 / f4
-    return ScatCov(S0=s.S0, S1=S1, S2=S2, S3=S3, S4=S4, S3P=S3P, J=J, L=s.L)
 
 
 # ---------------------------------------------------------------------------- the core
@@ -227,10 +125,10 @@ class ScatteringCore(torch.nn.Module):
         Number of orientations.
     """
 
-    def __init__(self, grid: PeriodicGrid, J: int | None, L: int) -> None:
+    def __init__(self, grid: Domain, J: int | None, L: int) -> None:
         super().__init__()
-        if J is not None and (not isinstance(J, int) or isinstance(J, bool) or J < 1):
-            raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+        if J is not None:
+            check_number_of_scales(J)
         self.domain = grid
         self.J = J
         self.L = L
@@ -238,7 +136,7 @@ class ScatteringCore(torch.nn.Module):
         self.reset_norm()
 
     # ------------------------------------------------------------------ what fronts give
-    def make_bank(self, shape: Shape, J: int) -> FourierWaveletBank:
+    def make_bank(self, shape: Shape, J: int) -> WaveletBank:
         """A new wavelet bank for data of ``shape`` and ``J`` scales."""
         raise NotImplementedError
 
@@ -252,13 +150,13 @@ class ScatteringCore(torch.nn.Module):
         self._ref_p1: torch.Tensor | None = None
         self._ref_p2: torch.Tensor | None = None
 
-    def bank_for(self, shape: Shape, J: int, device: torch.device) -> FourierWaveletBank:
+    def bank_for(self, shape: Shape, J: int, device: torch.device) -> WaveletBank:
         """The wavelet bank for data of ``shape`` and ``J`` scales, built on first use."""
         key = "x".join(str(n) for n in (*shape, J))
         if key not in self.banks:
             self.banks[key] = self.make_bank(shape, J).to(device)
         bank = self.banks[key]
-        if bank.psi0.device != device:
+        if bank.device != device:
             bank.to(device)
         return bank
 
@@ -327,8 +225,8 @@ class ScatteringCore(torch.nn.Module):
             x, y, m = grid.pad_reflect(x, y, m, radius)
         bank = self.bank_for(grid.shape(x), J, x.device)
         weights, spread, w0 = self._weights(bank, m, "border" if edge else "mask")
-        lx = _first_layer(x, bank, grid)
-        ly = _first_layer(y, bank, grid) if y is not None else lx
+        lx = bank.first_layer(x)
+        ly = bank.first_layer(y) if y is not None else lx
         stats, var = self._raw(x, y, lx, ly, bank, weights, spread, w0, calc_var)
         p1 = stats.pop("P1")
         p2 = stats.pop("P2")
@@ -344,7 +242,7 @@ class ScatteringCore(torch.nn.Module):
         return out, sigma
 
     def _weights(
-        self, bank: FourierWaveletBank, m: torch.Tensor | None, where: str
+        self, bank: WaveletBank, m: torch.Tensor | None, where: str
     ) -> tuple[list[torch.Tensor | None], list[torch.Tensor | None], torch.Tensor | None]:
         """Normalised averaging weights per scale (``None`` = uniform), the weights over
         which the spread behind each standard error is estimated, and the full-size
@@ -402,9 +300,9 @@ class ScatteringCore(torch.nn.Module):
         self,
         x: torch.Tensor,
         y: torch.Tensor | None,
-        lx: _Layer,
-        ly: _Layer,
-        bank: FourierWaveletBank,
+        lx: WaveletLayer,
+        ly: WaveletLayer,
+        bank: WaveletBank,
         weights: list[torch.Tensor | None],
         spread: list[torch.Tensor | None],
         w0: torch.Tensor | None,
@@ -464,20 +362,21 @@ class ScatteringCore(torch.nn.Module):
 
         # S3, S3P, S4 from one Gram matrix per j3
         s3, s3p, s4, e3, e3p, e4 = [], [], [], [], [], []
-        spatial = calc_var or any(w is not None for w in weights)
+        # (a bank that is not Fourier-based has its rows in sample space only)
+        spatial = calc_var or any(w is not None for w in weights) or not bank.fourier_rows
         for j3 in range(J):
             w = weights[j3]
             if spatial:
-                Rx = _rows_spatial(lx, bank, grid, j3)  # [B, C, L3, A, P]
-                Ry = _rows_spatial(ly, bank, grid, j3) if cross else Rx
+                Rx = bank.rows(lx, j3)  # [B, C, L3, A, P]
+                Ry = bank.rows(ly, j3) if cross else Rx
                 P = Rx.shape[-1]
                 wr = None if w is None else grid.flatten(w)[:, :, None, None].to(Rx.real.dtype)
                 G = (Rx if wr is None else Rx * wr) @ Ry.conj().transpose(-1, -2)
                 if wr is None:
                     G = G / P
             else:
-                Rx = _rows_fourier(lx, bank, grid, j3)  # [B, C, L3, A, K]
-                Ry = _rows_fourier(ly, bank, grid, j3) if cross else Rx
+                Rx = bank.fourier_rows_of(lx, j3)  # [B, C, L3, A, K]
+                Ry = bank.fourier_rows_of(ly, j3) if cross else Rx
                 G = Rx @ Ry.conj().transpose(-1, -2)  # G[a, b] = <Rx_a conj(Ry_b)>
             a3, a3t, a4 = _split_gram(G, j3, L)
             s3.append(a3)

@@ -27,7 +27,6 @@ from ..arrays import accepts_arrays
 from ..auto import choose_method
 from ..errors import TexsynthError
 from ..losses import TextureLoss
-from ..memory import check_memory, estimate_synthesis_bytes
 from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scattering_options
 from ..presets import level_budget, quality_preset
 from ..pyramid import downsample, fourier_resize
@@ -35,27 +34,22 @@ from ..seeds import check_seeds, resolve_seeds
 from ..transforms import Gaussianizer, Standardizer, image_transform
 from ..wavelets import check_scales
 from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
-from .levels import Generators, Shape, choose_scales, cropped, member_noise, run_levels
+from .levels import (
+    IMAGE_LEVELS,
+    Generators,
+    Shape,
+    choose_scales,
+    cropped,
+    default_levels,
+    member_noise,
+    run_levels,
+)
 from .patch_route import WHOLE_MASK, optimisation_options_given, synthesize_with_patches
-from .prepare import InputRules, undo_transforms, working_masks
+from .prepare import InputRules, check_synthesis_memory, undo_transforms, working_masks
 
 __all__ = ["SynthesisReport", "synthesize"]
 
 log = logging.getLogger(__name__)
-
-
-def _default_levels(shape: tuple[int, int], ex_shape: tuple[int, int], J: int) -> int:
-    """Coarse-to-fine levels: halve while the output's shorter side stays >= 48 px (>= 32 px
-    for the second level, so 64-px images get two), keeping at least 2 scales at the
-    coarsest level and an exemplar of >= 16 px there; at most 4 levels. A coarsest level
-    much smaller than 48 px loses thin structures (cracks, fibres) of the exemplar."""
-    n = min(shape)
-    levels = 1
-    while levels < 4 and J - levels >= 2 and min(ex_shape) / 2**levels >= 16:
-        if n / 2**levels < (32 if levels == 1 else 48):
-            break
-        levels += 1
-    return levels
 
 
 @accepts_arrays("exemplar", "mask", "in_mask", "init", "reference", "content", like="exemplar")
@@ -272,26 +266,17 @@ def synthesize(
         if optimisation_only and method == "patch":
             method = "scattering"
             reason = f"{', '.join(optimisation_only)} given: options of the optimisation methods"
-    ex_shape = tuple(getattr(exemplar, "shape", ()))
-    out_default = size
-    if size is None and init is not None:
-        out_default = tuple(getattr(init, "shape", ())[-2:]) or None
-    elif size is None and n_up and len(ex_shape) >= 2 and isinstance(n_up, int):
-        out_default = (ex_shape[-2] * 2**n_up, ex_shape[-1] * 2**n_up)
-    check_memory(
-        estimate_synthesis_bytes(
-            ex_shape,
-            out_default,
-            n=n if isinstance(n, int) else 1,
-            method=method if isinstance(method, str) and loss is None else "scattering",
-            L=L,
-            cross_channels=cross_channels,
-        ),
-        max_memory,
-        device=device if device is not None else getattr(exemplar, "device", None),
-        what="synthesize",
-        fix="use a smaller size, n or L",
-        override="max_memory=",
+    check_synthesis_memory(
+        exemplar,
+        init=init,
+        size=size,
+        n_up=n_up,
+        n=n,
+        method=method if isinstance(method, str) and loss is None else "scattering",
+        L=L,
+        cross_channels=cross_channels,
+        max_memory=max_memory,
+        device=device,
     )
     if isinstance(method, str) and method.strip() == "patch":
         if optimisation_only:
@@ -402,7 +387,7 @@ def synthesize(
         ),
         describe=lambda s: f"{size_text(*s)} pixels",
         check_small=lambda s, what, fix: check_scales(s[0], s[1], None, what.split()[-1], fix),
-        default_levels=lambda j: _default_levels(out_shape, (He, We), j),
+        default_levels=lambda j: default_levels(min(out_shape), min(He, We), j, IMAGE_LEVELS),
     )
 
     margin = 0

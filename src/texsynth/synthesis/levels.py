@@ -14,6 +14,7 @@ member ``k`` equals a run of ``n = 1`` with that member's seed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,9 +28,13 @@ from ..seeds import member_generators
 from .engine import Callback, SynthesisReport, optimise
 
 __all__ = [
+    "IMAGE_LEVELS",
+    "SIGNAL_LEVELS",
     "Generators",
+    "LevelRule",
     "choose_scales",
     "cropped",
+    "default_levels",
     "member_noise",
     "run_levels",
     "upsample_with_detail",
@@ -89,6 +94,36 @@ def cropped(x: torch.Tensor, margin: int, shape: Sequence[int]) -> torch.Tensor:
         return x
     window: tuple[Any, ...] = (Ellipsis, *(slice(margin, margin + s) for s in shape))
     return x[window]
+
+
+@dataclass(frozen=True)
+class LevelRule:
+    """When the default schedule adds a coarser level: while the output's shortest side
+    halved stays at least ``first`` samples (for the second level) or ``output`` (after),
+    and the exemplar's at least ``exemplar``."""
+
+    first: int
+    output: int
+    exemplar: int
+
+
+#: images: a coarsest level much smaller than 48 px loses thin structures (cracks, fibres);
+#: 64-px images still get two levels
+IMAGE_LEVELS = LevelRule(first=32, output=48, exemplar=16)
+#: signals
+SIGNAL_LEVELS = LevelRule(first=256, output=256, exemplar=64)
+
+
+def default_levels(out_side: int, ex_side: int, J: int, rule: LevelRule) -> int:
+    """Coarse-to-fine levels for an output and an exemplar of these shortest sides and
+    ``J`` scales: halve while ``rule`` allows, keeping at least 2 scales at the coarsest
+    level; at most 4 levels."""
+    levels = 1
+    while levels < 4 and J - levels >= 2 and ex_side / 2**levels >= rule.exemplar:
+        if out_side / 2**levels < (rule.first if levels == 1 else rule.output):
+            break
+        levels += 1
+    return levels
 
 
 def choose_scales(

@@ -11,9 +11,10 @@ from typing import Any
 import torch
 
 from ..errors import TexsynthError
+from ..memory import check_memory, estimate_synthesis_bytes
 from ..transforms import Gaussianizer, Standardizer, match_histogram
 
-__all__ = ["InputRules", "undo_transforms", "working_masks"]
+__all__ = ["InputRules", "check_synthesis_memory", "undo_transforms", "working_masks"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +107,43 @@ def undo_transforms(
         assert init is not None
         out = init * (1 - free) + out * free
     return out
+
+
+def check_synthesis_memory(
+    exemplar: Any,
+    *,
+    init: Any,
+    size: Any,
+    n_up: Any,
+    n: Any,
+    method: str,
+    L: int,
+    cross_channels: bool,
+    max_memory: int | None,
+    device: torch.device | None,
+) -> None:
+    """Refuse, before any work, an image synthesis whose estimated peak memory
+    (:func:`texsynth.memory.estimate_synthesis_bytes`) exceeds ``max_memory`` (default: what
+    the device has). Runs on the raw arguments, before they are checked: whatever cannot
+    be read yet is left to the checks that follow."""
+    ex_shape = tuple(getattr(exemplar, "shape", ()))
+    out_default = size
+    if size is None and init is not None:
+        out_default = tuple(getattr(init, "shape", ())[-2:]) or None
+    elif size is None and n_up and len(ex_shape) >= 2 and isinstance(n_up, int):
+        out_default = (ex_shape[-2] * 2**n_up, ex_shape[-1] * 2**n_up)
+    check_memory(
+        estimate_synthesis_bytes(
+            ex_shape,
+            out_default,
+            n=n if isinstance(n, int) else 1,
+            method=method,
+            L=L,
+            cross_channels=cross_channels,
+        ),
+        max_memory,
+        device=device if device is not None else getattr(exemplar, "device", None),
+        what="synthesize",
+        fix="use a smaller size, n or L",
+        override="max_memory=",
+    )

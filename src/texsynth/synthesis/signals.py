@@ -24,7 +24,15 @@ from ..stats.scattering1d import as_signal_batch, check_signal_mask
 from ..transforms import Gaussianizer, Standardizer, match_histogram
 from ..wavelets1d import check_scales_1d
 from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
-from .levels import Generators, Shape, choose_scales, cropped, run_levels
+from .levels import (
+    SIGNAL_LEVELS,
+    Generators,
+    Shape,
+    choose_scales,
+    cropped,
+    default_levels,
+    run_levels,
+)
 from .prepare import InputRules, undo_transforms, working_masks
 from .walks import (
     cumulate,
@@ -62,17 +70,6 @@ def fourier_resize_1d(x: torch.Tensor, n: int) -> torch.Tensor:
     """Band-limited periodic resize of ``[B, C, N]`` to ``n`` samples (zero-pad or crop the
     spectrum): upsampling adds no blur and keeps the signal periodic."""
     return fourier_resize(x, (n,))
-
-
-def _default_levels(n_out: int, n_ex: int, J: int) -> int:
-    """Halve while the output stays >= 256 samples and the exemplar >= 64, keeping at least
-    2 scales at the coarsest level; at most 4 levels."""
-    levels = 1
-    while levels < 4 and J - levels >= 2 and n_ex / 2**levels >= 64:
-        if n_out / 2**levels < 256:
-            break
-        levels += 1
-    return levels
 
 
 def _as4(t: torch.Tensor) -> torch.Tensor:
@@ -394,7 +391,7 @@ def synthesize_1d(
         ),
         describe=lambda shape: f"{shape[0]} samples",
         check_small=lambda shape, what, fix: check_scales_1d(shape[0], None, what, fix),
-        default_levels=lambda j: _default_levels(n_out, Ne, j),
+        default_levels=lambda j: default_levels(n_out, Ne, j, SIGNAL_LEVELS),
     )
 
     margin = 0

@@ -5,7 +5,7 @@ match each patch of the output's CNN feature maps to its nearest exemplar patch 
 *contextual* similarity of Mechrez, Talmi & Zelnik-Manor ("The Contextual Loss for Image
 Transformation with Non-Aligned Data", ECCV 2018), and add an *occurrence* penalty so that
 the output uses the whole exemplar about equally instead of repeating a few good patches.
-Unlike the global statistics of :mod:`texsynth.feature_losses` (Gram matrices, sliced
+Unlike the global statistics of :mod:`texsynth.losses.features` (Gram matrices, sliced
 Wasserstein), the loss is low only when every local piece of the output exists in the
 exemplar, which keeps joints, borders and stripes continuous on structured textures.
 
@@ -50,10 +50,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_mask, size_text
-from .errors import TexsynthError
-from .feature_losses import FeatureLoss, layer_mask, receptive_radius
-from .features import RandomFeatures, VGG19Features
+from .._checks import check_mask, size_text
+from ..errors import TexsynthError
+from ..features import RandomFeatures, VGG19Features
+from .feature_maps import layer_mask, receptive_radius
+from .features import FeatureLoss
 
 __all__ = ["GuidedCorrespondenceLoss"]
 
@@ -112,7 +113,7 @@ class _ContextualMatch(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         v: torch.Tensor,
         s: torch.Tensor,
@@ -149,7 +150,7 @@ class _ContextualMatch(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         v, s, pen = ctx.saved_tensors
         h, chunk = ctx.h, ctx.chunk
         gv = torch.empty_like(v)
@@ -200,7 +201,7 @@ class GuidedCorrespondenceLoss(FeatureLoss):
     Parameters
     ----------
     exemplar, extractor, weights_file, transform, in_mask, layer_weights
-        As :class:`~texsynth.feature_losses.FeatureLoss`. Exemplar patches that touch a
+        As :class:`~texsynth.losses.features.FeatureLoss`. Exemplar patches that touch a
         masked-out position of a layer are never matched.
     layers
         Default: VGG19 ``conv3_1, conv4_1``; random features: their two largest filters.
@@ -235,6 +236,12 @@ class GuidedCorrespondenceLoss(FeatureLoss):
     tileable outputs); otherwise only patches inside the map are scored. Exemplar patches
     are always taken inside the exemplar's maps.
     """
+
+    _h: float
+    _occurrence: float
+    _generator: torch.Generator
+    _building: bool
+    periodic: bool
 
     def __init__(
         self,

@@ -19,7 +19,8 @@ filters (any number of channels). Losses compose with the others::
     loss = 2.0 * GramLoss(exemplar) + HistogramLoss(exemplar)
 
 and :meth:`FeatureLoss.at` rebuilds one from another exemplar (a pyramid level) reusing the
-same extractor object, so weights are loaded once.
+same extractor object, so weights are loaded once. Which positions of a layer a masked
+exemplar leaves valid is decided in :mod:`~texsynth.losses.feature_maps`.
 """
 
 from __future__ import annotations
@@ -30,116 +31,22 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from ._checks import as_image_batch, check_mask
-from .errors import TexsynthError
-from .features import RandomFeatures, VGG19Features, feature_extractor
-from .features.vgg19 import LAYERS as VGG_LAYERS
-from .losses import TextureLoss
-from .stats.gap import channel_means
-from .stats.gram import gram_matrix
-from .stats.sliced_wasserstein import quantiles, random_directions, sorted_projections
+from .._checks import as_image_batch, check_mask
+from ..errors import TexsynthError
+from ..features import feature_extractor
+from ..stats.gap import channel_means
+from ..stats.gram import gram_matrix
+from ..stats.sliced_wasserstein import quantiles, random_directions, sorted_projections
+from .base import TextureLoss
+from .feature_maps import PIXELS, layer_mask, receptive_radius, sync_extractor
 
-__all__ = ["ContentLoss", "FeatureLoss", "GAPLoss", "GramLoss", "SlicedWassersteinLoss"]
+__all__ = ["FeatureLoss", "GAPLoss", "GramLoss", "SlicedWassersteinLoss"]
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
+"""A map from images to images (applied before the extractor)."""
 LayerWeights = Sequence[float] | Mapping[str, float] | None
-
-#: name of the pseudo-layer holding the (transformed) image itself
-PIXELS = "pixels"
-
-
-def _vgg_radii() -> dict[str, int]:
-    """Theoretical receptive-field radius (input pixels) of each VGG19 layer."""
-    radii: dict[str, int] = {}
-    size, jump = 1, 1
-    for name in VGG_LAYERS:
-        if name.startswith("pool"):
-            size += jump  # 2x2 window, stride 2
-            jump *= 2
-        else:
-            size += 2 * jump  # 3x3 convolution
-        radii[name] = size // 2
-    return radii
-
-
-_VGG_RADII = _vgg_radii()
-
-
-def receptive_radius(extractor: Any, layer: str) -> int:
-    """How far (in input pixels) an exemplar defect noticeably reaches a feature of ``layer``.
-
-    The *effective* receptive field of a deep network is much smaller than its theoretical
-    one (Luo et al., NeurIPS 2016). Measured on masked exemplars (a constant blob masked out,
-    scored against the clean texture), a quarter of the theoretical VGG19 radius and half the
-    random filters' radius gave the cleanest targets: eroding by the full radius keeps only
-    border positions on deep layers, which padding makes atypical.
-    """
-    if layer == PIXELS:
-        return 0
-    if isinstance(extractor, RandomFeatures) and layer.startswith("rand"):
-        return int(layer[4:]) // 4
-    if isinstance(extractor, VGG19Features):
-        return _VGG_RADII.get(extractor.canonical(layer), 0) // 4
-    return 0
-
-
-def _erode_resample(valid: torch.Tensor, radius: int, size: tuple[int, int]) -> torch.Tensor:
-    """``valid [B, 1, H, W]`` (bool) eroded by ``radius`` pixels, then brought to ``size``.
-
-    A position of the result is valid only if every pixel of its cell (after erosion) is.
-    Unstrided outputs smaller than the input (``"valid"`` convolutions) are centre-cropped.
-    """
-    inv = (~valid).to(torch.float32)
-    if radius > 0:
-        inv = F.max_pool2d(inv, 2 * radius + 1, stride=1, padding=radius)
-    H, W = inv.shape[-2:]
-    h, w = size
-    if (h, w) == (H, W):
-        pass
-    elif h < H and w < W and H < 1.5 * h and W < 1.5 * w:
-        top, left = (H - h) // 2, (W - w) // 2
-        inv = inv[..., top : top + h, left : left + w]
-    elif h <= H and w <= W:
-        inv = F.adaptive_max_pool2d(inv, (h, w))
-    else:
-        inv = F.interpolate(inv, size=(h, w), mode="nearest")
-    return inv == 0
-
-
-def layer_mask(valid: torch.Tensor, radius: int, size: tuple[int, int]) -> torch.Tensor:
-    """Valid positions of a layer: ``[B, 1, h, w]`` bool.
-
-    Positions within ``radius`` pixels (see :func:`receptive_radius`) of an invalid pixel,
-    or whose own cell holds one, are excluded. On deep layers of small exemplars that can
-    leave almost nothing, so the radius is halved until at least a quarter of the positions
-    whose own cell is valid survive; if no cell is wholly valid, positions with any valid
-    pixel are kept (never an empty set).
-    """
-    base = _erode_resample(valid, 0, size)
-    n0 = int(base.sum())
-    if n0 == 0:
-        v = valid.to(torch.float32)
-        if size[0] <= v.shape[-2] and size[1] <= v.shape[-1]:
-            return F.adaptive_max_pool2d(v, size) > 0
-        return F.interpolate(v, size=size, mode="nearest") > 0
-    r = radius
-    while r > 0:
-        m = _erode_resample(valid, r, size)
-        if int(m.sum()) * 4 >= n0:
-            return m
-        r //= 2
-    return base
-
-
-def _sync_extractor(extractor: Any, x: torch.Tensor) -> None:
-    """Move a module extractor to ``x``'s device and floating dtype if it is elsewhere."""
-    if not isinstance(extractor, torch.nn.Module):
-        return
-    t = next(iter((*extractor.parameters(), *extractor.buffers())), None)
-    if t is not None and (t.device != x.device or (t.is_floating_point() and t.dtype != x.dtype)):
-        extractor.to(device=x.device, dtype=x.dtype)
+"""Relative weights of the layers: a sequence aligned with the layers or a mapping."""
 
 
 class FeatureLoss(TextureLoss):
@@ -193,6 +100,7 @@ class FeatureLoss(TextureLoss):
     ) -> None:
         super().__init__()
         ex = as_image_batch(exemplar, "exemplar")
+        default: Sequence[str] | None
         if extractor is None or isinstance(extractor, str):
             extractor, default = feature_extractor(extractor or "auto", weights_file)
         else:
@@ -307,7 +215,7 @@ class FeatureLoss(TextureLoss):
     def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{layer: [B, C_l, H_l, W_l]}`` of images (after ``transform``)."""
         img = self.transform(x) if self.transform is not None else x
-        _sync_extractor(self.extractor, img)
+        sync_extractor(self.extractor, img)
         out = dict(self.extractor(img, self.layers)) if self.layers else {}
         for name in self.layers:
             f = out.get(name)
@@ -448,6 +356,11 @@ class SlicedWassersteinLoss(FeatureLoss):
         VGG layers only; 1 weighs the colours like one VGG layer).
     """
 
+    _n_directions: int | None
+    _resample: bool
+    _pixels: float
+    _generator: torch.Generator
+
     def __init__(
         self,
         exemplar: torch.Tensor,
@@ -475,6 +388,7 @@ class SlicedWassersteinLoss(FeatureLoss):
 
     @property
     def layer_names(self) -> list[str]:
+        """The compared layers: ``"pixels"`` first when ``pixels > 0``, then ``layers``."""
         return ([PIXELS] if self._pixels > 0 else []) + list(self.layers)
 
     def _extra_weights(self) -> list[float]:
@@ -511,78 +425,3 @@ class SlicedWassersteinLoss(FeatureLoss):
         px = sorted_projections(f, d)  # [B, n, K]
         q = quantiles(target, px.shape[1])  # [n, K]
         return (px - q).pow(2).mean((1, 2)) / getattr(self, f"scale{i}").to(f)
-
-
-class ContentLoss(TextureLoss):
-    """Feature reconstruction ("content") loss of style transfer (Gatys et al., CVPR 2016).
-
-    ``sum_l ||F_l(x) - F_l(c)||^2 / ||F_l(c)||^2`` (mean over layers), with ``c`` the content
-    image resized to the scored images' size (cached per size). It keeps the content's
-    layout, while a texture loss (Gram, sliced Wasserstein...) brings in the style
-    exemplar's texture. It does not depend on the exemplar: :meth:`at` returns ``self``, so
-    the engine keeps it at every pyramid level.
-
-    Parameters
-    ----------
-    content
-        ``[1, C, H, W]`` content image, in the same space as the scored images.
-    extractor
-        Feature extractor (``extractor(x, layers) -> {layer: map}``), already built.
-    layers
-        Layers compared (Gatys et al.: ``["conv4_2"]`` of VGG19).
-    transform
-        As :class:`FeatureLoss`: applied to the content and the scored images first.
-    """
-
-    def __init__(
-        self,
-        content: torch.Tensor,
-        *,
-        extractor: torch.nn.Module,
-        layers: Sequence[str],
-        transform: Transform | None = None,
-    ) -> None:
-        super().__init__()
-        self.content = as_image_batch(content, "content")
-        if self.content.shape[0] != 1:
-            raise TexsynthError(f"give one content image, got a batch of {self.content.shape[0]}")
-        if not layers:
-            raise TexsynthError("content layers are empty; name at least one layer")
-        self.extractor = extractor
-        self.layers = list(layers)
-        self.transform = transform
-        self._targets: dict[tuple[Any, ...], list[torch.Tensor]] = {}
-
-    def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        img = self.transform(x) if self.transform is not None else x
-        _sync_extractor(self.extractor, img)
-        return dict(self.extractor(img, self.layers))
-
-    def _target(self, x: torch.Tensor) -> list[torch.Tensor]:
-        key = (tuple(x.shape[-2:]), x.dtype, x.device)
-        if key not in self._targets:
-            from .pyramid import downsample, fourier_resize
-
-            c = self.content.to(x.device, x.dtype)
-            shape = (int(x.shape[-2]), int(x.shape[-1]))
-            if shape[0] <= c.shape[-2] and shape[1] <= c.shape[-1]:
-                c = downsample(c, shape)
-            else:
-                c = fourier_resize(c, shape)
-            with torch.no_grad():
-                feats = self._features(c)
-            self._targets[key] = [feats[n] for n in self.layers]
-        return self._targets[key]
-
-    def at(self, exemplar: torch.Tensor, **overrides: Any) -> ContentLoss:
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        targets = self._target(x)
-        feats = self._features(x)
-        total = x.new_zeros(x.shape[0])
-        for name, t in zip(self.layers, targets, strict=True):
-            f = feats[name]
-            norm = t.pow(2).mean().clamp_min(_tiny(t))
-            total = total + (f - t).pow(2).mean((1, 2, 3)) / norm
-        return total / len(self.layers)

@@ -1,0 +1,90 @@
+"""The scattering loss of HEALPix sky maps: :class:`~texsynth.losses.ScatteringLoss` on the
+sphere (:class:`~texsynth.stats.healpix.HealpixScatteringCovariance`)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..domains.healpix import nside_of
+from ..healpix_wavelets import KERNEL_SIZE
+from ..stats.healpix import HealpixScatteringCovariance
+from .scattering import ScatteringLossBase
+
+__all__ = ["HealpixScatteringLoss"]
+
+
+class HealpixScatteringLoss(ScatteringLossBase):
+    """Chi-square distance between scattering covariances of sky maps and an exemplar map.
+
+    :class:`~texsynth.losses.ScatteringLoss` for ``[B, C, npix]`` HEALPix maps (nested
+    ordering, full sky): statistics normalised by the exemplar's S2, each coefficient's
+    difference divided by its standard error in the exemplar (``use_variance``), averaged
+    per statistic group, so about 1 means "as close as the exemplar's own sampling noise
+    allows".
+
+    Parameters
+    ----------
+    exemplar
+        ``[npix]``, ``[C, npix]`` or ``[B, C, npix]``; with ``B > 1`` the statistics are
+        averaged.
+    J, L, K
+        Scales (``None``: down to nside 2), orientations and stencil size.
+    use_variance
+        Weight by the exemplar's standard errors (else a plain mean square).
+    in_mask
+        Exemplar pixels to use (1) or ignore (0), e.g. a partial sky or a galactic cut.
+    reference
+        Optional second map: adds the cross statistics between the maps and ``reference``.
+    cross_channels
+        With several channels (e.g. frequencies), also match the cross statistics of every
+        pair of channels.
+    match_s0
+        Match S0 (mean and standard deviation).
+    """
+
+    ndim = 1
+
+    def __init__(
+        self,
+        exemplar: torch.Tensor,
+        *,
+        J: int | None = None,
+        L: int = 4,
+        K: int = KERNEL_SIZE,
+        use_variance: bool = True,
+        in_mask: torch.Tensor | None = None,
+        reference: torch.Tensor | None = None,
+        cross_channels: bool = True,
+        match_s0: bool = True,
+        edge: bool = False,
+    ) -> None:
+        super().__init__()
+        self.L, self.K = L, K
+        self.options = dict(
+            J=J,
+            L=L,
+            K=K,
+            use_variance=use_variance,
+            in_mask=in_mask,
+            reference=reference,
+            exemplar_edge=False,  # (a sky has no edge: a partial sky is in_mask)
+            edge=False,
+            cross_channels=cross_channels,
+            match_s0=match_s0,
+        )
+        self._build(exemplar)
+
+    def _front(self, J: int) -> HealpixScatteringCovariance:
+        return HealpixScatteringCovariance(J=J, L=self.L, K=self.K)
+
+    def _check_exemplar(self, shape: tuple[int, ...], J: int) -> None:
+        self._front(1).check_scales(shape, J)
+
+    def _size_text(self, shape: tuple[int, ...]) -> str:
+        return f"nside {nside_of(shape[0])} ({shape[0]} pixels)"
+
+    def at(self, exemplar: torch.Tensor, **overrides: object) -> HealpixScatteringLoss:
+        """The same loss built from another exemplar map (e.g. a coarser nside)."""
+        opts = {k: v for k, v in self.options.items() if k not in ("exemplar_edge",)}
+        opts.update(overrides)
+        return HealpixScatteringLoss(exemplar, **opts)

@@ -1,0 +1,115 @@
+"""Scattering-covariance statistics of HEALPix sky maps (foscat's spherical ``eval``).
+
+The definitions are those of :class:`~texsynth.stats.ScatteringCovariance` on images, with
+the oriented stencil wavelets of :mod:`texsynth.healpix_wavelets` on the sphere
+(:class:`~texsynth.domains.healpix.HealpixSphere`, nested ordering): scale ``j`` is
+computed on the sky of ``nside / 2**j``, and means are over pixels (all of equal area).
+This front adds nothing to the shared core (:class:`~texsynth.stats.scattering_core.
+ScatteringCore`) but the parsing of its inputs and the choice of bank.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..domains.healpix import HealpixSphere, nside_of
+from ..errors import TexsynthError
+from ..healpix_wavelets import KERNEL_SIZE, HealpixWaveletBank
+from .scatcov import ScatCov
+from .scattering_core import ScatteringCore
+
+__all__ = ["HealpixScatteringCovariance"]
+
+
+class HealpixScatteringCovariance(ScatteringCore):
+    """Scattering-covariance statistics of ``[B, C, npix]`` HEALPix maps (nested ordering,
+    full sky).
+
+    Parameters
+    ----------
+    J
+        Number of scales (``nside``, ``nside / 2``, ...); ``None``: down to ``nside = 2``,
+        ``log2(nside)`` scales.
+    L
+        Number of orientations (angles ``pi l / L`` from the local east towards north).
+    K
+        Stencil size of the wavelets (pixels a side, odd; foscat's ``KERNELSZ``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from texsynth.stats.healpix import HealpixScatteringCovariance
+    >>> stats = HealpixScatteringCovariance(J=3)(torch.randn(1, 1, 12 * 16**2))
+    >>> tuple(stats.S1.shape)
+    (1, 1, 3, 4)
+    """
+
+    def __init__(self, J: int | None = None, L: int = 4, K: int = KERNEL_SIZE) -> None:
+        if isinstance(L, bool) or not isinstance(L, int) or L < 1:
+            raise TexsynthError(f"L (orientations) must be a positive integer, got {L!r}")
+        super().__init__(HealpixSphere(), J, L)
+        self.K = K
+
+    def make_bank(self, shape: tuple[int, ...], J: int) -> HealpixWaveletBank:
+        """The stencil wavelets for maps of ``shape = (npix,)`` and ``J`` scales."""
+        return HealpixWaveletBank(nside_of(shape[0]), J, self.L, self.K)
+
+    def check_scales(self, shape: tuple[int, ...], J: int) -> None:
+        """A one-line error when ``J`` scales do not fit maps of ``shape = (npix,)``."""
+        nside = nside_of(shape[0], "the map")
+        most = int(math.log2(nside))
+        if nside < 2:
+            raise TexsynthError(
+                "a map of nside 1 (12 pixels) is too coarse for the scattering statistics; "
+                "give a map of nside >= 2"
+            )
+        if J > most:
+            raise TexsynthError(
+                f"a map of nside {nside} supports at most J={most} scales (down to nside 2), "
+                f"got J={J}; use J<={most} or a finer map"
+            )
+
+    def forward(
+        self,
+        map1: torch.Tensor,
+        map2: torch.Tensor | None = None,
+        *,
+        mask: torch.Tensor | None = None,
+        norm: str | None = None,
+        calc_var: bool = False,
+        Jmax: int | None = None,
+        edge: bool = False,
+    ) -> ScatCov | tuple[ScatCov, ScatCov]:
+        """Compute the statistics of ``map1`` (or cross statistics with ``map2``).
+
+        Parameters
+        ----------
+        map1
+            ``[B, C, npix]`` (also ``[npix]`` or ``[C, npix]``) real maps, nested ordering.
+        map2
+            Optional second batch of the same shape: cross statistics (adds ``S3P``).
+        mask
+            Weights in [0, 1], ``[npix]`` or broadcastable ``[B|1, C|1, npix]`` (a partial
+            sky: 0 outside it); pixels of weight 0 never influence any statistic (they are
+            replaced before filtering, and coefficients within a wavelet's reach of them
+            are left out of the means).
+        norm
+            ``None`` (raw), ``"auto"`` (divide by the reference S2 cached on the first
+            call) or ``"self"`` (the map's own S2).
+        calc_var
+            Also return per-coefficient standard errors.
+        Jmax
+            Number of scales for this call (overrides ``J``).
+        edge
+            Accepted for the other domains' signature: a full sky has no edge (a partial
+            sky is a ``mask``).
+
+        Returns
+        -------
+        ScatCov or (ScatCov, ScatCov)
+            The statistics, and with ``calc_var`` their standard errors.
+        """
+        x, y, m = self.parse_inputs(map1, map2, mask, ("map1", "map2"), hint="mask=...")
+        return self.statistics(x, y, m, norm=norm, calc_var=calc_var, Jmax=Jmax, edge=False)
