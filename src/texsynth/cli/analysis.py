@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 
@@ -12,8 +11,7 @@ import torch
 
 from ..atomic import check_output
 from ..errors import TexsynthError
-from ..io import atomic_text_write, read_image
-from ..io.runs import record_header
+from ..io import read_image
 from ..stats import ScatCov, ScatteringCovariance
 from ..wavelets import XI0, check_J, default_J
 from .common import (
@@ -23,6 +21,7 @@ from .common import (
     is_texsynth_report,
     write_json,
 )
+from .eval_output import show_evaluation
 
 log = logging.getLogger("texsynth")
 
@@ -67,24 +66,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=lambda name: log.debug("computing %s", name),
     )
-    print(
-        f"{args.exemplar} vs {len(samples)} sample{'s' * (len(samples) > 1)} "
-        f"(compared on {report.crop_shape[1]}x{report.crop_shape[0]} crops)\n"
+    show_evaluation(
+        args, report, f"compared on {report.crop_shape[1]}x{report.crop_shape[0]} crops"
     )
-    print(report.table())
-    print(
-        "\nrelative = samples / real crop: 1.0 means as close to the exemplar as another "
-        "real piece of it"
-    )
-    if args.json is not None:
-        doc = {
-            **record_header("eval"),
-            "exemplar": str(args.exemplar),
-            "samples": [str(p) for p in args.samples],
-            **report.to_dict(),
-        }
-        atomic_text_write(args.json, json.dumps(doc, indent=1))
-        print(f"wrote {args.json}")
     if args.report is not None:
         write_report(
             report, args.report, exemplar, batch, title=f"texsynth evaluation: {args.exemplar.name}"

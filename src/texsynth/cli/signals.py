@@ -26,6 +26,7 @@ from .common import (
     sidecar_path,
     synth_inputs,
 )
+from .eval_output import show_evaluation
 
 
 def _length(size: tuple[int, int] | None) -> int | None:
@@ -253,26 +254,13 @@ def eval_signals(args: argparse.Namespace) -> int:
         raise TexsynthError(f"samples have different lengths {lengths}; give samples of one length")
     batch = torch.stack(samples)
     report = evaluate_1d(exemplar.double(), batch, seed=args.seed)
-    k = len(samples)
-    print(
-        f"{args.exemplar} vs {k} sample{'s' * (k > 1)} (1-D signals, compared on pieces of "
-        f"{report.crop_shape[0]} samples)\n"
+    show_evaluation(
+        args,
+        report,
+        f"1-D signals, compared on pieces of {report.crop_shape[0]} samples",
+        note=" (the mean over the exemplar's other pieces)",
+        extra={"signal": True},
     )
-    print(report.table())
-    print(
-        "\nrelative = samples / real crop: 1.0 means as close to the exemplar as another "
-        "real piece of it (the mean over the exemplar's other pieces)"
-    )
-    if args.json is not None:
-        doc = {
-            **record_header("eval"),
-            "exemplar": str(args.exemplar),
-            "samples": [str(p) for p in args.samples],
-            "signal": True,
-            **report.to_dict(),
-        }
-        atomic_text_write(args.json, json.dumps(doc, indent=1))
-        print(f"wrote {args.json}")
     return 0
 
 

@@ -62,11 +62,6 @@ class TextureLoss(torch.nn.Module, abc.ABC):
     #: whether :meth:`batch_loss` can match batch statistics (``microcanonical=True``)
     supports_microcanonical: bool = False
 
-    #: whether the value of an item is bit for bit the same whatever batch it is computed
-    #: in (true of FFT-based statistics; not of convolution networks, whose kernels depend
-    #: on the batch size); see :func:`item_losses`
-    batch_invariant: bool = False
-
     def batch_loss(
         self,
         x: torch.Tensor,
@@ -92,35 +87,40 @@ class TextureLoss(torch.nn.Module, abc.ABC):
 
 
 def item_losses(
-    loss: TextureLoss, x: torch.Tensor, states: list[list[torch.Tensor]] | None = None
+    loss: TextureLoss,
+    x: torch.Tensor,
+    states: list[list[torch.Tensor]] | None = None,
+    *,
+    batched: bool = False,
 ) -> torch.Tensor:
-    """``loss(x)``, each item's value computed exactly as on a batch of that item alone.
+    """``loss(x)``, each item's value (and gradient) computed exactly as on a batch of that
+    item alone.
 
-    Batch-invariant losses (:attr:`TextureLoss.batch_invariant`) run on the whole batch,
-    the others item by item. A loss that draws randomness on every call (the sliced
-    Wasserstein loss draws fresh directions) needs ``states``: one list of the states of
-    its :meth:`~TextureLoss.random_generators` per item, which item ``i`` starts from and
-    which is updated to where it ends, so every item draws the sequence it would draw
-    alone. This is what makes member ``k`` of a synthesised batch equal a run of that
-    member alone.
+    Computed on a whole batch, an item's value can differ from its value alone in the last
+    bits: vectorised kernels treat the elements at the ends of a block differently, and
+    where an item's data starts within a block depends on the batch (measured: scattering
+    statistics of 37x50 images, the Gram rows of signals). So the items are evaluated one
+    by one; ``batched=True`` takes one call on the whole batch instead (faster for small
+    inputs, equal only up to rounding).
+
+    A loss that draws randomness on every call (the sliced Wasserstein loss draws fresh
+    directions) needs ``states``: one list of the states of its
+    :meth:`~TextureLoss.random_generators` per item, which item ``i`` starts from and which
+    is updated to where it ends, so every item draws the sequence it would draw alone.
+    This is what makes member ``k`` of a synthesised batch equal a run of that member alone.
     """
+    if batched or x.shape[0] == 1:
+        return loss(x)
     generators = loss.random_generators() if states is not None else []
-    if not generators:
-        return _batched(loss, x)
     values = []
     for i in range(x.shape[0]):
-        for g, state in zip(generators, states[i], strict=True):  # type: ignore[index]
-            g.set_state(state)
+        if generators:
+            for g, state in zip(generators, states[i], strict=True):  # type: ignore[index]
+                g.set_state(state)
         values.append(loss(x[i : i + 1]))
-        states[i] = [g.get_state() for g in generators]  # type: ignore[index]
+        if generators:
+            states[i] = [g.get_state() for g in generators]  # type: ignore[index]
     return torch.cat(values)
-
-
-def _batched(loss: TextureLoss, x: torch.Tensor) -> torch.Tensor:
-    """Per-item values of a loss without randomness (see :func:`item_losses`)."""
-    if x.shape[0] == 1 or loss.batch_invariant:
-        return loss(x)
-    return torch.cat([loss(x[i : i + 1]) for i in range(x.shape[0])])
 
 
 def _terms(loss: TextureLoss) -> list[tuple[float, TextureLoss]]:
@@ -148,11 +148,6 @@ class WeightedLoss(TextureLoss):
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> WeightedLoss:
         """Every term rebuilt from ``exemplar`` (see :meth:`TextureLoss.at`)."""
         return WeightedLoss([(w, t.at(exemplar, **overrides)) for w, t in self.terms])
-
-    @property
-    def batch_invariant(self) -> bool:  # type: ignore[override]
-        """True if every term is."""
-        return all(t.batch_invariant for t in self.parts)
 
     @property
     def supports_microcanonical(self) -> bool:  # type: ignore[override]

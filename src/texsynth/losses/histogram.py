@@ -30,8 +30,6 @@ class HistogramLoss(TextureLoss):
     exemplar does not have (mixtures of its clusters) could appear.
     """
 
-    batch_invariant = True  # (per-item sorts and reductions)
-
     options: dict[str, Any]
     axes: torch.Tensor  # buffers
     sorted: torch.Tensor
@@ -105,8 +103,6 @@ class HistogramLoss1D(TextureLoss):
     """:class:`~texsynth.losses.HistogramLoss` for signals: sorted values against the
     exemplar's quantiles (a 1-D Wasserstein-2 distance), tolerance ``rel_tol`` of the
     exemplar's standard deviation; any output length."""
-
-    batch_invariant = True  # (per-item sorts and reductions)
 
     def __init__(
         self,

@@ -257,10 +257,6 @@ class ScatteringLoss(ScatteringLossBase):
         Match S0 (mean and standard deviation); ``False`` for fields whose level wanders.
     """
 
-    # (FFTs and per-item reductions; the 1-D loss's gradient differs in the last bit
-    # between batch sizes, so it is evaluated item by item)
-    batch_invariant = True
-
     ndim = 2
 
     def __init__(

@@ -30,8 +30,6 @@ class SpectrumLoss(TextureLoss):
     quasi-periodic textures (bricks, weaves) need.
     """
 
-    batch_invariant = True  # (FFTs and per-item reductions)
-
     options: dict[str, Any]
     target: torch.Tensor  # buffers
     valid: torch.Tensor
@@ -130,8 +128,6 @@ class SpectrumLoss1D(TextureLoss):
     need not be periodic); the scored signals are periodic. Wavelet power (S2) fixes the
     power per octave; this term also fixes it inside each octave.
     """
-
-    # (its gradient differs in the last bit between batch sizes: evaluated item by item)
 
     options: dict[str, Any]
     edges: torch.Tensor  # buffers

@@ -84,16 +84,20 @@ def optimise(
     shape: tuple[int, ...],
     line_search: bool = False,
     cancel: Cancel | None = None,
+    exact_members: bool = True,
 ) -> tuple[torch.Tensor, list[float]]:
     """L-BFGS on the values of every member of the batch ``x0``: ``steps`` loss
     evaluations at most per member.
 
     Each member (``x0[k]``) is optimised on its own -- its own L-BFGS memory, step
     safeguards and convergence test -- while the loss is evaluated on all the members still
-    running at once (one batched call per iteration), so member ``k`` follows the same
-    path as a run of that member alone (what makes member ``k`` of a batch equal a run with
-    ``n = 1`` and the member's seed; :mod:`texsynth.seeds`). A member that has converged
-    stops being evaluated.
+    running at each iteration, item by item
+    (:func:`~texsynth.losses.item_losses`), so member ``k`` follows bit for bit the path of
+    a run of that member alone (what makes member ``k`` of a batch equal a run with
+    ``n = 1`` and the member's seed; :mod:`texsynth.seeds`). ``exact_members=False``
+    evaluates the batch in one call instead: faster for small inputs, and the members then
+    equal their runs alone only up to rounding (which the optimisation can amplify). A
+    member that has converged stops being evaluated.
 
     Without ``line_search`` a member takes unit steps (one loss evaluation per iteration):
     from a good starting point the quasi-Newton unit step is nearly always good. As a
@@ -126,7 +130,7 @@ def optimise(
         with torch.enable_grad():  # (also when called under torch.no_grad())
             v = torch.cat(points).detach().requires_grad_(True)
             chosen = [states[k] for k in idx]
-            values = item_losses(loss_fn, compose(v, idx), chosen)
+            values = item_losses(loss_fn, compose(v, idx), chosen, batched=not exact_members)
             for k, state in zip(idx, chosen, strict=True):
                 states[k] = state
             if values.shape != (len(idx),):

@@ -95,6 +95,7 @@ def synthesize(
     callback: Callback | None = None,
     cancel: Cancel | None = None,
     report: bool = False,
+    exact_members: bool = True,
     max_memory: int | None = None,
     channel_axis: int = -1,
 ) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
@@ -219,6 +220,12 @@ def synthesize(
         it too).
     report
         Also return a :class:`SynthesisReport`.
+    exact_members
+        Evaluate the ``n`` outputs one by one, so that output ``k`` equals bit for bit a
+        run of ``n=1`` with its seed (default). ``False`` evaluates them in one batched
+        call: faster for small inputs (measured on 2 CPU cores: 64x64 images about 2x,
+        128x128 about 1.2x, 256x256 the same; 4 signals of 4096 samples about 3x), and the
+        outputs then equal their runs alone only up to rounding.
     max_memory
         Memory limit in bytes (default: the memory available on the device). A run whose
         estimated peak (:mod:`texsynth.memory`) exceeds it is refused before any work.
@@ -478,6 +485,7 @@ def synthesize(
         callback=callback,
         cancel=cancel,
         report=rep,
+        exact_members=exact_members,
     )
     x = cropped(x, margin, out_shape)
     remap = histogram > 0 and gmask is None and base_loss is None

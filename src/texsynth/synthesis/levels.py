@@ -207,6 +207,7 @@ def run_levels(
     callback: Callback | None = None,
     cancel: Cancel | None = None,
     report: SynthesisReport | None = None,
+    exact_members: bool = True,
 ) -> torch.Tensor:
     """Optimise a batch coarse to fine and return it at the finest level (``canvas``).
 
@@ -238,6 +239,8 @@ def run_levels(
         As :func:`~texsynth.synthesis.engine.optimise`.
     report
         Gets each level's shape, scales, iterations and losses.
+    exact_members
+        Evaluate the members one by one (see :func:`~texsynth.synthesis.engine.optimise`).
     """
     generators = member_generators(seeds)
     x: torch.Tensor | None = None
@@ -272,6 +275,7 @@ def run_levels(
             n_levels,
             shape,
             cancel=cancel,
+            exact_members=exact_members,
         )
         if report is not None:
             report.levels.append(shape)

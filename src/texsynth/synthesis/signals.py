@@ -132,6 +132,7 @@ def synthesize_1d(
     callback: Callback | None = None,
     cancel: Cancel | None = None,
     report: bool = False,
+    exact_members: bool = True,
 ) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport1D]:
     """Synthesise ``n`` new signals with the scattering statistics of ``signal``.
 
@@ -231,6 +232,11 @@ def synthesize_1d(
         Also return a :class:`SynthesisReport1D` (``levels`` holds ``(length,)`` tuples;
         ``stationary``, ``histogram``, ``increments`` and ``remap`` record the choices
         made).
+    exact_members
+        Evaluate the ``n`` outputs one by one, so that output ``k`` equals bit for bit a
+        run of ``n=1`` with its seed (default). ``False`` evaluates them in one batched
+        call: faster for short signals (4 signals of 4096 samples: about 3x on 2 CPU
+        cores), and the outputs then equal their runs alone only up to rounding.
 
     Returns
     -------
@@ -329,6 +335,7 @@ def synthesize_1d(
             callback=callback,
             cancel=cancel,
             report=True,
+            exact_members=exact_members,
         )
         if histogram is None:  # exact increment distribution, without the loss term
             flat_inm = _flat(d_inm.expand(B, 1, Ne)) if d_inm is not None else None
@@ -446,6 +453,7 @@ def synthesize_1d(
         callback=callback,
         cancel=cancel,
         report=rep,
+        exact_members=exact_members,
     )
     x = cropped(x, margin, (n_out,))
     out = undo_transforms(
