@@ -58,7 +58,7 @@ def _stencil_points(nside: int, K: int) -> tuple[np.ndarray, np.ndarray]:
     ``[npix, K*K, 4]`` each."""
     hp = healpy_module()
     npix = npix_of(nside)
-    theta, phi = hp.pix2ang(nside, np.arange(npix), nest=True)
+    theta, phi = HealpixSphere.centres(nside)
     centre = hp.ang2vec(theta, phi)  # [npix, 3]
     east = np.stack([-np.sin(phi), np.cos(phi), np.zeros_like(phi)], -1)
     north = np.stack(

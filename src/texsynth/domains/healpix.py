@@ -138,14 +138,6 @@ class HealpixSphere:
             raise TexsynthError(f"cannot downsample a map of {n} pixels to {m}")
         return t.unflatten(-1, (m, n // m)).mean(-1)
 
-    def upsample(self, t: torch.Tensor, shape: Shape) -> torch.Tensor:
-        """Each pixel's value given to its children (the adjoint of :meth:`downsample` up to
-        the factor of children)."""
-        n, m = int(t.shape[-1]), int(shape[0])
-        if n == m:
-            return t
-        return t.repeat_interleave(m // n, dim=-1)
-
     # ------------------------------------------------------------------ means and masks
     def flatten(self, t: torch.Tensor) -> torch.Tensor:
         """``t`` itself (the pixels are already one axis)."""

@@ -18,6 +18,7 @@ from ..arrays import accepts_arrays
 from ..errors import TexsynthError
 from ..losses import TextureLoss, build_loss_1d
 from ..methods import DEFAULT_POWER_SPECTRUM
+from ..presets import level_budget
 from ..pyramid import downsample, fourier_resize
 from ..seeds import resolve_seeds
 from ..stats.scattering1d import as_signal_batch, check_signal_mask
@@ -444,7 +445,7 @@ def synthesize_1d(
         build_loss=build_loss,
         start=first_batch,
         seeds=seeds,
-        budget=lambda k: max(steps // 3**k, min(steps, 10)),
+        budget=lambda k: level_budget(steps, 3, k),
         tol=tol,
         frozen=init_s if gmask is not None else None,
         free=gmask,
