@@ -20,6 +20,7 @@ from .generators import (
     train_generator,
 )
 from .io import ImageMeta, TexsynthWarning, read_image, write_image
+from .io.healpix_maps import HealpixMap, read_healpix_map, write_healpix_map
 from .losses import (
     GAPLoss,
     GramLoss,
@@ -35,8 +36,16 @@ from .losses import (
 from .patches import synthesize_patches
 from .report import write_report
 from .stats import ScatCov, ScatteringCovariance
+from .stats.healpix import HealpixScatteringCovariance
 from .stats.scattering1d import ScatteringCovariance1D
-from .synthesis import SynthesisReport, random_phase_texture, remake, synthesize, synthesize_1d
+from .synthesis import (
+    SynthesisReport,
+    random_phase_texture,
+    remake,
+    synthesize,
+    synthesize_1d,
+    synthesize_healpix,
+)
 from .version import __version__
 
 __all__ = [
@@ -45,6 +54,8 @@ __all__ = [
     "GAPLoss",
     "GramLoss",
     "GuidedCorrespondenceLoss",
+    "HealpixMap",
+    "HealpixScatteringCovariance",
     "HistogramLoss",
     "ImageMeta",
     "MetricResult",
@@ -67,13 +78,16 @@ __all__ = [
     "generate_samples",
     "load_generator",
     "random_phase_texture",
+    "read_healpix_map",
     "read_image",
     "remake",
     "save_generator",
     "synthesize",
     "synthesize_1d",
+    "synthesize_healpix",
     "synthesize_patches",
     "train_generator",
+    "write_healpix_map",
     "write_image",
     "write_report",
 ]

@@ -145,8 +145,11 @@ class HealpixWaveletBank(torch.nn.Module):
         self.neff = [_neff_per_pixel(psi, K) * npix_of(nside >> j) for j in range(J)]
         for j in range(J):
             nb, w = stencil_operator(nside >> j, K, L)
+            # [npix, M, 2L]: each pixel's taps against the real and imaginary parts of the
+            # L wavelets, so that one batched product per pixel gives all of them
+            taps = torch.cat([w.real, w.imag]).permute(1, 2, 0).contiguous().float()
             self.register_buffer(f"nb{j}", nb, persistent=False)
-            self.register_buffer(f"w{j}", w.to(torch.complex64), persistent=False)
+            self.register_buffer(f"taps{j}", taps, persistent=False)
 
     #: the rows of the scattering Gram matrices are computed in pixel space only
     fourier_rows = False
@@ -185,17 +188,18 @@ class HealpixWaveletBank(torch.nn.Module):
         """The ``L`` oriented wavelets of scale ``j`` on a real map ``t [..., npix_j]``:
         ``[..., L, npix_j]`` complex."""
         nb: torch.Tensor = getattr(self, f"nb{j}")
-        w: torch.Tensor = getattr(self, f"w{j}")
-        if t.shape[-1] != nb.shape[0]:
+        taps: torch.Tensor = getattr(self, f"taps{j}")
+        npix = int(nb.shape[0])
+        if t.shape[-1] != npix:
             raise TexsynthError(
-                f"scale {j} works on {nb.shape[0]} pixels (nside {nside_of(nb.shape[0])}), "
+                f"scale {j} works on {npix} pixels (nside {nside_of(npix)}), "
                 f"got a map of {t.shape[-1]}"
             )
-        cw = w.to(torch.complex128 if t.dtype == torch.float64 else torch.complex64)
-        g = t[..., nb]  # [..., npix, M]
-        re = torch.einsum("...pm,lpm->...lp", g, cw.real)
-        im = torch.einsum("...pm,lpm->...lp", g, cw.imag)
-        return torch.complex(re, im)
+        lead = t.shape[:-1]
+        g = t.reshape(-1, npix)[:, nb].transpose(0, 1)  # [npix, X, M]
+        out = torch.bmm(g, taps.to(t.dtype))  # [npix, X, 2L]: one small product per pixel
+        out = out.permute(1, 2, 0).reshape(*lead, 2, self.L, npix)
+        return torch.complex(out[..., 0, :, :], out[..., 1, :, :])
 
 
 def _neff_per_pixel(psi: np.ndarray, K: int) -> float:

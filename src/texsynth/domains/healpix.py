@@ -28,6 +28,7 @@ __all__ = [
     "neighbour_table",
     "npix_of",
     "nside_of",
+    "upsampling_table",
 ]
 
 Shape = tuple[int, ...]
@@ -85,6 +86,17 @@ def neighbour_table(nside: int) -> torch.Tensor:
     return torch.as_tensor(nb, dtype=torch.long)
 
 
+@functools.cache
+def upsampling_table(nside: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each pixel at ``2 nside``: the 4 pixels at ``nside`` around its centre and their
+    bilinear interpolation weights (``healpy.get_interp_weights``), ``[npix(2 nside), 4]``
+    each (nested indices, float64 weights summing to 1)."""
+    hp = healpy_module()
+    theta, phi = HealpixSphere.centres(2 * nside)
+    pix, w = hp.get_interp_weights(nside, theta, phi, nest=True)  # [4, npix_fine] each
+    return torch.as_tensor(pix.T.astype(np.int64)), torch.as_tensor(w.T.astype(np.float64))
+
+
 class HealpixSphere:
     """The full HEALPix sphere, nested ordering: maps ``[B, C, npix]``.
 
@@ -137,6 +149,19 @@ class HealpixSphere:
         if n % m or (n // m) & (n // m - 1) or nside_of(n) < nside_of(m):
             raise TexsynthError(f"cannot downsample a map of {n} pixels to {m}")
         return t.unflatten(-1, (m, n // m)).mean(-1)
+
+    def upsample(self, t: torch.Tensor, shape: Shape) -> torch.Tensor:
+        """Bilinear interpolation of a map onto the finer sky of ``shape`` (one doubling of
+        ``nside`` at a time): smooth, unlike repeating each pixel into its children, whose
+        steps at the coarse pixels' edges would read as fine-scale structure."""
+        n, m = int(t.shape[-1]), int(shape[0])
+        if m < n or m % n or nside_of(m) & (nside_of(m) - 1):
+            raise TexsynthError(f"cannot upsample a map of {n} pixels to {m}")
+        while n < m:
+            pix, w = upsampling_table(nside_of(n))
+            t = (t[..., pix.to(t.device)] * w.to(t)).sum(-1)
+            n = int(t.shape[-1])
+        return t
 
     # ------------------------------------------------------------------ means and masks
     def flatten(self, t: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Synthesis: the optimisation engine and its drivers for images and signals.
+"""Synthesis: the optimisation engine and its drivers for images, signals and skies.
 
 * :mod:`~texsynth.synthesis.engine` -- L-BFGS on any loss, progress, callbacks, whole-run
   cancellation (:class:`Cancelled`) and the :class:`SynthesisReport`;
@@ -10,6 +10,8 @@
   :mod:`~texsynth.synthesis.style_transfer` -- :func:`remake`;
 * :mod:`~texsynth.synthesis.signals` -- :func:`synthesize_1d` (1-D signals), with
   :mod:`~texsynth.synthesis.walks` (random walks: detection, increments);
+* :mod:`~texsynth.synthesis.sphere` -- :func:`synthesize_healpix` (HEALPix sky maps), on
+  the sphere's pyramid (:mod:`~texsynth.synthesis.resampling`);
 * :mod:`~texsynth.synthesis.jobs` -- a :class:`~texsynth.io.runs.JobSpec` run and
   recorded (what the command line runs);
 * :mod:`~texsynth.synthesis.random_phase` -- :func:`random_phase_texture` (Galerne et al.'s
@@ -22,6 +24,7 @@ from .engine import Callback, Cancel, Cancelled, SynthesisReport, autograd_enabl
 from .images import synthesize
 from .random_phase import random_phase_texture
 from .signals import SynthesisReport1D, synthesize_1d
+from .sphere import synthesize_healpix
 from .style_transfer import remake
 from .walks import looks_like_random_walk
 
@@ -38,4 +41,5 @@ __all__ = [
     "remake",
     "synthesize",
     "synthesize_1d",
+    "synthesize_healpix",
 ]

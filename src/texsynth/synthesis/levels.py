@@ -23,13 +23,14 @@ from ..cancellation import Cancel
 from ..domains.grid import max_scales
 from ..errors import TexsynthError
 from ..losses import TextureLoss
-from ..pyramid import downsample, fourier_resize, level_shape
 from ..seeds import member_generators
 from .engine import Callback, SynthesisReport, optimise
+from .resampling import GRID, Resampling, member_noise, upsample_with_detail
 
 __all__ = [
     "IMAGE_LEVELS",
     "SIGNAL_LEVELS",
+    "SPHERE_LEVELS",
     "Generators",
     "LevelRule",
     "choose_scales",
@@ -41,51 +42,6 @@ __all__ = [
 ]
 
 Shape = tuple[int, ...]
-
-
-def member_noise(
-    generators: Sequence[torch.Generator], shape: Sequence[int], dtype: torch.dtype
-) -> torch.Tensor:
-    """``[n, *shape]`` standard Gaussian noise, member ``k`` drawn from ``generators[k]``
-    (on the CPU: a seed gives the same numbers on every device)."""
-    return torch.cat([torch.randn(1, *shape, generator=g, dtype=dtype) for g in generators])
-
-
-def upsample_with_detail(
-    x: torch.Tensor,
-    shape: Sequence[int],
-    ex: torch.Tensor,
-    generators: Sequence[torch.Generator],
-    *,
-    mirror: bool = False,
-) -> torch.Tensor:
-    """Periodic upsampling of ``x [n, C, *coarse]`` to ``shape`` plus noise in the new
-    (finer) frequency band.
-
-    Band-limited upsampling leaves the finest scales empty, where the wavelet moduli sit at
-    their non-smooth zero and L-BFGS stalls. Each member's noise (from its own generator) is
-    scaled to the energy the exemplar ``ex`` (this level) has in that band; ``mirror``: the
-    exemplar is not periodic and its mirror extension (no end-to-start jump, whose ringing
-    would count as fine-scale energy) is measured instead.
-    """
-    shape = tuple(shape)
-    d = len(shape)
-    dims = tuple(range(2, 2 + d))
-    coarse = tuple(x.shape[-d:])
-    up = fourier_resize(x, shape)
-    noise = member_noise(generators, up.shape[1:], up.dtype).to(up.device)
-    noise_hf = noise - fourier_resize(fourier_resize(noise, coarse), shape)
-    if mirror:
-        ex = torch.cat([ex, ex.flip(-1)], -1)
-    ex_shape = tuple(ex.shape[-d:])
-    scaled = tuple(
-        max(1, round(s * c / f)) for s, c, f in zip(ex_shape, coarse, shape, strict=True)
-    )
-    ex_hf = ex - fourier_resize(fourier_resize(ex, scaled), ex_shape)
-    ex_energy = ex_hf.pow(2).mean((0, *dims))  # [C]
-    noise_energy = noise_hf.pow(2).mean(dims).clamp_min(1e-30)  # [n, C]
-    gain = (ex_energy / noise_energy).sqrt().to(up)
-    return up + noise_hf * gain[(..., *([None] * d))]
 
 
 def cropped(x: torch.Tensor, margin: int, shape: Sequence[int]) -> torch.Tensor:
@@ -112,6 +68,8 @@ class LevelRule:
 IMAGE_LEVELS = LevelRule(first=32, output=48, exemplar=16)
 #: signals
 SIGNAL_LEVELS = LevelRule(first=256, output=256, exemplar=64)
+#: HEALPix skies (sides are nside): the coarsest level keeps nside >= 16 (3072 pixels)
+SPHERE_LEVELS = LevelRule(first=16, output=16, exemplar=16)
 
 
 def default_levels(out_side: int, ex_side: int, J: int, rule: LevelRule) -> int:
@@ -134,6 +92,7 @@ def choose_scales(
     describe: Callable[[Shape], str],
     check_small: Callable[[Shape, str, str], None],
     default_levels: Callable[[int], int],
+    max_scales: Callable[[Shape], int] = max_scales,
 ) -> tuple[int, int]:
     """The number of scales and of coarse-to-fine levels of a synthesis.
 
@@ -152,6 +111,8 @@ def choose_scales(
         Raises the domain's error for a shape too small for any scale.
     default_levels
         Levels for ``J`` scales when ``levels`` is not given.
+    max_scales
+        The most scales a shape supports (default: a periodic grid's).
     """
     if J is None:
         J_full = max(min(max_scales(shape) for _, shape, _ in sizes), 1)
@@ -208,6 +169,7 @@ def run_levels(
     cancel: Cancel | None = None,
     report: SynthesisReport | None = None,
     exact_members: bool = True,
+    resampling: Resampling = GRID,
 ) -> torch.Tensor:
     """Optimise a batch coarse to fine and return it at the finest level (``canvas``).
 
@@ -241,27 +203,32 @@ def run_levels(
         Gets each level's shape, scales, iterations and losses.
     exact_members
         Evaluate the members one by one (see :func:`~texsynth.synthesis.engine.optimise`).
+    resampling
+        The domain's pyramid (:mod:`texsynth.synthesis.resampling`; default: periodic
+        grids).
     """
     generators = member_generators(seeds)
     x: torch.Tensor | None = None
     ex_full = tuple(exemplar.shape[2:])
     for k in range(n_levels):
         below = n_levels - 1 - k
-        shape = level_shape(canvas, below)
-        ex_k = downsample(exemplar, level_shape(ex_full, below))
+        shape = resampling.level_shape(canvas, below)
+        ex_k = resampling.downsample(exemplar, resampling.level_shape(ex_full, below))
         inm_k = None
         if in_mask is not None:  # a coarse sample is valid if all of it is
-            inm_k = (downsample(in_mask, ex_k.shape[2:]) >= 0.999).to(exemplar.dtype)
+            inm_k = (resampling.downsample(in_mask, tuple(ex_k.shape[2:])) >= 0.999).to(
+                exemplar.dtype
+            )
         J_k = J - below
         loss_k = build_loss(k, ex_k, inm_k, shape, J_k)
         frozen_k = free_k = None
         if frozen is not None and free is not None:
-            frozen_k = downsample(frozen, shape)
-            free_k = (downsample(free, shape) > 0).to(exemplar.dtype)
+            frozen_k = resampling.downsample(frozen, shape)
+            free_k = (resampling.downsample(free, shape) > 0).to(exemplar.dtype)
         if x is None:
             x = start(ex_k, shape, generators)
         else:
-            x = upsample_with_detail(x, shape, ex_k, generators, mirror=mirror)
+            x = resampling.upsample_with_detail(x, shape, ex_k, generators, mirror=mirror)
         x, history = optimise(
             x,
             loss_k,

@@ -1,0 +1,361 @@
+"""Synthesis of HEALPix sky maps: coarse-to-fine L-BFGS on scattering statistics on the
+sphere.
+
+The sphere twin of :func:`texsynth.synthesize` and :func:`texsynth.synthesize_1d`, with the
+same engine (:func:`texsynth.synthesis.engine.optimise`) and loop
+(:func:`~texsynth.synthesis.levels.run_levels`): read -> standardise -> (Gaussianise) -> build
+the loss per pyramid level (scattering covariance on the sphere,
+:class:`~texsynth.losses.healpix.HealpixScatteringLoss`, plus the value histogram) ->
+optimise from white noise, ``nside`` doubling per level -> undo the transforms. It is
+foscat's spherical ``synthesis`` (Delouis et al. 2022) with per-member losses and seeds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import torch
+
+from ..arrays import accepts_arrays
+from ..domains.healpix import check_nside, npix_of, nside_of
+from ..errors import TexsynthError
+from ..healpix_wavelets import KERNEL_SIZE
+from ..losses import TextureLoss
+from ..losses.healpix import HealpixScatteringLoss
+from ..losses.histogram import HistogramLoss1D
+from ..losses.multipoles import LOW_LMAX, MultipoleLoss
+from ..memory import check_memory
+from ..presets import level_budget
+from ..seeds import resolve_seeds
+from ..stats.scattering1d import as_signal_batch, check_signal_mask
+from ..transforms import Gaussianizer, Standardizer
+from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
+from .levels import SPHERE_LEVELS, Generators, Shape, choose_scales, default_levels, run_levels
+from .prepare import InputRules, undo_transforms, working_masks
+from .resampling import SPHERE, member_noise
+
+__all__ = ["estimate_healpix_bytes", "synthesize_healpix"]
+
+#: loss evaluations allowed at level k (0 = coarsest) are steps // DECAY**k: the finer
+#: levels cost the most and start close to their answer
+DECAY = 3
+
+
+def _as4(t: torch.Tensor) -> torch.Tensor:
+    """``[B, C, npix]`` -> ``[B, C, 1, npix]`` for the value transforms."""
+    return t[..., None, :]
+
+
+def _flat(t: torch.Tensor) -> torch.Tensor:
+    """``[B, C, npix]`` -> ``[1, C, 1, B*npix]``: a batch of maps as one long one."""
+    B, C, N = t.shape
+    return t.transpose(0, 1).reshape(1, C, 1, B * N)
+
+
+def _count(value: object, name: str, minimum: int = 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise TexsynthError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def estimate_healpix_bytes(
+    npix_exemplar: int, npix_out: int, *, n: int, channels: int, L: int, K: int
+) -> int:
+    """Rough peak memory of a sphere synthesis (bytes): the stencil operators of the two
+    finest skies (each pixel's ``4 K**2`` interpolation taps, complex weights per
+    orientation) and, per member and channel, about ``12 L`` maps of activations and
+    gradients at the finest nside (float64 statistics), with every coarser scale adding a
+    third."""
+    taps = 4 * K * K
+    operators = (npix_exemplar + npix_out) * taps * (8 + 16 * L) * 4 // 3
+    pairs = channels * (channels + 1) // 2
+    activations = n * pairs * npix_out * 12 * L * 8 * 4 // 3
+    return int(operators + activations)
+
+
+@accepts_arrays("sky", "mask", "in_mask", "init", "reference", like="sky", ndim=1)
+@autograd_enabled
+def synthesize_healpix(
+    sky: torch.Tensor,
+    *,
+    nside: int | None = None,
+    n: int = 1,
+    seed: int | Sequence[int] | None = None,
+    steps: int = 100,
+    levels: int | None = None,
+    mask: torch.Tensor | None = None,
+    in_mask: torch.Tensor | None = None,
+    init: torch.Tensor | None = None,
+    J: int | None = None,
+    L: int = 4,
+    K: int = KERNEL_SIZE,
+    use_variance: bool = True,
+    cross_channels: bool = True,
+    to_gaussian: bool = False,
+    reference: torch.Tensor | None = None,
+    histogram: float = 1.0,
+    multipoles: float = 1.0,
+    tol: float = 1e-2,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = True,
+    callback: Callback | None = None,
+    cancel: Cancel | None = None,
+    report: bool = False,
+    exact_members: bool = True,
+    max_memory: int | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
+    """Synthesise new HEALPix sky maps whose scattering covariance matches ``sky``'s.
+
+    The maps are full skies in the nested ordering (``npix = 12 nside**2``); the statistics
+    are those of :class:`~texsynth.stats.healpix.HealpixScatteringCovariance` (oriented
+    Morlet wavelets on a stencil in each pixel's tangent plane, as foscat builds them), plus
+    the value histogram. The optimisation runs coarse to fine, ``nside`` doubling per level
+    from at least 16.
+
+    Parameters
+    ----------
+    sky
+        The exemplar: ``[npix]``, ``[C, npix]`` (channels, e.g. frequencies) or
+        ``[B, C, npix]`` (several maps of one process, statistics averaged); nested
+        ordering. A partial sky is a full map with ``in_mask``.
+    nside
+        The output's ``nside`` (default: the exemplar's). A finer output holds more of the
+        texture: the statistics are matched pixel scale by pixel scale, so its structures
+        keep their size in pixels, not in degrees.
+    n
+        Number of maps.
+    seed
+        Seed (member ``k`` uses :func:`texsynth.seeds.member_seed`), a list of ``n`` seeds,
+        or ``None`` for a fresh one (recorded in the report).
+    steps
+        Loss evaluations at the coarsest level; each finer level (four times the pixels,
+        starting from the level below) gets three times fewer, at least 10.
+    levels
+        Coarse-to-fine levels (default: as many as keep ``nside >= 16`` and two scales).
+    mask
+        Inpainting: ``1`` marks the pixels to synthesise, ``0`` those of ``init`` (or of
+        ``sky``) to keep; the masked pixels of ``sky`` do not shape the target statistics.
+    in_mask
+        Exemplar pixels to use (1) or ignore (0): a partial sky, a galactic cut, bad pixels.
+    init
+        Warm start ``[C, npix]`` or ``[n, C, npix]`` at the output's nside.
+    J, L, K
+        Scales (``None``: down to nside 2), orientations and stencil size of the wavelets.
+    use_variance
+        Weight each coefficient by the exemplar's standard error.
+    cross_channels
+        Several channels: also match the cross statistics of every pair of channels.
+    to_gaussian
+        Gaussianise the exemplar's values first, invert at the end.
+    reference
+        A second map of the exemplar's nside (which is then the output's): the output's
+        cross statistics with ``reference`` match the exemplar's (cross-synthesis, e.g. a
+        dust map correlated with a given one).
+    histogram
+        Weight of the value-histogram loss (0 disables it); when on (and not inpainting),
+        the values are also made exact at the end by a rank remapping.
+    multipoles
+        Weight of the loss on the angular power spectrum at the largest scales, ``C_ell``
+        for ``1 <= ell <= 8``, which the wavelets (down to nside 2) do not reach
+        (:class:`~texsynth.losses.multipoles.MultipoleLoss`; 0 disables it). Without it a
+        synthesis from white noise gets a dipole tens of times the exemplar's. Used on full
+        skies of the exemplar's nside only (not with ``in_mask``, whose cut sky biases the
+        low multipoles, nor with a finer output, whose low multipoles are other scales).
+    tol
+        Stop a level when the loss decreased by less than this fraction over 5 iterations.
+    device, dtype
+        Where and in what precision to compute (default: the map's device).
+    progress, callback, cancel
+        As :func:`texsynth.synthesize` (``callback`` sees ``[n, C', npix_level]`` maps in
+        the standardised working space; ``cancel`` stops the whole run).
+    report
+        Also return the :class:`~texsynth.synthesis.SynthesisReport` (levels hold
+        ``(npix,)``).
+    exact_members
+        Evaluate the ``n`` maps one by one (default), so that map ``k`` equals bit for bit
+        a run of ``n=1`` with its seed; ``False``: one batched call.
+    max_memory
+        Refuse, before any work, a run estimated to need more bytes
+        (:func:`estimate_healpix_bytes`; default: what the device has).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n, C, 12 nside**2]`` maps in the exemplar's units (and the report if asked).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from texsynth.synthesis.sphere import synthesize_healpix
+    >>> sky = torch.randn(12 * 16**2)
+    >>> out = synthesize_healpix(sky, n=2, seed=0, steps=10, progress=False)
+    >>> tuple(out.shape)
+    (2, 1, 3072)
+    """
+    start_time = time.perf_counter()
+    n = _count(n, "n")
+    steps = _count(steps, "steps")
+    for name, w in (("histogram", histogram), ("multipoles", multipoles)):
+        if isinstance(w, bool) or not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
+            raise TexsynthError(f"{name} weight must be a finite number >= 0, got {w!r}")
+    ex = as_signal_batch(sky, "sky")
+    dev = torch.device(device) if device is not None else ex.device
+    ex = ex.to(dev, dtype)
+    B, C, npix_ex = ex.shape
+    nside_ex = nside_of(npix_ex, "the exemplar sky")
+    nside_out = nside_ex if nside is None else check_nside(nside, "nside")
+    npix_out = npix_of(nside_out)
+    check_memory(
+        estimate_healpix_bytes(npix_ex, npix_out, n=n, channels=C, L=L, K=K),
+        max_memory,
+        device=dev,
+        what="synthesize_healpix",
+        fix="use a smaller nside, n or L",
+        override="max_memory=",
+    )
+
+    inm, init_t, gmask = working_masks(ex, in_mask=in_mask, init=init, mask=mask, rules=_RULES)
+    if init_t is not None:
+        if init_t.shape[-1] != npix_out:
+            raise TexsynthError(
+                f"init has {init_t.shape[-1]} pixels, the output {npix_out} (nside "
+                f"{nside_out}); give init at the output's nside"
+            )
+        if init_t.shape[0] not in (1, n):
+            raise TexsynthError(f"init has a batch of {init_t.shape[0]}, expected 1 or n={n}")
+    if gmask is not None and nside_out != nside_ex and init is None:
+        raise TexsynthError("inpainting (mask) keeps the exemplar's nside; leave nside unset")
+
+    # value transforms: standardise (+ channel PCA), optionally Gaussianise
+    inm_flat = _flat(inm.expand(B, 1, npix_ex)) if inm is not None else None
+    std = Standardizer.fit(_flat(ex), inm_flat)
+    ex_s = std.forward(_as4(ex))[..., 0, :]
+    gauss = Gaussianizer.fit(_flat(ex_s), inm_flat) if to_gaussian else None
+    if gauss is not None:
+        ex_s = gauss.forward(_as4(ex_s))[..., 0, :]
+
+    def prepare(t: torch.Tensor) -> torch.Tensor:
+        t = std.forward(_as4(t))
+        return (gauss.forward(t) if gauss is not None else t)[..., 0, :]
+
+    ref_s = None
+    if reference is not None:
+        ref_t = as_signal_batch(reference, "reference").to(dev, dtype)
+        if ref_t.shape[0] != 1 or ref_t.shape[1] != C or ref_t.shape[-1] != npix_ex:
+            raise TexsynthError(
+                f"reference has shape {tuple(ref_t.shape)}; give one map with the exemplar's "
+                f"{C} channel(s) and {npix_ex} pixels"
+            )
+        if npix_out != npix_ex:
+            raise TexsynthError(
+                "cross-synthesis (reference) keeps the exemplar's nside; leave nside unset"
+            )
+        ref_s = Standardizer.fit(_as4(ref_t), decorrelate=False).forward(_as4(ref_t))[..., 0, :]
+        if ref_s.shape[1] != ex_s.shape[1]:
+            raise TexsynthError(
+                "reference and exemplar have different numbers of non-constant channels; "
+                "drop constant channels first"
+            )
+    init_s = prepare(init_t) if init_t is not None else None
+
+    def most_scales(shape: Shape) -> int:
+        return max(int(math.log2(nside_of(shape[0]))), 1)
+
+    def check_small(shape: Shape, what: str, fix: str) -> None:
+        if nside_of(shape[0]) < 2:
+            raise TexsynthError(f"{what} of nside 1 is too coarse for any scale; {fix}")
+
+    J_full, n_levels = choose_scales(
+        J,
+        levels,
+        (
+            ("the exemplar", (npix_ex,), "give a finer exemplar"),
+            ("the output", (npix_out,), "use a larger nside"),
+        ),
+        describe=lambda shape: f"nside {nside_of(shape[0])}",
+        check_small=check_small,
+        default_levels=lambda j: default_levels(nside_out, nside_ex, j, SPHERE_LEVELS),
+        max_scales=most_scales,
+    )
+
+    def build_loss(
+        k: int, ex_k: torch.Tensor, inm_k: torch.Tensor | None, shape: Shape, J_k: int
+    ) -> TextureLoss:
+        total: TextureLoss = HealpixScatteringLoss(
+            ex_k,
+            J=J_k,
+            L=L,
+            K=K,
+            use_variance=use_variance,
+            in_mask=inm_k,
+            reference=SPHERE.downsample(ref_s, shape) if ref_s is not None else None,
+            cross_channels=cross_channels,
+        )
+        if histogram > 0:
+            total = total + float(histogram) * HistogramLoss1D(ex_k, in_mask=inm_k)
+        if low_multipoles:
+            lmax = min(LOW_LMAX, 3 * nside_of(shape[0]) - 1)
+            total = total + float(multipoles) * MultipoleLoss(ex_k, lmax=lmax)
+        return total
+
+    low_multipoles = multipoles > 0 and inm is None and nside_out == nside_ex
+    _, seeds = resolve_seeds(seed, n)
+
+    def first_batch(ex_k: torch.Tensor, shape: Shape, gens: Generators) -> torch.Tensor:
+        if init_s is not None and gmask is None:
+            return SPHERE.downsample(init_s, shape).expand(n, -1, -1).clone()
+        noise = member_noise(gens, (ex_k.shape[1], *shape), ex_k.dtype).to(ex_k.device)
+        return noise + ex_k.mean((0, 2))[None, :, None]
+
+    rep = SynthesisReport(seeds=seeds)
+    x = run_levels(
+        exemplar=ex_s,
+        in_mask=inm,
+        canvas=(npix_out,),
+        n_levels=n_levels,
+        J=J_full,
+        build_loss=build_loss,
+        start=first_batch,
+        seeds=seeds,
+        budget=lambda k: level_budget(steps, DECAY, k),
+        tol=tol,
+        frozen=init_s if gmask is not None else None,
+        free=gmask,
+        progress=progress,
+        callback=callback,
+        cancel=cancel,
+        report=rep,
+        exact_members=exact_members,
+        resampling=SPHERE,
+    )
+    out = undo_transforms(
+        x,
+        std=std,
+        gauss=gauss,
+        remap_to=(_flat(ex_s), inm_flat) if histogram > 0 and gmask is None else None,
+        init=init_t,
+        free=gmask,
+        as_image=_as4,
+        back=lambda t: t[..., 0, :],
+    )
+    rep.seconds = time.perf_counter() - start_time
+    return (out, rep) if report else out
+
+
+def _check_sky(x: torch.Tensor, name: str = "sky") -> torch.Tensor:
+    """A ``[B, C, npix]`` full-sky map batch."""
+    t = as_signal_batch(x, name)
+    nside_of(int(t.shape[-1]), name)
+    return t
+
+
+_RULES = InputRules(
+    _check_sky,
+    check_signal_mask,
+    "sky",
+    "mask covers the whole sky: nothing is left to learn from; give a mask with some 0 "
+    "(kept) pixels or a separate init",
+)
