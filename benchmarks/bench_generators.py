@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["# Generator benchmark", "", *machine_info(args.threads, peers=()), ""]
     lines += [
         f"Training: `train_generator` defaults (method {args.method}, 128x128 samples, "
-        f"batch 4, width 16, Jmax 4), {steps} steps, seed 0"
+        f"batch 4, width 16, depth 4), {steps} steps, seed 0"
         + (f"; trained earlier: {', '.join(args.model)}" if args.model else "")
         + ". Match: mean over 4 samples of 256x256, "
         "each number over a second real sample's (1 = as close as real).",

@@ -99,7 +99,7 @@ def test_signals_statistics_and_evaluation_take_arrays() -> None:
 def test_generators_sample_numpy_and_pil() -> None:
     from texsynth.generators import SynthHalfUNet2D, generate_samples
 
-    model = SynthHalfUNet2D(Jmax=2, width=2, out_channels=3)
+    model = SynthHalfUNet2D(depth=2, width=2, out_channels=3)
     arr = generate_samples(model, 2, 16, 16, seed=0, output="numpy")
     assert isinstance(arr, np.ndarray) and arr.shape == (2, 16, 16, 3)
     img = generate_samples(model, 1, 16, 16, seed=0, output="pil")

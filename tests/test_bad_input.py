@@ -63,7 +63,7 @@ def d(tmp_path: Path) -> Path:
     Image.fromarray((rng.random((24, 24)) * 255).astype(np.uint8)).save(tmp_path / "init.png")
     np.save(tmp_path / "walk.npy", np.cumsum(rng.standard_normal(256)).astype(np.float32))
     model = train_generator(
-        torch.rand(1, 16, 16), steps=1, size=16, Jmax=2, width=2, seed=0, progress=False
+        torch.rand(1, 16, 16), steps=1, size=16, depth=2, width=2, seed=0, progress=False
     )
     texsynth.generators.save_generator(model, tmp_path / "m.safetensors")
     os.link(tmp_path / "ex.png", tmp_path / "hard.png")
@@ -333,7 +333,7 @@ def test_python_api_bad_arguments() -> None:
     with pytest.raises(TexsynthError, match="file name too long"):
         read_image("b" * 300 + ".png")
     with pytest.raises(TexsynthError, match="seed must be an integer from 0 to 2\\*\\*63-1"):
-        train_generator(torch.rand(1, 16, 16), steps=1, size=16, Jmax=2, seed=2**64)
+        train_generator(torch.rand(1, 16, 16), steps=1, size=16, depth=2, seed=2**64)
 
 
 # ----------------------------------------------------------------------------- --overwrite
@@ -538,8 +538,8 @@ CRAFTED = [
     ({"config": {"image_channels": 2**20}}, "config.image_channels"),
     ({"config": {"channel_list": [2**20, 8, 4]}}, "config.channel_list[0]"),
     ({"config": {"channel_list": "16"}}, "config.channel_list"),
-    ({"config": {"Jmax": "2"}}, "config.Jmax"),
-    ({"config": {"Jmax": 10**6}}, "config.Jmax"),
+    ({"config": {"depth": "2"}}, "config.depth"),
+    ({"config": {"depth": 10**6}}, "config.depth"),
     ({"config": {"L": -1}}, "config.L"),
     ({"config": {"n_quantiles": 10**9}}, "config.n_quantiles"),
     ({"config": {"negative_slope": float("nan")}}, "config.negative_slope"),

@@ -62,7 +62,7 @@ def test_training_is_cancelled_before_the_next_step() -> None:
     steps: list[int] = []
     with pytest.raises(Cancelled):
         train_generator(
-            _ex(1, 32, 32), size=16, steps=10, Jmax=2, width=2, n_samples=1, seed=0,
+            _ex(1, 32, 32), size=16, steps=10, depth=2, width=2, batch=1, seed=0,
             progress=False, callback=lambda step, *_: steps.append(step),
             cancel=lambda: len(steps) >= 2,
         )  # fmt: skip

@@ -53,7 +53,7 @@ def test_generator_trains_resumes_and_samples_on_cuda(tmp_path) -> None:
     from texsynth.generators import generate_samples, train_generator
 
     ex = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(0))
-    kw = dict(size=32, Jmax=2, width=4, device="cuda", seed=0, progress=False)
+    kw = dict(size=32, depth=2, width=4, device="cuda", seed=0, progress=False)
     ckpt = tmp_path / "c.safetensors"
     train_generator(
         ex, steps=6, checkpoint=ckpt, checkpoint_every=3, callback=lambda s, v, m: s == 3, **kw

@@ -16,7 +16,7 @@ from texsynth.memory import (
     parse_bytes,
 )
 
-CONFIG = {"Jmax": 4, "channel_list": [128, 128, 64, 32, 16], "L": 4, "image_channels": 3}
+CONFIG = {"depth": 4, "channel_list": [128, 128, 64, 32, 16], "L": 4, "image_channels": 3}
 
 
 def test_parse_and_format_sizes() -> None:

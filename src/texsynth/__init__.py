@@ -11,6 +11,7 @@ from .cancellation import Cancelled
 from .errors import TexsynthError
 from .evaluation import evaluate
 from .evaluation1d import evaluate_1d
+from .evaluation_healpix import evaluate_healpix
 from .evaluation_report import EvaluationReport, MetricResult
 from .generators import (
     SynthHalfUNet2D,
@@ -75,6 +76,7 @@ __all__ = [
     "__version__",
     "evaluate",
     "evaluate_1d",
+    "evaluate_healpix",
     "generate_samples",
     "load_generator",
     "random_phase_texture",

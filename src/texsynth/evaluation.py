@@ -197,25 +197,28 @@ def _feature_metrics(
             return t.expand(-1, 3, -1, -1)
         return t
 
-    kw = dict(extractor=extractor, layers=layers)
     add(
         f"gram ({kind})",
         "relative distance of Gram matrices of features",
         "lower",
-        lambda x, y: ft.gram_distance(rgb(x).float(), rgb(y).float(), **kw),
+        lambda x, y: ft.gram_distance(
+            rgb(x).float(), rgb(y).float(), extractor=extractor, layers=layers
+        ),
     )
     add(
         f"gap ({kind})",
         "relative distance of globally average-pooled features",
         "lower",
-        lambda x, y: ft.gap_distance(rgb(x).float(), rgb(y).float(), **kw),
+        lambda x, y: ft.gap_distance(
+            rgb(x).float(), rgb(y).float(), extractor=extractor, layers=layers
+        ),
     )
     add(
         f"swd ({kind})",
         "sliced Wasserstein distance of feature distributions",
         "lower",
         lambda x, y: ft.sliced_wasserstein_distance(
-            rgb(x).float(), rgb(y).float(), seed=seed, **kw
+            rgb(x).float(), rgb(y).float(), extractor=extractor, layers=layers, seed=seed
         ),
     )
     add(

@@ -294,10 +294,12 @@ def estimate_sampling_bytes(config: dict[str, Any], n: int, hw: tuple[int, int])
     least one sample) and the samples written a chunk at a time."""
     H, W = hw
     channels = list(config["channel_list"])
-    jmax, skip = int(config["Jmax"]), 2 * int(config["L"]) + 1
-    peak = (3 * skip + 2 * channels[0]) * math.ceil(H / 2**jmax) * math.ceil(W / 2**jmax)
-    for k in range(jmax):
-        h, w = math.ceil(H / 2 ** (jmax - 1 - k)), math.ceil(W / 2 ** (jmax - 1 - k))
+    # "Jmax": the key of earlier versions' files
+    depth = int(config["depth"] if "depth" in config else config["Jmax"])
+    skip = 2 * int(config["L"]) + 1
+    peak = (3 * skip + 2 * channels[0]) * math.ceil(H / 2**depth) * math.ceil(W / 2**depth)
+    for k in range(depth):
+        h, w = math.ceil(H / 2 ** (depth - 1 - k)), math.ceil(W / 2 ** (depth - 1 - k))
         peak = max(peak, (3 * (channels[k] + skip) + 2 * channels[k + 1]) * h * w)
     one = 4 * peak
     batch = min(max(n, 1), max(1, BATCH_BYTES // max(one, 1)))

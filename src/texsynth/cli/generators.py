@@ -109,7 +109,7 @@ def add_generator_commands(sub: argparse._SubParsersAction[Any]) -> None:
         "--depth",
         type=bounded_int(1, MAX_DEPTH, "each level halves the size"),
         default=4,
-        help="decoder levels (Jmax, default 4)",
+        help="decoder levels (foscat's Jmax; default 4)",
     )
     tr.add_argument(
         "--microcanonical",
@@ -221,9 +221,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             layers=args.layers,
             size=args.size,
             steps=args.steps,
-            n_samples=args.batch,
+            batch=args.batch,
             lr=args.lr,
-            Jmax=args.depth,
+            depth=args.depth,
             width=args.width,
             histogram=args.histogram,
             power_spectrum=args.power_spectrum,

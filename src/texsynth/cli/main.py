@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the file as a 1-D signal (time series) [C, N]; automatic for .csv and 1-D "
         ".npy/.npz (docs/signals-1d.md)",
     )
+    st.add_argument(
+        "--healpix",
+        action="store_true",
+        help="read the file as HEALPix maps (nested [npix] or [C, npix] .npy); automatic for "
+        "FITS files in the HEALPix layout (docs/healpix.md)",
+    )
     add_job_tail(st, cmd_stats, run_options=False)
 
     sy = sub.add_parser(
@@ -95,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         "field. Outputs tile seamlessly unless --no-tile. With --mask, fills the white "
         "pixels of the mask in the input image (inpainting).",
     )
-    sy.add_argument("input", type=Path, help="exemplar (PNG/JPEG/WebP/TIFF/NPY/NPZ/FITS)")
+    sy.add_argument(
+        "input", type=Path, help="exemplar (PNG/JPEG/WebP/TIFF/NPY/NPZ/FITS, or a HEALPix map)"
+    )
     add_outputs_option(sy)
     sy.add_argument(
         "--size",
@@ -196,6 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read INPUT as a 1-D signal (time series) [C, N]; automatic for .csv and 1-D "
         ".npy/.npz (docs/signals-1d.md)",
+    )
+    sy.add_argument(
+        "--healpix",
+        action="store_true",
+        help="read INPUT, --mask and --init as HEALPix maps (nested [npix] or [C, npix] "
+        ".npy); automatic for FITS files in the HEALPix layout (docs/healpix.md)",
+    )
+    sy.add_argument(
+        "--nside",
+        type=positive_int,
+        default=None,
+        help="HEALPix maps: the output's nside, a power of two (default: the exemplar's)",
     )
     sy.add_argument(
         "--to-gaussian",
@@ -314,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read all files as 1-D signals [C, N]; automatic for .csv and 1-D .npy/.npz "
         "(uses texsynth.evaluate_1d; docs/signals-1d.md)",
+    )
+    ev.add_argument(
+        "--healpix",
+        action="store_true",
+        help="read all files as HEALPix maps (nested [npix] or [C, npix] .npy); automatic for "
+        "FITS files in the HEALPix layout (docs/healpix.md)",
     )
     add_overwrite_option(ev)
     ev.set_defaults(func=cmd_eval)

@@ -29,7 +29,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from ..methods import parse_method
     from ..synthesis.jobs import prepare_arrays, run_job
     from .signals import synth_signal, wants_signal
+    from .skies import synth_sky, wants_sky
 
+    if wants_sky(args):
+        return synth_sky(args)
+    if args.nside is not None:
+        raise TexsynthError("--nside is for HEALPix maps; use --size for images and signals")
     if wants_signal(args):
         return synth_signal(args)
     method = args.method.strip()

@@ -19,6 +19,7 @@ import torch
 
 from ..atomic import temp_path
 from ..errors import TexsynthError
+from .config import upgrade_config
 from .network import SynthHalfUNet2D
 from .serialization import atomic_save_file, load_checkpoint_file
 
@@ -86,6 +87,7 @@ def restore_checkpoint(
             f"{path} is not a texsynth training checkpoint; remove it or start over"
         )
     saved, step = _checkpoint_fields(path, meta)
+    saved = _upgrade_settings(saved)
     expected = json.loads(json.dumps(settings, sort_keys=True))
     if saved != expected:
         changed = sorted(k for k in set(saved) | set(expected) if saved.get(k) != expected.get(k))
@@ -122,6 +124,18 @@ def restore_checkpoint(
     except ValueError:
         loss = math.nan
     return step, loss
+
+
+def _upgrade_settings(saved: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's settings under this version's names (earlier versions wrote
+    ``n_samples`` for ``batch`` and the config key ``Jmax`` for ``depth``), so that a run
+    interrupted before an upgrade still resumes."""
+    out = dict(saved)
+    if "n_samples" in out and "batch" not in out:
+        out["batch"] = out.pop("n_samples")
+    if isinstance(out.get("config"), dict):
+        out["config"] = upgrade_config(out["config"])
+    return out
 
 
 def _checkpoint_fields(path: Path, meta: dict[str, str]) -> tuple[Any, int]:

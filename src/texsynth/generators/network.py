@@ -1,6 +1,7 @@
 """Decoder-only U-Net texture generator (foscat's ``SynthHalfUNet2D``), tileable, any size.
 
-White noise ``z [N, 1, H, W]`` is average-pooled into a pyramid of ``Jmax + 1`` levels. At
+White noise ``z [N, 1, H, W]`` is average-pooled into a pyramid of ``depth + 1`` levels
+(``depth`` is foscat's ``Jmax``, the number of decoder levels). At
 each level a frozen bank of ``L`` oriented complex wavelets filters that level's noise (in
 the Fourier domain, so periodically), giving ``2L + 1`` skip channels (real parts,
 imaginary parts, the noise itself). A learned decoder starts at the coarsest level and, at
@@ -15,9 +16,9 @@ the exemplar's units in :mod:`.output_transform` and the drawing of samples in
 Differences from foscat:
 
 * every operation is periodic (circular padding, wrap-around upsampling, Fourier-domain
-  skips), so outputs tile seamlessly and rolling ``z`` by a multiple of ``2**Jmax`` pixels
+  skips), so outputs tile seamlessly and rolling ``z`` by a multiple of ``2**depth`` pixels
   rolls the output by the same amount (``tile=False`` restores foscat's zero padding);
-* any ``H x W`` works, not only multiples of ``2**Jmax``: level sizes are rounded up, an
+* any ``H x W`` works, not only multiples of ``2**depth``: level sizes are rounded up, an
   odd side is extended periodically by one pixel before the 2x2 noise pooling, and the
   features are upsampled by wrap-around bilinear interpolation to the odd size;
 * the skips use texsynth's own wavelets (:func:`texsynth.wavelets.wavelet_spectra`), scaled
@@ -39,50 +40,35 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_int_at_least, is_integer, size_text
+from .._deprecation import renamed_keywords, warn_renamed
 from ..errors import TexsynthError
 from ..pyramid import level_shape
+from .config import ARCHITECTURE, CONFIG_KEYS, upgrade_config
 from .output_transform import apply_output_transform, check_output_transform, normal_quantiles
 from .skips import halve_noise, skip_multipliers
 from .upsampling import padded_block_input, periodic_upsample, polyphase_weight
 
 __all__ = [
-    "ARCHITECTURE",
-    "CONFIG_KEYS",
     "POLYPHASE_MIN_PIXELS",
     "ConvBlock2D",
     "SynthHalfUNet2D",
     "default_channel_list",
 ]
 
-ARCHITECTURE = "SynthHalfUNet2D"
-"""Value of ``config["architecture"]`` for :class:`SynthHalfUNet2D`."""
-
-CONFIG_KEYS = (
-    "architecture",
-    "Jmax",
-    "channel_list",
-    "out_channels",
-    "L",
-    "negative_slope",
-    "tile",
-    "image_channels",
-    "n_quantiles",
-)
-"""Keys of :attr:`SynthHalfUNet2D.config`, all required when rebuilding from a config."""
-
 POLYPHASE_MIN_PIXELS = 2**16
 """Levels with at least this many pixels use :meth:`ConvBlock2D.forward_upsampled` at
 inference (faster there on CPU; on smaller levels building the padded input is faster)."""
 
 
-def default_channel_list(Jmax: int, width: int = 32) -> list[int]:
-    """Default decoder channels, coarsest to finest: ``min(width * 2**(Jmax - j), 8 * width)``.
+@renamed_keywords(Jmax="depth")
+def default_channel_list(depth: int, width: int = 32) -> list[int]:
+    """Default decoder channels, coarsest to finest: ``min(width * 2**(depth - j), 8 * width)``.
 
-    ``width=32`` gives foscat's ``[256, 128, 64, 32]`` for ``Jmax=3``.
+    ``width=32`` gives foscat's ``[256, 128, 64, 32]`` for ``depth=3``.
     """
-    Jmax = check_int_at_least(Jmax, "Jmax", 1, "give the number of decoder levels, e.g. Jmax=3")
+    depth = check_int_at_least(depth, "depth", 1, "give the number of decoder levels, e.g. 3")
     width = check_int_at_least(width, "width", 1, "give the channels of the finest level, e.g. 32")
-    return [min(width * 2 ** (Jmax - j), 8 * width) for j in range(Jmax + 1)]
+    return [min(width * 2 ** (depth - j), 8 * width) for j in range(depth + 1)]
 
 
 class ConvBlock2D(nn.Module):
@@ -171,11 +157,12 @@ class SynthHalfUNet2D(nn.Module):
 
     Parameters
     ----------
-    Jmax
-        Number of upsampling levels (the coarsest level is ``2**Jmax`` times smaller).
+    depth
+        Number of decoder (upsampling) levels: the coarsest level is ``2**depth`` times
+        smaller. foscat calls it ``Jmax``; that keyword still works here, deprecated.
     channel_list
-        Decoder channels per level, coarsest to finest (length ``Jmax + 1``). Default
-        :func:`default_channel_list` ``(Jmax, width)``.
+        Decoder channels per level, coarsest to finest (length ``depth + 1``). Default
+        :func:`default_channel_list` ``(depth, width)``.
     out_channels
         Channels of the network's output (the exemplar's standardised channels).
     L
@@ -196,10 +183,10 @@ class SynthHalfUNet2D(nn.Module):
     -----
     Input ``z [N, 1, H, W]``: level ``j`` has ``sizes[j] = (ceil(H / 2**j), ceil(W / 2**j))``
     (:meth:`level_sizes`). The smallest input is one whose coarsest level holds at least
-    two pixels, i.e. ``H > 2**Jmax`` or ``W > 2**Jmax`` (each side >= 1): InstanceNorm
-    needs more than one value per channel. Sizes that are not multiples of ``2**Jmax`` work;
+    two pixels, i.e. ``H > 2**depth`` or ``W > 2**depth`` (each side >= 1): InstanceNorm
+    needs more than one value per channel. Sizes that are not multiples of ``2**depth`` work;
     only for multiples is the output exactly equivariant to rolls of ``z`` by multiples of
-    ``2**Jmax`` pixels (with ``tile=True``).
+    ``2**depth`` pixels (with ``tile=True``).
 
     The wavelet multipliers are not parameters and not in the ``state_dict``: they are
     computed for each level's grid on first use and cached per ``(h, w, device, dtype)``.
@@ -215,9 +202,10 @@ class SynthHalfUNet2D(nn.Module):
     output_scale: torch.Tensor
     output_quantiles: torch.Tensor
 
+    @renamed_keywords(Jmax="depth")
     def __init__(
         self,
-        Jmax: int = 3,
+        depth: int = 3,
         channel_list: Sequence[int] | None = None,
         out_channels: int = 1,
         *,
@@ -229,18 +217,20 @@ class SynthHalfUNet2D(nn.Module):
         n_quantiles: int = 0,
     ) -> None:
         super().__init__()
-        Jmax = check_int_at_least(Jmax, "Jmax", 1, "give the number of decoder levels, e.g. Jmax=3")
+        depth = check_int_at_least(depth, "depth", 1, "give the number of decoder levels, e.g. 3")
         if channel_list is None:
-            channel_list = default_channel_list(Jmax, width)
+            channel_list = default_channel_list(depth, width)
         if isinstance(channel_list, (str, bytes)) or not isinstance(channel_list, Sequence):
             raise TexsynthError(
-                f"channel_list must be a list of Jmax + 1 = {Jmax + 1} positive integers, got "
-                f"{channel_list!r}; e.g. {default_channel_list(Jmax)}"
+                f"channel_list must be a list of depth + 1 = {depth + 1} positive integers, got "
+                f"{channel_list!r}; e.g. {default_channel_list(depth)}"
             )
-        if len(channel_list) != Jmax + 1 or not all(is_integer(c) and c >= 1 for c in channel_list):
+        if len(channel_list) != depth + 1 or not all(
+            is_integer(c) and c >= 1 for c in channel_list
+        ):
             raise TexsynthError(
-                f"channel_list must hold Jmax + 1 = {Jmax + 1} positive integers (coarsest "
-                f"first), got {list(channel_list)!r}; e.g. {default_channel_list(Jmax)}"
+                f"channel_list must hold depth + 1 = {depth + 1} positive integers (coarsest "
+                f"first), got {list(channel_list)!r}; e.g. {default_channel_list(depth)}"
             )
         out_channels = check_int_at_least(
             out_channels, "out_channels", 1, "e.g. 1 (grey) or 3 (colour)"
@@ -263,7 +253,7 @@ class SynthHalfUNet2D(nn.Module):
                 "matching) or at least 2 (e.g. 256)"
             )
 
-        self.Jmax = Jmax
+        self.depth = depth
         self.channel_list = [int(c) for c in channel_list]
         self.out_channels = out_channels
         self.L = L
@@ -276,7 +266,7 @@ class SynthHalfUNet2D(nn.Module):
         skip_ch = 2 * L + 1
         self.init_block = ConvBlock2D(skip_ch, C[0], slope, tile=tile)
         self.decoder_blocks = nn.ModuleList(
-            ConvBlock2D(C[k] + skip_ch, C[k + 1], slope, tile=tile) for k in range(Jmax)
+            ConvBlock2D(C[k] + skip_ch, C[k + 1], slope, tile=tile) for k in range(depth)
         )
         self.output_conv = nn.Conv2d(C[-1], out_channels, 1)
 
@@ -289,13 +279,19 @@ class SynthHalfUNet2D(nn.Module):
         # wavelet multipliers per (h, w, device, dtype): plain dict, not in the state_dict
         self._skip_cache: dict[tuple[Any, ...], torch.Tensor] = {}
 
+    @property
+    def Jmax(self) -> int:
+        """Deprecated name of :attr:`depth` (foscat's)."""
+        warn_renamed("Jmax", "depth", "SynthHalfUNet2D attribute")
+        return self.depth
+
     # ------------------------------------------------------------------ configuration
     @property
     def config(self) -> dict[str, Any]:
         """JSON-serialisable settings that rebuild this module with :meth:`from_config`."""
         return {
             "architecture": ARCHITECTURE,
-            "Jmax": self.Jmax,
+            "depth": self.depth,
             "channel_list": list(self.channel_list),
             "out_channels": self.out_channels,
             "L": self.L,
@@ -307,7 +303,8 @@ class SynthHalfUNet2D(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SynthHalfUNet2D:
-        """Rebuild an (untrained) module from :attr:`config`.
+        """Rebuild an (untrained) module from :attr:`config` (also one written by an older
+        texsynth, with ``"Jmax"`` for ``"depth"``).
 
         Raises
         ------
@@ -320,6 +317,7 @@ class SynthHalfUNet2D(nn.Module):
                 f"generator config must be a dict, got {type(config).__name__}; "
                 "pass SynthHalfUNet2D.config of a saved model"
             )
+        config = upgrade_config(config)
         arch = config.get("architecture")
         if arch != ARCHITECTURE:
             raise TexsynthError(
@@ -335,7 +333,7 @@ class SynthHalfUNet2D(nn.Module):
             )
         kwargs = {k: config[k] for k in CONFIG_KEYS if k != "architecture"}
         return cls(
-            kwargs.pop("Jmax"),
+            kwargs.pop("depth"),
             kwargs.pop("channel_list"),
             kwargs.pop("out_channels"),
             **kwargs,
@@ -344,19 +342,19 @@ class SynthHalfUNet2D(nn.Module):
     def extra_repr(self) -> str:
         """The settings shown by ``repr``."""
         return (
-            f"Jmax={self.Jmax}, channel_list={self.channel_list}, out_channels="
+            f"depth={self.depth}, channel_list={self.channel_list}, out_channels="
             f"{self.out_channels}, L={self.L}, tile={self.tile}, image_channels="
             f"{self.image_channels}, n_quantiles={self.n_quantiles}"
         )
 
     # ------------------------------------------------------------------ network
     def level_sizes(self, H: int, W: int) -> list[tuple[int, int]]:
-        """``[(ceil(H / 2**j), ceil(W / 2**j)) for j in 0..Jmax]``, finest first."""
-        return [(h, w) for h, w in (level_shape((H, W), j) for j in range(self.Jmax + 1))]
+        """``[(ceil(H / 2**j), ceil(W / 2**j)) for j in 0..depth]``, finest first."""
+        return [(h, w) for h, w in (level_shape((H, W), j) for j in range(self.depth + 1))]
 
     def min_size_ok(self, H: int, W: int) -> bool:
         """Whether an ``H x W`` input is large enough (coarsest level >= 2 pixels)."""
-        h, w = level_shape((H, W), self.Jmax)
+        h, w = level_shape((H, W), self.depth)
         return H >= 1 and W >= 1 and h * w >= 2
 
     def _check_noise(self, z: Any) -> torch.Tensor:
@@ -373,12 +371,12 @@ class SynthHalfUNet2D(nn.Module):
             raise TexsynthError(f"z must be a floating tensor, got dtype {z.dtype}")
         H, W = z.shape[-2:]
         if not self.min_size_ok(H, W):
-            f = 2**self.Jmax
+            f = 2**self.depth
             raise TexsynthError(
-                f"z of {size_text(H, W)} pixels is too small for Jmax={self.Jmax}: the coarsest "
+                f"z of {size_text(H, W)} pixels is too small for depth={self.depth}: the coarsest "
                 "level "
                 f"(sides divided by {f}, rounded up) needs at least 2 pixels; give H or W "
-                f"> {f} or a smaller Jmax"
+                f"> {f} or a smaller depth"
             )
         return z.to(self.output_conv.weight.dtype)
 
@@ -402,9 +400,9 @@ class SynthHalfUNet2D(nn.Module):
         return torch.cat([filtered, z_j], 1)
 
     def noise_pyramid(self, z: torch.Tensor) -> list[torch.Tensor]:
-        """Unit-variance noise levels ``[z_0, ..., z_Jmax]`` (finest first) of ``z``."""
+        """Unit-variance noise levels ``[z_0, ..., z_depth]`` (finest first) of ``z``."""
         levels = [z]
-        for _ in range(self.Jmax):
+        for _ in range(self.depth):
             levels.append(halve_noise(levels[-1]))
         return levels
 
@@ -423,13 +421,13 @@ class SynthHalfUNet2D(nn.Module):
         """
         z = self._check_noise(z)
         noise = self.noise_pyramid(z)
-        x = self.init_block(self.skips(noise[self.Jmax]))
+        x = self.init_block(self.skips(noise[self.depth]))
         # Without autograd and with tile=True, the same values with fewer copies: on large
         # 2x levels the upsampling is folded into the first convolution (forward_upsampled),
         # elsewhere the padded block input is built in one buffer (padded_block_input).
         fused = self.tile and not torch.is_grad_enabled()
         for k, block in enumerate(cast("Iterable[ConvBlock2D]", self.decoder_blocks)):
-            j = self.Jmax - 1 - k
+            j = self.depth - 1 - k
             if fused:
                 skip = self.skips(noise[j])
                 doubled = skip.shape[-2:] == (2 * x.shape[-2], 2 * x.shape[-1])

@@ -42,8 +42,8 @@ def activation_bytes(model: SynthHalfUNet2D, H: int, W: int) -> int:
     C, skip = model.channel_list, 2 * model.L + 1
     sizes = model.level_sizes(H, W)
     peak = (3 * skip + 2 * C[0]) * sizes[-1][0] * sizes[-1][1]
-    for k in range(model.Jmax):
-        h, w = sizes[model.Jmax - 1 - k]
+    for k in range(model.depth):
+        h, w = sizes[model.depth - 1 - k]
         peak = max(peak, (3 * (C[k] + skip) + 2 * C[k + 1]) * h * w)
     return peak * itemsize
 
@@ -123,9 +123,9 @@ def generate_samples(
     H = check_int_at_least(H, "H (height)", 1, "give the output size in pixels")
     W = check_int_at_least(W, "W (width)", 1, "give the output size in pixels")
     if not model.min_size_ok(H, W):
-        f = 2**model.Jmax
+        f = 2**model.depth
         raise TexsynthError(
-            f"{size_text(H, W)} pixels is too small for this generator (Jmax={model.Jmax}): the "
+            f"{size_text(H, W)} pixels is too small for this generator (depth={model.depth}): the "
             f"coarsest level needs at least 2 pixels; give H or W > {f}"
         )
     device = check_device(device)

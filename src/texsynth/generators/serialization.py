@@ -5,7 +5,8 @@ A file holds the ``state_dict`` of a :class:`~texsynth.generators.network.SynthH
 metadata:
 
 * ``format``: ``"texsynth-generator/1"``;
-* ``config``: the JSON :attr:`SynthHalfUNet2D.config` that rebuilds the module;
+* ``config``: the JSON :attr:`SynthHalfUNet2D.config` that rebuilds the module (earlier
+  versions wrote ``depth`` as ``"Jmax"``; both are read, ``"depth"`` is written);
 * ``texsynth`` and ``torch``: the versions that wrote it;
 * ``texsynth.metadata``: a JSON dict of the caller's own metadata (training settings...).
 """
@@ -28,7 +29,8 @@ from .._checks import check_device
 from ..errors import TexsynthError
 from ..paths import as_path
 from ..version import __version__
-from .network import ARCHITECTURE, CONFIG_KEYS, SynthHalfUNet2D
+from .config import ARCHITECTURE, CONFIG_KEYS, upgrade_config
+from .network import SynthHalfUNet2D
 
 __all__ = [
     "FORMAT",
@@ -228,7 +230,7 @@ def _parse_json(p: Any, header: dict[str, str], key: str) -> Any:
 #: bounds of a generator file's config: what ``texsynth train`` can write (width <= 512,
 #: depth <= 10), with room for models built in Python; anything else is a crafted or
 #: damaged file and is refused before a tensor is allocated
-MAX_JMAX = 12
+MAX_CONFIG_DEPTH = 12
 MAX_LEVEL_CHANNELS = 8192
 MAX_IMAGE_CHANNELS = 256
 MAX_L = 16
@@ -265,7 +267,8 @@ def validate_config(config: Any, path: Any = "<config>") -> dict[str, Any]:
     Returns
     -------
     dict
-        ``config`` itself, every field checked.
+        ``config``, every field checked, with the keys of older versions renamed
+        (:func:`~texsynth.generators.config.upgrade_config`: ``"Jmax"`` -> ``"depth"``).
 
     Raises
     ------
@@ -274,6 +277,8 @@ def validate_config(config: Any, path: Any = "<config>") -> dict[str, Any]:
     """
     if not isinstance(config, dict):
         raise _bad(path, "config", f"must be a JSON object, got {type(config).__name__}")
+    depth_field = "config.depth" if "depth" in config else "config.Jmax"  # as the file says
+    config = upgrade_config(config)
     arch = config.get("architecture")
     if arch != ARCHITECTURE:
         raise TexsynthError(
@@ -287,10 +292,12 @@ def validate_config(config: Any, path: Any = "<config>") -> dict[str, Any]:
             f"generator file {str(path)!r}: config does not match this texsynth (missing keys "
             f"{missing}, unknown keys {unknown[:5]}); {_RETRAIN}"
         )
-    jmax = _int_field(path, "config.Jmax", config["Jmax"], 1, MAX_JMAX)
+    depth = _int_field(path, depth_field, config["depth"], 1, MAX_CONFIG_DEPTH)
     channels = config["channel_list"]
-    if not isinstance(channels, list) or len(channels) != jmax + 1:
-        raise _bad(path, "config.channel_list", f"must be a list of Jmax + 1 = {jmax + 1} integers")
+    if not isinstance(channels, list) or len(channels) != depth + 1:
+        raise _bad(
+            path, "config.channel_list", f"must be a list of depth + 1 = {depth + 1} integers"
+        )
     for i, c in enumerate(channels):
         _int_field(path, f"config.channel_list[{i}]", c, 1, MAX_LEVEL_CHANNELS)
     image_channels = _int_field(

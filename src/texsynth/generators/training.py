@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._checks import as_image_batch, check_device, check_mask, parse_size, size_text
+from .._deprecation import renamed_keywords
 from ..cancellation import Cancel, check_cancelled
 from ..errors import TexsynthError
 from ..losses import TextureLoss
@@ -59,6 +60,7 @@ class TrainingReport:
 
 
 @autograd_enabled
+@renamed_keywords(Jmax="depth", n_samples="batch")
 def train_generator(
     exemplar: torch.Tensor,
     *,
@@ -69,9 +71,9 @@ def train_generator(
     layers: list[str] | None = None,
     size: int | tuple[int, int] | None = None,
     steps: int = 2000,
-    n_samples: int = 4,
+    batch: int = 4,
     lr: float = 3e-3,
-    Jmax: int = 4,
+    depth: int = 4,
     channel_list: list[int] | None = None,
     width: int = 16,
     J: int | None = None,
@@ -121,14 +123,18 @@ def train_generator(
         it later draws samples of any size). Larger sizes see larger structures but cost
         about 4x per doubling.
     steps
-        Training steps (``n_epochs``), each on ``n_samples`` fresh noise images. About
+        Training steps (``n_epochs``), each on ``batch`` fresh noise images. About
         0.3 s each at the default size and width on a 2-core CPU (10 minutes for the
         default 2000; the loss still falls slowly after 1000).
+    batch
+        Noise images per step (foscat's ``n_samples``; that keyword still works here,
+        deprecated).
     lr
         Initial Adam learning rate, annealed to 0 along a cosine.
-    Jmax, channel_list, width, tile
-        Network shape (:class:`SynthHalfUNet2D`): decoder depth, channels per level
-        (coarsest first; default ``min(width * 2**(Jmax - j), 8 * width)``), circular padding.
+    depth, channel_list, width, tile
+        Network shape (:class:`SynthHalfUNet2D`): decoder levels (foscat's ``Jmax``; that
+        keyword still works here, deprecated), channels per level (coarsest first; default
+        ``min(width * 2**(depth - j), 8 * width)``), circular padding.
         The default ``width=16`` draws a 512x512 sample in about a quarter of a second on a
         2-core CPU; ``width=32`` is foscat's network.
     J, L, use_variance, cross_channels, iso_ang, fft_ang, fft_nharm, fft_imaginary
@@ -183,7 +189,7 @@ def train_generator(
     start_time = time.perf_counter()
     for name, value, low in (
         ("steps", steps, 1),
-        ("n_samples", n_samples, 1),
+        ("batch", batch, 1),
         ("checkpoint_every", checkpoint_every, 1),
         ("log_every", log_every, 1),
     ):
@@ -193,10 +199,10 @@ def train_generator(
         raise TexsynthError(f"lr must be a positive number, got {lr!r}")
     if iso_ang and fft_ang:
         raise TexsynthError("iso_ang and fft_ang cannot be combined; choose one")
-    if microcanonical and n_samples < 2:
+    if microcanonical and batch < 2:
         raise TexsynthError(
-            "the microcanonical loss needs n_samples >= 2 (it divides by the batch spread); "
-            "raise n_samples or set microcanonical=False"
+            "the microcanonical loss needs batch >= 2 (it divides by the batch spread); "
+            "raise batch or set microcanonical=False"
         )
     if resume and checkpoint is None:
         raise TexsynthError("resume=True needs the checkpoint file to resume from (checkpoint=)")
@@ -207,7 +213,7 @@ def train_generator(
 
     from ..memory import MAX_DEPTH, MAX_WIDTH, check_memory, estimate_training_bytes
 
-    for name, value, top in (("width", width, MAX_WIDTH), ("Jmax", Jmax, MAX_DEPTH)):
+    for name, value, top in (("width", width, MAX_WIDTH), ("depth", depth, MAX_DEPTH)):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
             raise TexsynthError(
                 f"{name} must be an integer from 1 to {top} (what the generator can use), "
@@ -227,12 +233,12 @@ def train_generator(
 
     check_memory(
         estimate_training_bytes(
-            (He, We), shape, channels=C, batch=n_samples, width=width, method=method, L=L
+            (He, We), shape, channels=C, batch=batch, width=width, method=method, L=L
         ),
         max_memory,
         device=dev,
         what="train_generator",
-        fix="use a smaller size, n_samples or width",
+        fix="use a smaller size, batch or width",
         override="max_memory=",
     )
     std = Standardizer.fit(ex, inm)
@@ -286,7 +292,7 @@ def train_generator(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed_value)
         model = SynthHalfUNet2D(
-            Jmax,
+            depth,
             channel_list,
             out_channels=ex_s.shape[1],
             L=L,
@@ -298,10 +304,10 @@ def train_generator(
     if not model.min_size_ok(*shape):
         most = max(int(math.log2(max(shape))) - 1, 1)
         raise TexsynthError(
-            f"training samples of {size_text(*shape)} pixels are too small for Jmax={Jmax} "
-            f"decoder levels; use Jmax<={most} or a larger size",
+            f"training samples of {size_text(*shape)} pixels are too small for depth={depth} "
+            f"decoder levels; use depth<={most} or a larger size",
             cli=f"training samples of {size_text(*shape)} pixels are too small for --depth "
-            f"{Jmax}; use --depth {most} or less, or a larger --size",
+            f"{depth}; use --depth {most} or less, or a larger --size",
         )
     quantiles = quantile_table(ex_s, model.config["n_quantiles"]) if histogram > 0 else None
     model.set_output_transform(std.mean, std.rotation, std.scale, quantiles)
@@ -327,7 +333,7 @@ def train_generator(
         **loss_options,
         size=list(shape),
         steps=steps,
-        n_samples=n_samples,
+        batch=batch,
         lr=lr,
         J=J_train,
         L=L,
@@ -356,7 +362,7 @@ def train_generator(
             check_cancelled(cancel)
             for group in optimiser.param_groups:  # cosine annealing to 0
                 group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-            z = torch.randn(n_samples, 1, *shape, generator=noise).to(dev)
+            z = torch.randn(batch, 1, *shape, generator=noise).to(dev)
             step_loss = loss_fn.batch_loss(
                 model(z), microcanonical=microcanonical, sigma_synth=sigma_synth, eps=micro_eps
             )
@@ -425,7 +431,8 @@ def train_synth_unet(
     ``None``: 4). The samples are drawn at the target's size and the network is foscat's
     (``width=32``). ``norm`` must be ``"auto"`` (statistics normalised by the exemplar's
     S2: foscat's ``"auto"`` divides the target by itself, see ``docs/generators.md``).
-    ``Jmax_scat`` is the number of scattering scales, ``eval_frequency`` the logging
+    ``Jmax`` is :func:`train_generator`'s ``depth`` (decoder levels), ``n_samples`` its
+    ``batch`` and ``Jmax_scat`` its ``J`` (scattering scales); ``eval_frequency`` is the logging
     period; ``options`` go to :func:`train_generator` (``seed``, ``progress``, ...).
     """
     if norm != "auto":
@@ -443,8 +450,8 @@ def train_synth_unet(
     options.setdefault("width", 32)
     result = train_generator(
         target,
-        Jmax=Jmax,
-        n_samples=n_samples,
+        depth=Jmax,
+        batch=n_samples,
         channel_list=channel_list,
         lr=lr,
         steps=n_epochs,

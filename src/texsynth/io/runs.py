@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from ..atomic import MARKER_KEY
+from ..domains.healpix import nside_of
 from ..errors import TexsynthError
 from ..paths import quote_path
 from ..version import __version__
@@ -40,14 +41,17 @@ __all__ = [
 ]
 
 #: the jobs a spec can describe, and the domains of data each takes
-KINDS: dict[str, tuple[str, ...]] = {"synth": ("image", "signal"), "remake": ("image",)}
+KINDS: dict[str, tuple[str, ...]] = {
+    "synth": ("image", "signal", "sky"),
+    "remake": ("image",),
+}
 
 #: every domain of data
-DOMAINS = ("image", "signal")
+DOMAINS = ("image", "signal", "sky")
 
 #: the input roles of each kind (the first is required)
 ROLES: dict[str, tuple[str, ...]] = {
-    "synth": ("input", "mask", "init", "reference"),
+    "synth": ("input", "mask", "in_mask", "init", "reference"),
     "remake": ("content", "style"),
 }
 
@@ -100,9 +104,10 @@ class JobSpec:
         ``"synth"`` (:func:`texsynth.synthesize` or :func:`texsynth.synthesize_1d`) or
         ``"remake"`` (:func:`texsynth.remake`).
     domain
-        ``"image"`` (images and 2-D fields) or ``"signal"`` (1-D signals).
+        ``"image"`` (images and 2-D fields), ``"signal"`` (1-D signals) or ``"sky"``
+        (HEALPix maps, :func:`texsynth.synthesize_healpix`).
     inputs
-        Input files by role: ``input``, ``mask``, ``init``, ``reference`` (synth);
+        Input files by role: ``input``, ``mask``, ``in_mask``, ``init``, ``reference`` (synth);
         ``content``, ``style`` (remake).
     options
         Keyword arguments of the library function (``method``, ``size``, ``n``, ``steps``,
@@ -287,12 +292,16 @@ def read_record(path: str | os.PathLike[str]) -> RunRecord:
 
 def level_entries(report: Any, domain: str) -> list[dict[str, Any]]:
     """Per-level entries of a record from a synthesis report (the patch method reports
-    sizes only): ``size_hw`` (images) or ``length`` (signals), ``J``, ``iterations``,
-    ``final_loss``."""
+    sizes only): ``size_hw`` (images), ``length`` (signals) or ``nside`` (skies), ``J``,
+    ``iterations``, ``final_loss``."""
     out = []
     for i, size in enumerate(report.levels):
         entry: dict[str, Any] = (
-            {"size_hw": list(size)} if domain == "image" else {"length": int(size[0])}
+            {"size_hw": list(size)}
+            if domain == "image"
+            else {"nside": nside_of(int(size[0]))}
+            if domain == "sky"
+            else {"length": int(size[0])}
         )
         if i < len(report.iterations):
             entry["J"] = report.scales[i] if i < len(report.scales) else None

@@ -13,6 +13,7 @@ that of a Gaussian field's ``C_ell`` estimate).
 from __future__ import annotations
 
 import functools
+import logging
 import math
 
 import numpy as np
@@ -30,12 +31,28 @@ __all__ = ["LOW_LMAX", "MultipoleLoss", "real_harmonics"]
 LOW_LMAX = 8
 
 
+class _QuietLogger:
+    """Raise a logger's level to WARNING inside a ``with`` block."""
+
+    def __init__(self, name: str) -> None:
+        self.logger = logging.getLogger(name)
+        self.level = self.logger.level
+
+    def __enter__(self) -> None:
+        self.level = self.logger.level
+        self.logger.setLevel(logging.WARNING)
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.setLevel(self.level)
+
+
 @functools.cache
 def real_harmonics(nside: int, lmax: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The real spherical harmonics up to ``lmax`` on the nested pixels of ``nside``,
     orthonormal on the sphere, ``[(lmax + 1)**2 - 1, npix]`` (the monopole left out), and
     the ``ell`` of each row."""
     hp = healpy_module()
+    quiet = _QuietLogger("healpy")  # (alm2map logs its zero smoothing at INFO level)
     size = hp.Alm.getsize(lmax)
     rows, ells = [], []
     for ell in range(1, lmax + 1):
@@ -43,7 +60,8 @@ def real_harmonics(nside: int, lmax: int) -> tuple[torch.Tensor, torch.Tensor]:
             for part in (1.0, 1j) if m else (1.0,):
                 alm = np.zeros(size, dtype=np.complex128)
                 alm[hp.Alm.getidx(lmax, ell, m)] = part
-                ring = hp.alm2map(alm, nside, lmax=lmax)
+                with quiet:
+                    ring = hp.alm2map(alm, nside, lmax=lmax)
                 # alm2map of a single m > 0 coefficient gives 2 Re or -2 Im of Y_lm
                 rows.append(hp.reorder(ring, r2n=True) / (math.sqrt(2) if m else 1.0))
                 ells.append(ell)

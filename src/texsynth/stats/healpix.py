@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from .._deprecation import renamed_keywords
 from ..domains.healpix import HealpixSphere, nside_of
 from ..errors import TexsynthError
 from ..healpix_wavelets import KERNEL_SIZE, HealpixWaveletBank
@@ -71,6 +72,7 @@ class HealpixScatteringCovariance(ScatteringCore):
                 f"got J={J}; use J<={most} or a finer map"
             )
 
+    @renamed_keywords(Jmax="J")
     def forward(
         self,
         map1: torch.Tensor,
@@ -79,7 +81,7 @@ class HealpixScatteringCovariance(ScatteringCore):
         mask: torch.Tensor | None = None,
         norm: str | None = None,
         calc_var: bool = False,
-        Jmax: int | None = None,
+        J: int | None = None,
         edge: bool = False,
     ) -> ScatCov | tuple[ScatCov, ScatCov]:
         """Compute the statistics of ``map1`` (or cross statistics with ``map2``).
@@ -100,8 +102,9 @@ class HealpixScatteringCovariance(ScatteringCore):
             call) or ``"self"`` (the map's own S2).
         calc_var
             Also return per-coefficient standard errors.
-        Jmax
-            Number of scales for this call (overrides ``J``).
+        J
+            Number of scales for this call (default the ``J`` given to the constructor);
+            ``Jmax`` is its deprecated old name.
         edge
             Accepted for the other domains' signature: a full sky has no edge (a partial
             sky is a ``mask``).
@@ -112,4 +115,4 @@ class HealpixScatteringCovariance(ScatteringCore):
             The statistics, and with ``calc_var`` their standard errors.
         """
         x, y, m = self.parse_inputs(map1, map2, mask, ("map1", "map2"), hint="mask=...")
-        return self.statistics(x, y, m, norm=norm, calc_var=calc_var, Jmax=Jmax, edge=False)
+        return self.statistics(x, y, m, norm=norm, calc_var=calc_var, J=J, edge=False)

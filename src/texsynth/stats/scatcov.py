@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,13 +132,41 @@ class ScatCov:
         """Number of channels ``C``."""
         return self.S0.shape[1]
 
+    def _with_stats(
+        self,
+        stats: Mapping[str, torch.Tensor | None],
+        *,
+        angular: str | None = None,
+        harmonics: tuple[str, ...] | None = None,
+    ) -> ScatCov:
+        """A copy with the statistics named in ``stats`` replaced (the others kept) and,
+        where given, new ``angular`` and ``harmonics``; only ``S3P`` may be ``None``."""
+
+        def stat(name: str) -> torch.Tensor:
+            value = stats.get(name, getattr(self, name))
+            if value is None:
+                raise TexsynthError(f"ScatCov needs a {name} tensor; only S3P may be None")
+            return value
+
+        return dataclasses.replace(
+            self,
+            S0=stat("S0"),
+            S1=stat("S1"),
+            S2=stat("S2"),
+            S3=stat("S3"),
+            S4=stat("S4"),
+            S3P=stats.get("S3P", self.S3P),
+            angular=self.angular if angular is None else angular,
+            harmonics=self.harmonics if harmonics is None else harmonics,
+        )
+
     def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> ScatCov:
         """Apply ``fn`` to every statistic tensor; ``None`` stays ``None``."""
-        kw = {}
+        kw: dict[str, torch.Tensor | None] = {}
         for name in _FIELDS:
             value = getattr(self, name)
             kw[name] = None if value is None else fn(value)
-        return dataclasses.replace(self, **kw)
+        return self._with_stats(kw)
 
     def detach(self) -> ScatCov:
         """Statistics detached from the autograd graph."""
@@ -167,11 +195,11 @@ class ScatCov:
     def _binary(self, other: Any, op: Callable[[Any, Any], Any]) -> ScatCov:
         if isinstance(other, ScatCov):
             self._check_compatible(other)
-            kw = {}
+            kw: dict[str, torch.Tensor | None] = {}
             for n in _FIELDS:
                 a, b = getattr(self, n), getattr(other, n)
                 kw[n] = None if a is None or b is None else op(a, b)
-            return dataclasses.replace(self, **kw)
+            return self._with_stats(kw)
         if isinstance(other, (int, float)) or (
             isinstance(other, torch.Tensor) and other.dim() == 0
         ):
@@ -219,7 +247,9 @@ class ScatCov:
         return self.map(torch.neg)
 
     # ------------------------------------------------------------------ orientation reductions
-    def _reduce(self, basis: torch.Tensor, squeeze: bool, square: bool) -> dict[str, Any]:
+    def _reduce(
+        self, basis: torch.Tensor, squeeze: bool, square: bool
+    ) -> dict[str, torch.Tensor | None]:
         if self.angular != "full":
             raise TexsynthError(
                 f"orientation axes are already reduced ({self.angular!r}); "
@@ -227,7 +257,7 @@ class ScatCov:
             )
         b = basis**2 if square else basis
         axes = {"S1": 1, "S2": 1, "S3": 2, "S3P": 2, "S4": 3}
-        kw: dict[str, Any] = {}
+        kw: dict[str, torch.Tensor | None] = {}
         for name, n_axes in axes.items():
             t = getattr(self, name)
             if t is None:
@@ -248,12 +278,12 @@ class ScatCov:
         ``(l2 - l1, l3 - l1) (mod L)``.
         """
         basis = _angular_basis(self.L, 0, False, torch.float64)
-        return dataclasses.replace(self, **self._reduce(basis, True, False), angular="iso")
+        return self._with_stats(self._reduce(basis, True, False), angular="iso")
 
     def iso_mean_sigma(self) -> ScatCov:
         """Standard deviations propagated through :meth:`iso_mean` (independent errors)."""
         basis = _angular_basis(self.L, 0, False, torch.float64)
-        return dataclasses.replace(self, **self._reduce(basis, True, True), angular="iso")
+        return self._with_stats(self._reduce(basis, True, True), angular="iso")
 
     def _harmonic_names(self, nharm: int, imaginary: bool) -> tuple[str, ...]:
         names = ["dc"]
@@ -272,9 +302,8 @@ class ScatCov:
         ``sqrt(cos_h^2 + sin_h^2)`` is invariant to rotations by multiples of ``pi / L``.
         """
         basis = _angular_basis(self.L, nharm, imaginary, torch.float64)
-        return dataclasses.replace(
-            self,
-            **self._reduce(basis, False, False),
+        return self._with_stats(
+            self._reduce(basis, False, False),
             angular="fft",
             harmonics=self._harmonic_names(nharm, imaginary),
         )
@@ -287,9 +316,8 @@ class ScatCov:
         ``calc_var=True``.
         """
         basis = _angular_basis(self.L, nharm, imaginary, torch.float64)
-        return dataclasses.replace(
-            self,
-            **self._reduce(basis, False, True),
+        return self._with_stats(
+            self._reduce(basis, False, True),
             angular="fft",
             harmonics=self._harmonic_names(nharm, imaginary),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .._deprecation import renamed_keywords
 from ..domains.grid import PeriodicGrid
 from ..errors import TexsynthError
 from ..wavelets import WaveletBank, check_J
@@ -53,21 +54,25 @@ class ScatteringCovariance(ScatteringCore):
 
     def make_bank(self, shape: tuple[int, ...], J: int) -> WaveletBank:
         """A new oriented wavelet bank for ``shape = (H, W)`` images and ``J`` scales."""
-        return WaveletBank(*shape, J, self.L)
+        H, W = shape
+        return WaveletBank(H, W, J, self.L)
 
     def check_scales(self, shape: tuple[int, ...], J: int) -> None:
         """Raise a one-line error when ``J`` scales do not fit ``shape = (H, W)`` images."""
-        check_J(*shape, J)
+        H, W = shape
+        check_J(H, W, J)
 
     def bank(self, H: int, W: int, J: int, device: torch.device) -> WaveletBank:
         """The wavelet bank for ``H x W`` images and ``J`` scales, built on first use."""
         return self.bank_for((H, W), J, device)  # type: ignore[return-value]
 
-    def resolve_J(self, H: int, W: int, Jmax: int | None = None) -> int:
-        """Number of scales used for an ``H x W`` image (``Jmax`` overrides ``self.J``)."""
-        return self.scales_for((H, W), Jmax)
+    @renamed_keywords(Jmax="J")
+    def resolve_J(self, H: int, W: int, J: int | None = None) -> int:
+        """Number of scales used for an ``H x W`` image (``J`` overrides ``self.J``)."""
+        return self.scales_for((H, W), J)
 
     # ------------------------------------------------------------------ forward
+    @renamed_keywords(Jmax="J")
     def forward(
         self,
         image1: torch.Tensor,
@@ -76,7 +81,7 @@ class ScatteringCovariance(ScatteringCore):
         mask: torch.Tensor | None = None,
         norm: str | None = None,
         calc_var: bool = False,
-        Jmax: int | None = None,
+        J: int | None = None,
         edge: bool = False,
     ) -> ScatCov | tuple[ScatCov, ScatCov]:
         """Compute the statistics of ``image1`` (or cross statistics with ``image2``).
@@ -99,8 +104,9 @@ class ScatteringCovariance(ScatteringCore):
         calc_var
             Also return per-coefficient standard deviations (standard errors of each spatial
             mean), usable as ``sigma`` in :meth:`ScatCov.distance`.
-        Jmax
-            Number of scales for this call (overrides ``J``).
+        J
+            Number of scales for this call (default the ``J`` given to the constructor);
+            ``Jmax`` is its deprecated old name.
         edge
             Treat the image as non-periodic: it is reflect-padded (no wrap-around step) and
             only coefficients far enough from the border enter the means.
@@ -111,4 +117,4 @@ class ScatteringCovariance(ScatteringCore):
             The statistics, and with ``calc_var`` their standard deviations.
         """
         x, y, m = self.parse_inputs(image1, image2, mask, ("image1", "image2"))
-        return self.statistics(x, y, m, norm=norm, calc_var=calc_var, Jmax=Jmax, edge=edge)
+        return self.statistics(x, y, m, norm=norm, calc_var=calc_var, J=J, edge=edge)

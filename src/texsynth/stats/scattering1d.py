@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import as_batch, check_weight_mask
+from .._deprecation import renamed_keywords
 from ..domains.grid import PeriodicGrid
 from ..errors import TexsynthError
 from ..wavelets1d import WaveletBank1D, check_J_1d
@@ -95,10 +96,12 @@ class ScatteringCovariance1D(ScatteringCore):
         """The wavelet bank for signals of ``N`` samples and ``J`` scales, built on first use."""
         return self.bank_for((N,), J, device)  # type: ignore[return-value]
 
-    def resolve_J(self, N: int, Jmax: int | None = None) -> int:
-        """Number of scales used for a signal of ``N`` samples (``Jmax`` overrides ``J``)."""
-        return self.scales_for((N,), Jmax)
+    @renamed_keywords(Jmax="J")
+    def resolve_J(self, N: int, J: int | None = None) -> int:
+        """Number of scales used for a signal of ``N`` samples (``J`` overrides ``self.J``)."""
+        return self.scales_for((N,), J)
 
+    @renamed_keywords(Jmax="J")
     def forward(
         self,
         signal1: torch.Tensor,
@@ -107,7 +110,7 @@ class ScatteringCovariance1D(ScatteringCore):
         mask: torch.Tensor | None = None,
         norm: str | None = None,
         calc_var: bool = False,
-        Jmax: int | None = None,
+        J: int | None = None,
         edge: bool = False,
     ) -> ScatCov | tuple[ScatCov, ScatCov]:
         """Compute the statistics of ``signal1`` (or cross statistics with ``signal2``).
@@ -128,8 +131,9 @@ class ScatteringCovariance1D(ScatteringCore):
         calc_var
             Also return per-coefficient standard errors (usable as ``sigma`` in
             :meth:`ScatCov.distance`).
-        Jmax
-            Number of scales for this call (overrides ``J``).
+        J
+            Number of scales for this call (default the ``J`` given to the constructor);
+            ``Jmax`` is its deprecated old name.
         edge
             Non-periodic signal: reflect-padded (no wrap-around jump) and only coefficients
             far enough from the ends enter the means.
@@ -142,4 +146,4 @@ class ScatteringCovariance1D(ScatteringCore):
         x, y, m = self.parse_inputs(
             signal1, signal2, mask, ("signal1", "signal2"), hint="mask=... / in_mask=..."
         )
-        return self.statistics(x, y, m, norm=norm, calc_var=calc_var, Jmax=Jmax, edge=edge)
+        return self.statistics(x, y, m, norm=norm, calc_var=calc_var, J=J, edge=edge)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
+from typing import cast
 
 import torch
 
@@ -75,6 +77,20 @@ def signed_sqrt(r: torch.Tensor) -> torch.Tensor:
     """``sign(r) * sqrt(|r|)`` with a finite gradient at 0."""
     tiny = torch.finfo(r.dtype).tiny ** 0.5
     return r / torch.sqrt(r.abs() + tiny)
+
+
+def _scatcov(stats: Mapping[str, torch.Tensor], J: int, L: int) -> ScatCov:
+    """A :class:`ScatCov` of the named statistics (``S3P`` only for cross statistics)."""
+    return ScatCov(
+        S0=stats["S0"],
+        S1=stats["S1"],
+        S2=stats["S2"],
+        S3=stats["S3"],
+        S4=stats["S4"],
+        S3P=stats.get("S3P"),
+        J=J,
+        L=L,
+    )
 
 
 def _trailing(t: torch.Tensor, n: int) -> torch.Tensor:
@@ -154,16 +170,22 @@ class ScatteringCore(torch.nn.Module):
         """The wavelet bank for data of ``shape`` and ``J`` scales, built on first use."""
         key = "x".join(str(n) for n in (*shape, J))
         if key not in self.banks:
-            self.banks[key] = self.make_bank(shape, J).to(device)
-        bank = self.banks[key]
+            new = self.make_bank(shape, J)
+            if not isinstance(new, torch.nn.Module):
+                raise TypeError(f"{type(self).__name__}.make_bank must return a torch Module")
+            self.banks[key] = new.to(device)
+        module = self.banks[key]
+        # the ModuleDict gives back a Module; make_bank put a WaveletBank there
+        bank = cast(WaveletBank, module)
         if bank.device != device:
-            bank.to(device)
+            module.to(device)
         return bank
 
-    def scales_for(self, shape: Shape, Jmax: int | None = None) -> int:
-        """Number of scales used for data of ``shape`` (``Jmax`` overrides ``self.J``)."""
-        if Jmax is not None:
-            return Jmax
+    def scales_for(self, shape: Shape, J: int | None = None) -> int:
+        """Number of scales used for data of ``shape`` (``J`` of one call overrides
+        ``self.J``)."""
+        if J is not None:
+            return J
         return self.J if self.J is not None else max(self.domain.max_scales(shape), 1)
 
     # ------------------------------------------------------------------ the statistics
@@ -206,7 +228,7 @@ class ScatteringCore(torch.nn.Module):
         *,
         norm: str | None,
         calc_var: bool,
-        Jmax: int | None,
+        J: int | None,
         edge: bool,
     ) -> ScatCov | tuple[ScatCov, ScatCov]:
         """The statistics of checked ``[B, C, *shape]`` data ``x`` (cross with ``y``),
@@ -215,7 +237,7 @@ class ScatteringCore(torch.nn.Module):
             raise TexsynthError(f"norm must be None, 'auto' or 'self', got {norm!r}")
         grid = self.domain
         shape = grid.shape(x)
-        J = self.scales_for(shape, Jmax)
+        J = self.scales_for(shape, J)
         self.check_scales(shape, J)
         if m is not None:
             x = grid.fill_masked(x, m)
@@ -231,12 +253,12 @@ class ScatteringCore(torch.nn.Module):
         p1 = stats.pop("P1")
         p2 = stats.pop("P2")
         scale = self._norm_factors(norm, p1, p2)
-        out = ScatCov(**stats, J=J, L=bank.L)
+        out = _scatcov(stats, J, bank.L)
         if scale is not None:
             out = apply_norm(out, scale)
         if not calc_var:
             return out
-        sigma = ScatCov(**var, J=J, L=bank.L)
+        sigma = _scatcov(var, J, bank.L)
         if scale is not None:
             sigma = apply_norm(sigma, scale)
         return out, sigma
@@ -319,7 +341,7 @@ class ScatteringCore(torch.nn.Module):
         # S0
         m1 = grid.mean(x, w0)
         d1 = x - _trailing(m1, nd)
-        if cross:
+        if y is not None:
             m2 = grid.mean(y, w0)
             cov = grid.mean(d1 * (y - _trailing(m2, nd)), w0)
             stats["S0"] = torch.stack([(m1 + m2) / 2, signed_sqrt(cov)], -1)

@@ -12,25 +12,36 @@ from typing import Any
 import torch
 
 from ..cancellation import Cancel
+from ..domains.healpix import nside_of
 from ..errors import TexsynthError
 from ..io import read_image, read_signal
+from ..io.healpix_maps import read_healpix_map
 from ..io.runs import ROLES, JobSpec, RunRecord, level_entries, read_record
 from ..methods import DEFAULT_POWER_SPECTRUM, METHODS, parse_method
 from .engine import Callback
 from .images import synthesize
 from .signals import synthesize_1d
+from .sphere import synthesize_healpix
 from .style_transfer import remake
 
-__all__ = ["load_inputs", "prepare_arrays", "rerun", "run_job"]
+__all__ = ["load_inputs", "prepare_arrays", "read_sky", "rerun", "run_job"]
 
 # options of the job spec that name how the run is driven, not what it computes: they
 # come from the caller of run_job, never from a spec
 _DRIVER_OPTIONS = ("device", "progress", "callback", "cancel", "report", "seed", "dtype")
 
 
+def read_sky(path: str | os.PathLike[str]) -> torch.Tensor:
+    """A HEALPix map file as a ``[C, npix]`` full-sky tensor, NESTED ordering, NaN where
+    the file has no value (``UNSEEN`` pixels, or outside a partial sky's ``cell_ids``)."""
+    return torch.from_numpy(read_healpix_map(path).full_sky().copy())
+
+
 def load_inputs(spec: JobSpec) -> dict[str, torch.Tensor]:
-    """Read the input files of ``spec`` (images or signals, by its domain), as
+    """Read the input files of ``spec`` (images, signals or skies, by its domain), as
     :func:`prepare_arrays` makes them."""
+    if spec.domain == "sky":
+        return prepare_arrays(spec, {role: read_sky(p) for role, p in spec.inputs.items()})
     read = read_image if spec.domain == "image" else read_signal
     return prepare_arrays(spec, {role: read(path)[0] for role, path in spec.inputs.items()})
 
@@ -42,12 +53,25 @@ def prepare_arrays(spec: JobSpec, raw: Mapping[str, torch.Tensor]) -> dict[str, 
       grey pixels count as white from mid-grey up (averaged over colour channels), so the
       hole is what the eye sees. A signal mask is averaged over channels into [0, 1].
     * remake: a grey content or style takes the other's number of channels.
+    * A sky's pixels without a value (NaN: ``UNSEEN``, or outside a partial sky) are left
+      out of the target statistics (its ``in_mask``, unless one is given) and set to 0;
+      a sky mask's missing pixels are kept (0).
     """
     arrays = dict(raw)
+    if spec.domain == "sky":
+        for role, t in list(arrays.items()):
+            seen = torch.isfinite(t).all(0, keepdim=True)
+            if role == "input" and not bool(seen.all()):
+                if not bool(seen.any()):
+                    raise TexsynthError("the input sky has no pixel with a value")
+                arrays.setdefault("in_mask", seen.to(t.dtype))
+            arrays[role] = torch.where(torch.isfinite(t), t, torch.zeros_like(t))
     if "mask" in arrays:
         m = arrays["mask"]
         if spec.domain == "image":
             arrays["mask"] = (m.mean(0, keepdim=True) >= 0.5).to(m.dtype)
+        elif spec.domain == "sky":
+            arrays["mask"] = (m.amax(0, keepdim=True) > 0).to(m.dtype)
         else:
             arrays["mask"] = m.mean(0, keepdim=True).clamp(0, 1)
     if spec.kind == "remake" and "content" in arrays and "style" in arrays:
@@ -113,6 +137,16 @@ def run_job(
         result, report = remake(
             arrays["content"], arrays["style"], seed=spec.seed, **spec.options, **run
         )
+    elif spec.domain == "sky":
+        dtype = torch.float64 if arrays["input"].dtype == torch.float64 else torch.float32
+        result, report = synthesize_healpix(
+            arrays["input"],
+            **_synth_arrays(arrays),
+            seed=spec.seed,
+            dtype=dtype,
+            **spec.options,
+            **run,
+        )
     elif spec.domain == "signal":
         # (a float64 signal is synthesised in float64)
         dtype = torch.float64 if arrays["input"].dtype == torch.float64 else torch.float32
@@ -144,13 +178,29 @@ def run_job(
 
 
 def _synth_arrays(arrays: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    return {role: arrays[role] for role in ("mask", "init", "reference") if role in arrays}
+    roles = ("mask", "in_mask", "init", "reference")
+    return {role: arrays[role] for role in roles if role in arrays}
 
 
 def _settings(spec: JobSpec, result: torch.Tensor, report: Any) -> dict[str, Any]:
     """What the run resolved, for the record."""
     o = spec.options
     levels = len(report.levels)
+    if spec.domain == "sky":
+        return {
+            "sky": True,
+            "nside": nside_of(int(result.shape[-1])),
+            "channels": int(result.shape[1]),
+            "n": int(result.shape[0]),
+            "steps": o.get("steps", 100),
+            "levels": levels,
+            "J": report.scales[-1] if report.scales else None,
+            "L": o.get("L", 4),
+            "histogram": o.get("histogram", 1.0),
+            "multipoles": o.get("multipoles", 1.0),
+            "cross_channels": o.get("cross_channels", True),
+            "to_gaussian": o.get("to_gaussian", False),
+        }
     if spec.domain == "signal":
         return {
             "signal": True,

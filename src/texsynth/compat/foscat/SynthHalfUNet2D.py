@@ -73,6 +73,11 @@ class SynthHalfUNet2D(generators.SynthHalfUNet2D):
         self.norient = self.L
         self.kernelsz = getattr(scat_op, "KERNELSZ", 3)
 
+    @property
+    def Jmax(self) -> int:
+        """foscat's name of the decoder depth (texsynth's :attr:`depth`)."""
+        return self.depth
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> generators.SynthHalfUNet2D:
         """Rebuild an (untrained) texsynth generator from its ``config``."""
@@ -87,7 +92,7 @@ class SynthHalfUNet2D(generators.SynthHalfUNet2D):
         for key in ("architecture", "width"):
             config.pop(key, None)
         Jmax, channels, out = (
-            config.pop("Jmax"),
+            config.pop("depth"),
             config.pop("channel_list"),
             config.pop("out_channels"),
         )

@@ -229,7 +229,7 @@ class funct:  # noqa: N801 (foscat's name)
         xb = x[:, None].expand(-1, n_mask, *x.shape[1:])
         yb = None if y is None else y[:, None].expand(-1, n_mask, *y.shape[1:])
         op = self._operator()
-        kwargs = dict(mask=m, norm=norm, calc_var=bool(calc_var), Jmax=Jmax, edge=bool(edge))
+        kwargs = dict(mask=m, norm=norm, calc_var=bool(calc_var), J=Jmax, edge=bool(edge))
         if self.use_1D:
             kwargs = accepted_options(op.forward, kwargs)
         out = op(xb, yb, **kwargs)

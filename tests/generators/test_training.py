@@ -23,7 +23,7 @@ from texsynth.generators import (
 from texsynth.io import write_image
 from texsynth.losses.chi2 import microcanonical_distance as _microcanonical
 
-TINY = dict(size=32, Jmax=2, width=4, progress=False)
+TINY = dict(size=32, depth=2, width=4, progress=False)
 
 
 def _exemplar(n: int = 32, C: int = 1, seed: int = 0) -> torch.Tensor:
@@ -98,8 +98,8 @@ def test_microcanonical_training_and_its_errors() -> None:
         _exemplar(), steps=15, seed=0, microcanonical=True, report=True, **TINY
     )
     assert all(torch.isfinite(torch.tensor(rep.losses)))
-    with pytest.raises(TexsynthError, match="n_samples >= 2"):
-        train_generator(_exemplar(), steps=2, n_samples=1, microcanonical=True, **TINY)
+    with pytest.raises(TexsynthError, match="batch >= 2"):
+        train_generator(_exemplar(), steps=2, batch=1, microcanonical=True, **TINY)
     with pytest.raises(TexsynthError, match="microcanonical"):
         train_generator(
             _exemplar(), method="random", steps=2, microcanonical=True, histogram=0, **TINY
@@ -178,11 +178,11 @@ def test_bad_settings_give_one_line_errors() -> None:
     for kw, match in (
         (dict(steps=0), "steps must be"),
         (dict(lr=-1.0), "lr must be"),
-        (dict(n_samples=0), "n_samples must be"),
+        (dict(batch=0), "batch must be"),
         (dict(iso_ang=True, fft_ang=True), "cannot be combined"),
         (dict(method="nope"), "nope"),
         (dict(J=9), "J=9"),
-        (dict(size=8, Jmax=3), "too small for Jmax=3"),
+        (dict(size=8, depth=3), "too small for depth=3"),
     ):
         with pytest.raises(TexsynthError, match=match):
             train_generator(ex, **{**TINY, **kw})
@@ -311,5 +311,5 @@ def test_training_without_a_seed_leaves_the_global_rng_alone() -> None:
     expected = torch.rand(3)
     torch.manual_seed(123)
     train_generator(torch.rand(1, 16, 16, generator=torch.Generator().manual_seed(0)),
-                    steps=1, size=16, Jmax=2, width=2, n_samples=1, progress=False)  # fmt: skip
+                    steps=1, size=16, depth=2, width=2, batch=1, progress=False)  # fmt: skip
     assert torch.equal(torch.rand(3), expected)

@@ -5,18 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.helpers import randn
 from texsynth import ScatCov, ScatteringCovariance, ScatteringCovariance1D, TexsynthError
 from texsynth.stats import s3_index, s4_index
 from texsynth.wavelets1d import WaveletBank1D, max_J_1d, wavelet_spectra_1d
 
 
-def _noise(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-
-
 def _signal(n: int = 256, seed: int = 1) -> torch.Tensor:
     """Non-Gaussian test signal: sparse positive bursts plus a slow wave (S3, S4 != 0)."""
-    z = _noise(n, seed=seed)
+    z = randn(n, seed=seed)
     k = torch.fft.fftfreq(n, dtype=torch.float64)
     smooth = torch.fft.ifft(torch.fft.fft(z) * torch.exp(-((k / 0.05) ** 2))).real
     return torch.relu(smooth / smooth.std() - 0.5) ** 1.5 + 0.1 * z
@@ -24,7 +21,7 @@ def _signal(n: int = 256, seed: int = 1) -> torch.Tensor:
 
 @pytest.mark.parametrize(("B", "C", "J", "n"), [(1, 1, 3, 64), (2, 3, 4, 100), (1, 2, 6, 256)])
 def test_shapes_are_2d_shapes_with_one_orientation(B: int, C: int, J: int, n: int) -> None:
-    s = ScatteringCovariance1D(J=J)(_noise(B, C, n))
+    s = ScatteringCovariance1D(J=J)(randn(B, C, n))
     assert isinstance(s, ScatCov) and (s.J, s.L) == (J, 1)
     assert s.S0.shape == (B, C, 2)
     assert s.S1.shape == s.S2.shape == (B, C, J, 1)
@@ -38,7 +35,7 @@ def test_shapes_are_2d_shapes_with_one_orientation(B: int, C: int, J: int, n: in
 
 
 def test_accepts_1d_and_2d_input_and_default_J() -> None:
-    x = _noise(300)
+    x = randn(300)
     sc = ScatteringCovariance1D()
     a, b = sc(x), sc(x[None])
     assert a.J == max_J_1d(300) == 6  # floor(log2 300) - 2
@@ -72,7 +69,7 @@ def test_wavelets_are_analytic_and_partition_unity() -> None:
 
 
 def test_white_noise_power_halves_per_octave_and_couplings_vanish() -> None:
-    x = _noise(16, 1, 1024, seed=3)
+    x = randn(16, 1, 1024, seed=3)
     raw = ScatteringCovariance1D(J=6)(x)
     s2 = raw.S2.mean((0, 1, 3))
     ratios = s2[1:-1] / s2[2:]
@@ -108,7 +105,7 @@ def test_periodic_translation_invariance() -> None:
 
 
 def test_gradcheck_float64_and_finite_gradients() -> None:
-    x = _noise(1, 1, 32, seed=5).requires_grad_(True)
+    x = randn(1, 1, 32, seed=5).requires_grad_(True)
     sc = ScatteringCovariance1D(J=2)
 
     def f(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -130,7 +127,7 @@ def test_mask_excludes_samples_exactly() -> None:
     mask = torch.ones(256, dtype=torch.float64)
     mask[90:150] = 0
     y = x.clone()
-    y[90:150] = 1e3 * _noise(60, seed=9)  # garbage where masked
+    y[90:150] = 1e3 * randn(60, seed=9)  # garbage where masked
     sc = ScatteringCovariance1D(J=4)
     a, sa = sc(x, mask=mask, norm="self", calc_var=True)
     b, sb = sc(y, mask=mask, norm="self", calc_var=True)
@@ -165,7 +162,7 @@ def test_cross_with_itself_equals_auto_and_swaps_correctly() -> None:
 
 def test_calc_var_positive_and_matches_spread_across_realisations() -> None:
     sc = ScatteringCovariance1D(J=5)
-    xs = _noise(32, 1, 512, seed=21)
+    xs = randn(32, 1, 512, seed=21)
     stats, sigma = sc(xs, calc_var=True)
     for name, t in sigma.fields():
         assert t.shape == getattr(stats, name).shape and not t.is_complex()
@@ -174,14 +171,14 @@ def test_calc_var_positive_and_matches_spread_across_realisations() -> None:
     # exact in expectation for Gaussian noise; 32 realisations leave ~15% scatter
     assert float(ratio.min()) > 0.6 and float(ratio.max()) < 1.6
     # cross statistics get standard errors for S3P too
-    _, csig = sc(xs[:4], _noise(4, 1, 512, seed=22), calc_var=True)
+    _, csig = sc(xs[:4], randn(4, 1, 512, seed=22), calc_var=True)
     assert csig.S3P is not None and bool((csig.S3P > 0).all())
 
 
 def test_masked_standard_errors_stay_finite_and_nonzero() -> None:
     """A hole leaves few eroded samples at coarse scales; their spread is estimated over
     every valid sample, so no standard error collapses to 0 (the chi-square would explode)."""
-    x = torch.cumsum(_noise(1024, seed=4), 0)
+    x = torch.cumsum(randn(1024, seed=4), 0)
     mask = torch.ones(1024, dtype=torch.float64)
     mask[400:600] = 0
     _, sigma = ScatteringCovariance1D()(x, mask=mask, edge=True, norm="self", calc_var=True)
@@ -190,7 +187,7 @@ def test_masked_standard_errors_stay_finite_and_nonzero() -> None:
 
 
 def test_edge_mode_ignores_wraparound_jump() -> None:
-    noise = _noise(1, 1, 512, seed=11)
+    noise = randn(1, 1, 512, seed=11)
     ramp = torch.linspace(0, 10, 512, dtype=torch.float64)  # a 10-sigma jump at the wrap
     sc = ScatteringCovariance1D(J=5)
     clean = sc(noise, edge=True).S2
@@ -208,7 +205,7 @@ def test_norm_modes_and_auto_cache() -> None:
     torch.testing.assert_close(sc(x, norm="auto").S2, torch.ones_like(raw.S2))
     torch.testing.assert_close(sc(y, norm="auto").S2, sc(y).S2 / raw.S2)  # x's cache
     with pytest.raises(TexsynthError, match="reset_norm"):
-        sc(x, Jmax=3, norm="auto")
+        sc(x, J=3, norm="auto")
     sc.reset_norm()
     torch.testing.assert_close(sc(y, norm="auto").S2, torch.ones_like(raw.S2))
 
@@ -225,13 +222,13 @@ def test_float32_agrees_with_float64() -> None:
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda sc: sc(_noise(2, 2, 2, 64)), r"\[N\], \[C, N\] or \[B, C, N\]"),
-        (lambda sc: sc(_noise(64), Jmax=5), "too short for J=5"),
-        (lambda sc: sc(_noise(64), norm="yes"), "norm must be"),
-        (lambda sc: sc(_noise(64), _noise(65)), "same shape"),
-        (lambda sc: sc(_noise(64), mask=torch.ones(63)), "does not fit"),
-        (lambda sc: sc(_noise(64), mask=torch.zeros(64)), "excludes every sample"),
-        (lambda sc: sc(_noise(64), mask=torch.full((64,), 2.0)), r"\[0, 1\]"),
+        (lambda sc: sc(randn(2, 2, 2, 64)), r"\[N\], \[C, N\] or \[B, C, N\]"),
+        (lambda sc: sc(randn(64), J=5), "too short for J=5"),
+        (lambda sc: sc(randn(64), norm="yes"), "norm must be"),
+        (lambda sc: sc(randn(64), randn(65)), "same shape"),
+        (lambda sc: sc(randn(64), mask=torch.ones(63)), "does not fit"),
+        (lambda sc: sc(randn(64), mask=torch.zeros(64)), "excludes every sample"),
+        (lambda sc: sc(randn(64), mask=torch.full((64,), 2.0)), r"\[0, 1\]"),
         (lambda sc: sc(torch.full((64,), float("nan"))), "non-finite"),
         (lambda sc: sc([0.0] * 64), "torch.Tensor"),  # (NumPy arrays are accepted)
     ],
@@ -255,7 +252,7 @@ def test_bad_constructor_arguments() -> None:
 def test_cuda_matches_cpu_and_synthesises() -> None:
     from texsynth import synthesize_1d
 
-    x = _noise(2, 2, 256, seed=7)
+    x = randn(2, 2, 256, seed=7)
     sc = ScatteringCovariance1D(J=5)
     cpu = sc(x, norm="self")
     gpu = sc.cuda()(x.cuda(), norm="self")

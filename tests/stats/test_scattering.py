@@ -7,17 +7,14 @@ import math
 import pytest
 import torch
 
+from tests.helpers import randn
 from texsynth import TexsynthError
 from texsynth.stats import ScatCov, ScatteringCovariance, s3_index, s4_index
 
 
-def _noise(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-
-
 def _texture(n: int = 64, seed: int = 1) -> torch.Tensor:
     """A non-Gaussian, anisotropic test texture: thresholded, oriented filtered noise."""
-    z = _noise(1, 1, n, n, seed=seed)
+    z = randn(1, 1, n, n, seed=seed)
     k = torch.fft.fftfreq(n, dtype=torch.float64)
     ky, kx = k[:, None], k[None, :]
     spec = torch.exp(-((kx - 0.12) ** 2 + ky**2) / 0.002) + torch.exp(-(kx**2 + ky**2) / 0.004)
@@ -29,7 +26,7 @@ def _texture(n: int = 64, seed: int = 1) -> torch.Tensor:
     ("B", "C", "J", "L", "n"), [(1, 1, 2, 4, 32), (2, 3, 3, 4, 32), (1, 2, 4, 6, 64)]
 )
 def test_shapes(B: int, C: int, J: int, L: int, n: int) -> None:
-    s = ScatteringCovariance(J=J, L=L)(_noise(B, C, n, n + 8))
+    s = ScatteringCovariance(J=J, L=L)(randn(B, C, n, n + 8))
     assert s.S0.shape == (B, C, 2)
     assert s.S1.shape == s.S2.shape == (B, C, J, L)
     assert s.S3.shape == (B, C, J * (J + 1) // 2, L, L) and s.S3.is_complex()
@@ -40,8 +37,8 @@ def test_shapes(B: int, C: int, J: int, L: int, n: int) -> None:
 
 def test_accepts_2d_and_3d_input_and_default_J() -> None:
     sc = ScatteringCovariance()
-    s2d = sc(_noise(64, 64))
-    s3d = sc(_noise(1, 64, 64))
+    s2d = sc(randn(64, 64))
+    s3d = sc(randn(1, 64, 64))
     assert s2d.S1.shape == (1, 1, 4, 4)  # floor(log2 64) - 2 scales
     torch.testing.assert_close(s2d.S1, s3d.S1)
 
@@ -99,7 +96,7 @@ def test_rot90_permutes_orientations() -> None:
 
 
 def test_white_noise_slope_and_gaussian_statistics() -> None:
-    x = _noise(8, 1, 128, 128, seed=3)
+    x = randn(8, 1, 128, 128, seed=3)
     s = ScatteringCovariance(J=5)(x, norm="self")
     raw = ScatteringCovariance(J=5)(x)
     s2 = raw.S2.mean((0, 1, 3))
@@ -117,7 +114,7 @@ def test_white_noise_slope_and_gaussian_statistics() -> None:
 def test_texture_statistics_differ_from_noise() -> None:
     sc = ScatteringCovariance(J=4)
     t = sc(_texture(), norm="self")
-    n = sc(_noise(1, 1, 64, 64), norm="self")
+    n = sc(randn(1, 1, 64, 64), norm="self")
     assert float(t.S3.abs().mean()) > 3 * float(n.S3.abs().mean())
     assert float(t.S4.abs().mean()) > 2 * float(n.S4.abs().mean())
 
@@ -147,7 +144,7 @@ def test_cross_statistics_are_symmetric_in_the_right_way() -> None:
 
 
 def test_gradcheck_float64() -> None:
-    x = _noise(1, 1, 16, 16, seed=5).requires_grad_(True)
+    x = randn(1, 1, 16, 16, seed=5).requires_grad_(True)
     sc = ScatteringCovariance(J=2, L=2)
 
     def f(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -183,7 +180,7 @@ def test_mask_excludes_pixels_exactly() -> None:
     mask = torch.ones(64, 64, dtype=torch.float64)
     mask[20:40, 10:30] = 0
     y = x.clone()
-    y[..., 20:40, 10:30] = 1e3 * _noise(20, 20, seed=9)  # garbage where masked
+    y[..., 20:40, 10:30] = 1e3 * randn(20, 20, seed=9)  # garbage where masked
     sc = ScatteringCovariance(J=3)
     a = sc(x, mask=mask, norm="self")
     b = sc(y, mask=mask, norm="self")
@@ -196,13 +193,13 @@ def test_mask_excludes_pixels_exactly() -> None:
 
 def test_tiny_valid_region_still_gives_statistics() -> None:
     """Erosion shrinks where the valid region is too small, instead of failing."""
-    s = ScatteringCovariance(J=3)(_noise(1, 1, 32, 32), mask=_spot(32, 6))
+    s = ScatteringCovariance(J=3)(randn(1, 1, 32, 32), mask=_spot(32, 6))
     assert all(bool(torch.isfinite(t.abs()).all()) for _, t in s.fields())
 
 
 def test_edge_mode_ignores_wraparound_discontinuity() -> None:
     n = 64
-    noise = _noise(1, 1, n, n, seed=11)
+    noise = randn(1, 1, n, n, seed=11)
     # a 5-sigma step across the wrap-around: periodic S2 is ~10x too large at coarse scales
     ramp = torch.linspace(0, 5, n, dtype=torch.float64)[None, None, None, :].expand(1, 1, n, n)
     sc = ScatteringCovariance(J=3)
@@ -225,7 +222,7 @@ def test_norm_modes() -> None:
     second = sc(y, norm="auto")  # divided by x's cached S2, not its own
     torch.testing.assert_close(second.S2, sc(y).S2 / raw.S2)
     with pytest.raises(TexsynthError, match="reset_norm"):
-        sc(x, Jmax=2, norm="auto")
+        sc(x, J=2, norm="auto")
     sc.reset_norm()
     torch.testing.assert_close(sc(y, norm="auto").S2, torch.ones_like(raw.S2))
     # the normalised S3 of x equals raw S3 / sqrt(S2_j2 S2_j3)
@@ -236,7 +233,7 @@ def test_norm_modes() -> None:
 
 def test_calc_var_matches_spread_across_realisations() -> None:
     sc = ScatteringCovariance(J=3)
-    xs = _noise(24, 1, 64, 64, seed=21)
+    xs = randn(24, 1, 64, 64, seed=21)
     stats, sigma = sc(xs, calc_var=True)
     empirical = stats.S2.std(0)
     predicted = sigma.S2.mean(0)
@@ -354,7 +351,7 @@ def test_arithmetic_flatten_labels_and_distance() -> None:
         (lambda sc: sc(torch.full((1, 1, 32, 32), float("nan"))), "1024 non-finite values"),
         (lambda sc: sc(torch.zeros(2, 1, 1, 32, 32)), "must have shape"),
         (lambda sc: sc(torch.zeros(1, 1, 0, 32)), "empty"),
-        (lambda sc: sc(torch.zeros(1, 1, 16, 16), Jmax=3), "too small for J=3"),
+        (lambda sc: sc(torch.zeros(1, 1, 16, 16), J=3), "too small for J=3"),
         (lambda sc: sc(torch.zeros(1, 1, 32, 32), norm="log"), "norm must be"),
         (lambda sc: sc(torch.zeros(1, 1, 32, 32), torch.zeros(1, 1, 32, 16)), "same shape"),
         (lambda sc: sc(torch.zeros(1, 1, 32, 32), mask=torch.ones(16, 16)), "does not fit"),

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import texsynth.losses.features as fl_mod
+from tests.helpers import gen, one_line
 from texsynth import TexsynthError
 from texsynth.features import RandomFeatures, feature_extractor, vgg_available
 from texsynth.losses import (
@@ -26,16 +27,12 @@ from texsynth.stats.sliced_wasserstein import quantiles
 LOSSES = [GramLoss, SlicedWassersteinLoss, GAPLoss]
 
 
-def _gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def _rf() -> RandomFeatures:
     return RandomFeatures((3, 7, 11), n_filters=8)
 
 
 def _white(size: int, seed: int, batch: int = 1, channels: int = 1) -> torch.Tensor:
-    return torch.rand(batch, channels, size, size, generator=_gen(seed))
+    return torch.rand(batch, channels, size, size, generator=gen(seed))
 
 
 def _smooth(size: int, seed: int, batch: int = 1, channels: int = 1) -> torch.Tensor:
@@ -48,12 +45,6 @@ def _smooth(size: int, seed: int, batch: int = 1, channels: int = 1) -> torch.Te
 def _kw(cls: type[FeatureLoss], **kw: Any) -> dict[str, Any]:
     """Deterministic options: fixed directions for the sliced Wasserstein loss."""
     return {**kw, "resample": False} if cls is SlicedWassersteinLoss else kw
-
-
-def _one_line(exc: pytest.ExceptionInfo[TexsynthError]) -> str:
-    msg = str(exc.value)
-    assert "\n" not in msg and msg
-    return msg
 
 
 @pytest.mark.parametrize("cls", LOSSES)
@@ -90,7 +81,7 @@ def test_invariant_to_circular_shifts(cls: type[FeatureLoss]) -> None:
 
 
 def test_gram_matrix_math() -> None:
-    f = torch.randn(2, 3, 4, 5, generator=_gen(), dtype=torch.float64)
+    f = torch.randn(2, 3, 4, 5, generator=gen(), dtype=torch.float64)
     flat = f.flatten(2)
     torch.testing.assert_close(gram_matrix(f), flat @ flat.transpose(1, 2) / 20)
     w = torch.zeros(1, 1, 4, 5, dtype=torch.float64)
@@ -110,7 +101,7 @@ def test_sliced_wasserstein_other_size_and_pixel_permutation() -> None:
     d_same = loss(x)
     assert d_same.shape == (2,) and float(d_same.max()) < 0.05
     # shuffling pixels keeps the colour histogram but destroys the spatial structure
-    perm = torch.randperm(64 * 64, generator=_gen(5))
+    perm = torch.randperm(64 * 64, generator=gen(5))
     shuffled = x.flatten(2)[..., perm].reshape(x.shape)
     d_shuffled = loss(shuffled)
     assert float(d_shuffled.min()) > 10 * float(d_same.max())
@@ -257,7 +248,7 @@ def test_bad_arguments_raise_one_line_errors() -> None:
     for make, needle in cases:
         with pytest.raises(TexsynthError) as exc:
             make()
-        assert needle in _one_line(exc)
+        assert needle in one_line(exc)
 
 
 @pytest.fixture(scope="module")

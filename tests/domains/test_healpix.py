@@ -129,7 +129,7 @@ def test_sphere_statistics_shapes_options_and_gradients() -> None:
     assert sc(x.detach(), mask=mask).S3.shape == stats.S3.shape
     assert sc(x.detach(), x.detach() ** 2).S3P is not None
     with pytest.raises(TexsynthError, match="at most J=4"):
-        sc(x.detach(), Jmax=5)
+        sc(x.detach(), J=5)
     with pytest.raises(TexsynthError, match="not 12 \\* nside"):
         sc(torch.randn(1, 1, 1000))
 

@@ -12,6 +12,7 @@ from scipy.stats import wasserstein_distance
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from tests.helpers import gen
 from texsynth import TexsynthError
 from texsynth.metrics import copying as copying_module
 from texsynth.metrics.copying import copy_score
@@ -28,10 +29,6 @@ from texsynth.metrics.texture import (
 )
 
 N = 128  # side of the real-texture crops
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def _pair_np(shape: tuple[int, ...], seed: int = 0, noise: float = 0.2) -> tuple[np.ndarray, ...]:
@@ -59,14 +56,14 @@ def _crops(t: torch.Tensor, n: int = N) -> list[torch.Tensor]:
 
 
 def _white_like(t: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    return t.mean() + t.std() * torch.randn(t.shape, generator=_gen(seed), dtype=t.dtype)
+    return t.mean() + t.std() * torch.randn(t.shape, generator=gen(seed), dtype=t.dtype)
 
 
 def _periodic_noise(B: int, n: int, seed: int = 0, width: float = 0.1) -> torch.Tensor:
     """Smooth Gaussian noise that is exactly periodic (filtered in the Fourier domain)."""
     k = torch.fft.fftfreq(n, dtype=torch.float64)
     kr2 = k[:, None] ** 2 + k[None, :] ** 2
-    z = torch.randn(B, 1, n, n, generator=_gen(seed), dtype=torch.float64)
+    z = torch.randn(B, 1, n, n, generator=gen(seed), dtype=torch.float64)
     return torch.fft.ifft2(torch.fft.fft2(z) * torch.exp(-kr2 / width**2)).real
 
 
@@ -102,7 +99,7 @@ def test_ssim_matches_skimage_grey_and_data_range() -> None:
 
 
 def test_ssim_identity_and_broadcast() -> None:
-    x = torch.rand(3, 2, 24, 24, generator=_gen(0), dtype=torch.float64)
+    x = torch.rand(3, 2, 24, 24, generator=gen(0), dtype=torch.float64)
     assert torch.allclose(ssim(x, x), torch.ones(3, dtype=torch.float64), atol=1e-12)
     ref = x[:1]
     got = ssim(x, ref)
@@ -175,7 +172,7 @@ def test_ms_ssim_relu_on_anticorrelated_images() -> None:
 
 # ============================================================================ texture metrics
 def test_power_spectrum_known_answers() -> None:
-    z = torch.randn(2, 3, 64, 64, generator=_gen(1), dtype=torch.float64)
+    z = torch.randn(2, 3, 64, 64, generator=gen(1), dtype=torch.float64)
     k, P = power_spectrum(z, window=False)
     assert k.shape == (32,) and P.shape == (2, 3, 32)
     assert float(k[0]) == pytest.approx(1 / 64) and float(k[-1]) == pytest.approx(0.5)
@@ -189,8 +186,8 @@ def test_power_spectrum_known_answers() -> None:
 
 
 def test_histogram_distance_is_exact_wasserstein() -> None:
-    x = torch.rand(2, 2, 20, 15, generator=_gen(2), dtype=torch.float64) ** 2
-    y = torch.randn(1, 2, 17, 23, generator=_gen(3), dtype=torch.float64)
+    x = torch.rand(2, 2, 20, 15, generator=gen(2), dtype=torch.float64) ** 2
+    y = torch.randn(1, 2, 17, 23, generator=gen(3), dtype=torch.float64)
     got = histogram_distance(x, y)
     for b in range(2):
         want = np.mean(
@@ -204,7 +201,7 @@ def test_histogram_distance_is_exact_wasserstein() -> None:
 
 
 def test_autocorrelation_estimate_is_unbiased_and_normalised() -> None:
-    x = torch.randn(1, 1, 30, 41, generator=_gen(4), dtype=torch.float64).cumsum(-1)
+    x = torch.randn(1, 1, 30, 41, generator=gen(4), dtype=torch.float64).cumsum(-1)
     rho = _autocorrelation(x, 5)[0, 0]
     z = (x[0, 0] - x.mean()).numpy()
     var = (z * z).mean()
@@ -315,15 +312,15 @@ def test_seam_score(brick: torch.Tensor) -> None:
     assert bool((periodic < 1.3).all()) and bool((periodic > 0.7).all())
     assert float(seam_score(brick[:96, :96])[0]) > 2
     ramp = torch.linspace(0, 1, 64, dtype=torch.float64)[None, :].expand(64, 64)
-    ramp = ramp + 0.05 * torch.randn(64, 64, generator=_gen(5), dtype=torch.float64)
+    ramp = ramp + 0.05 * torch.randn(64, 64, generator=gen(5), dtype=torch.float64)
     assert float(seam_score(ramp)[0]) > 3
     assert float(seam_score(torch.ones(8, 8))[0]) == 1.0
 
 
 def test_diversity() -> None:
-    x = torch.rand(1, 2, 32, 32, generator=_gen(6)).expand(4, 2, 32, 32)
+    x = torch.rand(1, 2, 32, 32, generator=gen(6)).expand(4, 2, 32, 32)
     assert diversity(x) == 0.0
-    z = torch.randn(6, 1, 64, 64, generator=_gen(7), dtype=torch.float64)
+    z = torch.randn(6, 1, 64, 64, generator=gen(7), dtype=torch.float64)
     assert isinstance(diversity(z), float)
     assert diversity(z) == pytest.approx(math.sqrt(2), rel=0.1)
     assert diversity(_periodic_noise(5, 64)) == pytest.approx(math.sqrt(2), rel=0.1)

