@@ -16,7 +16,8 @@ Parameters keep foscat's names and meanings; results keep foscat's types and sha
 (``synthesis`` returns NumPy, ``eval`` a :class:`~texsynth.compat.foscat.scat_cov.scat_cov`
 object). The numbers come from texsynth's statistics and engine, which differ from foscat
 2026.6.1's on purpose where foscat is wrong; ``docs/foscat-compat.md`` lists every
-difference. HEALPix maps are not supported.
+difference. HEALPix maps (foscat's default geometry) run on texsynth's sphere
+(:mod:`texsynth.stats.healpix`, :func:`texsynth.synthesis.sphere.synthesize_healpix`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """foscat's scattering-covariance operator ``funct``, computed by texsynth.
 
 ``funct(...)`` keeps foscat's constructor; :meth:`funct.eval` computes texsynth's scattering
-covariance (:class:`texsynth.ScatteringCovariance`, or ``ScatteringCovariance1D`` for
-signals) and returns a :class:`~texsynth.compat.foscat.statistics.scat_cov` in foscat's
+covariance (:class:`texsynth.ScatteringCovariance` for images, ``ScatteringCovariance1D`` for
+signals, :class:`~texsynth.stats.healpix.HealpixScatteringCovariance` for HEALPix maps, the
+default geometry) and returns a :class:`~texsynth.compat.foscat.statistics.scat_cov` in foscat's
 layout; :meth:`funct.synthesis` runs texsynth's engine
 (:mod:`texsynth.compat.foscat.synthesis`). :func:`geometry_options` gives the arguments of
 the one-geometry operators of ``scat_cov1D`` and ``scat_cov2D``.
@@ -20,6 +21,7 @@ import torch
 
 from ...errors import TexsynthError
 from ...stats import ScatteringCovariance
+from ...stats.healpix import HealpixScatteringCovariance
 from ...stats.scattering_core import ScatteringCore
 from ._common import (
     accepted_options,
@@ -31,8 +33,9 @@ from ._common import (
     warn_compat,
 )
 from .inputs import as_batch, as_eval_mask
+from .sky import SkyLayout, check_out_nside, check_spin, sky_layout
 from .statistics import foscat_orientation, scat_cov
-from .synthesis import ProgressPrinter, synthesize_images, synthesize_signals
+from .synthesis import ProgressPrinter, synthesize_images, synthesize_signals, synthesize_skies
 
 __all__ = ["funct", "geometry_options"]
 
@@ -52,10 +55,13 @@ class funct:  # noqa: N801 (foscat's name)
     available (as foscat). ``KERNELSZ``, ``LAMBDA``, ``slope``, ``padding``, ``nstep_max``,
     ``mask_norm``, ``TEMPLATE_PATH``, ``silent``, ``mpi_size`` and ``mpi_rank`` have no
     effect: texsynth's wavelets are exact Fourier-domain filters (``KERNELSZ=3`` with
-    ``use_2D=True`` is accepted, unlike foscat). ``use_median``, ``mask_thres``, ``InitWave``,
-    ``DODIV``, ``isMPI`` and a ``BACKEND`` other than ``'torch'`` are accepted with a
-    :class:`~texsynth.compat.foscat.FoscatCompatWarning`; ``return_data=True`` raises. One of
-    ``use_2D`` (images) or ``use_1D`` (signals) must be set: HEALPix maps are not supported.
+    ``use_2D=True`` is accepted, unlike foscat); on HEALPix maps ``KERNELSZ`` is the size of
+    the wavelets' stencil (``K`` of :class:`~texsynth.stats.healpix.
+    HealpixScatteringCovariance`). ``use_median``, ``mask_thres``, ``InitWave``, ``DODIV``,
+    ``isMPI`` and a ``BACKEND`` other than ``'torch'`` are accepted with a
+    :class:`~texsynth.compat.foscat.FoscatCompatWarning`; ``return_data=True`` raises.
+    ``use_2D`` selects images, ``use_1D`` signals, neither (foscat's default) HEALPix maps
+    (full skies ``(npix,)`` or ``(B, npix)`` in the nested ordering).
     """
 
     def __init__(
@@ -85,11 +91,6 @@ class funct:  # noqa: N801 (foscat's name)
     ) -> None:
         if use_2D and use_1D:
             raise TexsynthError("use_2D and use_1D exclude each other; set one of them")
-        if not use_2D and not use_1D:
-            raise TexsynthError(
-                "HEALPix maps (use_2D=False, use_1D=False) are not supported by "
-                "texsynth.compat.foscat yet; use use_2D=True for images or use_1D=True for signals"
-            )
         if return_data:
             raise TexsynthError(
                 "return_data=True (per-pixel maps) is not supported by texsynth.compat.foscat; "
@@ -124,6 +125,7 @@ class funct:  # noqa: N801 (foscat's name)
         self.BACKEND = "torch"
         self.use_2D = bool(use_2D)
         self.use_1D = bool(use_1D)
+        self.geometry = "2D" if use_2D else "1D" if use_1D else "healpix"
         self.silent = silent
         self.mpi_size = mpi_size
         self.mpi_rank = mpi_rank
@@ -137,6 +139,8 @@ class funct:  # noqa: N801 (foscat's name)
                 mod = optional_module("texsynth.stats.scattering1d")
                 cls = mod.ScatteringCovariance1D
                 self._sc = cls(**accepted_options(cls, {"J": None}))
+            elif self.geometry == "healpix":
+                self._sc = HealpixScatteringCovariance(J=None, L=self.NORIENT, K=self.KERNELSZ)
             else:
                 self._sc = ScatteringCovariance(J=None, L=self.NORIENT)
             self._sc.to(self.device)
@@ -151,14 +155,27 @@ class funct:  # noqa: N801 (foscat's name)
         """``x`` (tensor or array) as a NumPy array."""
         return x if isinstance(x, np.ndarray) else to_numpy(torch.as_tensor(x))
 
-    @staticmethod
-    def _healpix_only(**values: Any) -> None:
+    def _healpix_only(self, **values: Any) -> None:
         for name, value in values.items():
             if value is not None and not (name == "spin" and value == 0):
                 raise TexsynthError(
-                    f"{name}={value!r} is a HEALPix option; HEALPix maps are not supported by "
-                    "texsynth.compat.foscat yet"
+                    f"{name}={value!r} is a HEALPix option but this operator is "
+                    f"{self.geometry}; use scat_cov.funct() (neither use_2D nor use_1D) for "
+                    "HEALPix maps"
                 )
+
+    def _layout(
+        self, x: torch.Tensor, nside: Any, cell_ids: Any, out_nside: Any, spin: Any
+    ) -> SkyLayout | None:
+        """The sky layout of HEALPix inputs ``x [B, npix]`` (``None`` for other geometries,
+        which refuse the HEALPix options)."""
+        if self.geometry != "healpix":
+            self._healpix_only(out_nside=out_nside, nside=nside, cell_ids=cell_ids, spin=spin)
+            return None
+        check_spin(spin)
+        layout = sky_layout(int(x.shape[-1]), nside, cell_ids)
+        check_out_nside(out_nside, layout.nside)
+        return layout
 
     # ------------------------------------------------------------------ eval
     def eval(
@@ -182,23 +199,37 @@ class funct:  # noqa: N801 (foscat's name)
         Parameters
         ----------
         image1, image2
-            ``(H, W)`` or ``(B, H, W)`` images (``(N,)`` or ``(B, N)`` with ``use_1D``),
-            NumPy or torch (autograd flows through).
+            ``(H, W)`` or ``(B, H, W)`` images (``(N,)`` or ``(B, N)`` with ``use_1D``;
+            HEALPix maps ``(npix,)`` or ``(B, npix)``, nested ordering), NumPy or torch
+            (autograd flows through).
         mask
-            ``(N_mask, H, W)`` (or ``(H, W)``) non-negative weights; each mask gives its own
-            statistics along axis 1 of the results.
+            ``(N_mask, H, W)`` (or ``(H, W)``; ``(N_mask, npix)`` on HEALPix) non-negative
+            weights; each mask gives its own statistics along axis 1 of the results.
         norm
             ``None`` (raw), ``'auto'`` (divide by the S2 of the first call after
             :meth:`clean_norm`) or ``'self'`` (by this image's own S2).
         calc_var
             Also return the standard errors of the coefficients, as a second ``scat_cov``.
         Jmax
-            Number of scales (default: as many as the size allows).
+            Number of scales (default: as many as the size allows; on HEALPix down to nside
+            2, ``log2(nside)``, and for ``N`` cells at most ``log4(N) - 1``, as foscat).
         edge
             Non-periodic images (default, as foscat): reflect padding, and coefficients near
-            the border are left out of the means. ``False``: periodic.
-        cmat, cmat2, out_nside, nside, cell_ids, spin
-            HEALPix options: ``cmat``/``cmat2`` are ignored (with a warning), the others raise.
+            the border are left out of the means. ``False``: periodic. No effect on HEALPix
+            maps (a sphere has no edge; a partial sky's border is handled as a mask's).
+        cmat, cmat2
+            foscat's orientation-steering matrices: ignored, with a warning.
+        nside
+            HEALPix: the maps' resolution (default: from ``npix``; required with
+            ``cell_ids``).
+        cell_ids
+            HEALPix partial sky: the sorted, distinct nested indices (at ``nside``) of the
+            ``npix`` given values; the other pixels are masked out.
+        out_nside
+            HEALPix: checked (a power of two ``<= nside``), no effect: foscat uses it only
+            to coarsen the per-pixel maps of ``return_data=True``.
+        spin
+            ``0`` only (spin-1/spin-2 maps raise).
 
         Returns
         -------
@@ -206,25 +237,33 @@ class funct:  # noqa: N801 (foscat's name)
             The statistics in foscat's layout (see :class:`scat_cov`), and their standard
             errors with ``calc_var``.
         """
-        self._healpix_only(out_nside=out_nside, nside=nside, cell_ids=cell_ids, spin=spin)
         if cmat is not None or cmat2 is not None:
             warn_compat(
-                "cmat/cmat2 (HEALPix orientation matrices) have no effect on images; ignored"
+                "cmat/cmat2 (foscat's per-pixel orientation-steering matrices, from "
+                "stat_cfft) are not supported; ignored: the orientations stay fixed"
             )
         if norm not in (None, "auto", "self"):
             raise TexsynthError(f"norm must be None, 'auto' or 'self', got {norm!r}")
-        x, _ = as_batch(image1, "image1", signals=self.use_1D, dtype=self.dtype, device=self.device)
+        geometry, dtype, device = self.geometry, self.dtype, self.device
+        x, _ = as_batch(image1, "image1", geometry, dtype, device)
         y = None
         if image2 is not None:
-            y, _ = as_batch(
-                image2, "image2", signals=self.use_1D, dtype=self.dtype, device=self.device
-            )
+            y, _ = as_batch(image2, "image2", geometry, dtype, device)
             if y.shape != x.shape:
                 raise TexsynthError(
                     f"image2 has shape {tuple(y.shape)} but image1 has {tuple(x.shape)}; "
                     "cross statistics need arrays of the same shape"
                 )
-        m = as_eval_mask(mask, tuple(x.shape[1:]), self.dtype, self.device)
+        layout = self._layout(x, nside, cell_ids, out_nside, spin)
+        m = as_eval_mask(mask, tuple(x.shape[1:]), dtype, device)
+        if layout is not None:  # HEALPix: partial skies embedded in full ones, masked
+            x = layout.embed(x)
+            y = None if y is None else layout.embed(y)
+            valid = layout.valid(dtype, device)
+            if valid is not None:  # (the user's mask is per cell: 0 off the cells)
+                m = valid[None, None] if m is None else layout.embed(m)
+            if Jmax is None:
+                Jmax = layout.max_scales()
         n_mask = 1 if m is None else m.shape[1]
         xb = x[:, None].expand(-1, n_mask, *x.shape[1:])
         yb = None if y is None else y[:, None].expand(-1, n_mask, *y.shape[1:])
@@ -241,6 +280,8 @@ class funct:  # noqa: N801 (foscat's name)
     def _wrap(self, s: Any, complex_too: bool = True) -> scat_cov:
         if self.use_1D:
             return scat_cov.from_texsynth(s, use_1D=True)
+        if self.geometry == "healpix":  # texsynth's orientation order (see the docs)
+            return scat_cov.from_texsynth(s)
         return scat_cov.from_texsynth(foscat_orientation(s, complex_too))
 
     # ------------------------------------------------------------------ distances and batches
@@ -292,7 +333,8 @@ class funct:  # noqa: N801 (foscat's name)
     ) -> np.ndarray:
         """Synthesise fields whose scattering covariance matches ``image_target``'s.
 
-        Runs :func:`texsynth.synthesize` (1D: ``texsynth.synthesis.synthesize_1d``).
+        Runs :func:`texsynth.synthesize` (1D: ``texsynth.synthesis.synthesize_1d``; HEALPix:
+        :func:`texsynth.synthesis.sphere.synthesize_healpix`).
         ``nstep`` -> ``levels`` (capped so the coarsest level keeps one scale), ``NUM_EPOCHS``
         -> ``steps`` (the coarsest level's budget; finer levels get fewer),
         ``synthesised_N`` -> ``n``, ``grd_mask`` -> ``mask`` (pixels with 0 are kept from
@@ -306,12 +348,17 @@ class funct:  # noqa: N801 (foscat's name)
         A batch ``(B, H, W)`` of targets is matched, as foscat, through the mean of their
         statistics.
 
+        HEALPix maps (full skies ``(npix,)`` or ``(B, npix)``, nested ordering): ``n_up``
+        multiplies the output's ``nside`` by ``2**n_up``, ``KERNELSZ`` is the stencil size,
+        ``edge`` has no effect (a sphere has no edge), and ``iso_ang``/``fft_ang`` raise.
+
         Returns
         -------
         numpy.ndarray
             float64, ``image_target.shape`` for one output (``synthesised_N=1``) of a single
             ``(H, W)`` target, else ``(synthesised_N, H, W)``; spatial sizes times
-            ``2**n_up``.
+            ``2**n_up`` (HEALPix: ``(npix,)`` or ``(synthesised_N, npix)``, ``nside`` times
+            ``2**n_up``).
         """
         if scat_cov_method != "eval":
             warn_compat(
@@ -330,7 +377,15 @@ class funct:  # noqa: N801 (foscat's name)
             seed = check_int(seed, "seed", 0)
         printer = ProgressPrinter(int(EVAL_FREQUENCY))
         start = time.perf_counter()
-        if self.use_1D:
+        if self.geometry == "healpix":
+            out = synthesize_skies(
+                image_target, reference=reference, nstep=nstep, seed=seed, Jmax=Jmax,
+                to_gaussian=to_gaussian, use_variance=use_variance, n=n, input_image=input_image,
+                grd_mask=grd_mask, in_mask=in_mask, iso_ang=iso_ang, fft_ang=fft_ang,
+                steps=steps, n_up=n_up, printer=printer, L=self.NORIENT, K=self.KERNELSZ,
+                dtype=self.dtype, device=self.device,
+            )  # fmt: skip
+        elif self.use_1D:
             out = synthesize_signals(
                 image_target, reference=reference, nstep=nstep, seed=seed, Jmax=Jmax, edge=edge,
                 to_gaussian=to_gaussian, use_variance=use_variance, n=n, input_image=input_image,

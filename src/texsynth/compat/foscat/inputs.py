@@ -1,7 +1,8 @@
 """foscat's array arguments as the tensors texsynth takes, with foscat-worded errors.
 
-Images ``(H, W)`` / ``(B, H, W)``, signals ``(N,)`` / ``(B, N)``, per-pixel masks and initial
-fields, NumPy or torch, converted to the operator's dtype and device.
+Images ``(H, W)`` / ``(B, H, W)``, signals ``(N,)`` / ``(B, N)``, HEALPix maps ``(npix,)`` /
+``(B, npix)``, per-pixel masks and initial fields, NumPy or torch, converted to the
+operator's dtype and device.
 """
 
 from __future__ import annotations
@@ -13,32 +14,36 @@ import torch
 from ...errors import TexsynthError
 from ._common import as_tensor
 
-__all__ = ["as_batch", "as_eval_mask", "as_init", "as_plane"]
+__all__ = ["GEOMETRIES", "as_batch", "as_eval_mask", "as_init", "as_plane"]
+
+
+#: foscat's geometries: name -> (description of one item, of a batch, the operator)
+GEOMETRIES = {
+    "2D": ("an image (H, W)", "(B, H, W)", "2D (use_2D=True)"),
+    "1D": ("a signal (N,)", "(B, N)", "1D (use_1D=True)"),
+    "healpix": ("a map (npix,)", "(B, npix)", "HEALPix (use_2D=False, use_1D=False)"),
+}
 
 
 def as_batch(
-    x: Any, name: str, signals: bool, dtype: torch.dtype, device: torch.device
+    x: Any, name: str, geometry: str, dtype: torch.dtype, device: torch.device
 ) -> tuple[torch.Tensor, bool]:
-    """``[B, H, W]`` images (``[B, N]`` signals if ``signals``, foscat's ``use_1D``) and
-    whether the input had no batch axis."""
+    """``[B, H, W]`` images (``geometry="2D"``), ``[B, N]`` signals (``"1D"``) or ``[B, npix]``
+    HEALPix maps (``"healpix"``), and whether the input had no batch axis."""
     t = as_tensor(x, name, dtype, device)
-    if signals:
-        if t.dim() not in (1, 2):
-            raise TexsynthError(
-                f"{name} must be a signal (N,) or a batch (B, N) for a 1D operator "
-                f"(use_1D=True), got shape {tuple(t.shape)}"
-            )
-        return (t[None] if t.dim() == 1 else t), t.dim() == 1
-    if t.dim() == 1:
+    one, batch, operator = GEOMETRIES[geometry]
+    ndim = 2 if geometry == "2D" else 1
+    if geometry == "2D" and t.dim() == 1:
         raise TexsynthError(
             f"{name} of shape {tuple(t.shape)} is 1D but this operator is 2D (use_2D=True); "
             "use scat_cov1D.funct for signals, or pass an (H, W) image"
         )
-    if t.dim() not in (2, 3):
+    if t.dim() not in (ndim, ndim + 1):
         raise TexsynthError(
-            f"{name} must be an image (H, W) or a batch (B, H, W), got shape {tuple(t.shape)}"
+            f"{name} must be {one} or a batch {batch} for a {operator} operator, got shape "
+            f"{tuple(t.shape)}"
         )
-    return (t[None] if t.dim() == 2 else t), t.dim() == 2
+    return (t[None] if t.dim() == ndim else t), t.dim() == ndim
 
 
 def as_eval_mask(

@@ -5,8 +5,10 @@
 covariance (:class:`texsynth.ScatteringCovariance`) and returns a :class:`scat_cov` with
 foscat's layout (``[B, N_mask, ...]``, foscat's orientation order); ``funct.synthesis`` runs
 :func:`texsynth.synthesize` and returns NumPy with foscat's shapes. 2D images
-(``use_2D=True``) and 1D signals (``use_1D=True``, on ``texsynth.synthesis.signals``) are
-supported; HEALPix maps are not. See ``docs/foscat-compat.md`` for every difference.
+(``use_2D=True``), 1D signals (``use_1D=True``, on ``texsynth.synthesis.signals``) and
+HEALPix maps (neither flag, foscat's default: full nested skies, or partial ones through
+``cell_ids``, on :mod:`texsynth.stats.healpix` and ``texsynth.synthesis.sphere``) are
+supported. See ``docs/foscat-compat.md`` for every difference.
 
 The code lives in :mod:`~texsynth.compat.foscat.statistics` (``scat_cov``),
 :mod:`~texsynth.compat.foscat.funct` (``funct``) and

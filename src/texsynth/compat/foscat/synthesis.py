@@ -1,4 +1,4 @@
-"""foscat's ``funct.synthesis`` over texsynth's engine, for images and signals.
+"""foscat's ``funct.synthesis`` over texsynth's engine, for images, signals and HEALPix maps.
 
 foscat's options become :func:`texsynth.synthesize`'s (``nstep`` -> ``levels``,
 ``NUM_EPOCHS`` -> ``steps``, ``grd_mask`` -> ``mask``, ...; see ``funct.synthesis``); a
@@ -22,12 +22,14 @@ from ...losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss
 from ...methods import DEFAULT_POWER_SPECTRUM, scattering_options
 from ...pyramid import downsample, level_shape
 from ...synthesis import synthesize
+from ...synthesis.sphere import synthesize_healpix
 from ...transforms import Gaussianizer, Standardizer, match_histogram
 from ...wavelets import max_J
 from ._common import accepted_options, check_int, optional_module, to_numpy, warn_compat
 from .inputs import as_batch, as_init, as_plane
+from .sky import sky_layout
 
-__all__ = ["ProgressPrinter", "synthesize_images", "synthesize_signals"]
+__all__ = ["ProgressPrinter", "synthesize_images", "synthesize_signals", "synthesize_skies"]
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +94,7 @@ def synthesize_images(
     ``(B, H, W)``, through :func:`texsynth.synthesize` (a batch of targets: through the mean
     of their statistics); ``L`` orientations.
     """
-    target, single = as_batch(
-        image_target, "image_target", signals=False, dtype=dtype, device=device
-    )
+    target, single = as_batch(image_target, "image_target", "2D", dtype, device)
     B, H, W = target.shape
     jm = max_J(H, W)
     if jm < 1:
@@ -191,9 +191,7 @@ def synthesize_signals(
     """
     mod = optional_module("texsynth.synthesis.signals")
     wav = optional_module("texsynth.wavelets1d")
-    target, single = as_batch(
-        image_target, "image_target", signals=True, dtype=dtype, device=device
-    )
+    target, single = as_batch(image_target, "image_target", "1D", dtype, device)
     B, N = target.shape
     jm = wav.max_J_1d(N)
     if jm < 1:
@@ -237,6 +235,102 @@ def synthesize_signals(
     with torch.no_grad():
         out = mod.synthesize_1d(signal, **accepted_options(mod.synthesize_1d, options))
     result = to_numpy(out[:, 0]).astype(np.float64)  # [n, N_out]
+    return result[0] if single and n == 1 else result
+
+
+def synthesize_skies(
+    image_target: Any,
+    *,
+    reference: Any,
+    nstep: int,
+    seed: int | None,
+    Jmax: int | None,
+    to_gaussian: bool,
+    use_variance: bool,
+    n: int,
+    input_image: Any,
+    grd_mask: Any,
+    in_mask: Any,
+    iso_ang: bool,
+    fft_ang: bool,
+    steps: int,
+    n_up: int,
+    printer: ProgressPrinter,
+    L: int,
+    K: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> np.ndarray:
+    """foscat's ``synthesis`` of HEALPix maps (neither ``use_2D`` nor ``use_1D``): full skies
+    ``(npix,)`` or ``(B, npix)`` (nested ordering), through
+    :func:`texsynth.synthesis.sphere.synthesize_healpix` (a batch of targets: through the
+    mean of their statistics, as foscat); ``L`` orientations, stencils of ``K`` pixels.
+    """
+    for name, on in (("iso_ang", iso_ang), ("fft_ang", fft_ang)):
+        if on:
+            raise TexsynthError(
+                f"{name}=True is not supported on HEALPix maps: texsynth's sphere synthesis "
+                "matches the oriented statistics; leave it False (or use 2D images)"
+            )
+    target, single = as_batch(image_target, "image_target", "healpix", dtype, device)
+    B, npix = target.shape
+    nside = sky_layout(npix, None, None, "image_target").nside
+    jm = int(np.log2(nside))
+    if jm < 1:
+        raise TexsynthError("image_target of nside 1 is too coarse: synthesis needs nside >= 2")
+    J = jm if Jmax is None else check_int(Jmax, "Jmax", 1)
+    if J > jm:
+        raise TexsynthError(
+            f"Jmax={J} is more scales than a map of nside {nside} supports (down to nside 2); "
+            f"use Jmax<={jm}"
+        )
+    nside_out = nside * 2**n_up
+    npix_out = 12 * nside_out**2
+    inm = as_plane(in_mask, "in_mask", (npix,), B, dtype, device)
+    gmask = as_plane(grd_mask, "grd_mask", (npix,), 1, dtype, device)
+    init = as_init(input_image, (npix_out,), n, dtype, device)
+    ref = as_plane(reference, "reference", (npix,), 1, dtype, device)
+    if gmask is not None:
+        if n_up > 0 or B > 1:
+            raise TexsynthError("grd_mask (inpainting) needs one image_target and n_up=0")
+        if init is not None:
+            warn_compat(
+                "with grd_mask, input_image is not used: the free pixels start from noise "
+                "and the others keep image_target's values"
+            )
+            init = None  # the kept pixels are image_target's, exactly
+    if ref is not None and (n_up > 0 or B > 1):
+        raise TexsynthError(
+            "reference (cross-synthesis) needs one image_target of the reference's nside "
+            "(no batch, n_up=0)"
+        )
+    if inm is not None and inm.shape[0] == 1 and B > 1:
+        inm = inm.expand(B, 1, npix)
+    with torch.no_grad():
+        out = synthesize_healpix(
+            target[:, None],  # [B, C=1, npix]: a batch of maps of one process
+            nside=nside_out,
+            n=n,
+            seed=seed,
+            steps=steps,
+            levels=_levels(nstep, n_up, J),
+            mask=gmask,
+            in_mask=inm,
+            init=init,
+            J=J,
+            L=L,
+            K=K,
+            use_variance=bool(use_variance),
+            to_gaussian=bool(to_gaussian),
+            reference=ref,
+            device=device,
+            dtype=dtype,
+            progress=False,
+            callback=printer,
+        )
+    assert isinstance(out, torch.Tensor)
+    result = to_numpy(out[:, 0]).astype(np.float64)  # [n, npix_out]
+    assert result.shape[-1] == npix_out
     return result[0] if single and n == 1 else result
 
 
