@@ -231,12 +231,18 @@ def test_synthesis_grd_mask_keeps_pixels() -> None:
     assert not np.allclose(out[grd == 1], sky[grd == 1])
 
 
+def test_synthesis_with_angular_reductions() -> None:
+    sky = _sky(8)
+    for kwargs in (dict(iso_ang=True), dict(fft_ang=True)):
+        out = sc.funct().synthesis(sky, nstep=1, NUM_EPOCHS=4, EVAL_FREQUENCY=0, **kwargs)
+        assert out.shape == sky.shape and np.isfinite(out).all()
+
+
 def test_synthesis_refusals_and_progress(capsys: pytest.CaptureFixture[str]) -> None:
     op = sc.funct()
     sky = _sky(8)
     for kwargs, match in (
-        (dict(iso_ang=True), "iso_ang=True is not supported on HEALPix"),
-        (dict(fft_ang=True), "fft_ang=True is not supported on HEALPix"),
+        (dict(iso_ang=True, fft_ang=True), "iso_ang and fft_ang"),
         (dict(Jmax=4), "Jmax=4 is more scales than a map of nside 8"),
         (dict(grd_mask=np.ones_like(sky), n_up=1), "grd_mask"),
         (dict(reference=sky, n_up=1), "reference"),

@@ -136,3 +136,22 @@ def test_bad_input_gets_one_line_errors() -> None:
     for kwargs, message in cases:
         with pytest.raises(TexsynthError, match=message):
             synthesize_healpix(**kwargs, steps=1, progress=False)  # type: ignore[arg-type]
+
+
+def test_angular_reductions() -> None:
+    """iso_ang matches the orientation-averaged statistics (fewer coefficients); both
+    reductions at once are refused."""
+    from texsynth.losses.healpix import HealpixScatteringLoss
+
+    ex = torch.tensor(_sky(16))[None, None].double()
+    full = HealpixScatteringLoss(ex, J=3)
+    iso = HealpixScatteringLoss(ex, J=3, angular="iso")
+    assert iso.target.S1.numel() * 4 == full.target.S1.numel()
+    x = torch.randn_like(ex)
+    assert float(iso(x)) > 0 and float(iso(ex)) == 0.0
+    out = synthesize_healpix(ex[0], iso_ang=True, seed=0, steps=8, progress=False)
+    assert out.shape == (1, 1, ex.shape[-1])
+    with pytest.raises(TexsynthError, match="iso_ang and fft_ang"):
+        synthesize_healpix(ex[0], iso_ang=True, fft_ang=True, steps=1, progress=False)
+    with pytest.raises(TexsynthError, match="angular must be"):
+        HealpixScatteringLoss(ex, angular="round")

@@ -73,7 +73,6 @@ def synth_sky(args: argparse.Namespace) -> int:
             (f"--method {args.method}", args.method not in ("auto", "scattering")),
             (f"--quality {args.quality}", args.quality != "default"),
             ("--size", args.size is not None),
-            ("--iso", bool(args.iso)),
             ("--no-tile", bool(args.no_tile)),
             ("--power-spectrum", args.power_spectrum is not None),
             (
@@ -104,6 +103,7 @@ def synth_sky(args: argparse.Namespace) -> int:
             levels=args.levels,
             J=args.J,
             L=args.L if args.L is not None else 4,
+            iso_ang=args.iso,
             to_gaussian=args.to_gaussian,
             cross_channels=not args.no_cross_channels,
             histogram=args.histogram if args.histogram is not None else 1.0,
@@ -160,7 +160,7 @@ def stats_sky(args: argparse.Namespace) -> int:
     from ..stats import ScatCov
     from ..stats.healpix import HealpixScatteringCovariance
 
-    _refuse(args, [("--iso", bool(args.iso)), ("--edge", bool(args.edge))])
+    _refuse(args, [("--edge", bool(args.edge))])
     sky = _read(args.image, "the map")
     assert sky is not None
     C, npix = sky.shape
@@ -175,6 +175,9 @@ def stats_sky(args: argparse.Namespace) -> int:
         stats = sc(x, mask=mask, norm=None if args.norm == "none" else "self", J=J)
         normalised = sc(x, mask=mask, norm="self", J=J)
     assert isinstance(stats, ScatCov) and isinstance(normalised, ScatCov)
+    if args.iso:  # averaged over orientations
+        stats, normalised = stats.iso_mean(), normalised.iso_mean()
+    assert isinstance(stats, ScatCov) and isinstance(normalised, ScatCov)
     missing = f", {int((~seen).sum())} pixels without a value" if mask is not None else ""
     print(
         f"{args.image}: HEALPix nside {nside} ({npix} pixels, nested), {C} field"
@@ -186,9 +189,7 @@ def stats_sky(args: argparse.Namespace) -> int:
         print(f"\nfield {c}: mean {mean:.6g}, std {std:.6g}")
         print("  per scale (mean over orientations): S2 = <|x*psi|^2>, S1 = <|x*psi|>")
         print("    " + f"{'j':>2} {'nside':>6} {'S2':>11} {'S1':>11} {'S1/sqrt(S2)':>12}")
-        s1 = stats.S1[0, c].mean(-1).tolist()
-        s2 = stats.S2[0, c].mean(-1).tolist()
-        r1 = normalised.S1[0, c].mean(-1).tolist()
+        s1, s2, r1 = (_per_scale(t[0, c]) for t in (stats.S1, stats.S2, normalised.S1))
         for j in range(J):
             print(f"    {j:>2} {nside >> j:>6} {s2[j]:>11.4g} {s1[j]:>11.4g} {r1[j]:>12.3f}")
         s3 = float(normalised.S3[0, c].abs().mean())
@@ -219,6 +220,12 @@ def stats_sky(args: argparse.Namespace) -> int:
         atomic_text_write(args.json, json.dumps(doc, indent=1))
         print(f"wrote {len(coefficients)} labelled coefficients to {args.json}")
     return 0
+
+
+def _per_scale(t: torch.Tensor) -> list[float]:
+    """Values per scale, averaged over orientations if they are still there."""
+    values = t.mean(-1) if t.dim() > 1 else t
+    return [float(v) for v in values]
 
 
 def eval_wants_skies(args: argparse.Namespace) -> bool:

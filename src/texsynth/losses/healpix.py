@@ -31,6 +31,11 @@ class HealpixScatteringLoss(ScatteringLossBase):
         Scales (``None``: down to nside 2), orientations and stencil size.
     use_variance
         Weight by the exemplar's standard errors (else a plain mean square).
+    angular
+        ``None`` (every orientation), ``"iso"`` (``iso_mean``: statistics averaged over
+        orientations, for statistically isotropic skies, whose orientations relative to the
+        local east carry no information) or ``"fft"`` (``fft_ang`` with ``fft_nharm`` and
+        ``fft_imaginary``).
     in_mask
         Exemplar pixels to use (1) or ignore (0), e.g. a partial sky or a galactic cut.
     reference
@@ -52,6 +57,9 @@ class HealpixScatteringLoss(ScatteringLossBase):
         L: int = 4,
         K: int = KERNEL_SIZE,
         use_variance: bool = True,
+        angular: str | None = None,
+        fft_nharm: int = 1,
+        fft_imaginary: bool = True,
         in_mask: torch.Tensor | None = None,
         reference: torch.Tensor | None = None,
         cross_channels: bool = True,
@@ -59,12 +67,16 @@ class HealpixScatteringLoss(ScatteringLossBase):
         edge: bool = False,
     ) -> None:
         super().__init__()
+        self._check_angular(angular)
         self.L, self.K = L, K
         self.options = dict(
             J=J,
             L=L,
             K=K,
             use_variance=use_variance,
+            angular=angular,
+            fft_nharm=fft_nharm,
+            fft_imaginary=fft_imaginary,
             in_mask=in_mask,
             reference=reference,
             exemplar_edge=False,  # (a sky has no edge: a partial sky is in_mask)

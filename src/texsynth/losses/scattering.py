@@ -67,11 +67,28 @@ class ScatteringLossBase(TextureLoss):
         raise NotImplementedError
 
     def _reduce(self, s: ScatCov) -> ScatCov:
-        """Statistics as compared (angular reductions in 2-D)."""
+        """Statistics as compared: the ``angular`` reduction of the options, if any
+        (``"iso"``: ``iso_mean``; ``"fft"``: ``fft_ang``)."""
+        a = self.options.get("angular")
+        if a == "iso":
+            return s.iso_mean()
+        if a == "fft":
+            return s.fft_ang(self.options["fft_nharm"], self.options["fft_imaginary"])
         return s
 
     def _reduce_sigma(self, s: ScatCov) -> ScatCov:
+        """The standard errors of :meth:`_reduce`'s statistics."""
+        a = self.options.get("angular")
+        if a == "iso":
+            return s.iso_mean_sigma()
+        if a == "fft":
+            return s.fft_ang_sigma(self.options["fft_nharm"], self.options["fft_imaginary"])
         return s
+
+    @staticmethod
+    def _check_angular(angular: object) -> None:
+        if angular not in (None, "iso", "fft"):
+            raise TexsynthError(f"angular must be None, 'iso' or 'fft', got {angular!r}")
 
     def _hint(self) -> str:
         return "mask=..."
@@ -277,8 +294,7 @@ class ScatteringLoss(ScatteringLossBase):
         match_s0: bool = True,
     ) -> None:
         super().__init__()
-        if angular not in (None, "iso", "fft"):
-            raise TexsynthError(f"angular must be None, 'iso' or 'fft', got {angular!r}")
+        self._check_angular(angular)
         self.options = dict(
             J=J,
             L=L,
@@ -311,22 +327,6 @@ class ScatteringLoss(ScatteringLossBase):
 
     def _size_text(self, shape: tuple[int, ...]) -> str:
         return f"{size_text(*shape)} pixels"
-
-    def _reduce(self, s: ScatCov) -> ScatCov:
-        a = self.options["angular"]
-        if a == "iso":
-            return s.iso_mean()
-        if a == "fft":
-            return s.fft_ang(self.options["fft_nharm"], self.options["fft_imaginary"])
-        return s
-
-    def _reduce_sigma(self, s: ScatCov) -> ScatCov:
-        a = self.options["angular"]
-        if a == "iso":
-            return s.iso_mean_sigma()
-        if a == "fft":
-            return s.fft_ang_sigma(self.options["fft_nharm"], self.options["fft_imaginary"])
-        return s
 
     def at(self, exemplar: torch.Tensor, **overrides: Any) -> ScatteringLoss:
         """The same loss from another exemplar; ``overrides`` replace construction options

@@ -196,6 +196,7 @@ def _settings(spec: JobSpec, result: torch.Tensor, report: Any) -> dict[str, Any
             "levels": levels,
             "J": report.scales[-1] if report.scales else None,
             "L": o.get("L", 4),
+            "iso": o.get("iso_ang", False),
             "histogram": o.get("histogram", 1.0),
             "multipoles": o.get("multipoles", 1.0),
             "cross_channels": o.get("cross_channels", True),

@@ -92,6 +92,10 @@ def synthesize_healpix(
     L: int = 4,
     K: int = KERNEL_SIZE,
     use_variance: bool = True,
+    iso_ang: bool = False,
+    fft_ang: bool = False,
+    fft_nharm: int = 1,
+    fft_imaginary: bool = True,
     cross_channels: bool = True,
     to_gaussian: bool = False,
     reference: torch.Tensor | None = None,
@@ -146,6 +150,14 @@ def synthesize_healpix(
         Scales (``None``: down to nside 2), orientations and stencil size of the wavelets.
     use_variance
         Weight each coefficient by the exemplar's standard error.
+    iso_ang
+        Match the statistics averaged over orientations (``iso_mean``): for statistically
+        isotropic skies (the orientations are measured from the local east, which carries
+        no information there), fewer coefficients and a looser, rotation-free target.
+    fft_ang, fft_nharm, fft_imaginary
+        Match the statistics' Fourier harmonics over orientations instead (``fft_ang``:
+        ``fft_nharm`` harmonics, with their imaginary parts unless ``fft_imaginary`` is
+        False); not with ``iso_ang``.
     cross_channels
         Several channels: also match the cross statistics of every pair of channels.
     to_gaussian
@@ -198,6 +210,9 @@ def synthesize_healpix(
     start_time = time.perf_counter()
     n = _count(n, "n")
     steps = _count(steps, "steps")
+    if iso_ang and fft_ang:
+        raise TexsynthError("iso_ang and fft_ang are two reductions; choose one")
+    angular = "iso" if iso_ang else "fft" if fft_ang else None
     for name, w in (("histogram", histogram), ("multipoles", multipoles)):
         if isinstance(w, bool) or not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
             raise TexsynthError(f"{name} weight must be a finite number >= 0, got {w!r}")
@@ -290,6 +305,9 @@ def synthesize_healpix(
             L=L,
             K=K,
             use_variance=use_variance,
+            angular=angular,
+            fft_nharm=fft_nharm,
+            fft_imaginary=fft_imaginary,
             in_mask=inm_k,
             reference=SPHERE.downsample(ref_s, shape) if ref_s is not None else None,
             cross_channels=cross_channels,

@@ -266,12 +266,6 @@ def synthesize_skies(
     :func:`texsynth.synthesis.sphere.synthesize_healpix` (a batch of targets: through the
     mean of their statistics, as foscat); ``L`` orientations, stencils of ``K`` pixels.
     """
-    for name, on in (("iso_ang", iso_ang), ("fft_ang", fft_ang)):
-        if on:
-            raise TexsynthError(
-                f"{name}=True is not supported on HEALPix maps: texsynth's sphere synthesis "
-                "matches the oriented statistics; leave it False (or use 2D images)"
-            )
     target, single = as_batch(image_target, "image_target", "healpix", dtype, device)
     B, npix = target.shape
     nside = sky_layout(npix, None, None, "image_target").nside
@@ -318,6 +312,8 @@ def synthesize_skies(
             in_mask=inm,
             init=init,
             J=J,
+            iso_ang=bool(iso_ang),
+            fft_ang=bool(fft_ang),
             L=L,
             K=K,
             use_variance=bool(use_variance),

@@ -1,0 +1,105 @@
+"""``texsynth synth|stats|eval`` on HEALPix maps (FITS in the HEALPix layout, or .npy with
+--healpix), run in-process on small skies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+hp = pytest.importorskip("healpy")
+
+from texsynth import read_healpix_map, write_healpix_map  # noqa: E402
+from texsynth.cli import main  # noqa: E402
+from texsynth.io.runs import read_record  # noqa: E402
+from texsynth.synthesis.jobs import rerun  # noqa: E402
+
+from ..synthesis.test_sphere import _sky  # noqa: E402
+
+
+@pytest.fixture
+def sky_fits(tmp_path: Path) -> Path:
+    p = tmp_path / "sky.fits"
+    write_healpix_map(p, _sky(16))
+    return p
+
+
+def _error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(args) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("texsynth: error:") and "\n" not in err, err
+    return err
+
+
+def test_synth_writes_maps_and_a_record_that_reruns(
+    sky_fits: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.fits"
+    args = ["synth", str(sky_fits), "-o", str(out), "--n", "2", "--seed", "4", "--steps", "8"]
+    assert main([*args, "--quiet"]) == 0
+    assert "nside 16" in capsys.readouterr().out
+    maps = [read_healpix_map(tmp_path / f"out_{i}.fits") for i in range(2)]
+    assert all(m.nside == 16 and m.cell_ids is None for m in maps)
+    assert not np.allclose(maps[0].values, maps[1].values)
+    # healpy reads our files as nested full skies
+    np.testing.assert_allclose(
+        hp.read_map(tmp_path / "out_0.fits", nest=True), maps[0].values[0], rtol=1e-6
+    )
+    record = read_record(tmp_path / "out.json")
+    assert record.spec.domain == "sky" and record.settings["nside"] == 16
+    assert record.levels[0]["nside"] == 16
+    again, _ = rerun(record, progress=False)
+    np.testing.assert_array_equal(again[0, 0].numpy(), maps[0].values[0])
+
+
+def test_synth_leaves_unseen_pixels_out_and_takes_npy_with_healpix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sky = _sky(16)
+    holes = sky.copy()
+    holes[:500] = np.nan
+    write_healpix_map(tmp_path / "holes.fits", holes)
+    assert main(["synth", str(tmp_path / "holes.fits"), "-o", str(tmp_path / "a.fits"),
+                 "--seed", "0", "--steps", "5", "--quiet"]) == 0  # fmt: skip
+    assert "500 pixels without a value" in capsys.readouterr().out
+    assert np.isfinite(read_healpix_map(tmp_path / "a.fits").values).all()
+    np.save(tmp_path / "sky.npy", sky)
+    assert main(["synth", str(tmp_path / "sky.npy"), "--healpix", "-o", str(tmp_path / "b.npy"),
+                 "--seed", "0", "--steps", "5", "--nside", "32", "--quiet"]) == 0  # fmt: skip
+    assert np.load(tmp_path / "b.npy").shape[-1] == 12 * 32**2
+
+
+def test_stats_and_eval(sky_fits: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    js = tmp_path / "stats.json"
+    assert main(["stats", str(sky_fits), "--json", str(js)]) == 0
+    text = capsys.readouterr().out
+    assert "HEALPix nside 16" in text and "S1/sqrt(S2)" in text
+    doc = json.loads(js.read_text())
+    assert doc["nside"] == 16 and len(doc["coefficients"]) > 10
+    assert main(["stats", str(sky_fits), "--iso"]) == 0
+    out = tmp_path / "s.fits"
+    main(["synth", str(sky_fits), "-o", str(out), "--n", "2", "--seed", "1", "--steps", "8",
+          "--quiet"])  # fmt: skip
+    rep = tmp_path / "rep.png"
+    samples = [str(tmp_path / "s_0.fits"), str(tmp_path / "s_1.fits")]
+    assert main(["eval", str(sky_fits), *samples, "--report", str(rep)]) == 0
+    text = capsys.readouterr().out
+    assert "minkowski V1" in text and "base faces" in text and rep.stat().st_size > 1000
+
+
+def test_sky_errors_are_one_line(
+    sky_fits: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    o = str(tmp_path / "o.fits")
+    assert "--size" in _error(["synth", str(sky_fits), "-o", o, "--size", "64"], capsys)
+    assert ".png" in _error(["synth", str(sky_fits), "-o", str(tmp_path / "o.png")], capsys)
+    assert "power of two" in _error(["synth", str(sky_fits), "-o", o, "--nside", "24"], capsys)
+    assert "--nside is for HEALPix" in _error(
+        ["synth", str(tmp_path / "x.png"), "-o", str(tmp_path / "y.png"), "--nside", "32"], capsys
+    )
+    np.save(tmp_path / "sig.npy", np.random.default_rng(0).standard_normal(3072))
+    err = _error(["eval", str(sky_fits), str(tmp_path / "sig.npy")], capsys)
+    assert "HEALPix map but" in err
+    assert not (tmp_path / "o.fits").exists()
