@@ -34,6 +34,7 @@ __all__ = [
     "independent_samples",
     "morlet_stencil",
     "stencil_operator",
+    "stencil_taps",
 ]
 
 #: default stencil size (pixels a side) and Morlet parameters (radians per pixel, pixels)
@@ -58,7 +59,7 @@ def morlet_stencil(K: int, L: int, xi: float = XI, sigma: float = SIGMA) -> np.n
     return np.stack(out)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=2)  # (about 1.3 GB at nside 256)
 def _stencil_points(nside: int, K: int) -> tuple[np.ndarray, np.ndarray]:
     """For every pixel and stencil point: the 4 interpolation pixels and weights,
     ``[npix, K*K, 4]`` each."""
@@ -85,35 +86,47 @@ def _stencil_points(nside: int, K: int) -> tuple[np.ndarray, np.ndarray]:
     return pix.T.reshape(npix, K * K, 4), w.T.reshape(npix, K * K, 4)
 
 
-@functools.cache
 def stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The oriented wavelets at ``nside`` as ``(neighbours [npix, M], weights [L, npix,
     M])``: pixel ``p`` of orientation ``l`` is ``sum_m weights[l, p, m] x[neighbours[p,
     m]]`` (complex128 weights; ``M`` the most distinct pixels a stencil reads, rows padded
     with weight 0)."""
-    from scipy import sparse
-
-    pix, w = _stencil_points(nside, K)
+    pix, w = _stencil_points(nside, K)  # [npix, K*K, 4] each
     npix = npix_of(nside)
+    T = K * K * 4
     psi = morlet_stencil(K, L)  # [L, K*K]
-    rows = np.repeat(np.arange(npix), K * K * 4)
-    cols = pix.ravel()
-    mats = []
+    # each pixel's T taps sorted by the pixel they read; repeated pixels share a slot
+    cols = pix.reshape(npix, T)
+    order = np.argsort(cols, axis=1, kind="stable")
+    cols = np.take_along_axis(cols, order, 1)
+    new = np.ones((npix, T), dtype=np.int64)
+    new[:, 1:] = cols[:, 1:] != cols[:, :-1]
+    slot = np.cumsum(new, 1) - 1
+    M = int(slot[:, -1].max()) + 1
+    flat = (np.arange(npix)[:, None] * M + slot).ravel()
+    neighbours = np.repeat(np.arange(npix), M)  # padding reads the pixel itself...
+    neighbours[flat] = cols.ravel()
+    weights = np.zeros((L, npix * M), dtype=np.complex128)  # ...with weight 0
     for l in range(L):
-        data = (psi[l][None, :, None] * w).ravel()
-        mats.append(sparse.csr_matrix((data, (rows, cols)), shape=(npix, npix)))
-    pattern = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(npix, npix))
-    counts = np.diff(pattern.indptr)
-    M = int(counts.max())
-    neighbours = np.tile(np.arange(npix)[:, None], (1, M))
-    weights = np.zeros((L, npix, M), dtype=np.complex128)
-    slot = np.arange(pattern.nnz) - np.repeat(pattern.indptr[:-1], counts)
-    row_of = np.repeat(np.arange(npix), counts)
-    neighbours[row_of, slot] = pattern.indices
-    for l, m in enumerate(mats):
-        m.sort_indices()
-        weights[l, row_of, slot] = m.data
-    return torch.as_tensor(neighbours), torch.as_tensor(weights)
+        taps = np.take_along_axis((psi[l][None, :, None] * w).reshape(npix, T), order, 1)
+        weights[l] = np.bincount(flat, taps.real.ravel(), npix * M) + 1j * np.bincount(
+            flat, taps.imag.ravel(), npix * M
+        )
+    return (
+        torch.as_tensor(neighbours.reshape(npix, M)),
+        torch.as_tensor(weights.reshape(L, npix, M)),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def stencil_taps(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`stencil_operator` as the bank uses it: ``(neighbours [npix, M], taps [npix,
+    M, 2L])``, each pixel's taps against the real and then the imaginary parts of the
+    ``L`` wavelets (float32), so that one batched product per pixel gives all of them.
+    Kept for the last few skies: every pyramid level of a synthesis builds its fronts
+    anew."""
+    nb, w = stencil_operator(nside, K, L)
+    return nb, torch.cat([w.real, w.imag]).permute(1, 2, 0).contiguous().float()
 
 
 class HealpixWaveletBank(torch.nn.Module):
@@ -149,10 +162,7 @@ class HealpixWaveletBank(torch.nn.Module):
         self.radii = [(K // 2 + 1) * 2**j for j in range(J)]
         self.neff = [independent_samples(nside >> j, K, L) for j in range(J)]
         for j in range(J):
-            nb, w = stencil_operator(nside >> j, K, L)
-            # [npix, M, 2L]: each pixel's taps against the real and imaginary parts of the
-            # L wavelets, so that one batched product per pixel gives all of them
-            taps = torch.cat([w.real, w.imag]).permute(1, 2, 0).contiguous().float()
+            nb, taps = stencil_taps(nside >> j, K, L)
             self.register_buffer(f"nb{j}", nb, persistent=False)
             self.register_buffer(f"taps{j}", taps, persistent=False)
 
