@@ -353,13 +353,20 @@ def test_generate_samples_seeding_batching_and_shapes():
     assert (d - e).abs().max() > 0.1  # seed=None: fresh noise each call
     # the samples of a batch are different textures
     assert (a[0] - a[1]).abs().mean() > 0.1
-    # the first samples do not depend on how many are drawn
+    # the first samples do not depend on how many are drawn; sample k is the one of its
+    # member seed, as output k of a synthesis
     torch.testing.assert_close(generate_samples(m, 1, 25, 37, seed=7), a[:1], atol=1e-5, rtol=0)
+    from texsynth.seeds import member_seed
+
+    third = generate_samples(m, 1, 25, 37, seed=member_seed(7, 2))
+    torch.testing.assert_close(third, a[2:], atol=1e-5, rtol=0)
+    listed = generate_samples(m, 2, 25, 37, seed=[member_seed(7, 1), member_seed(7, 2)])
+    torch.testing.assert_close(listed, a[1:], atol=1e-5, rtol=0)
 
 
 def test_generate_samples_from_a_generator_continue_one_sequence():
     m = small()
-    whole = generate_samples(m, 3, 24, 24, seed=5)
+    whole = generate_samples(m, 3, 24, 24, generator=torch.Generator().manual_seed(5))
     g = torch.Generator().manual_seed(5)
     parts = torch.cat(
         [generate_samples(m, 2, 24, 24, generator=g), generate_samples(m, 1, 24, 24, generator=g)]

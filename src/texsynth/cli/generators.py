@@ -10,14 +10,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from ..atomic import check_output
 from ..errors import TexsynthError
 from ..io import SUPPORTED_SUFFIXES, ImageMeta, atomic_text_write, read_image
 from ..io.runs import record_header, versions
 from ..memory import MAX_DEPTH, MAX_WIDTH
-from ..seeds import fresh_seed
+from ..seeds import fresh_seed, member_seeds
 
 if TYPE_CHECKING:
     from ..generators import SynthHalfUNet2D
@@ -320,9 +318,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     meta = _exemplar_meta(info, model)
     seed = args.seed if args.seed is not None else fresh_seed()
     start = time.perf_counter()
-    # a chunk at a time (thousands of samples need not fit in memory); one noise sequence,
-    # so the files are those of a single generate_samples(model, n, H, W, seed=seed) call
-    noise = torch.Generator().manual_seed(seed)
+    # a chunk at a time (thousands of samples need not fit in memory); sample k from its
+    # own member seed, so the files are those of one generate_samples(model, n, H, W,
+    # seed=seed) call, and sample k is the same whatever --n
     chunk = max(1, min(64, (256 << 20) // (4 * H * W * int(model.config["image_channels"]))))
     note = ""
     stage = StagedFiles()  # the whole set and its record, or nothing new
@@ -335,7 +333,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
                 len(paths),
                 H,
                 W,
-                generator=noise,
+                seed=member_seeds(seed, len(paths), first),
                 max_memory=1 << 62,  # checked above
             ).cpu()
             note = write_outputs(result, meta, paths, args.output.suffix.lower())
@@ -348,6 +346,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         "model": str(args.model),
         "outputs": [str(o) for o in outputs],
         "seed": seed,
+        "seed_rule": "sample k: texsynth.seeds.member_seed(seed, k)",
         "device": str(device),
         "size_hw": [H, W],
         "n": args.n,

@@ -7,16 +7,18 @@ position, so a seed gives the same textures on every device and with any batchin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_device, check_int_at_least, check_seed, size_text
+from .._checks import check_device, check_int_at_least, size_text
 from ..arrays import TENSOR, Kind, to_user
 from ..errors import TexsynthError
 from ..memory import BATCH_BYTES, check_memory, estimate_sampling_bytes
+from ..seeds import member_generators, resolve_seeds
 from .network import SynthHalfUNet2D
 
 __all__ = ["activation_bytes", "generate_samples"]
@@ -54,7 +56,7 @@ def generate_samples(
     H: int,
     W: int,
     device: str | torch.device | None = None,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
     *,
     match_histogram: bool = True,
     raw: bool = False,
@@ -77,7 +79,11 @@ def generate_samples(
         Where to run; default the model's device. If given, the model is moved there.
     seed
         Seed of the noise (drawn on the CPU, so a seed gives the same textures on every
-        device); None draws a fresh one. The global RNG is never touched.
+        device): sample ``k`` draws its noise from its own generator seeded with
+        :func:`texsynth.seeds.member_seed` ``(seed, k)``, as output ``k`` of
+        :func:`texsynth.synthesize` does, so sample ``k`` is the same whatever
+        ``n_samples``, the batching or a chunked loop (pass the members' seeds as a
+        list: one per sample). None draws a fresh seed. The global RNG is never touched.
     match_histogram
         Apply the stored quantile table (see :meth:`SynthHalfUNet2D.to_output`).
     raw
@@ -87,11 +93,12 @@ def generate_samples(
         1 GiB (:func:`activation_bytes`: ~0.3 GB per 512 x 512 sample for the default
         width 32, as measured, so batches of 3 at 512^2 and 57 at 128^2). Each sample's
         noise is drawn separately, so the result does not depend on the batching (up to
-        float rounding) nor on ``n_samples`` (the first samples are always the same).
+        float rounding) nor on ``n_samples``.
     generator
-        A CPU ``torch.Generator`` to draw the noise from instead of ``seed`` (which must then
-        be None). It advances by the samples drawn, so consecutive calls continue one
-        sequence: two calls of ``n`` samples give the samples of one call of ``2 n``.
+        A CPU ``torch.Generator`` to draw every sample's noise from, one after the other,
+        instead of ``seed`` (which must then be None). It advances by the samples drawn, so
+        consecutive calls continue one sequence: two calls of ``n`` samples give the
+        samples of one call of ``2 n`` with the same generator.
     output
         ``"tensor"`` (default), ``"numpy"`` (a float32 array ``[n, H, W, C]``, or
         ``[n, H, W]`` for one channel) or ``"pil"`` (8-bit Pillow images of values in
@@ -129,7 +136,7 @@ def generate_samples(
             f"coarsest level needs at least 2 pixels; give H or W > {f}"
         )
     device = check_device(device)
-    seed = check_seed(seed)
+    seeds = None if generator is not None else resolve_seeds(seed, n_samples)[1]
     # the whole result stays in memory (n_samples images) besides one batch's activations
     result_bytes = 4 * n_samples * H * W * max(model.out_channels, model.image_channels)
     check_memory(
@@ -153,13 +160,10 @@ def generate_samples(
             raise TexsynthError(
                 "generator must be a CPU torch.Generator (the noise is drawn on the CPU)"
             )
-        gen = generator
+        gens = [generator] * n_samples
     else:
-        gen = torch.Generator()
-        if seed is None:
-            gen.seed()  # fresh, non-deterministic; seeds this generator only
-        else:
-            gen.manual_seed(seed)
+        assert seeds is not None
+        gens = member_generators(seeds)
 
     was_training = model.training
     model.eval()
@@ -169,7 +173,9 @@ def generate_samples(
             for start in range(0, n_samples, batch_size):
                 n = min(batch_size, n_samples - start)
                 # one draw per sample: the noise does not depend on the batching
-                z = torch.cat([torch.randn(1, 1, H, W, generator=gen) for _ in range(n)])
+                z = torch.cat(
+                    [torch.randn(1, 1, H, W, generator=g) for g in gens[start : start + n]]
+                )
                 y = model(z.to(device=device, dtype=dtype))
                 out.append(y if raw else model.to_output(y, match_histogram=match_histogram))
     finally:
