@@ -96,8 +96,8 @@ def stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Te
     T = K * K * 4
     psi = morlet_stencil(K, L)  # [L, K*K]
     # each pixel's T taps sorted by the pixel they read; repeated pixels share a slot
-    cols = pix.reshape(npix, T)
-    order = np.argsort(cols, axis=1, kind="stable")
+    cols = pix.reshape(npix, T).astype(np.int32)  # (a smaller key sorts faster)
+    order = np.argsort(cols, axis=1)  # (the order of equal keys does not matter: summed)
     cols = np.take_along_axis(cols, order, 1)
     new = np.ones((npix, T), dtype=np.int64)
     new[:, 1:] = cols[:, 1:] != cols[:, :-1]
@@ -105,7 +105,7 @@ def stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Te
     M = int(slot[:, -1].max()) + 1
     flat = (np.arange(npix)[:, None] * M + slot).ravel()
     neighbours = np.repeat(np.arange(npix), M)  # padding reads the pixel itself...
-    neighbours[flat] = cols.ravel()
+    neighbours[flat] = cols.ravel()  # (int64 indices, as torch gathers take them)
     weights = np.zeros((L, npix * M), dtype=np.complex128)  # ...with weight 0
     for l in range(L):
         taps = np.take_along_axis((psi[l][None, :, None] * w).reshape(npix, T), order, 1)
