@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,73 @@ def _levels(nstep: int, n_up: int, J: int) -> int:
     return levels
 
 
+@dataclass
+class _Inputs:
+    """What every domain's ``synthesis`` reads from foscat's arguments."""
+
+    J: int
+    in_mask: torch.Tensor | None
+    grd_mask: torch.Tensor | None
+    init: torch.Tensor | None
+    reference: torch.Tensor | None
+
+
+def _inputs(
+    target: torch.Tensor,
+    plane: tuple[int, ...],
+    *,
+    init_plane: tuple[int, ...],
+    jm: int,
+    too_small: str,
+    describe: str,
+    keep_target: bool,
+    Jmax: int | None,
+    n: int,
+    n_up: int,
+    reference: Any,
+    grd_mask: Any,
+    in_mask: Any,
+    input_image: Any,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> _Inputs:
+    """foscat's ``synthesis`` arguments checked and converted, one rule for every domain:
+    ``Jmax`` against the ``jm`` scales the target supports (``too_small`` when none,
+    ``describe`` names the target in the message), the masks and the reference as planes of
+    ``plane`` samples, the warm start of ``init_plane``; inpainting (``grd_mask``) and
+    cross-synthesis (``reference``) need one target and ``n_up=0``. With ``grd_mask`` the
+    kept samples are the target's (``keep_target``: passed as ``init``; else the driver
+    keeps the exemplar's own)."""
+    if jm < 1:
+        raise TexsynthError(too_small)
+    J = jm if Jmax is None else check_int(Jmax, "Jmax", 1)
+    if J > jm:
+        raise TexsynthError(f"Jmax={J} is more scales than {describe} supports; use Jmax<={jm}")
+    B = target.shape[0]
+    inm = as_plane(in_mask, "in_mask", plane, B, dtype, device)
+    gmask = as_plane(grd_mask, "grd_mask", plane, 1, dtype, device)
+    init = as_init(input_image, init_plane, n, dtype, device)
+    ref = as_plane(reference, "reference", plane, 1, dtype, device)
+    if gmask is not None:
+        if B > 1 or n_up > 0:
+            raise TexsynthError(
+                f"grd_mask (inpainting) needs a single image_target and n_up=0, got a batch "
+                f"of {B} and n_up={n_up}"
+            )
+        if init is not None:
+            warn_compat(
+                "with grd_mask, input_image is not used: the free pixels start from noise "
+                "and the others keep image_target's values"
+            )
+        init = target[None] if keep_target else None  # kept: image_target's values, exactly
+    if ref is not None and (n_up > 0 or B > 1):
+        raise TexsynthError(
+            "reference (cross-synthesis) needs a single image_target of the reference's size "
+            "and n_up=0"
+        )
+    return _Inputs(J, inm, gmask, init, ref)
+
+
 def synthesize_images(
     image_target: Any,
     *,
@@ -96,42 +164,28 @@ def synthesize_images(
     """
     target, single = as_batch(image_target, "image_target", "2D", dtype, device)
     B, H, W = target.shape
-    jm = max_J(H, W)
-    if jm < 1:
-        raise TexsynthError(
-            f"image_target of {size_text(H, W)} pixels is too small: synthesis needs at least "
-            "8x8 pixels"
-        )
-    J = jm if Jmax is None else check_int(Jmax, "Jmax", 1)
-    if J > jm:
-        raise TexsynthError(
-            f"Jmax={J} is more scales than a {size_text(H, W)} image_target supports; use "
-            f"Jmax<={jm}"
-        )
+    io = _inputs(
+        target,
+        (H, W),
+        init_plane=(H, W),
+        jm=max_J(H, W),
+        too_small=f"image_target of {size_text(H, W)} pixels is too small: synthesis needs "
+        "at least 8x8 pixels",
+        describe=f"a {size_text(H, W)} image_target",
+        keep_target=True,
+        Jmax=Jmax,
+        n=n,
+        n_up=n_up,
+        reference=reference,
+        grd_mask=grd_mask,
+        in_mask=in_mask,
+        input_image=input_image,
+        dtype=dtype,
+        device=device,
+    )
+    J, inm, gmask, init, ref = io.J, io.in_mask, io.grd_mask, io.init, io.reference
     levels = _levels(nstep, n_up, J)
     size = (H * 2**n_up, W * 2**n_up)
-    inm = as_plane(in_mask, "in_mask", (H, W), B, dtype, device)
-    gmask = as_plane(grd_mask, "grd_mask", (H, W), 1, dtype, device)
-    init = as_init(input_image, (H, W), n, dtype, device)
-    ref = as_plane(reference, "reference", (H, W), 1, dtype, device)
-    if gmask is not None:
-        if B > 1:
-            raise TexsynthError(
-                f"grd_mask (inpainting) needs a single image_target (H, W), got a batch of {B}"
-            )
-        if n_up > 0:
-            raise TexsynthError("grd_mask (inpainting) cannot be combined with n_up > 0")
-        if init is not None:
-            warn_compat(
-                "with grd_mask, input_image is not used: the free pixels start from noise "
-                "and the others keep image_target's values"
-            )
-        init = target[None]  # frozen pixels: image_target's values, exactly
-    if ref is not None and (n_up > 0 or B > 1):
-        raise TexsynthError(
-            "reference (cross-synthesis) needs one image_target of the reference's size "
-            "(no batch, n_up=0)"
-        )
     options: dict[str, Any] = dict(
         method="scattering",
         size=size,
@@ -193,24 +247,25 @@ def synthesize_signals(
     wav = optional_module("texsynth.wavelets1d")
     target, single = as_batch(image_target, "image_target", "1D", dtype, device)
     B, N = target.shape
-    jm = wav.max_J_1d(N)
-    if jm < 1:
-        raise TexsynthError(
-            f"image_target of {N} samples is too short: synthesis needs at least 8 samples"
-        )
-    J = jm if Jmax is None else check_int(Jmax, "Jmax", 1)
-    if J > jm:
-        raise TexsynthError(
-            f"Jmax={J} is more scales than a signal of {N} samples supports; use Jmax<={jm}"
-        )
-    inm = as_plane(in_mask, "in_mask", (N,), B, dtype, device)
-    gmask = as_plane(grd_mask, "grd_mask", (N,), 1, dtype, device)
-    init = as_init(input_image, (N,), n, dtype, device)
-    ref = as_plane(reference, "reference", (N,), 1, dtype, device)
-    if gmask is not None:
-        if n_up > 0 or B > 1:
-            raise TexsynthError("grd_mask (inpainting) needs one image_target and n_up=0")
-        init = target[None]
+    io = _inputs(
+        target,
+        (N,),
+        init_plane=(N,),
+        jm=wav.max_J_1d(N),
+        too_small=f"image_target of {N} samples is too short: synthesis needs at least 8 samples",
+        describe=f"a signal of {N} samples",
+        keep_target=True,
+        Jmax=Jmax,
+        n=n,
+        n_up=n_up,
+        reference=reference,
+        grd_mask=grd_mask,
+        in_mask=in_mask,
+        input_image=input_image,
+        dtype=dtype,
+        device=device,
+    )
+    J, inm, gmask, init, ref = io.J, io.in_mask, io.grd_mask, io.init, io.reference
     options: dict[str, Any] = dict(
         size=N * 2**n_up,
         n=n,
@@ -269,35 +324,27 @@ def synthesize_skies(
     target, single = as_batch(image_target, "image_target", "healpix", dtype, device)
     B, npix = target.shape
     nside = sky_layout(npix, None, None, "image_target").nside
-    jm = int(np.log2(nside))
-    if jm < 1:
-        raise TexsynthError("image_target of nside 1 is too coarse: synthesis needs nside >= 2")
-    J = jm if Jmax is None else check_int(Jmax, "Jmax", 1)
-    if J > jm:
-        raise TexsynthError(
-            f"Jmax={J} is more scales than a map of nside {nside} supports (down to nside 2); "
-            f"use Jmax<={jm}"
-        )
     nside_out = nside * 2**n_up
     npix_out = 12 * nside_out**2
-    inm = as_plane(in_mask, "in_mask", (npix,), B, dtype, device)
-    gmask = as_plane(grd_mask, "grd_mask", (npix,), 1, dtype, device)
-    init = as_init(input_image, (npix_out,), n, dtype, device)
-    ref = as_plane(reference, "reference", (npix,), 1, dtype, device)
-    if gmask is not None:
-        if n_up > 0 or B > 1:
-            raise TexsynthError("grd_mask (inpainting) needs one image_target and n_up=0")
-        if init is not None:
-            warn_compat(
-                "with grd_mask, input_image is not used: the free pixels start from noise "
-                "and the others keep image_target's values"
-            )
-            init = None  # the kept pixels are image_target's, exactly
-    if ref is not None and (n_up > 0 or B > 1):
-        raise TexsynthError(
-            "reference (cross-synthesis) needs one image_target of the reference's nside "
-            "(no batch, n_up=0)"
-        )
+    io = _inputs(
+        target,
+        (npix,),
+        init_plane=(npix_out,),
+        jm=int(np.log2(nside)),
+        too_small="image_target of nside 1 is too coarse: synthesis needs nside >= 2",
+        describe=f"a map of nside {nside} (down to nside 2)",
+        keep_target=False,
+        Jmax=Jmax,
+        n=n,
+        n_up=n_up,
+        reference=reference,
+        grd_mask=grd_mask,
+        in_mask=in_mask,
+        input_image=input_image,
+        dtype=dtype,
+        device=device,
+    )
+    J, inm, gmask, init, ref = io.J, io.in_mask, io.grd_mask, io.init, io.reference
     if inm is not None and inm.shape[0] == 1 and B > 1:
         inm = inm.expand(B, 1, npix)
     with torch.no_grad():
