@@ -7,7 +7,8 @@ The cases are the public calls both trees have: scattering statistics forward + 
 (``ScatteringCovariance`` on a 256x256 image, ``ScatteringCovariance1D`` on 4 x 4096
 samples) and syntheses with a fixed budget (``tol=0``: every iteration runs, so the time
 per iteration is compared) of a 128x128 grey and colour image (n = 1 and 4) and of 4
-signals of 4096 samples::
+signals of 4096 samples; the ``batched`` cases pass ``exact_members=False`` to a tree
+that has it (one loss call on the whole batch, as the old tree always made)::
 
     python benchmarks/bench_redesign.py OLD_TREE NEW_TREE --repeat 5
 
@@ -53,6 +54,15 @@ ex = torch.rand(1, 128, 128, generator=torch.Generator().manual_seed(0)).cumsum(
 def once():
     synthesize(ex, method="scattering", n=4, seed=0, steps=60, tol=0.0, progress=False)
 """,
+    "synth grey 128^2 n=4 batched, 60 it": """
+import inspect, torch
+from texsynth import synthesize
+ex = torch.rand(1, 128, 128, generator=torch.Generator().manual_seed(0)).cumsum(-1)
+has_option = "exact_members" in inspect.signature(synthesize).parameters
+batched = {"exact_members": False} if has_option else {}
+def once():
+    synthesize(ex, method="scattering", n=4, seed=0, steps=60, tol=0.0, progress=False, **batched)
+""",
     "synth colour 128^2 n=1, 40 it": """
 import torch
 from texsynth import synthesize
@@ -66,6 +76,15 @@ from texsynth import synthesize_1d
 x = torch.randn(1, 4096, generator=torch.Generator().manual_seed(0))
 def once():
     synthesize_1d(x, n=4, seed=0, steps=60, tol=0.0, progress=False)
+""",
+    "synth signals 4096 n=4 batched, 60 it": """
+import inspect, torch
+from texsynth import synthesize_1d
+x = torch.randn(1, 4096, generator=torch.Generator().manual_seed(0))
+has_option = "exact_members" in inspect.signature(synthesize_1d).parameters
+batched = {"exact_members": False} if has_option else {}
+def once():
+    synthesize_1d(x, n=4, seed=0, steps=60, tol=0.0, progress=False, **batched)
 """,
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from .cancellation import Cancelled
+from .ensembles import ensemble
 from .errors import TexsynthError
 from .evaluation import evaluate
 from .evaluation1d import evaluate_1d
@@ -74,6 +75,7 @@ __all__ = [
     "TextureLoss",
     "WeightedLoss",
     "__version__",
+    "ensemble",
     "evaluate",
     "evaluate_1d",
     "evaluate_healpix",

@@ -16,7 +16,7 @@ import torch
 from .._checks import check_device
 from ..atomic import check_output, is_texsynth_json
 from ..errors import TexsynthError
-from ..io import ImageMeta, atomic_text_write
+from ..io import atomic_text_write
 from ..io.runs import record_header
 from ..memory import MAX_J, MAX_L, check_memory, parse_bytes
 from ..stats import ScatCov
@@ -398,39 +398,6 @@ def synth_inputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
         ("init image", args.init),
         ("weights file", args.weights),
     ]
-
-
-def write_outputs(result: torch.Tensor, meta: ImageMeta, outputs: list[Path], suffix: str) -> str:
-    """Write ``result [n, C, H, W]`` (the exemplar's units) to ``outputs``; returns a note
-    for the user ("" if none)."""
-    from ..io import write_image
-
-    out_meta: ImageMeta | None = meta
-    note = ""
-    if not meta.scaled and suffix in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
-        lo, hi = meta.value_range
-        span = hi - lo if hi > lo else 1.0
-        result = (result - lo) / span
-        out_meta = None
-        note = f"float values mapped from the exemplar's range [{lo:g}, {hi:g}] to 8 bits"
-    if meta.scaled:
-        result = result.clamp(0, 1)
-    keep = out_meta if out_meta is not None and holds_depth(suffix, out_meta) else None
-    for out, img in zip(outputs, result, strict=True):
-        write_image(out, img, keep)
-    return note
-
-
-DEPTHS = {
-    8: (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"),
-    16: (".png", ".tif", ".tiff"),
-    32: (".tif", ".tiff", ".npy", ".npz", ".fits", ".fit", ".fts"),
-}
-
-
-def holds_depth(suffix: str, meta: ImageMeta) -> bool:
-    """Whether an output of this suffix can keep the input's bit depth (else: defaults)."""
-    return suffix in DEPTHS.get(meta.bit_depth, ())
 
 
 def sidecar_path(pattern: Path) -> Path:

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..atomic import check_output
 from ..errors import TexsynthError
-from ..io import SUPPORTED_SUFFIXES, ImageMeta, atomic_text_write, read_image
+from ..generators.exemplar_meta import exemplar_meta
+from ..io import SUPPORTED_SUFFIXES, atomic_text_write, read_image
 from ..io.runs import record_header, versions
 from ..memory import MAX_DEPTH, MAX_WIDTH
 from ..seeds import fresh_seed, member_seeds
 
 if TYPE_CHECKING:
-    from ..generators import SynthHalfUNet2D
+    pass
+from ..io.outputs import write_outputs
 from .common import (
     add_job_tail,
     add_network_options,
@@ -35,7 +37,6 @@ from .common import (
     sidecar_path,
     size_type,
     weight_type,
-    write_outputs,
 )
 
 
@@ -315,7 +316,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     model = load_generator(args.model, device=device)
-    meta = _exemplar_meta(info, model)
+    meta = exemplar_meta(info, model)
     seed = args.seed if args.seed is not None else fresh_seed()
     start = time.perf_counter()
     # a chunk at a time (thousands of samples need not fit in memory); sample k from its
@@ -360,16 +361,3 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if note:
         print(f"note: {note}")
     return 0
-
-
-def _exemplar_meta(info: dict[str, Any], model: SynthHalfUNet2D) -> ImageMeta:
-    """The training exemplar's :class:`ImageMeta` from a generator file's metadata (a
-    float field's defaults when the file has none, e.g. one saved from Python)."""
-    fields = {f.name for f in dataclasses.fields(ImageMeta)}
-    saved = info.get("exemplar_meta")
-    if isinstance(saved, dict) and fields <= set(saved):
-        saved = dict(saved)
-        saved["value_range"] = tuple(saved["value_range"])
-        return ImageMeta(**{k: saved[k] for k in fields})
-    channels = int(model.config["image_channels"])
-    return ImageMeta("", "npy", "float32", channels, (0.0, 1.0), False, False)

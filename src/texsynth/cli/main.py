@@ -228,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_generator_commands(sub)
 
+    from .ensemble import add_ensemble_command
+
+    add_ensemble_command(sub)
+
     rm = sub.add_parser(
         "remake",
         help="style transfer: the layout of CONTENT in the texture of --like STYLE",

@@ -10,6 +10,7 @@ import torch
 
 from ..errors import TexsynthError
 from ..io import SUPPORTED_SUFFIXES, ImageMeta, atomic_text_write, read_image
+from ..io.outputs import write_outputs
 from .common import (
     check_run_memory,
     check_set,
@@ -17,7 +18,6 @@ from .common import (
     output_paths,
     sidecar_path,
     synth_inputs,
-    write_outputs,
 )
 
 

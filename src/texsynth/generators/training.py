@@ -29,8 +29,10 @@ from ..cancellation import Cancel, check_cancelled
 from ..errors import TexsynthError
 from ..losses import TextureLoss
 from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, scattering_options
+from ..synthesis.arguments import count, scales
 from ..synthesis.engine import autograd_enabled
-from ..transforms import Standardizer, image_transform
+from ..synthesis.values import ValueTransforms
+from ..transforms import image_transform
 from ..wavelets import check_scales, default_J, max_J
 from .checkpoints import restore_checkpoint, save_checkpoint
 from .network import SynthHalfUNet2D
@@ -187,14 +189,10 @@ def train_generator(
         :func:`~texsynth.generators.save_generator`.
     """
     start_time = time.perf_counter()
-    for name, value, low in (
-        ("steps", steps, 1),
-        ("batch", batch, 1),
-        ("checkpoint_every", checkpoint_every, 1),
-        ("log_every", log_every, 1),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise TexsynthError(f"{name} must be an integer >= {low}, got {value!r}")
+    count(steps, "steps")
+    count(batch, "batch")
+    count(checkpoint_every, "checkpoint_every")
+    count(log_every, "log_every")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise TexsynthError(f"lr must be a positive number, got {lr!r}")
     if iso_ang and fft_ang:
@@ -241,10 +239,9 @@ def train_generator(
         fix="use a smaller size, batch or width",
         override="max_memory=",
     )
-    std = Standardizer.fit(ex, inm)
-    ex_s = std.forward(ex)
-    if J is not None and (not isinstance(J, int) or isinstance(J, bool) or J < 1):
-        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+    values = ValueTransforms.fit(ex, inm, to_gaussian=False)
+    std, ex_s = values.std, values.exemplar
+    J = scales(J)
     check_scales(He, We, None, "exemplar", "give a larger exemplar")
     check_scales(*shape, None, "training size", "use a larger size (CLI: --size)")
     J_train = J if J is not None else max(min(default_J(*shape), default_J(He, We)), 1)

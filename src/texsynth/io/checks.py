@@ -1,24 +1,63 @@
 """Checks shared by the readers and writers of images (:mod:`~texsynth.io.images`) and
-1-D signals (:mod:`~texsynth.io.signals`): arrays of real numbers, a channel axis first,
-finite values."""
+1-D signals (:mod:`~texsynth.io.signals`): the files read and written, arrays of real
+numbers, a channel axis first, finite values."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import TexsynthError
+from ..paths import as_path, check_target, input_size, quote_path
 
 __all__ = [
     "array_to_write",
     "check_finite_read",
     "check_finite_to_write",
+    "check_real_read",
+    "input_file",
     "nonfinite_error",
+    "output_file",
     "real_array",
     "with_channel_axis",
 ]
+
+#: ``format_of(path, action)``: the format of ``path``'s suffix, or a one-line error
+#: (``action``: ``"read"`` or ``"write"``)
+FormatOf = Callable[[Path, str], str]
+
+
+def input_file(path: Any, format_of: FormatOf, what: str, fix: str) -> tuple[Path, str]:
+    """The path and format of a file to read (``what`` names it in errors); one-line errors
+    for a bad path, an unknown suffix, a missing or an empty file (whose message ends with
+    ``fix``)."""
+    p = as_path(path, "path")
+    fmt = format_of(p, "read")
+    if input_size(p, what) == 0:
+        raise TexsynthError(f"{quote_path(p)} is empty (0 bytes); {fix}")
+    return p, fmt
+
+
+def output_file(path: Any, format_of: FormatOf) -> tuple[Path, str, str]:
+    """The path, format and quoted name of a file to write; one-line errors for a bad
+    path, an unknown suffix, a missing folder or a directory in the way."""
+    p = as_path(path, "path")
+    fmt = format_of(p, "write")
+    check_target(p)
+    return p, fmt, quote_path(p)
+
+
+def check_real_read(data: np.ndarray, q: str, what: str) -> None:
+    """A one-line error if the array read from ``q`` does not hold real numbers (``what``
+    names the kind of data, e.g. ``"an image"``)."""
+    if data.dtype.kind not in "biuf":
+        raise TexsynthError(
+            f"{q} holds {data.dtype} data; {what} must hold real numbers (bool, int or float)"
+        )
 
 
 def with_channel_axis(data: np.ndarray, q: str, ndim: int, layouts: str) -> np.ndarray:

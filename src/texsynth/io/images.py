@@ -30,8 +30,16 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import TexsynthError, TexsynthWarning
-from ..paths import as_path, check_target, input_size, quote_path
-from .checks import array_to_write, check_finite_read, check_finite_to_write, with_channel_axis
+from ..paths import quote_path
+from .checks import (
+    array_to_write,
+    check_finite_read,
+    check_finite_to_write,
+    check_real_read,
+    input_file,
+    output_file,
+    with_channel_axis,
+)
 from .formats import (
     EIGHT_BIT_ONLY,
     PILLOW_NAMES,
@@ -132,11 +140,7 @@ def read_image(
     TexsynthWarning
         When an alpha channel is dropped.
     """
-    p = as_path(path, "path")
-    fmt = format_of(p, "read")
-    size = input_size(p, "an image file")
-    if size == 0:
-        raise TexsynthError(f"{quote_path(p)} is empty (0 bytes); re-export or re-download it")
+    p, fmt = input_file(path, format_of, "an image file", "re-export or re-download it")
     reader = READERS[fmt]
     data = reader(p)
     return _finish(p, fmt, data, allow_nonfinite)
@@ -147,10 +151,7 @@ def _finish(
 ) -> tuple[torch.Tensor, ImageMeta]:
     """Check a ``[H, W]`` or ``[C, H, W]`` array, drop alpha, scale and wrap as a tensor."""
     q = quote_path(path)
-    if data.dtype.kind not in "biuf":
-        raise TexsynthError(
-            f"{q} holds {data.dtype} data; texsynth reads real numbers (bool, int or float)"
-        )
+    check_real_read(data, q, "an image")
     data = data.astype(data.dtype.newbyteorder("="), copy=False)
     if data.size == 0:
         raise TexsynthError(
@@ -252,10 +253,7 @@ def write_image(
     key ``image``. JPEG is written at quality 95, WebP losslessly (WebP has no grey
     mode, so grey comes back as RGB).
     """
-    p = as_path(path, "path")
-    fmt = format_of(p, "write")
-    q = quote_path(p)
-    check_target(p)
+    p, fmt, q = output_file(path, format_of)
     data = _as_chw_float32(image, q)
     depth = _choose_depth(fmt, meta, bit_depth, q)
     if depth == 32:

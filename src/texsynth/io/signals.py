@@ -31,8 +31,16 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import TexsynthError
-from ..paths import as_path, check_target, input_size, one_line, quote_path
-from .checks import array_to_write, check_finite_read, check_finite_to_write, with_channel_axis
+from ..paths import one_line, quote_path
+from .checks import (
+    array_to_write,
+    check_finite_read,
+    check_finite_to_write,
+    check_real_read,
+    input_file,
+    output_file,
+    with_channel_axis,
+)
 
 __all__ = ["SIGNAL_SUFFIXES", "SignalMeta", "is_signal_file", "read_signal", "write_signal"]
 
@@ -129,10 +137,7 @@ def read_signal(
         If the file is missing, empty, unreadable, of another type, not 1-D (or
         ``[C, N]``), non-numeric, or holds NaN/Inf values (unless ``allow_nonfinite``).
     """
-    p = as_path(path, "path")
-    fmt = _format_of(p, "read")
-    if input_size(p, "a signal file") == 0:
-        raise TexsynthError(f"{quote_path(p)} is empty (0 bytes); give a file with samples")
+    p, fmt = input_file(path, _format_of, "a signal file", "give a file with samples")
     columns = None
     if fmt == "csv":
         data, columns = _read_csv(p)
@@ -233,8 +238,7 @@ def _finish(
     allow_nonfinite: bool,
 ) -> tuple[torch.Tensor, SignalMeta]:
     q = quote_path(path)
-    if data.dtype.kind not in "biuf":
-        raise TexsynthError(f"{q} holds {data.dtype} data; a signal must hold real numbers")
+    check_real_read(data, q, "a signal")
     dtype_name = data.dtype.name
     if fmt == "csv":
         # rows x columns: one row is one channel along the row, else columns are channels
@@ -300,10 +304,7 @@ def write_signal(
     ``signal``; CSV as one column per channel, with 9 significant digits for float32 and
     17 for float64 (both exact round trips).
     """
-    p = as_path(path, "path")
-    fmt = _format_of(p, "write")
-    q = quote_path(p)
-    check_target(p)
+    p, fmt, q = output_file(path, _format_of)
     arr = _as_cn(signal, q)
     wide = arr.dtype == np.float64 or (meta is not None and meta.dtype == "float64")
     arr = arr.astype(np.float64 if wide else np.float32)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 
 from ..domains.healpix import nside_of
+from ..errors import TexsynthError
+from ..healpix_spin import check_spin
 from ..healpix_wavelets import KERNEL_SIZE
 from ..stats.healpix import HealpixScatteringCovariance
 from .scattering import ScatteringLossBase
@@ -45,6 +47,11 @@ class HealpixScatteringLoss(ScatteringLossBase):
         pair of channels.
     match_s0
         Match S0 (mean and standard deviation).
+    spin
+        0 (scalar maps) or 2: ``[B, 2, npix]`` ``(Q, U)`` polarisation maps, statistics with
+        parallel transport (:class:`~texsynth.stats.healpix.HealpixScatteringCovariance`
+        with ``spin=2``); one polarisation field only (``cross_channels`` has nothing to
+        pair).
     """
 
     ndim = 1
@@ -65,10 +72,13 @@ class HealpixScatteringLoss(ScatteringLossBase):
         cross_channels: bool = True,
         match_s0: bool = True,
         edge: bool = False,
+        spin: int = 0,
     ) -> None:
         super().__init__()
         self._check_angular(angular)
-        self.L, self.K = L, K
+        self.L, self.K, self.spin = L, K, check_spin(spin)
+        if self.spin:
+            cross_channels = _one_spin_field(exemplar)
         self.options = dict(
             J=J,
             L=L,
@@ -83,11 +93,12 @@ class HealpixScatteringLoss(ScatteringLossBase):
             edge=False,
             cross_channels=cross_channels,
             match_s0=match_s0,
+            spin=self.spin,
         )
         self._build(exemplar)
 
     def _front(self, J: int) -> HealpixScatteringCovariance:
-        return HealpixScatteringCovariance(J=J, L=self.L, K=self.K)
+        return HealpixScatteringCovariance(J=J, L=self.L, K=self.K, spin=self.spin)
 
     def _check_exemplar(self, shape: tuple[int, ...], J: int) -> None:
         self._front(1).check_scales(shape, J)
@@ -100,3 +111,15 @@ class HealpixScatteringLoss(ScatteringLossBase):
         opts = {k: v for k, v in self.options.items() if k not in ("exemplar_edge",)}
         opts.update(overrides)
         return HealpixScatteringLoss(exemplar, **opts)
+
+
+def _one_spin_field(exemplar: torch.Tensor) -> bool:
+    """``False`` (no channel pairs) for a spin-2 exemplar of one ``(Q, U)`` field; a
+    one-line error for other channel counts."""
+    shape = torch.as_tensor(exemplar).shape
+    C = int(shape[-2]) if len(shape) > 1 else 1
+    if C != 2:
+        raise TexsynthError(
+            f"a spin-2 exemplar is one (Q, U) field, [2, npix] or [B, 2, npix]; got {C} channels"
+        )
+    return False

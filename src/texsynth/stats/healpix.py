@@ -5,18 +5,21 @@ the oriented stencil wavelets of :mod:`texsynth.healpix_wavelets` on the sphere
 (:class:`~texsynth.domains.healpix.HealpixSphere`, nested ordering): scale ``j`` is
 computed on the sky of ``nside / 2**j``, and means are over pixels (all of equal area).
 This front adds nothing to the shared core (:class:`~texsynth.stats.scattering_core.
-ScatteringCore`) but the parsing of its inputs and the choice of bank.
+ScatteringCore`) but the parsing of its inputs and the choice of bank (and, for spin-2 maps,
+the S0 of their amplitude).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
 from .._deprecation import renamed_keywords
 from ..domains.healpix import HealpixSphere, nside_of
 from ..errors import TexsynthError
+from ..healpix_spin import HealpixSpinWaveletBank, as_spin_field, check_spin
 from ..healpix_wavelets import KERNEL_SIZE, HealpixWaveletBank
 from .scatcov import ScatCov
 from .scattering_core import ScatteringCore
@@ -37,6 +40,13 @@ class HealpixScatteringCovariance(ScatteringCore):
         Number of orientations (angles ``pi l / L`` from the local east towards north).
     K
         Stencil size of the wavelets (pixels a side, odd; foscat's ``KERNELSZ``).
+    spin
+        0 (scalar maps) or 2 (polarisation, foscat's ``spin=2``): the maps are ``[B, 2F,
+        npix]``, ``(Q, U)`` pairs of channels in healpy's COSMO convention, filtered with
+        parallel transport (:mod:`texsynth.healpix_spin`); the statistics have ``F``
+        channels, S0 is the mean and standard deviation of the amplitude ``|Q + i U|``
+        (the frame-dependent means of Q and U are not statistics of the sky), and a mask is
+        one map per sky (``[npix]`` or ``[B, 1, npix]``).
 
     Examples
     --------
@@ -47,14 +57,19 @@ class HealpixScatteringCovariance(ScatteringCore):
     (1, 1, 3, 4)
     """
 
-    def __init__(self, J: int | None = None, L: int = 4, K: int = KERNEL_SIZE) -> None:
+    def __init__(
+        self, J: int | None = None, L: int = 4, K: int = KERNEL_SIZE, spin: int = 0
+    ) -> None:
         if isinstance(L, bool) or not isinstance(L, int) or L < 1:
             raise TexsynthError(f"L (orientations) must be a positive integer, got {L!r}")
         super().__init__(HealpixSphere(), J, L)
         self.K = K
+        self.spin = check_spin(spin)
 
     def make_bank(self, shape: tuple[int, ...], J: int) -> HealpixWaveletBank:
         """The stencil wavelets for maps of ``shape = (npix,)`` and ``J`` scales."""
+        if self.spin:
+            return HealpixSpinWaveletBank(nside_of(shape[0]), J, self.L, self.K, self.spin)
         return HealpixWaveletBank(nside_of(shape[0]), J, self.L, self.K)
 
     def check_scales(self, shape: tuple[int, ...], J: int) -> None:
@@ -89,7 +104,8 @@ class HealpixScatteringCovariance(ScatteringCore):
         Parameters
         ----------
         map1
-            ``[B, C, npix]`` (also ``[npix]`` or ``[C, npix]``) real maps, nested ordering.
+            ``[B, C, npix]`` (also ``[npix]`` or ``[C, npix]``) real maps, nested ordering
+            (with ``spin=2``: ``C = 2F``, ``(Q, U)`` pairs).
         map2
             Optional second batch of the same shape: cross statistics (adds ``S3P``).
         mask
@@ -115,4 +131,26 @@ class HealpixScatteringCovariance(ScatteringCore):
             The statistics, and with ``calc_var`` their standard errors.
         """
         x, y, m = self.parse_inputs(map1, map2, mask, ("map1", "map2"), hint="mask=...")
+        if self.spin:
+            check_spin_inputs(x, m)
         return self.statistics(x, y, m, norm=norm, calc_var=calc_var, J=J, edge=False)
+
+    def _raw(
+        self, x: torch.Tensor, y: torch.Tensor | None, *args: Any, **kwargs: Any
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The core's raw statistics; for spin-2 maps S0 is that of the amplitude
+        ``|Q + i U|`` (one channel per ``(Q, U)`` pair, like the other statistics)."""
+        if self.spin:
+            x = as_spin_field(x).abs()
+            y = as_spin_field(y).abs() if y is not None else None
+        return super()._raw(x, y, *args, **kwargs)
+
+
+def check_spin_inputs(x: torch.Tensor, m: torch.Tensor | None) -> None:
+    """One-line errors for spin-2 maps with an odd channel count or a mask per channel."""
+    as_spin_field(x[:, :, :1], "the spin-2 maps")
+    if m is not None and m.shape[1] != 1:
+        raise TexsynthError(
+            f"a spin-2 mask is one map per sky ([npix] or [B, 1, npix]) shared by Q and U, "
+            f"got {m.shape[1]} channels"
+        )

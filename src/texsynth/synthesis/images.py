@@ -31,21 +31,22 @@ from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scatter
 from ..presets import level_budget, quality_preset
 from ..pyramid import downsample, fourier_resize
 from ..seeds import check_seeds, resolve_seeds
-from ..transforms import Gaussianizer, Standardizer, image_transform
+from ..transforms import image_transform
 from ..wavelets import check_scales
+from .arguments import count, scales
+from .drive import RunControl, Working, optimise_levels
 from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
 from .levels import (
     IMAGE_LEVELS,
     Generators,
     Shape,
     choose_scales,
-    cropped,
     default_levels,
     member_noise,
-    run_levels,
 )
 from .patch_route import WHOLE_MASK, optimisation_options_given, synthesize_with_patches
-from .prepare import InputRules, check_synthesis_memory, undo_transforms, working_masks
+from .prepare import InputRules, check_synthesis_memory, one_input, working_masks
+from .values import ValueTransforms
 
 __all__ = ["SynthesisReport", "synthesize"]
 
@@ -313,37 +314,27 @@ def synthesize(
     terms = [name for _, name in parse_method(method)] if loss is None else []
     if iso_ang and fft_ang:
         raise TexsynthError("iso_ang and fft_ang cannot be combined; choose one")
-    if not isinstance(n, int) or n < 1:
-        raise TexsynthError(f"n must be a positive integer, got {n!r}")
+    n = count(n, "n")
     preset = quality_preset(quality, terms)
-    if steps is None:
-        steps = preset.steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise TexsynthError(f"steps must be a positive integer, got {steps!r}")
+    steps = count(preset.steps if steps is None else steps, "steps")
     if tol is None:
         tol = preset.tol
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and 0 <= tol < 1):
         raise TexsynthError(f"tol must be a number in [0, 1), got {tol!r}")
-    if J is not None and (not isinstance(J, int) or isinstance(J, bool) or J < 1):
-        raise TexsynthError(f"J (number of scales) must be a positive integer, got {J!r}")
+    J = scales(J)
     ex = as_image_batch(exemplar, "exemplar")
     if ex.shape[0] != 1:
         raise TexsynthError(f"give one exemplar [C, H, W], got a batch of {ex.shape[0]}")
     dev = torch.device(device) if device is not None else ex.device
     ex = ex.to(dev, dtype)
-    C, He, We = ex.shape[1:]
+    He, We = ex.shape[-2:]
 
     inm, init_t, gmask = working_masks(ex, in_mask=in_mask, init=init, mask=mask, rules=_RULES)
     content_t = None
     if content is not None:
         if loss is not None:
             raise TexsynthError("content (style transfer) cannot be combined with a custom loss")
-        content_t = as_image_batch(content, "content").to(dev, dtype)
-        if content_t.shape[0] != 1 or content_t.shape[1] != C:
-            raise TexsynthError(
-                f"content has shape {tuple(content_t.shape)}; give one image with the "
-                f"exemplar's {C} channel(s)"
-            )
+        content_t = one_input(content, "content", ex, _RULES)
         if mask is not None:
             raise TexsynthError("content (style transfer) and mask (inpainting) exclude each other")
         if init_t is None:
@@ -357,11 +348,7 @@ def synthesize(
         raise TexsynthError(f"init has a batch of {init_t.shape[0]}, expected 1 or n={n}")
 
     # value transforms: standardise (+ colour PCA), optionally Gaussianise
-    std = Standardizer.fit(ex, inm)
-    ex_s = std.forward(ex)
-    gauss = Gaussianizer.fit(ex_s, inm) if to_gaussian else None
-    if gauss is not None:
-        ex_s = gauss.forward(ex_s)
+    values = ValueTransforms.fit(ex, inm, to_gaussian=to_gaussian)
     ref_s = None
     if reference is not None:
         ref_t = as_image_batch(reference, "reference").to(dev, dtype)
@@ -370,19 +357,15 @@ def synthesize(
                 f"reference is {size_text(*ref_t.shape[-2:])} pixels, the output "
                 f"{size_text(*out_shape)}: cross-synthesis needs them equal"
             )
-        ref_s = Standardizer.fit(ref_t).forward(ref_t)
+        ref_s = values.reference(ref_t, decorrelate=True)
         if loss is None and "scattering" not in terms:
             raise TexsynthError(
                 "reference (cross-synthesis) uses scattering cross statistics; add "
                 "'scattering' to the method"
             )
 
-    def prepare(t: torch.Tensor) -> torch.Tensor:
-        t = std.forward(t)
-        return gauss.forward(t) if gauss is not None else t
-
-    init_s = prepare(init_t) if init_t is not None else None
-    to_image = image_transform(std, gauss, ex)
+    work = Working.of(values, inm, init_t, gmask)
+    to_image = image_transform(values.std, values.gauss, ex)
 
     # scales and levels
     J_full, n_levels = choose_scales(
@@ -428,7 +411,7 @@ def synthesize(
             # the descriptor's own randomness (random filters, projections) is fixed, so
             # that every member of a batch is judged by the same descriptor
             seed=0,
-            content=prepare(content_t) if content_t is not None else None,
+            content=values.prepare(content_t) if content_t is not None else None,
             content_weight=content_weight,
             content_layers=content_layers,
         )
@@ -454,10 +437,10 @@ def synthesize(
     _, seeds = resolve_seeds(seed, n)
 
     def first_batch(ex_k: torch.Tensor, shape: Shape, gens: Generators) -> torch.Tensor:
-        x = member_noise(gens, (ex_s.shape[1], *shape), dtype).to(dev)
-        if init_s is None or gmask is not None:
+        x = member_noise(gens, (values.exemplar.shape[1], *shape), dtype).to(dev)
+        if work.start is None or gmask is not None:
             return x
-        first = downsample(init_s, shape)
+        first = downsample(work.start, shape)
         if content_t is not None and init is None:
             # style transfer from the content: a little noise breaks the ties of flat
             # regions (the histogram term cannot move tied pixels apart) and makes the n
@@ -468,34 +451,17 @@ def synthesize(
     rep = SynthesisReport(seeds=seeds)
     # unit steps at every level: a strong-Wolfe line search stalls on this loss
     # (brick, coarsest level: 13.4 vs 5.6 after 200 iterations; scipy's L-BFGS-B 6.1)
-    x = run_levels(
-        exemplar=ex_s,
-        in_mask=inm,
+    out = optimise_levels(
+        work,
+        RunControl(seeds, tol, progress, callback, cancel, exact_members),
         canvas=canvas,
-        n_levels=n_levels,
-        J=J_full,
+        levels=(n_levels, J_full),
         build_loss=build_loss,
         start=first_batch,
-        seeds=seeds,
         budget=lambda k: level_budget(steps, preset.decay, k),
-        tol=tol,
-        frozen=init_s if gmask is not None else None,
-        free=gmask,
-        progress=progress,
-        callback=callback,
-        cancel=cancel,
         report=rep,
-        exact_members=exact_members,
-    )
-    x = cropped(x, margin, out_shape)
-    remap = histogram > 0 and gmask is None and base_loss is None
-    out = undo_transforms(
-        x,
-        std=std,
-        gauss=gauss,
-        remap_to=(ex_s, inm) if remap else None,
-        init=init_t,
-        free=gmask,
+        remap=histogram > 0 and gmask is None and base_loss is None,
+        crop=(margin, out_shape),
     )
     rep.seconds = time.perf_counter() - start
     rep.method = method if loss is None else "custom loss"
@@ -503,4 +469,4 @@ def synthesize(
     return (out, rep) if report else out
 
 
-_RULES = InputRules(as_image_batch, check_mask, "exemplar", WHOLE_MASK)
+_RULES = InputRules(as_image_batch, check_mask, "exemplar", WHOLE_MASK, "image")

@@ -14,20 +14,28 @@ from ..errors import TexsynthError
 from ..memory import check_memory, estimate_synthesis_bytes
 from ..transforms import Gaussianizer, Standardizer, match_histogram
 
-__all__ = ["InputRules", "check_synthesis_memory", "undo_transforms", "working_masks"]
+__all__ = [
+    "InputRules",
+    "check_synthesis_memory",
+    "one_input",
+    "undo_transforms",
+    "working_masks",
+]
 
 
 @dataclass(frozen=True)
 class InputRules:
     """How a driver reads its array inputs: ``as_batch(value, name)`` -> ``[B, C, ...]``,
     ``check_mask(value, shape, name)`` -> a mask that fits ``shape``, ``what`` names the
-    exemplar in messages (``"exemplar"``, ``"signal"``) and ``whole_mask`` is the error
-    for an inpainting mask that leaves nothing to learn from."""
+    exemplar in messages (``"exemplar"``, ``"signal"``), ``whole_mask`` is the error
+    for an inpainting mask that leaves nothing to learn from and ``item`` names one input
+    (``"image"``, ``"signal"``, ``"map"``)."""
 
     as_batch: Callable[[Any, str], torch.Tensor]
     check_mask: Callable[[Any, torch.Size, str], torch.Tensor]
     what: str
     whole_mask: str
+    item: str
 
 
 def working_masks(
@@ -71,6 +79,28 @@ def working_masks(
                     raise TexsynthError(rules.whole_mask)
         gmask = check_mask(mask, init_t.shape, "mask").to(dev, dtype).amax(1, keepdim=True)
     return inm, init_t, gmask
+
+
+def one_input(
+    value: object,
+    name: str,
+    ex: torch.Tensor,
+    rules: InputRules,
+    *,
+    pixels: int | None = None,
+) -> torch.Tensor:
+    """A second input ``name`` (a cross-synthesis reference, a style-transfer content) as
+    one ``[1, C, ...]`` item with the exemplar ``ex``'s channels, on its device and dtype;
+    ``pixels``: it must also have that many samples on its last axis."""
+    t = rules.as_batch(value, name).to(ex.device, ex.dtype)
+    C = ex.shape[1]
+    if t.shape[0] != 1 or t.shape[1] != C or (pixels is not None and t.shape[-1] != pixels):
+        also = "" if pixels is None else f" and {pixels} pixels"
+        raise TexsynthError(
+            f"{name} has shape {tuple(t.shape)}; give one {rules.item} with the exemplar's "
+            f"{C} channel(s){also}"
+        )
+    return t
 
 
 def _same(t: torch.Tensor) -> torch.Tensor:

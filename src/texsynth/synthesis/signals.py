@@ -7,10 +7,10 @@ loss per pyramid level -> optimise from noise coarse to fine -> undo the transfo
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -22,19 +22,20 @@ from ..presets import level_budget
 from ..pyramid import downsample, fourier_resize
 from ..seeds import resolve_seeds
 from ..stats.scattering1d import as_signal_batch, check_signal_mask
-from ..transforms import Gaussianizer, Standardizer, match_histogram
+from ..transforms import match_histogram
 from ..wavelets1d import check_scales_1d
+from .arguments import count, weight
+from .drive import RunControl, Working, optimise_levels
 from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
 from .levels import (
     SIGNAL_LEVELS,
     Generators,
     Shape,
     choose_scales,
-    cropped,
     default_levels,
-    run_levels,
 )
-from .prepare import InputRules, undo_transforms, working_masks
+from .prepare import InputRules, one_input, working_masks
+from .values import SAMPLES, ValueTransforms
 from .walks import (
     cumulate,
     first_valid_value,
@@ -71,35 +72,6 @@ def fourier_resize_1d(x: torch.Tensor, n: int) -> torch.Tensor:
     """Band-limited periodic resize of ``[B, C, N]`` to ``n`` samples (zero-pad or crop the
     spectrum): upsampling adds no blur and keeps the signal periodic."""
     return fourier_resize(x, (n,))
-
-
-def _as4(t: torch.Tensor) -> torch.Tensor:
-    """``[B, C, N]`` -> ``[B, C, 1, N]`` for the 2-D value transforms."""
-    return t[..., None, :]
-
-
-def _flat(t: torch.Tensor) -> torch.Tensor:
-    """``[B, C, N]`` -> ``[1, C, 1, B*N]``: a batch of exemplars as one long one."""
-    B, C, N = t.shape
-    return t.transpose(0, 1).reshape(1, C, 1, B * N)
-
-
-def _positive_int(value: object, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise TexsynthError(f"{name} must be {kind}, got {value!r}")
-    return value
-
-
-def _weight(value: object, name: str) -> float:
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise TexsynthError(f"{name} weight must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 @accepts_arrays("signal", "mask", "in_mask", "init", "reference", like="signal", ndim=1)
@@ -255,19 +227,20 @@ def synthesize_1d(
     >>> bool(out[0, 0, 0] == walk[0])  # the walk's increments, cumulated from its start
     True
     """
+    call = dict(locals())  # this call's arguments, for the run on the increments
     start_time = time.perf_counter()
-    n = _positive_int(n, "n")
-    steps = _positive_int(steps, "steps")
-    n_up = _positive_int(n_up, "n_up", minimum=0)
-    power_spectrum = _weight(
+    n = count(n, "n")
+    steps = count(steps, "steps")
+    n_up = count(n_up, "n_up", minimum=0)
+    power_spectrum = weight(
         DEFAULT_POWER_SPECTRUM if power_spectrum is None else power_spectrum, "power_spectrum"
     )
     if histogram is not None:
-        histogram = _weight(histogram, "histogram")
+        histogram = weight(histogram, "histogram")
     ex = as_signal_batch(signal, "signal")
     dev = torch.device(device) if device is not None else ex.device
     ex = ex.to(dev, dtype)
-    B, C, Ne = ex.shape
+    B, _, Ne = ex.shape
     check_scales_1d(Ne, None, "an exemplar", "give a longer exemplar")
 
     inm, init_t, gmask = working_masks(ex, in_mask=in_mask, init=init, mask=mask, rules=_RULES)
@@ -306,41 +279,29 @@ def synthesize_1d(
             )
         d_ex = walk_increments(ex)
         d_inm = None if inm is None else walk_increments(inm, valid=True)
-        inc, rep = synthesize_1d(
-            d_ex,
-            size=n_out,
-            n=n,
-            seed=seed,
-            steps=steps,
-            levels=levels,
-            tile=tile,
-            in_mask=d_inm,
-            init=None if init_t is None else walk_increments(init_t),
-            J=J,
-            use_variance=use_variance,
-            cross_channels=cross_channels,
-            to_gaussian=to_gaussian,
-            reference=(
+        # the same call on the increments, as a stationary signal of the output's length
+        increments_call: dict[str, Any] = {
+            **call,
+            "signal": d_ex,
+            "size": n_out,
+            "in_mask": d_inm,
+            "init": None if init_t is None else walk_increments(init_t),
+            "reference": (
                 None
                 if reference is None
                 else walk_increments(as_signal_batch(reference, "reference"))
             ),
-            histogram=0.0 if histogram is None else histogram,
-            power_spectrum=power_spectrum,
-            stationary=True,
-            increments=False,
-            tol=tol,
-            device=dev,
-            dtype=dtype,
-            progress=progress,
-            callback=callback,
-            cancel=cancel,
-            report=True,
-            exact_members=exact_members,
-        )
+            "histogram": 0.0 if histogram is None else histogram,
+            "stationary": True,
+            "increments": False,
+            "device": dev,
+            "report": True,
+        }
+        inc, rep = synthesize_1d(**increments_call)
         if histogram is None:  # exact increment distribution, without the loss term
-            flat_inm = _flat(d_inm.expand(B, 1, Ne)) if d_inm is not None else None
-            inc = match_histogram(_as4(inc), _flat(d_ex), flat_inm)[..., 0, :]
+            valid = SAMPLES.pooled(d_inm.expand(B, 1, Ne)) if d_inm is not None else None
+            matched = match_histogram(SAMPLES.as_image(inc), SAMPLES.pooled(d_ex), valid)
+            inc = SAMPLES.back(matched)
         start = init_t[..., :1] if init_t is not None else first_valid_value(ex, inm)
         out = cumulate(inc, start)
         rep.stationary, rep.increments = bool(stationary), True
@@ -349,25 +310,10 @@ def synthesize_1d(
         return (out, rep) if report else out
 
     # value transforms: standardise (+ channel PCA), optionally Gaussianise
-    inm_flat = _flat(inm.expand(B, 1, Ne)) if inm is not None else None
-    std = Standardizer.fit(_flat(ex), inm_flat)
-    ex_s = std.forward(_as4(ex))[..., 0, :]
-    gauss = Gaussianizer.fit(_flat(ex_s), inm_flat) if to_gaussian else None
-    if gauss is not None:
-        ex_s = gauss.forward(_as4(ex_s))[..., 0, :]
-
-    def prepare(t: torch.Tensor) -> torch.Tensor:
-        t = std.forward(_as4(t))
-        return (gauss.forward(t) if gauss is not None else t)[..., 0, :]
-
+    values = ValueTransforms.fit(ex, inm, to_gaussian=to_gaussian, layout=SAMPLES)
     ref_s = None
     if reference is not None:
-        ref_t = as_signal_batch(reference, "reference").to(dev, dtype)
-        if ref_t.shape[0] != 1 or ref_t.shape[1] != C:
-            raise TexsynthError(
-                f"reference has shape {tuple(ref_t.shape)}; give one signal with the "
-                f"exemplar's {C} channel(s)"
-            )
+        ref_t = one_input(reference, "reference", ex, _RULES)
         if ref_t.shape[-1] != Ne or n_out != Ne:
             raise TexsynthError(
                 f"cross-synthesis needs the reference ({ref_t.shape[-1]} samples), the exemplar "
@@ -378,14 +324,9 @@ def synthesize_1d(
                 "reference (cross-synthesis) aligns the output with the reference sample by "
                 "sample; use tile=True"
             )
-        ref_s = Standardizer.fit(_as4(ref_t), decorrelate=False).forward(_as4(ref_t))[..., 0, :]
-        if ref_s.shape[1] != ex_s.shape[1]:
-            raise TexsynthError(
-                "reference and exemplar have different numbers of non-constant channels; "
-                "drop constant channels first"
-            )
+        ref_s = values.reference(ref_t, decorrelate=False)
 
-    init_s = prepare(init_t) if init_t is not None else None
+    work = Working.of(values, inm, init_t, gmask)
     if histogram is None:
         histogram = 1.0 if stationary else 0.0
 
@@ -426,8 +367,8 @@ def synthesize_1d(
     _, seeds = resolve_seeds(seed, n)
 
     def first_batch(ex_k: torch.Tensor, shape: Shape, gens: Generators) -> torch.Tensor:
-        if init_s is not None and gmask is None:
-            return downsample(init_s, shape).expand(n, -1, -1).clone()
+        if work.start is not None and gmask is None:
+            return downsample(work.start, shape).expand(n, -1, -1).clone()
         return spectrum_shaped_noise(ex_k, shape[0], gens)
 
     rep = SynthesisReport1D(
@@ -436,36 +377,18 @@ def synthesize_1d(
         remap=histogram > 0 and gmask is None,
         seeds=seeds,
     )
-    x = run_levels(
-        exemplar=ex_s,
-        in_mask=inm,
+    out = optimise_levels(
+        work,
+        RunControl(seeds, tol, progress, callback, cancel, exact_members),
         canvas=(canvas,),
-        n_levels=n_levels,
-        J=J_full,
+        levels=(n_levels, J_full),
         build_loss=build_loss,
         start=first_batch,
-        seeds=seeds,
         budget=lambda k: level_budget(steps, 3, k),
-        tol=tol,
-        frozen=init_s if gmask is not None else None,
-        free=gmask,
-        mirror=True,
-        progress=progress,
-        callback=callback,
-        cancel=cancel,
         report=rep,
-        exact_members=exact_members,
-    )
-    x = cropped(x, margin, (n_out,))
-    out = undo_transforms(
-        x,
-        std=std,
-        gauss=gauss,
-        remap_to=(_flat(ex_s), inm_flat) if histogram > 0 and gmask is None else None,
-        init=init_t,
-        free=gmask,
-        as_image=_as4,
-        back=lambda t: t[..., 0, :],
+        remap=rep.remap,
+        crop=(margin, (n_out,)),
+        mirror=True,
     )
     rep.seconds = time.perf_counter() - start_time
     return (out, rep) if report else out
@@ -477,4 +400,5 @@ _RULES = InputRules(
     "signal",
     "mask covers the whole signal: nothing is left to learn from; give a mask with some 0 "
     "(kept) samples or a separate init",
+    "signal",
 )

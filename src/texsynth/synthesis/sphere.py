@@ -21,6 +21,7 @@ import torch
 from ..arrays import accepts_arrays
 from ..domains.healpix import check_nside, npix_of, nside_of
 from ..errors import TexsynthError
+from ..healpix_spin import check_spin
 from ..healpix_wavelets import KERNEL_SIZE
 from ..losses import TextureLoss
 from ..losses.healpix import HealpixScatteringLoss
@@ -30,34 +31,19 @@ from ..memory import check_memory
 from ..presets import level_budget
 from ..seeds import resolve_seeds
 from ..stats.scattering1d import as_signal_batch, check_signal_mask
-from ..transforms import Gaussianizer, Standardizer
+from .arguments import count, weight
+from .drive import RunControl, Working, optimise_levels
 from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
-from .levels import SPHERE_LEVELS, Generators, Shape, choose_scales, default_levels, run_levels
-from .prepare import InputRules, undo_transforms, working_masks
+from .levels import SPHERE_LEVELS, Generators, Shape, choose_scales, default_levels
+from .prepare import InputRules, one_input, working_masks
 from .resampling import SPHERE, member_noise
+from .values import SAMPLES, ValueTransforms
 
 __all__ = ["estimate_healpix_bytes", "synthesize_healpix"]
 
 #: loss evaluations allowed at level k (0 = coarsest) are steps // DECAY**k: the finer
 #: levels cost the most and start close to their answer
 DECAY = 3
-
-
-def _as4(t: torch.Tensor) -> torch.Tensor:
-    """``[B, C, npix]`` -> ``[B, C, 1, npix]`` for the value transforms."""
-    return t[..., None, :]
-
-
-def _flat(t: torch.Tensor) -> torch.Tensor:
-    """``[B, C, npix]`` -> ``[1, C, 1, B*npix]``: a batch of maps as one long one."""
-    B, C, N = t.shape
-    return t.transpose(0, 1).reshape(1, C, 1, B * N)
-
-
-def _count(value: object, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise TexsynthError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def estimate_healpix_bytes(
@@ -110,6 +96,7 @@ def synthesize_healpix(
     report: bool = False,
     exact_members: bool = True,
     max_memory: int | None = None,
+    spin: int = 0,
 ) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
     """Synthesise new HEALPix sky maps whose scattering covariance matches ``sky``'s.
 
@@ -192,6 +179,13 @@ def synthesize_healpix(
     max_memory
         Refuse, before any work, a run estimated to need more bytes
         (:func:`estimate_healpix_bytes`; default: what the device has).
+    spin
+        0 (scalar maps) or 2: ``sky`` is one ``(Q, U)`` polarisation field, ``[2, npix]``
+        or ``[B, 2, npix]``, matched through the transported statistics of
+        :class:`~texsynth.stats.healpix.HealpixScatteringCovariance` (``spin=2``; see
+        :mod:`texsynth.synthesis.sphere_spin`); ``histogram``, ``multipoles`` and
+        ``cross_channels`` are not used, ``mask``, ``in_mask``, ``init``, ``reference`` and
+        ``to_gaussian`` are refused.
 
     Returns
     -------
@@ -208,14 +202,43 @@ def synthesize_healpix(
     (2, 1, 3072)
     """
     start_time = time.perf_counter()
-    n = _count(n, "n")
-    steps = _count(steps, "steps")
+    n = count(n, "n")
+    steps = count(steps, "steps")
+    histogram = weight(histogram, "histogram")
+    multipoles = weight(multipoles, "multipoles")
     if iso_ang and fft_ang:
         raise TexsynthError("iso_ang and fft_ang are two reductions; choose one")
     angular = "iso" if iso_ang else "fft" if fft_ang else None
-    for name, w in (("histogram", histogram), ("multipoles", multipoles)):
-        if isinstance(w, bool) or not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
-            raise TexsynthError(f"{name} weight must be a finite number >= 0, got {w!r}")
+    if check_spin(spin):  # Q/U skies: their own loop (texsynth.synthesis.sphere_spin)
+        from .sphere_spin import refuse_scalar_options, synthesize_healpix_spin
+
+        refuse_scalar_options(
+            mask=mask, in_mask=in_mask, init=init, reference=reference, to_gaussian=to_gaussian
+        )
+        return synthesize_healpix_spin(
+            sky,
+            nside=nside,
+            n=n,
+            seed=seed,
+            steps=steps,
+            levels=levels,
+            J=J,
+            L=L,
+            K=K,
+            use_variance=use_variance,
+            angular=angular,
+            fft_nharm=fft_nharm,
+            fft_imaginary=fft_imaginary,
+            tol=tol,
+            device=device,
+            dtype=dtype,
+            progress=progress,
+            callback=callback,
+            cancel=cancel,
+            report=report,
+            exact_members=exact_members,
+            max_memory=max_memory,
+        )
     ex = as_signal_batch(sky, "sky")
     dev = torch.device(device) if device is not None else ex.device
     ex = ex.to(dev, dtype)
@@ -245,36 +268,16 @@ def synthesize_healpix(
         raise TexsynthError("inpainting (mask) keeps the exemplar's nside; leave nside unset")
 
     # value transforms: standardise (+ channel PCA), optionally Gaussianise
-    inm_flat = _flat(inm.expand(B, 1, npix_ex)) if inm is not None else None
-    std = Standardizer.fit(_flat(ex), inm_flat)
-    ex_s = std.forward(_as4(ex))[..., 0, :]
-    gauss = Gaussianizer.fit(_flat(ex_s), inm_flat) if to_gaussian else None
-    if gauss is not None:
-        ex_s = gauss.forward(_as4(ex_s))[..., 0, :]
-
-    def prepare(t: torch.Tensor) -> torch.Tensor:
-        t = std.forward(_as4(t))
-        return (gauss.forward(t) if gauss is not None else t)[..., 0, :]
-
+    values = ValueTransforms.fit(ex, inm, to_gaussian=to_gaussian, layout=SAMPLES)
     ref_s = None
     if reference is not None:
-        ref_t = as_signal_batch(reference, "reference").to(dev, dtype)
-        if ref_t.shape[0] != 1 or ref_t.shape[1] != C or ref_t.shape[-1] != npix_ex:
-            raise TexsynthError(
-                f"reference has shape {tuple(ref_t.shape)}; give one map with the exemplar's "
-                f"{C} channel(s) and {npix_ex} pixels"
-            )
+        ref_t = one_input(reference, "reference", ex, _RULES, pixels=npix_ex)
         if npix_out != npix_ex:
             raise TexsynthError(
                 "cross-synthesis (reference) keeps the exemplar's nside; leave nside unset"
             )
-        ref_s = Standardizer.fit(_as4(ref_t), decorrelate=False).forward(_as4(ref_t))[..., 0, :]
-        if ref_s.shape[1] != ex_s.shape[1]:
-            raise TexsynthError(
-                "reference and exemplar have different numbers of non-constant channels; "
-                "drop constant channels first"
-            )
-    init_s = prepare(init_t) if init_t is not None else None
+        ref_s = values.reference(ref_t, decorrelate=False)
+    work = Working.of(values, inm, init_t, gmask)
 
     def most_scales(shape: Shape) -> int:
         return max(int(math.log2(nside_of(shape[0]))), 1)
@@ -313,51 +316,33 @@ def synthesize_healpix(
             cross_channels=cross_channels,
         )
         if histogram > 0:
-            total = total + float(histogram) * HistogramLoss1D(ex_k, in_mask=inm_k)
+            total = total + histogram * HistogramLoss1D(ex_k, in_mask=inm_k)
         if low_multipoles:
             lmax = min(LOW_LMAX, 3 * nside_of(shape[0]) - 1)
-            total = total + float(multipoles) * MultipoleLoss(ex_k, lmax=lmax)
+            total = total + multipoles * MultipoleLoss(ex_k, lmax=lmax)
         return total
 
     low_multipoles = multipoles > 0 and inm is None and nside_out == nside_ex
     _, seeds = resolve_seeds(seed, n)
 
     def first_batch(ex_k: torch.Tensor, shape: Shape, gens: Generators) -> torch.Tensor:
-        if init_s is not None and gmask is None:
-            return SPHERE.downsample(init_s, shape).expand(n, -1, -1).clone()
+        if work.start is not None and gmask is None:
+            return SPHERE.downsample(work.start, shape).expand(n, -1, -1).clone()
         noise = member_noise(gens, (ex_k.shape[1], *shape), ex_k.dtype).to(ex_k.device)
         return noise + ex_k.mean((0, 2))[None, :, None]
 
     rep = SynthesisReport(seeds=seeds)
-    x = run_levels(
-        exemplar=ex_s,
-        in_mask=inm,
+    out = optimise_levels(
+        work,
+        RunControl(seeds, tol, progress, callback, cancel, exact_members),
         canvas=(npix_out,),
-        n_levels=n_levels,
-        J=J_full,
+        levels=(n_levels, J_full),
         build_loss=build_loss,
         start=first_batch,
-        seeds=seeds,
         budget=lambda k: level_budget(steps, DECAY, k),
-        tol=tol,
-        frozen=init_s if gmask is not None else None,
-        free=gmask,
-        progress=progress,
-        callback=callback,
-        cancel=cancel,
         report=rep,
-        exact_members=exact_members,
+        remap=histogram > 0 and gmask is None,
         resampling=SPHERE,
-    )
-    out = undo_transforms(
-        x,
-        std=std,
-        gauss=gauss,
-        remap_to=(_flat(ex_s), inm_flat) if histogram > 0 and gmask is None else None,
-        init=init_t,
-        free=gmask,
-        as_image=_as4,
-        back=lambda t: t[..., 0, :],
     )
     rep.seconds = time.perf_counter() - start_time
     return (out, rep) if report else out
@@ -376,4 +361,5 @@ _RULES = InputRules(
     "sky",
     "mask covers the whole sky: nothing is left to learn from; give a mask with some 0 "
     "(kept) pixels or a separate init",
+    "map",
 )

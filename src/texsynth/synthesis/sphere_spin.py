@@ -1,0 +1,251 @@
+"""Synthesis of spin-2 (Q/U polarisation) HEALPix skies: the coarse-to-fine loop of
+:func:`~texsynth.synthesis.sphere.synthesize_healpix` on the transported statistics of
+:class:`~texsynth.stats.healpix.HealpixScatteringCovariance` (``spin=2``).
+
+The pyramid transports too (:class:`SpinSphereResampling`): a coarse pixel averages its
+children turned to its frame, and a fine pixel interpolates its four coarse neighbours
+turned to its own (healpy's COSMO convention, :mod:`texsynth.healpix_spin`). The maps are
+scaled by one number, the exemplar's RMS of ``|Q + i U| / sqrt(2)`` (the means of Q and U
+depend on the frames: they are left alone). The value histogram and low-multipole terms of
+scalar skies are not used: they would treat Q and U as scalar maps.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..domains.healpix import HealpixSphere, check_nside, npix_of, nside_of, upsampling_table
+from ..errors import TexsynthError
+from ..healpix_spin import pyramid_phases, transport_angle
+from ..healpix_wavelets import KERNEL_SIZE
+from ..losses.healpix import HealpixScatteringLoss
+from ..memory import check_memory
+from ..presets import level_budget
+from ..seeds import resolve_seeds
+from ..stats.scattering1d import as_signal_batch
+from .engine import Callback, Cancel, SynthesisReport
+from .levels import SPHERE_LEVELS, Generators, Shape, choose_scales, default_levels, run_levels
+from .resampling import SphereResampling, member_noise
+from .sphere import estimate_healpix_bytes
+
+__all__ = [
+    "SPIN_SPHERE",
+    "SpinSphereResampling",
+    "refuse_scalar_options",
+    "synthesize_healpix_spin",
+]
+
+#: loss evaluations allowed at level k are steps // DECAY**k (as for scalar skies)
+DECAY = 3
+
+
+def _complex(x: torch.Tensor) -> torch.Tensor:
+    """``[..., 2, npix]`` (Q, U) -> ``[..., npix]`` complex."""
+    return torch.complex(x[..., 0, :], x[..., 1, :])
+
+
+def _real(p: torch.Tensor) -> torch.Tensor:
+    """``[..., npix]`` complex -> ``[..., 2, npix]`` (Q, U)."""
+    return torch.stack([p.real, p.imag], -2)
+
+
+@functools.lru_cache(maxsize=8)
+def _upsampling_phases(nside: int) -> torch.Tensor:
+    """``[npix(2 nside), 4]`` complex128: each coarse interpolation pixel's value turned to
+    the fine pixel's frame (``e^{2 i alpha}``)."""
+    pix, _ = upsampling_table(nside)
+    theta, phi = HealpixSphere.centres(nside)
+    tf, pf = HealpixSphere.centres(2 * nside)
+    cols = pix.numpy()
+    alpha = transport_angle(theta[cols], phi[cols], tf[:, None], pf[:, None])
+    return torch.as_tensor(np.exp(2j * alpha))
+
+
+class SpinSphereResampling(SphereResampling):
+    """The pyramid of spin-2 skies ``[B, 2, npix]`` (``(Q, U)``): children averaged down
+    and bilinear interpolation up, with parallel transport between the pixels' frames."""
+
+    def downsample(self, x: torch.Tensor, shape: Shape) -> torch.Tensor:
+        """Mean of each coarse pixel's descendants, turned to its frame."""
+        n, m = int(x.shape[-1]), int(shape[0])
+        if n == m:
+            return x
+        nside = nside_of(n)
+        j = int(round(math.log2(nside / nside_of(m))))
+        if j < 0:
+            raise TexsynthError(f"cannot downsample a map of {n} pixels to {m}")
+        p = _complex(x)
+        p = p * pyramid_phases(nside, j, 2).to(p.device, p.dtype)
+        return _real(p.unflatten(-1, (m, n // m)).mean(-1)).to(x.dtype)
+
+    def upsample(self, x: torch.Tensor, shape: Shape) -> torch.Tensor:
+        """Bilinear interpolation onto the finer sky of ``shape``, each of the four coarse
+        values turned to the fine pixel's frame."""
+        p = _complex(x)
+        while int(p.shape[-1]) < int(shape[0]):
+            nside = nside_of(int(p.shape[-1]))
+            pix, w = upsampling_table(nside)
+            phase = _upsampling_phases(nside).to(p.device)
+            p = (p[..., pix.to(p.device)] * (w.to(phase) * phase).to(p.dtype)).sum(-1)
+        if int(p.shape[-1]) != int(shape[0]):
+            raise TexsynthError(f"cannot upsample a map of {x.shape[-1]} pixels to {shape[0]}")
+        return _real(p).to(x.dtype)
+
+    def upsample_with_detail(
+        self,
+        x: torch.Tensor,
+        shape: Shape,
+        ex: torch.Tensor,
+        generators: Sequence[torch.Generator],
+        *,
+        mirror: bool = False,
+    ) -> torch.Tensor:
+        """:meth:`upsample` plus each member's white Q/U noise in the band the coarse sky
+        cannot hold, at the exemplar's energy there (Q and U pooled: one gain per member)."""
+        coarse = (int(x.shape[-1]),)
+        up = self.upsample(x, shape)
+        noise = member_noise(generators, up.shape[1:], up.dtype).to(up.device)
+        noise_hf = noise - self.upsample(self.downsample(noise, coarse), shape)
+        ex_pix = int(ex.shape[-1])
+        ex_coarse = (max(ex_pix * coarse[0] // int(shape[0]), 12),)
+        ex_hf = ex - self.upsample(self.downsample(ex, ex_coarse), (ex_pix,))
+        gain = (ex_hf.pow(2).mean() / noise_hf.pow(2).mean((1, 2)).clamp_min(1e-30)).sqrt()
+        return up + noise_hf * gain[:, None, None].to(up)
+
+
+SPIN_SPHERE = SpinSphereResampling()
+
+
+def refuse_scalar_options(**options: object) -> None:
+    """A one-line error for the options of scalar skies that spin-2 synthesis lacks."""
+    for name, value in options.items():
+        if value is not None and value is not False:
+            raise TexsynthError(
+                f"{name} is not supported with spin=2 yet (it acts on scalar maps); leave it unset"
+            )
+
+
+def synthesize_healpix_spin(
+    sky: torch.Tensor,
+    *,
+    nside: int | None = None,
+    n: int = 1,
+    seed: int | Sequence[int] | None = None,
+    steps: int = 100,
+    levels: int | None = None,
+    J: int | None = None,
+    L: int = 4,
+    K: int = KERNEL_SIZE,
+    use_variance: bool = True,
+    angular: str | None = None,
+    fft_nharm: int = 1,
+    fft_imaginary: bool = True,
+    tol: float = 1e-2,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = True,
+    callback: Callback | None = None,
+    cancel: Cancel | None = None,
+    report: bool = False,
+    exact_members: bool = True,
+    max_memory: int | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
+    """New ``(Q, U)`` skies whose spin-2 scattering covariance matches ``sky``'s.
+
+    ``sky`` is ``[2, npix]`` or ``[B, 2, npix]`` (one polarisation field, nested, healpy's
+    COSMO convention); the options are those of
+    :func:`~texsynth.synthesis.sphere.synthesize_healpix` (``angular``: ``None``, ``"iso"``
+    or ``"fft"``), which calls this with ``spin=2``. Returns ``[n, 2, 12 nside**2]``.
+    """
+    ex = as_signal_batch(sky, "sky")
+    dev = torch.device(device) if device is not None else ex.device
+    ex = ex.to(dev, dtype)
+    if ex.shape[1] != 2:
+        raise TexsynthError(
+            f"a spin-2 sky is one (Q, U) field, [2, npix] or [B, 2, npix]; got "
+            f"{ex.shape[1]} channels"
+        )
+    npix_ex = int(ex.shape[-1])
+    nside_ex = nside_of(npix_ex, "the exemplar sky")
+    nside_out = nside_ex if nside is None else check_nside(nside, "nside")
+    npix_out = npix_of(nside_out)
+    check_memory(  # (the spin bank holds the scalar operators and their spin twins)
+        2 * estimate_healpix_bytes(npix_ex, npix_out, n=n, channels=1, L=L, K=K),
+        max_memory,
+        device=dev,
+        what="synthesize_healpix",
+        fix="use a smaller nside, n or L",
+        override="max_memory=",
+    )
+    scale = ex.pow(2).sum(1).mean().div(2).sqrt()
+    if not bool(scale > 0):
+        raise TexsynthError("the exemplar's Q and U are all zero: nothing to learn from")
+    ex_s = ex / scale
+
+    def check_small(shape: Shape, what: str, fix: str) -> None:
+        if nside_of(shape[0]) < 2:
+            raise TexsynthError(f"{what} of nside 1 is too coarse for any scale; {fix}")
+
+    J_full, n_levels = choose_scales(
+        J,
+        levels,
+        (
+            ("the exemplar", (npix_ex,), "give a finer exemplar"),
+            ("the output", (npix_out,), "use a larger nside"),
+        ),
+        describe=lambda shape: f"nside {nside_of(shape[0])}",
+        check_small=check_small,
+        default_levels=lambda j: default_levels(nside_out, nside_ex, j, SPHERE_LEVELS),
+        max_scales=lambda shape: max(int(math.log2(nside_of(shape[0]))), 1),
+    )
+
+    def build_loss(
+        k: int, ex_k: torch.Tensor, inm_k: torch.Tensor | None, shape: Shape, J_k: int
+    ) -> HealpixScatteringLoss:
+        return HealpixScatteringLoss(
+            ex_k,
+            J=J_k,
+            L=L,
+            K=K,
+            use_variance=use_variance,
+            angular=angular,
+            fft_nharm=fft_nharm,
+            fft_imaginary=fft_imaginary,
+            spin=2,
+        )
+
+    def first_batch(ex_k: torch.Tensor, shape: Shape, gens: Generators) -> torch.Tensor:
+        return member_noise(gens, (2, *shape), ex_k.dtype).to(ex_k.device)
+
+    start_time = time.perf_counter()
+    _, seeds = resolve_seeds(seed, n)
+    rep = SynthesisReport(seeds=seeds)
+    x = run_levels(
+        exemplar=ex_s,
+        in_mask=None,
+        canvas=(npix_out,),
+        n_levels=n_levels,
+        J=J_full,
+        build_loss=build_loss,
+        start=first_batch,
+        seeds=seeds,
+        budget=lambda k: level_budget(steps, DECAY, k),
+        tol=tol,
+        frozen=None,
+        free=None,
+        progress=progress,
+        callback=callback,
+        cancel=cancel,
+        report=rep,
+        exact_members=exact_members,
+        resampling=SPIN_SPHERE,
+    )
+    out = (x * scale).detach()
+    rep.seconds = time.perf_counter() - start_time
+    return (out, rep) if report else out
