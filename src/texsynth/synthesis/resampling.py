@@ -146,6 +146,15 @@ class SphereResampling:
         """Mean of each coarse pixel's children."""
         return self.sphere.downsample(x, shape)
 
+    def upsample(self, x: torch.Tensor, shape: Shape) -> torch.Tensor:
+        """Bilinear interpolation onto the finer sky of ``shape``."""
+        return self.sphere.upsample(x, shape)
+
+    def band_gain(self, ex_hf: torch.Tensor, noise_hf: torch.Tensor) -> torch.Tensor:
+        """Per member and channel, the factor giving ``noise_hf`` the exemplar band's
+        energy, ``[n, C, 1]``."""
+        return _band_gain(ex_hf, noise_hf, 1)
+
     def upsample_with_detail(
         self,
         x: torch.Tensor,
@@ -158,16 +167,15 @@ class SphereResampling:
         """Bilinear upsampling plus each member's noise in the band the coarse sky cannot
         hold (noise minus its own coarse-and-back version), at the exemplar's energy in
         that band (the exemplar's level ``ex`` against its own coarser version, coarsened
-        by the same factor). ``mirror`` is ignored: a sky has no edge."""
-        sphere = self.sphere
+        by the same factor; :meth:`band_gain`). ``mirror`` is ignored: a sky has no edge."""
         coarse = (int(x.shape[-1]),)
-        up = sphere.upsample(x, shape)
+        up = self.upsample(x, shape)
         noise = member_noise(generators, up.shape[1:], up.dtype).to(up.device)
-        noise_hf = noise - sphere.upsample(sphere.downsample(noise, coarse), shape)
+        noise_hf = noise - self.upsample(self.downsample(noise, coarse), shape)
         ex_pix = int(ex.shape[-1])
         ex_coarse = (max(ex_pix * coarse[0] // int(shape[0]), 12),)
-        ex_hf = ex - sphere.upsample(sphere.downsample(ex, ex_coarse), (ex_pix,))
-        return up + noise_hf * _band_gain(ex_hf, noise_hf, 1)
+        ex_hf = ex - self.upsample(self.downsample(ex, ex_coarse), (ex_pix,))
+        return up + noise_hf * self.band_gain(ex_hf, noise_hf)
 
 
 #: the resampling of periodic grids (signals, images) and of HEALPix skies

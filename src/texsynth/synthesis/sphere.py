@@ -12,7 +12,6 @@ foscat's spherical ``synthesis`` (Delouis et al. 2022) with per-member losses an
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 
@@ -34,31 +33,13 @@ from ..stats.scattering1d import as_signal_batch, check_signal_mask
 from .arguments import count, weight
 from .drive import RunControl, Working, optimise_levels
 from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
-from .levels import SPHERE_LEVELS, Generators, Shape, choose_scales, default_levels
+from .levels import Generators, Shape
 from .prepare import InputRules, one_input, working_masks
 from .resampling import SPHERE, member_noise
+from .sky_plan import DECAY, estimate_healpix_bytes, sky_scales
 from .values import SAMPLES, ValueTransforms
 
-__all__ = ["estimate_healpix_bytes", "synthesize_healpix"]
-
-#: loss evaluations allowed at level k (0 = coarsest) are steps // DECAY**k: the finer
-#: levels cost the most and start close to their answer
-DECAY = 3
-
-
-def estimate_healpix_bytes(
-    npix_exemplar: int, npix_out: int, *, n: int, channels: int, L: int, K: int
-) -> int:
-    """Rough peak memory of a sphere synthesis (bytes): the stencil operators of the two
-    finest skies (each pixel's ``4 K**2`` interpolation taps, complex weights per
-    orientation) and, per member and channel, about ``12 L`` maps of activations and
-    gradients at the finest nside (float64 statistics), with every coarser scale adding a
-    third."""
-    taps = 4 * K * K
-    operators = (npix_exemplar + npix_out) * taps * (8 + 16 * L) * 4 // 3
-    pairs = channels * (channels + 1) // 2
-    activations = n * pairs * npix_out * 12 * L * 8 * 4 // 3
-    return int(operators + activations)
+__all__ = ["estimate_healpix_bytes", "synthesize_healpix"]  # (the first from .sky_plan)
 
 
 @accepts_arrays("sky", "mask", "in_mask", "init", "reference", like="sky", ndim=1)
@@ -279,25 +260,7 @@ def synthesize_healpix(
         ref_s = values.reference(ref_t, decorrelate=False)
     work = Working.of(values, inm, init_t, gmask)
 
-    def most_scales(shape: Shape) -> int:
-        return max(int(math.log2(nside_of(shape[0]))), 1)
-
-    def check_small(shape: Shape, what: str, fix: str) -> None:
-        if nside_of(shape[0]) < 2:
-            raise TexsynthError(f"{what} of nside 1 is too coarse for any scale; {fix}")
-
-    J_full, n_levels = choose_scales(
-        J,
-        levels,
-        (
-            ("the exemplar", (npix_ex,), "give a finer exemplar"),
-            ("the output", (npix_out,), "use a larger nside"),
-        ),
-        describe=lambda shape: f"nside {nside_of(shape[0])}",
-        check_small=check_small,
-        default_levels=lambda j: default_levels(nside_out, nside_ex, j, SPHERE_LEVELS),
-        max_scales=most_scales,
-    )
+    J_full, n_levels = sky_scales(J, levels, nside_ex, nside_out)
 
     def build_loss(
         k: int, ex_k: torch.Tensor, inm_k: torch.Tensor | None, shape: Shape, J_k: int

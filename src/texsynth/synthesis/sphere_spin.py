@@ -30,9 +30,9 @@ from ..presets import level_budget
 from ..seeds import resolve_seeds
 from ..stats.scattering1d import as_signal_batch
 from .engine import Callback, Cancel, SynthesisReport
-from .levels import SPHERE_LEVELS, Generators, Shape, choose_scales, default_levels, run_levels
+from .levels import Generators, Shape, run_levels
 from .resampling import SphereResampling, member_noise
-from .sphere import estimate_healpix_bytes
+from .sky_plan import DECAY, estimate_healpix_bytes, sky_scales
 
 __all__ = [
     "SPIN_SPHERE",
@@ -40,9 +40,6 @@ __all__ = [
     "refuse_scalar_options",
     "synthesize_healpix_spin",
 ]
-
-#: loss evaluations allowed at level k are steps // DECAY**k (as for scalar skies)
-DECAY = 3
 
 
 def _complex(x: torch.Tensor) -> torch.Tensor:
@@ -97,26 +94,10 @@ class SpinSphereResampling(SphereResampling):
             raise TexsynthError(f"cannot upsample a map of {x.shape[-1]} pixels to {shape[0]}")
         return _real(p).to(x.dtype)
 
-    def upsample_with_detail(
-        self,
-        x: torch.Tensor,
-        shape: Shape,
-        ex: torch.Tensor,
-        generators: Sequence[torch.Generator],
-        *,
-        mirror: bool = False,
-    ) -> torch.Tensor:
-        """:meth:`upsample` plus each member's white Q/U noise in the band the coarse sky
-        cannot hold, at the exemplar's energy there (Q and U pooled: one gain per member)."""
-        coarse = (int(x.shape[-1]),)
-        up = self.upsample(x, shape)
-        noise = member_noise(generators, up.shape[1:], up.dtype).to(up.device)
-        noise_hf = noise - self.upsample(self.downsample(noise, coarse), shape)
-        ex_pix = int(ex.shape[-1])
-        ex_coarse = (max(ex_pix * coarse[0] // int(shape[0]), 12),)
-        ex_hf = ex - self.upsample(self.downsample(ex, ex_coarse), (ex_pix,))
+    def band_gain(self, ex_hf: torch.Tensor, noise_hf: torch.Tensor) -> torch.Tensor:
+        """One gain per member, Q and U pooled (their split depends on the frames)."""
         gain = (ex_hf.pow(2).mean() / noise_hf.pow(2).mean((1, 2)).clamp_min(1e-30)).sqrt()
-        return up + noise_hf * gain[:, None, None].to(up)
+        return gain[:, None, None].to(noise_hf)
 
 
 SPIN_SPHERE = SpinSphereResampling()
@@ -188,22 +169,7 @@ def synthesize_healpix_spin(
         raise TexsynthError("the exemplar's Q and U are all zero: nothing to learn from")
     ex_s = ex / scale
 
-    def check_small(shape: Shape, what: str, fix: str) -> None:
-        if nside_of(shape[0]) < 2:
-            raise TexsynthError(f"{what} of nside 1 is too coarse for any scale; {fix}")
-
-    J_full, n_levels = choose_scales(
-        J,
-        levels,
-        (
-            ("the exemplar", (npix_ex,), "give a finer exemplar"),
-            ("the output", (npix_out,), "use a larger nside"),
-        ),
-        describe=lambda shape: f"nside {nside_of(shape[0])}",
-        check_small=check_small,
-        default_levels=lambda j: default_levels(nside_out, nside_ex, j, SPHERE_LEVELS),
-        max_scales=lambda shape: max(int(math.log2(nside_of(shape[0]))), 1),
-    )
+    J_full, n_levels = sky_scales(J, levels, nside_ex, nside_out)
 
     def build_loss(
         k: int, ex_k: torch.Tensor, inm_k: torch.Tensor | None, shape: Shape, J_k: int

@@ -1,0 +1,55 @@
+"""What the two sky drivers (scalar maps, :mod:`texsynth.synthesis.sphere`; spin-2 maps,
+:mod:`texsynth.synthesis.sphere_spin`) share: the iteration schedule, the memory estimate
+and the choice of scales and levels."""
+
+from __future__ import annotations
+
+import math
+
+from ..domains.healpix import npix_of, nside_of
+from ..errors import TexsynthError
+from .levels import SPHERE_LEVELS, Shape, choose_scales, default_levels
+
+__all__ = ["DECAY", "estimate_healpix_bytes", "sky_scales"]
+
+#: loss evaluations allowed at level k (0 = coarsest) are steps // DECAY**k: the finer
+#: levels cost the most and start close to their answer
+DECAY = 3
+
+
+def estimate_healpix_bytes(
+    npix_exemplar: int, npix_out: int, *, n: int, channels: int, L: int, K: int
+) -> int:
+    """Rough peak memory of a sphere synthesis (bytes): the stencil operators of the two
+    finest skies (each pixel's ``4 K**2`` interpolation taps, complex weights per
+    orientation) and, per member and channel, about ``12 L`` maps of activations and
+    gradients at the finest nside (float64 statistics), with every coarser scale adding a
+    third."""
+    taps = 4 * K * K
+    operators = (npix_exemplar + npix_out) * taps * (8 + 16 * L) * 4 // 3
+    pairs = channels * (channels + 1) // 2
+    activations = n * pairs * npix_out * 12 * L * 8 * 4 // 3
+    return int(operators + activations)
+
+
+def sky_scales(J: int | None, levels: int | None, nside_ex: int, nside_out: int) -> tuple[int, int]:
+    """Scales (down to nside 2 by default) and coarse-to-fine levels (keeping nside >= 16)
+    of a synthesis from a sky of ``nside_ex`` to one of ``nside_out``
+    (:func:`~texsynth.synthesis.levels.choose_scales` on the sphere)."""
+
+    def check_small(shape: Shape, what: str, fix: str) -> None:
+        if nside_of(shape[0]) < 2:
+            raise TexsynthError(f"{what} of nside 1 is too coarse for any scale; {fix}")
+
+    return choose_scales(
+        J,
+        levels,
+        (
+            ("the exemplar", (npix_of(nside_ex),), "give a finer exemplar"),
+            ("the output", (npix_of(nside_out),), "use a larger nside"),
+        ),
+        describe=lambda shape: f"nside {nside_of(shape[0])}",
+        check_small=check_small,
+        default_levels=lambda j: default_levels(nside_out, nside_ex, j, SPHERE_LEVELS),
+        max_scales=lambda shape: max(int(math.log2(nside_of(shape[0]))), 1),
+    )
