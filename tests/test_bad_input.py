@@ -19,6 +19,7 @@ from PIL import Image
 
 import texsynth.generators
 import texsynth.io
+import texsynth.io.outputs
 from texsynth import TexsynthError
 from texsynth.atomic import MARKER_KEY, clean_stale_temporaries
 from texsynth.cli import main
@@ -416,7 +417,7 @@ def test_failure_in_the_middle_of_a_set_leaves_nothing_new(
             raise TexsynthError(f"cannot write {str(path)!r}: No space left on device")
         return real_write(path, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(texsynth.io, "write_image", disk_full)
+    monkeypatch.setattr(texsynth.io.outputs, "write_image", disk_full)
     assert main([*argv[:-1], "2"]) == 2
     assert "No space left" in capsys.readouterr().err
     assert _snapshot(d) == before  # the old set and its record, no temporaries
@@ -424,7 +425,7 @@ def test_failure_in_the_middle_of_a_set_leaves_nothing_new(
     def interrupted(path: Path, *args: object, **kw: object) -> Path:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(texsynth.io, "write_image", interrupted)
+    monkeypatch.setattr(texsynth.io.outputs, "write_image", interrupted)
     assert main([*argv[:-1], "2"]) == 130
     assert _snapshot(d) == before
 
@@ -442,12 +443,12 @@ def test_sample_set_is_all_or_nothing(
             raise TexsynthError(f"cannot write {str(path)!r}: No space left on device")
         return real_write(path, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(texsynth.io, "write_image", disk_full)
+    monkeypatch.setattr(texsynth.io.outputs, "write_image", disk_full)
     argv = ["sample", str(d / "m.safetensors"), "-o", str(d / "s.png"), "--n", "3"]
     assert main([*argv, "--size", "16", "--seed", "0"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     assert _snapshot(d) == before
-    monkeypatch.setattr(texsynth.io, "write_image", real_write)
+    monkeypatch.setattr(texsynth.io.outputs, "write_image", real_write)
     assert main([*argv, "--size", "16", "--seed", "0"]) == 0
     names = {p.name for p in d.iterdir()} - set(before)
     assert names == {"s_0.png", "s_1.png", "s_2.png", "s.json"}
