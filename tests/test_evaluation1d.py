@@ -112,6 +112,9 @@ def test_errors() -> None:
         evaluate_1d(torch.zeros(1, 1, 1, 1024), torch.zeros(1, 1, 512))
     with pytest.raises(TexsynthError, match="non-finite"):
         evaluate_1d(ex, torch.full((1, 1, 512), float("nan")))
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(TexsynthError, match="max_pieces must be a whole number >= 1"):
+            evaluate_1d(ex, torch.zeros(1, 1, 512, dtype=torch.float64), max_pieces=bad)
 
 
 # ----------------------------------------------------------------------------- command line

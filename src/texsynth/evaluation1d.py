@@ -243,6 +243,11 @@ def evaluate_1d(
             f"samples must be [S, C, n] (or [n] for one sample), got {shape}; "
             "for S single-channel samples [S, n] use samples[:, None]"
         )
+    if isinstance(max_pieces, bool) or not isinstance(max_pieces, int) or max_pieces < 1:
+        raise TexsynthError(
+            f"max_pieces must be a whole number >= 1 (the real baseline needs at least one "
+            f"exemplar piece besides the reference), got {max_pieces!r}"
+        )
     ex = as_signal_batch(exemplar, "exemplar").double()
     xs = as_signal_batch(samples, "samples").double().to(ex.device)
     check_channels(ex, xs)
