@@ -223,7 +223,7 @@ class ScatteringLossBase(TextureLoss):
         if x.shape[0] < 2:
             raise TexsynthError(
                 "the microcanonical loss needs a batch of at least 2 samples (its spread); "
-                "use n_samples >= 2 or microcanonical=False"
+                "pass a batch of 2 or more samples (training: batch >= 2) or microcanonical=False"
             )
         total = x.new_zeros(())
         for stats, target, sigma in self.describe(x):
