@@ -770,7 +770,7 @@ def test_write_and_read_failures_name_the_cause(d: Path, monkeypatch: pytest.Mon
     import shutil
 
     from texsynth.atomic import atomic_write, temp_path
-    from texsynth.io.formats import _unreadable
+    from texsynth.io.formats import unreadable_error
 
     def full(f: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -786,5 +786,5 @@ def test_write_and_read_failures_name_the_cause(d: Path, monkeypatch: pytest.Mon
     with pytest.raises(TexsynthError, match="no space left on the disk"):
         atomic_write(d / "big.npy", short)
     assert not (d / "big.npy").exists() and not [p for p in d.iterdir() if ".tmp-" in p.name]
-    err = _unreadable(d / "ex.png", PermissionError(13, "Permission denied"))
+    err = unreadable_error(d / "ex.png", PermissionError(13, "Permission denied"))
     assert "permission denied" in str(err) and "corrupt" not in str(err)

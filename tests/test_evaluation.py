@@ -180,9 +180,9 @@ def test_a_negative_kid_is_never_read_as_a_ratio() -> None:
 
 
 def test_report_charts_label_their_axes_with_values() -> None:
-    from texsynth.report import _Chart, _Series
+    from texsynth.charts import Chart, Series
 
-    chart = _Chart("power", [_Series([1.0, 2.0, 4.0], [10.0, 100.0, 1000.0], "a", "#000")],
+    chart = Chart("power", [Series([1.0, 2.0, 4.0], [10.0, 100.0, 1000.0], "a", "#000")],
                    "scale", "S2", logy=True)  # fmt: skip
     xt, yt = chart.ticks()
     assert [label for _, label in xt] == ["1", "2.5", "4"]

@@ -20,142 +20,49 @@ covariance on the sphere, value histogram, ``C_ell`` for ``ell <= 8``) does not 
 the power spectrum at all scales, the Minkowski functionals of excursion sets (Schmalzing and
 Gorski 1998) and peak counts. The one-point distribution and the scattering chi-square are
 optimised: their names say so.
+
+The statistics themselves are in :mod:`texsynth.healpix_statistics` and the picture of a
+report in :mod:`texsynth.healpix_report`; this module compares them (pairs of pieces, the
+copy check, diversity) and re-exports :func:`write_healpix_report`.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import os
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .arrays import accepts_arrays
-from .domains.healpix import healpy_module, neighbour_table, nside_of
+from .domains.healpix import healpy_module, nside_of
 from .errors import TexsynthError
 from .evaluation_report import EvaluationReport, MetricResult, check_channels
+from .healpix_report import write_healpix_report
+from .healpix_statistics import (
+    NU,
+    PEAK_EDGES,
+    anafast_binned,
+    base_faces,
+    face_order,
+    face_spectrum,
+    peak_density,
+    standardise,
+)
 from .metrics.minkowski import minkowski_functionals
 
-__all__ = ["evaluate_healpix", "write_healpix_report"]
+__all__ = [
+    "NU",
+    "anafast_binned",
+    "base_faces",
+    "evaluate_healpix",
+    "face_order",
+    "write_healpix_report",
+]
 
-#: the thresholds of the Minkowski functionals, in units of each map's standard deviation
-NU = torch.linspace(-3.0, 3.0, 25, dtype=torch.float64)
-#: edges of the peak-height histogram (sigma); the outer bins are open
-PEAK_EDGES = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 MIN_NSIDE = 16
 PATCH = 8  # side of the copy check's patches (pixels of a base face)
 _Dist = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-# ------------------------------------------------------------------------------ geometry
-def _compress_bits(v: torch.Tensor) -> torch.Tensor:
-    """The even bits of ``v`` packed together (HEALPix's nested x coordinate)."""
-    out = torch.zeros_like(v)
-    for b in range(31):
-        out |= ((v >> (2 * b)) & 1) << b
-    return out
-
-
-def face_order(nside: int) -> torch.Tensor:
-    """``[nside**2]``: the nested index within a base face of each pixel of the face seen as
-    an ``nside x nside`` image, row by row (row ``y``, column ``x``; grid neighbours are
-    HEALPix neighbours, those sharing an edge are the 4-neighbours)."""
-    i = torch.arange(nside * nside)
-    ix, iy = _compress_bits(i), _compress_bits(i >> 1)
-    order = torch.empty_like(i)
-    order[iy * nside + ix] = i
-    return order
-
-
-def base_faces(x: torch.Tensor) -> torch.Tensor:
-    """Maps ``[M, C, npix]`` (nested) as the images of their 12 base faces
-    ``[M, 12, C, nside, nside]``."""
-    M, C, npix = x.shape
-    n = nside_of(npix)
-    faces = x.reshape(M, C, 12, n * n)[..., face_order(n).to(x.device)]
-    return faces.reshape(M, C, 12, n, n).transpose(1, 2)
-
-
-def _standardise(x: torch.Tensor) -> torch.Tensor:
-    """Each map and channel of ``[M, C, npix]`` to mean 0, standard deviation 1."""
-    sd = x.std(-1, unbiased=False, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
-    return (x - x.mean(-1, keepdim=True)) / sd
-
-
-# ------------------------------------------------------------------------------ statistics
-def _face_spectrum(faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flat-sky log power of face images ``[..., n, n]`` (Hann window, mean removed) in
-    half-octave rings of the wavenumber; ``(ell [K], log P [..., K])``, ``ell`` the ring's
-    centre in multipoles (a base face spans ``sqrt(pi / 3)`` radians)."""
-    n = faces.shape[-1]
-    w1 = torch.hann_window(n, periodic=False, dtype=faces.dtype, device=faces.device)
-    w = w1[:, None] * w1[None, :]
-    xc = faces - (faces * w).sum((-2, -1), keepdim=True) / w.sum()
-    p = torch.fft.fft2(xc * w).abs().pow(2).flatten(-2)
-    f = torch.fft.fftfreq(n, d=1.0 / n, dtype=faces.dtype, device=faces.device)
-    r = (f[:, None] ** 2 + f[None, :] ** 2).sqrt().flatten()
-    edges = [1.0]
-    while edges[-1] * math.sqrt(2) < n / 2:
-        edges.append(edges[-1] * math.sqrt(2))
-    edges.append(n / 2 + 0.5)
-    tiny = torch.finfo(faces.dtype).tiny
-    logp, centres = [], []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        sel = (r >= lo) & (r < hi)
-        logp.append(p[..., sel].mean(-1).clamp_min(tiny).log())
-        centres.append(float(r[sel].mean()) * 2 * math.pi / math.sqrt(math.pi / 3))
-    return torch.tensor(centres, dtype=torch.float64), torch.stack(logp, -1)
-
-
-def _ell_bins(lmax: int) -> list[tuple[int, int]]:
-    """Multipole ranges ``[lo, hi)`` from 2 to ``lmax``, a half octave each."""
-    out, lo = [], 2
-    while lo <= lmax:
-        hi = min(lmax + 1, max(lo + 1, math.ceil(lo * math.sqrt(2))))
-        out.append((lo, hi))
-        lo = hi
-    return out
-
-
-def anafast_binned(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Full-sky angular power spectra of maps ``[M, C, npix]`` (healpy's ``anafast``) in
-    half-octave bins of ``ell >= 2`` (means weighted by ``2 ell + 1``); ``(ell [K], log C
-    [M, C, K])``."""
-    from .healpix_views import angular_power_spectrum
-
-    arr = x.detach().cpu().double().numpy()
-    cl = np.stack([angular_power_spectrum(m) for m in arr])  # [M, C, lmax + 1]
-    bins = _ell_bins(cl.shape[-1] - 1)
-    ell = np.arange(cl.shape[-1], dtype=np.float64)
-    w = 2 * ell + 1
-    out = np.stack([(cl[..., a:b] * w[a:b]).sum(-1) / w[a:b].sum() for a, b in bins], -1)
-    tiny = np.finfo(np.float64).tiny
-    centres = torch.tensor([math.sqrt(a * (b - 1)) for a, b in bins], dtype=torch.float64)
-    return centres, torch.from_numpy(np.log(np.maximum(out, tiny)))
-
-
-def peak_density(z: torch.Tensor) -> torch.Tensor:
-    """Local maxima of standardised maps ``z [M, C, npix]`` (higher than each of their 7 or
-    8 HEALPix neighbours), counted by height (``PEAK_EDGES``, sigma) per base face and
-    divided by the face's pixels: ``[M, 12, C, len(PEAK_EDGES) + 1]``."""
-    M, C, npix = z.shape
-    nside = nside_of(npix)
-    nb = neighbour_table(nside).to(z.device)
-    own = nb == torch.arange(npix, device=z.device)[:, None]
-    around = z[..., nb].masked_fill(own, -math.inf).amax(-1)
-    peak = z > around
-    edges = torch.tensor(PEAK_EDGES, dtype=z.dtype, device=z.device)
-    k = len(PEAK_EDGES) + 1
-    slot = (torch.arange(npix, device=z.device) // (nside * nside)) * k
-    slot = slot + torch.bucketize(z, edges)
-    counts = torch.zeros(M, C, 12 * k, dtype=torch.float64, device=z.device)
-    counts.scatter_add_(-1, slot, peak.double())
-    return counts.reshape(M, C, 12, k).transpose(1, 2) / (nside * nside)
 
 
 # ------------------------------------------------------------------------------ distances
@@ -371,7 +278,7 @@ def evaluate_healpix(
         )
     check_channels(ex, xs)
     whole = ex.shape[0] > 1
-    zex, zs = _standardise(ex), _standardise(xs)
+    zex, zs = standardise(ex), standardise(xs)
     piece = ex.shape[-1] if whole else nside * nside
     ex_shape = tuple(ex.shape) if whole else tuple(ex.shape[1:])
     report = EvaluationReport(ex_shape, tuple(xs.shape[1:]), (piece,))
@@ -398,8 +305,8 @@ def evaluate_healpix(
             _mean_abs,
         )
     else:
-        _, lex = _face_spectrum(base_faces(vex))
-        _, ls = _face_spectrum(base_faces(vs))
+        _, lex = face_spectrum(base_faces(vex))
+        _, ls = face_spectrum(base_faces(vs))
         add(
             "spectrum",
             "mean |log P - log P_ex| of base faces, flat-sky Hann-windowed, half octaves",
@@ -515,63 +422,3 @@ def _plot_data(
             "samples": ps[:, :, 0].mean((0, 1)).tolist(),
         },
     }
-
-
-# ------------------------------------------------------------------------------ picture
-def write_healpix_report(
-    report: EvaluationReport,
-    path: str | os.PathLike[str],
-    exemplar: Any,
-    samples: Any,
-) -> Path:
-    """Write one PNG: the contact sheet of
-    :func:`~texsynth.healpix_views.healpix_contact_sheet` (Mollweide views, gnomonic zooms,
-    ``C_ell``) with, below it, the three Minkowski functionals against ``nu``: the range of
-    the exemplar's pieces (faces or maps, two thin curves), their mean and the samples'
-    mean. Replaces an existing file, atomically."""
-    from PIL import Image
-
-    from .atomic import atomic_write
-    from .healpix_views import healpix_contact_sheet
-    from .paths import as_path, check_target, quote_path
-    from .report import _EX_COLOUR, _SAMPLE_COLOUR, _Chart, _Series
-
-    p = as_path(path, "path")
-    if p.suffix.lower() != ".png":
-        raise TexsynthError(f"the report is a .png image, got {quote_path(p)}")
-    check_target(p)
-    mink = report.plots.get("minkowski")
-    if mink is None:
-        raise TexsynthError("the report has no Minkowski curves; give a report of evaluate_healpix")
-    ex = exemplar.detach().cpu().numpy() if isinstance(exemplar, torch.Tensor) else exemplar
-    ex = np.asarray(ex)
-    if ex.ndim == 3:
-        ex = ex[0]  # several exemplar maps: the first is drawn
-    with tempfile.TemporaryDirectory() as tmp:
-        sheet_path = healpix_contact_sheet(
-            ex, samples, Path(tmp) / "sheet.png", title="texsynth: HEALPix evaluation"
-        )
-        with Image.open(sheet_path) as im:
-            sheet = im.convert("RGB")
-    chart_w, chart_h, gap = 360, 240, 8
-    width = max(sheet.width, gap + 3 * (chart_w + gap))
-    out = Image.new("RGB", (width, sheet.height + chart_h + 3 * gap), "white")
-    out.paste(sheet, (0, 0))
-    band = "#9ecae1"
-    nu = [float(v) for v in mink["nu"]]
-    names = ("V0 area fraction", "V1 boundary length / 4", "V2 Euler characteristic")
-    for k, title in enumerate(names):
-        d = mink[f"V{k}"]
-        series = [
-            _Series(nu, d["exemplar_low"], "ex. pieces", band),
-            _Series(nu, d["exemplar_high"], "", band),
-            _Series(nu, d["exemplar"], "exemplar", _EX_COLOUR),
-            _Series(nu, d["samples"], "samples", _SAMPLE_COLOUR),
-        ]
-        chart = _Chart(title, series, "threshold nu (sigma)", "per pixel")
-        left, top = gap + k * (chart_w + gap), sheet.height + gap
-        chart.draw(out, (left, top, left + chart_w, top + chart_h))
-    buf = io.BytesIO()
-    out.save(buf, format="PNG", optimize=True)
-    atomic_write(p, lambda f: f.write(buf.getvalue()))
-    return p

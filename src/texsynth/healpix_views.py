@@ -22,11 +22,11 @@ import numpy as np
 import torch
 
 from .atomic import atomic_write
+from .charts import EXEMPLAR_COLOUR, SAMPLE_COLOUR, Chart, Series
 from .domains.healpix import check_nside, healpy_module, nside_of
 from .errors import TexsynthError
 from .io.healpix_maps import UNSEEN, HealpixMap
 from .paths import as_path, check_target, quote_path
-from .report import _EX_COLOUR, _SAMPLE_COLOUR, _Chart, _Series
 
 __all__ = [
     "angular_power_spectrum",
@@ -469,12 +469,12 @@ def healpix_contact_sheet(
     draw.text((gap + 300 - 6 * len(f"{hi:.4g}"), top_chart + 48), f"{hi:.4g}", fill="black")
     first = 2 if len(ell) > 3 else 1  # the monopole and the dipole are left out, as usual
     ells = [float(v) for v in ell[first:]]
-    series = [_Series(ells, [float(v) for v in cl_ex[first:]], "exemplar", _EX_COLOUR)]
+    series = [Series(ells, [float(v) for v in cl_ex[first:]], "exemplar", EXEMPLAR_COLOUR)]
     series += [
-        _Series(ells, [float(v) for v in c[first:]], labels[i + 1], _SAMPLE_COLOUR)
+        Series(ells, [float(v) for v in c[first:]], labels[i + 1], SAMPLE_COLOUR)
         for i, c in enumerate(cls)
     ]
-    chart = _Chart("angular power spectrum", series, "multipole ell", "C_ell", True, True)
+    chart = Chart("angular power spectrum", series, "multipole ell", "C_ell", True, True)
     left = gap + 300 + 2 * gap
     chart.draw(sheet, (left, top_chart, left + chart_w, top_chart + chart_h))
     buf = io.BytesIO()

@@ -3,7 +3,8 @@
 Both show the exemplar and the samples, the metric table (each value next to the
 real-crop baseline and their ratio), and four plots: radially averaged power spectra, pixel
 histograms, S2 (power per wavelet scale) and S2 per orientation (anisotropy). No plotting
-library is needed: the charts are drawn as inline SVG (HTML) or with Pillow (PNG).
+library is needed: the charts (:mod:`texsynth.charts`) are drawn as inline SVG (HTML) or with
+Pillow (PNG).
 """
 
 from __future__ import annotations
@@ -12,197 +13,59 @@ import base64
 import html
 import io
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from .charts import EXEMPLAR_COLOUR, SAMPLE_COLOUR, Chart, Series
 from .errors import TexsynthError
 from .evaluation_report import EvaluationReport, MetricResult
 
 __all__ = ["write_report"]
 
-_EX_COLOUR = "#1f77b4"
-_SAMPLE_COLOUR = "#d62728"
 
-
-@dataclass
-class _Series:
-    x: list[float]
-    y: list[float]
-    label: str
-    colour: str
-
-
-@dataclass
-class _Chart:
-    """A line chart with optional log axes, drawable as SVG or into a Pillow image."""
-
-    title: str
-    series: list[_Series]
-    xlabel: str
-    ylabel: str
-    logx: bool = False
-    logy: bool = False
-
-    def _points(self) -> tuple[list[list[tuple[float, float]]], tuple[float, float, float, float]]:
-        tx = (lambda v: math.log10(v)) if self.logx else (lambda v: v)
-        ty = (lambda v: math.log10(v)) if self.logy else (lambda v: v)
-        curves = []
-        for s in self.series:
-            pts = [
-                (tx(a), ty(b))
-                for a, b in zip(s.x, s.y, strict=False)
-                if (a > 0 or not self.logx)
-                and (b > 0 or not self.logy)
-                and math.isfinite(a)
-                and math.isfinite(b)
-            ]
-            curves.append(pts)
-        allp = [p for c in curves for p in c] or [(0.0, 0.0), (1.0, 1.0)]
-        x0, x1 = min(p[0] for p in allp), max(p[0] for p in allp)
-        y0, y1 = min(p[1] for p in allp), max(p[1] for p in allp)
-        if x1 == x0:
-            x1 = x0 + 1
-        if y1 == y0:
-            y1 = y0 + 1
-        return curves, (x0, x1, y0, y1)
-
-    def ticks(self) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
-        """Three labelled ticks per axis (ends and middle), in plotted coordinates."""
-        _, (x0, x1, y0, y1) = self._points()
-
-        def axis(a: float, b: float, log: bool) -> list[tuple[float, str]]:
-            out = []
-            for v in (a, (a + b) / 2, b):
-                value = 10.0**v if log else v
-                out.append((v, f"{value:.3g}"))
-            return out
-
-        return axis(x0, x1, self.logx), axis(y0, y1, self.logy)
-
-    def svg(self, width: int = 360, height: int = 240) -> str:
-        """The chart as an inline ``<svg>`` element."""
-        m, ml = 40, 70  # bottom and left margins (the left one holds the y values)
-        curves, (x0, x1, y0, y1) = self._points()
-
-        def sx(v: float) -> float:
-            return ml + (v - x0) / (x1 - x0) * (width - ml - 10)
-
-        def sy(v: float) -> float:
-            return height - m - (v - y0) / (y1 - y0) * (height - m - 24)
-
-        parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            'font-family="sans-serif" font-size="11">',
-            f'<text x="{width / 2}" y="14" text-anchor="middle" font-weight="bold">'
-            f"{html.escape(self.title)}</text>",
-            f'<rect x="{ml}" y="24" width="{width - ml - 10}" height="{height - m - 24}" '
-            'fill="none" stroke="#999"/>',
-            f'<text x="{width / 2}" y="{height - 6}" text-anchor="middle">'
-            f"{html.escape(self.xlabel)}</text>",
-            f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" '
-            f'text-anchor="middle">{html.escape(self.ylabel)}</text>',
-        ]
-        xt, yt = self.ticks()
-        for v, label in xt:
-            parts.append(
-                f'<text x="{sx(v):.1f}" y="{height - m + 12}" text-anchor="middle" '
-                f'fill="#555">{html.escape(label)}</text>'
-            )
-        for v, label in yt:
-            parts.append(
-                f'<text x="{ml - 3}" y="{sy(v) + 4:.1f}" text-anchor="end" '
-                f'fill="#555">{html.escape(label)}</text>'
-            )
-        for s, pts in zip(self.series, curves, strict=True):
-            if pts:
-                path = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in pts)
-                parts.append(
-                    f'<polyline points="{path}" fill="none" stroke="{s.colour}" '
-                    'stroke-width="1.6"/>'
-                )
-        for i, s in enumerate(self.series):
-            y = 38 + 14 * i
-            parts.append(
-                f'<line x1="{width - 120}" y1="{y - 4}" x2="{width - 100}" '
-                f'y2="{y - 4}" stroke="{s.colour}" stroke-width="2"/>'
-            )
-            parts.append(f'<text x="{width - 96}" y="{y}">{html.escape(s.label)}</text>')
-        parts.append("</svg>")
-        return "".join(parts)
-
-    def draw(self, img: Image.Image, box: tuple[int, int, int, int]) -> None:
-        """Draw the chart into ``img`` inside ``box = (left, top, right, bottom)``."""
-        d = ImageDraw.Draw(img)
-        left, top, right, bottom = box
-        curves, (x0, x1, y0, y1) = self._points()
-        pl, pt, pr, pb = left + 54, top + 18, right - 6, bottom - 30
-        d.text((left + 4, top + 2), self.title, fill="black")
-        d.rectangle((pl, pt, pr, pb), outline="#999999")
-        d.text((pl, pb + 16), self.xlabel, fill="#444444")
-
-        def px(v: float, w: float) -> tuple[float, float]:
-            return (pl + (v - x0) / (x1 - x0) * (pr - pl), pb - (w - y0) / (y1 - y0) * (pb - pt))
-
-        xt, yt = self.ticks()
-        for v, label in xt:
-            x, _ = px(v, y0)
-            d.text((max(left, x - 3 * len(label)), pb + 3), label, fill="#555555")
-        for v, label in yt:
-            _, y = px(x0, v)
-            d.text((left + 1, y - 5), label, fill="#555555")
-        for s, pts in zip(self.series, curves, strict=True):
-            if len(pts) > 1:
-                d.line([px(a, b) for a, b in pts], fill=s.colour, width=2)
-        for i, s in enumerate(self.series):
-            y = pt + 4 + 12 * i
-            d.line((pr - 90, y + 5, pr - 74, y + 5), fill=s.colour, width=2)
-            d.text((pr - 70, y), s.label, fill="black")
-
-
-def _charts(report: EvaluationReport) -> list[_Chart]:
+def _charts(report: EvaluationReport) -> list[Chart]:
     p = report.plots
     sp, hi, s2, so = p["spectrum"], p["histogram"], p["s2"], p["s2_orientation"]
     centres = [(a + b) / 2 for a, b in zip(hi["edges"][:-1], hi["edges"][1:], strict=True)]
     return [
-        _Chart(
+        Chart(
             "power spectrum",
             [
-                _Series(sp["k"], sp["exemplar"], "exemplar", _EX_COLOUR),
-                _Series(sp["k_samples"], sp["samples"], "samples", _SAMPLE_COLOUR),
+                Series(sp["k"], sp["exemplar"], "exemplar", EXEMPLAR_COLOUR),
+                Series(sp["k_samples"], sp["samples"], "samples", SAMPLE_COLOUR),
             ],
             "frequency (cycles/px)",
             "power",
             logx=True,
             logy=True,
         ),
-        _Chart(
+        Chart(
             "pixel histogram",
             [
-                _Series(centres, hi["exemplar"], "exemplar", _EX_COLOUR),
-                _Series(centres, hi["samples"], "samples", _SAMPLE_COLOUR),
+                Series(centres, hi["exemplar"], "exemplar", EXEMPLAR_COLOUR),
+                Series(centres, hi["samples"], "samples", SAMPLE_COLOUR),
             ],
             "value",
             "fraction",
         ),
-        _Chart(
+        Chart(
             "S2: power per wavelet scale",
             [
-                _Series([float(j) for j in s2["j"]], s2["exemplar"], "exemplar", _EX_COLOUR),
-                _Series([float(j) for j in s2["j"]], s2["samples"], "samples", _SAMPLE_COLOUR),
+                Series([float(j) for j in s2["j"]], s2["exemplar"], "exemplar", EXEMPLAR_COLOUR),
+                Series([float(j) for j in s2["j"]], s2["samples"], "samples", SAMPLE_COLOUR),
             ],
             "scale j (period 2.7 * 2^j px)",
             "S2",
             logy=True,
         ),
-        _Chart(
+        Chart(
             "S2 per orientation (1 = isotropic)",
             [
-                _Series(so["angle"], so["exemplar"], "exemplar", _EX_COLOUR),
-                _Series(so["angle"], so["samples"], "samples", _SAMPLE_COLOUR),
+                Series(so["angle"], so["exemplar"], "exemplar", EXEMPLAR_COLOUR),
+                Series(so["angle"], so["samples"], "samples", SAMPLE_COLOUR),
             ],
             "wave-vector angle (degrees)",
             "relative S2",
@@ -296,7 +159,7 @@ def write_report(
 def _html_report(
     report: EvaluationReport,
     images: list[tuple[str, Image.Image]],
-    charts: list[_Chart],
+    charts: list[Chart],
     title: str,
 ) -> str:
     rows = []
@@ -341,7 +204,7 @@ to the exemplar as real texture is". All comparisons use {w}x{h} crops.</p>
 def _png_report(
     report: EvaluationReport,
     images: list[tuple[str, Image.Image]],
-    charts: list[_Chart],
+    charts: list[Chart],
     title: str,
 ) -> Image.Image:
     thumb = 160

@@ -256,7 +256,8 @@ def test_cli_train_then_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str
     a, meta = read_image(tmp_path / "s_0.png")
     assert a.shape == (3, 40, 48) and meta.dtype == "uint8"
     side = json.loads((tmp_path / "s.json").read_text())
-    assert side["seed"] == 5 and side["size_hw"] == [40, 48]
+    assert side["seed"] == 5 and side["settings"]["size_hw"] == [40, 48]
+    assert side["spec"]["kind"] == "sample" and side["spec"]["inputs"] == {"model": str(model_path)}
     # same seed, same pixels
     assert (
         main(

@@ -252,8 +252,11 @@ def _model_spec(args: argparse.Namespace) -> tuple[Any, str]:
 def _job_spec(args: argparse.Namespace) -> tuple[Any, str]:
     """The synth job ``texsynth synth`` would run for these options (``n`` aside)."""
     from ..io.runs import JobSpec
-    from .signals import _check_options, _length, wants_signal
-    from .skies import _refuse, wants_sky
+    from .checks import check_signal_options as _check_options
+    from .checks import refuse_sky_options as _refuse
+    from .checks import signal_length as _length
+    from .signals import wants_signal
+    from .skies import wants_sky
 
     inputs = {"input": args.input, "mask": args.mask, "init": args.init}
     if wants_sky(args):
@@ -307,13 +310,11 @@ def _image_spec(args: argparse.Namespace, inputs: dict[str, Any]) -> tuple[Any, 
     from ..io import read_image
     from ..io.runs import JobSpec
     from ..methods import parse_method
-    from .synth import (
-        _OPTIMISATION_OPTIONS,
-        _is_photo,
-        _output_size,
-        _refuse_network_options,
-        _refuse_patch_options,
-    )
+    from .checks import OPTIMISATION_OPTIONS as _OPTIMISATION_OPTIONS
+    from .checks import is_photo as _is_photo
+    from .checks import output_size as _output_size
+    from .checks import refuse_network_options as _refuse_network_options
+    from .checks import refuse_patch_options as _refuse_patch_options
 
     method = args.method.strip()
     if method not in ("auto", "patch"):

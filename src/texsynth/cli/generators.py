@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..atomic import check_output
 from ..errors import TexsynthError
-from ..generators.exemplar_meta import exemplar_meta
 from ..io import SUPPORTED_SUFFIXES, atomic_text_write, read_image
-from ..io.runs import record_header, versions
-from ..memory import MAX_DEPTH, MAX_WIDTH
-from ..seeds import fresh_seed, member_seeds
-
-if TYPE_CHECKING:
-    pass
 from ..io.outputs import write_outputs
+from ..io.runs import versions
+from ..memory import MAX_DEPTH, MAX_WIDTH
 from .common import (
     add_job_tail,
     add_network_options,
@@ -294,16 +288,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-
+    """Run ``texsynth sample``: a ``"sample"`` job
+    (:mod:`texsynth.generators.sampling_job`), its files written a chunk at a time and its
+    record beside them."""
     from ..atomic import StagedFiles
-    from ..generators import generate_samples, load_generator, read_generator_metadata
-    from ..io import SUPPORTED_SUFFIXES
+    from ..generators import load_generator, read_generator_metadata
+    from ..generators.sampling_job import SampleJob, sample_size, sample_spec
     from ..memory import estimate_sampling_bytes
 
     device = device_of(args.device)
     header = read_generator_metadata(args.model)  # every field checked against its schema
-    info = header["metadata"]
-    H, W = args.size or tuple(info.get("exemplar_size_hw", (256, 256)))
+    spec = sample_spec(args.model, n=args.n, size=args.size, seed=args.seed)
+    H, W = sample_size(spec, header["metadata"])
     estimate = estimate_sampling_bytes(header["config"], args.n, (H, W))
     check_run_memory(args, estimate, device, "use a smaller --size")
     outputs = output_paths(args.output, args.n)
@@ -316,46 +312,27 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     model = load_generator(args.model, device=device)
-    meta = exemplar_meta(info, model)
-    seed = args.seed if args.seed is not None else fresh_seed()
+    job = SampleJob.prepare(spec, model=model, metadata=header["metadata"])
+    meta, seed = job.meta, job.seeds[0]  # (no --seed: a fresh one, recorded)
     start = time.perf_counter()
     # a chunk at a time (thousands of samples need not fit in memory); sample k from its
     # own member seed, so the files are those of one generate_samples(model, n, H, W,
     # seed=seed) call, and sample k is the same whatever --n
-    chunk = max(1, min(64, (256 << 20) // (4 * H * W * int(model.config["image_channels"]))))
     note = ""
     stage = StagedFiles()  # the whole set and its record, or nothing new
     try:
         temps = [stage.temp(o) for o in outputs]
-        for first in range(0, args.n, chunk):
-            paths = temps[first : first + chunk]
-            result = generate_samples(
-                model,
-                len(paths),
-                H,
-                W,
-                seed=member_seeds(seed, len(paths), first),
-                max_memory=1 << 62,  # checked above
-            ).cpu()
-            note = write_outputs(result, meta, paths, args.output.suffix.lower())
+        for first, result in job.chunks():
+            paths = temps[first : first + len(result)]
+            note = write_outputs(result.cpu(), meta, paths, args.output.suffix.lower())
     except BaseException:
         stage.discard()
         raise
     elapsed = time.perf_counter() - start
-    doc = {
-        **record_header("sample"),
-        "model": str(args.model),
-        "outputs": [str(o) for o in outputs],
-        "seed": seed,
-        "seed_rule": "sample k: texsynth.seeds.member_seed(seed, k)",
-        "device": str(device),
-        "size_hw": [H, W],
-        "n": args.n,
-        "seconds": round(elapsed, 3),
-        "training": info.get("settings"),
-    }
+    run = job.record(elapsed)
+    run.outputs = [str(o) for o in outputs]
     with stage:
-        atomic_text_write(stage.temp(sidecar), json.dumps(doc, indent=1))
+        atomic_text_write(stage.temp(sidecar), run.dumps())
     names = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
     print(f"wrote {names} ({W}x{H}, seed {seed}) in {elapsed:.2f} s; settings in {sidecar}")
     if note:

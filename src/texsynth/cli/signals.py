@@ -18,6 +18,7 @@ from ..io import SIGNAL_SUFFIXES, atomic_text_write, read_signal, write_signal
 from ..io.runs import record_header
 from ..stats import ScatCov
 from ..wavelets import XI0
+from .checks import check_signal_options, signal_length
 from .common import (
     check_set,
     constant_channels,
@@ -29,43 +30,13 @@ from .common import (
 from .eval_output import show_evaluation
 
 
-def _length(size: tuple[int, int] | None) -> int | None:
-    """``--size`` (parsed as ``(h, w)``) as a signal length: ``N``, ``NxN``, ``Nx1``, ``1xN``."""
-    if size is None:
-        return None
-    h, w = size
-    if h == w or h == 1 or w == 1:
-        return max(h, w)
-    raise TexsynthError(f"--size for a 1-D signal is one length, e.g. --size 8192 (got {w}x{h})")
-
-
-def _check_options(args: argparse.Namespace) -> None:
-    """Refuse image-only options instead of silently ignoring them."""
-    bad = []
-    if args.method not in ("auto", "scattering"):
-        bad.append(f"--method {args.method}")
-    if args.quality != "default":
-        bad.append(f"--quality {args.quality}")
-    if args.L is not None:
-        bad.append("--L")
-    if args.iso:
-        bad.append("--iso")
-    if args.weights is not None or args.layers is not None or args.features is not None:
-        bad.append("--weights/--layers/--features")
-    if bad:
-        raise TexsynthError(
-            f"{', '.join(bad)}: image options; 1-D signals use the scattering statistics "
-            "with one orientation (drop the option)"
-        )
-
-
 def synth_signal(args: argparse.Namespace) -> int:
     """Run ``texsynth synth`` on a 1-D signal file."""
     from ..atomic import StagedFiles
     from ..io.runs import JobSpec
     from ..synthesis.jobs import prepare_arrays, run_job
 
-    _check_options(args)
+    check_signal_options(args)
     suffix = args.output.suffix.lower()
     if suffix not in SIGNAL_SUFFIXES:
         raise TexsynthError(
@@ -84,7 +55,7 @@ def synth_signal(args: argparse.Namespace) -> int:
         "signal",
         inputs={"input": args.input, "mask": args.mask, "init": args.init},
         options=dict(
-            size=_length(args.size),
+            size=signal_length(args.size),
             n=args.n,
             steps=args.steps if args.steps is not None else 100,
             levels=args.levels,

@@ -17,6 +17,7 @@ import torch
 from ..errors import TexsynthError
 from ..io import atomic_text_write
 from ..io.runs import record_header
+from .checks import refuse_sky_options
 from .common import check_set, device_of, output_paths, sidecar_path, synth_inputs
 from .eval_output import show_evaluation
 
@@ -51,15 +52,6 @@ def _read(path: Path | None, role: str) -> torch.Tensor | None:
     return read_sky(path)
 
 
-def _refuse(args: argparse.Namespace, names: list[tuple[str, bool]]) -> None:
-    bad = [flag for flag, given in names if given]
-    if bad:
-        raise TexsynthError(
-            f"{', '.join(bad)}: image option{'s' * (len(bad) > 1)}, not available for HEALPix "
-            "maps (drop the option; --nside sets the output's resolution)"
-        )
-
-
 def synth_sky(args: argparse.Namespace) -> int:
     """Run ``texsynth synth`` on a HEALPix map."""
     from ..atomic import StagedFiles
@@ -67,7 +59,7 @@ def synth_sky(args: argparse.Namespace) -> int:
     from ..io.runs import JobSpec
     from ..synthesis.jobs import prepare_arrays, run_job
 
-    _refuse(
+    refuse_sky_options(
         args,
         [
             (f"--method {args.method}", args.method not in ("auto", "scattering")),
@@ -160,7 +152,7 @@ def stats_sky(args: argparse.Namespace) -> int:
     from ..stats import ScatCov
     from ..stats.healpix import HealpixScatteringCovariance
 
-    _refuse(args, [("--edge", bool(args.edge))])
+    refuse_sky_options(args, [("--edge", bool(args.edge))])
     sky = _read(args.image, "the map")
     assert sky is not None
     C, npix = sky.shape
@@ -249,7 +241,7 @@ def eval_skies(args: argparse.Namespace) -> int:
 
     bad = [("--reference", args.reference is not None), ("--weights", args.weights is not None)]
     bad.append((f"--features {args.features}", args.features != "auto"))
-    _refuse(args, bad)
+    refuse_sky_options(args, bad)
     if args.report is not None and args.report.suffix.lower() != ".png":
         raise TexsynthError("the report of HEALPix maps is a picture: give --report FILE.png")
     exemplar = _read(args.exemplar, "the exemplar")

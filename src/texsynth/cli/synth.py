@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import torch
-
 from ..errors import TexsynthError
-from ..io import SUPPORTED_SUFFIXES, ImageMeta, atomic_text_write, read_image
+from ..io import SUPPORTED_SUFFIXES, atomic_text_write, read_image
 from ..io.outputs import write_outputs
+from .checks import OPTIMISATION_OPTIONS as _OPTIMISATION_OPTIONS
+from .checks import is_photo as _is_photo
+from .checks import output_size as _output_size
+from .checks import refuse_network_options as _refuse_network_options
+from .checks import refuse_patch_options as _refuse_patch_options
 from .common import (
     check_run_memory,
     check_set,
@@ -161,99 +164,6 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if note:
         print(f"note: {note}")
     return 0
-
-
-#: options of the optimisation methods, which the patch method does not use
-_OPTIMISATION_OPTIONS = (
-    ("steps", "--steps", None),
-    ("J", "--J", None),
-    ("L", "--L", None),
-    ("levels", "--levels", None),
-    ("layers", "--layers", None),
-    ("features", "--features", None),
-    ("weights", "--weights", None),
-    ("histogram", "--histogram", None),
-    ("power_spectrum", "--power-spectrum", None),
-    ("to_gaussian", "--to-gaussian", False),
-    ("iso", "--iso", False),
-    ("no_cross_channels", "--no-cross-channels", False),
-)
-
-
-def _refuse_patch_options(args: argparse.Namespace, method: str, chose: str) -> None:
-    """A one-line error for options of the optimisation methods given with ``patch``."""
-    if method != "patch":
-        return
-    given = [
-        flag for name, flag, default in _OPTIMISATION_OPTIONS if getattr(args, name) != default
-    ]
-    if given:
-        s = "s" * (len(given) > 1)
-        raise TexsynthError(
-            f"{chose}{', '.join(given)}: option{s} of the optimisation methods, not used by the "
-            "patch method; drop the option or pass --method scattering (or another "
-            "optimisation method) to use it"
-        )
-
-
-#: options of the feature-network methods only (VGG19 or random filters)
-_NETWORK_OPTIONS = (("features", "--features"), ("weights", "--weights"), ("layers", "--layers"))
-
-
-def _refuse_network_options(args: argparse.Namespace, method: str, *, auto: bool) -> None:
-    """A one-line error for ``--features``, ``--weights`` or ``--layers`` given with a
-    method that has no feature-network term (they would be silently ignored)."""
-    from ..methods import METHODS, parse_method
-
-    given = [flag for name, flag in _NETWORK_OPTIONS if getattr(args, name, None) is not None]
-    if not given or method == "patch":  # (patch: refused with the optimisation options)
-        return
-    if any(METHODS[name].network for _, name in parse_method(method)):
-        return
-    networks = [m.name for m in METHODS.values() if m.network]
-    s = "s" * (len(given) > 1)
-    used = f"{method!r}, the method --method auto chose," if auto else f"method {method!r},"
-    raise TexsynthError(
-        f"{', '.join(given)}: option{s} of the feature-network methods "
-        f"({', '.join(networks)}), not used by {used} which has no network; drop the "
-        f"option{s} or pass e.g. --method gram or --method '{method}+gram'"
-    )
-
-
-def _output_size(
-    args: argparse.Namespace, exemplar_hw: tuple[int, int], init: torch.Tensor | None
-) -> tuple[int, int, str]:
-    """``(H, W, note)`` of synth's output: ``--init``'s size (it is the start of the
-    output), else ``--size``, else the exemplar's; a one-line error, before any work, when
-    ``--size`` contradicts the image being filled."""
-    from .._checks import size_text
-
-    if init is not None:
-        Hi, Wi = (int(v) for v in init.shape[-2:])
-        if args.size is not None and tuple(args.size) != (Hi, Wi):
-            raise TexsynthError(
-                f"--size {size_text(*args.size)} differs from the size of --init "
-                f"{str(args.init)!r} ({size_text(Hi, Wi)}): the output takes the size of "
-                "--init; drop --size or give an --init of that size"
-            )
-        return Hi, Wi, " (the size of --init)"
-    if args.mask is not None and args.size is not None and tuple(args.size) != exemplar_hw:
-        raise TexsynthError(
-            f"--size {size_text(*args.size)} differs from the exemplar's "
-            f"{size_text(*exemplar_hw)}: with --mask (inpainting) the output is the exemplar "
-            "with its white pixels filled; drop --size, or pass the image to fill as --init"
-        )
-    if args.size is not None:
-        return int(args.size[0]), int(args.size[1]), ""
-    return exemplar_hw[0], exemplar_hw[1], ""
-
-
-def _is_photo(image: torch.Tensor, meta: ImageMeta) -> bool:
-    """What the file says: 8-bit (or 1-bit) data, or colour in [0, 1], is a photo; float
-    and 16-bit grey data are fields."""
-    if meta.dtype in ("uint8", "bool"):
-        return True
-    return image.shape[0] == 3 and float(image.min()) >= 0.0 and float(image.max()) <= 1.0
 
 
 def _steps_note(steps: int | None, method: str) -> str:

@@ -10,7 +10,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..atomic import atomic_write
-from ..report import _Chart, _Series
+from ..charts import Chart as _Chart
+from ..charts import Series as _Series
 from .summary import EnsembleSummary
 
 __all__ = ["write_picture"]

@@ -20,7 +20,17 @@ import numpy as np
 from ..errors import TexsynthError, TexsynthWarning
 from ..paths import one_line, quote_path
 
-__all__ = ["FORMATS", "READERS", "SUPPORTED_SUFFIXES", "WRITERS", "fits_module", "format_of"]
+__all__ = [
+    "FORMATS",
+    "READERS",
+    "SUPPORTED_SUFFIXES",
+    "WRITERS",
+    "fits_module",
+    "format_of",
+    "npy_shape",
+    "reissue_fits_warnings",
+    "unreadable_error",
+]
 
 
 FORMATS: dict[str, str] = {
@@ -84,7 +94,23 @@ def int_limits(dtype: np.dtype) -> tuple[float, float]:
     return float(info.min), float(info.max)
 
 
-def _unreadable(path: Path, exc: BaseException) -> TexsynthError:
+def npy_shape(path: Path) -> tuple[int, ...]:
+    """The shape of the array in the ``.npy`` file ``path``, from its header only (no data
+    read, no file left open); the errors of :mod:`numpy.lib.format` (a file that is not
+    ``.npy``) and of :func:`open` pass through."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        return tuple(int(n) for n in read_header(f)[0])
+
+
+def unreadable_error(path: Path, exc: BaseException) -> TexsynthError:
+    """The one-line error for a file a library failed to read (``exc``, any exception):
+    permission denied, or a corrupt or truncated file; raise it ``from None``."""
     if isinstance(exc, PermissionError):
         return TexsynthError(
             f"cannot read {quote_path(path)}: permission denied; check the file's permissions"
@@ -98,7 +124,7 @@ def _read_pillow(path: Path) -> np.ndarray:
     try:
         header = _png_header(path)
     except OSError as exc:
-        raise _unreadable(path, exc) from None
+        raise unreadable_error(path, exc) from None
     if header is not None and header[0] == 16 and header[1] in (2, 4, 6):
         return _read_png16_colour(path)
     from PIL import Image, ImageOps
@@ -114,7 +140,7 @@ def _read_pillow(path: Path) -> np.ndarray:
             "raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file"
         ) from None
     except Exception as exc:  # any library failure means an unreadable file
-        raise _unreadable(path, exc) from None
+        raise unreadable_error(path, exc) from None
 
 
 def _pillow_to_array(im: Any, png_header: tuple[int, int] | None) -> np.ndarray:
@@ -198,7 +224,7 @@ def _read_tiff(path: Path) -> np.ndarray:
             compression = int(page.compression)
             arr = series.asarray()
     except Exception as exc:  # any library failure means an unreadable file
-        raise _unreadable(path, exc) from None
+        raise unreadable_error(path, exc) from None
     q = quote_path(path)
     extra = [(a, n) for a, n in zip(axes, shape, strict=True) if a not in "YXSC" and n > 1]
     if n_pages > 1 or extra:
@@ -247,7 +273,7 @@ def _read_numpy(path: Path) -> np.ndarray:
         else:
             arr = loaded
     except Exception as exc:  # any library failure means an unreadable file
-        raise _unreadable(path, exc) from None
+        raise unreadable_error(path, exc) from None
     if arr is None:
         listed = ", ".join(keys) if keys else "none"
         raise TexsynthError(
@@ -282,8 +308,8 @@ def _read_fits(path: Path) -> np.ndarray:
                 else:
                     out = None
         except Exception as exc:  # any library failure means an unreadable file
-            raise _unreadable(path, exc) from None
-    _fits_warnings(path, caught)
+            raise unreadable_error(path, exc) from None
+    reissue_fits_warnings(path, caught)
     if out is not None:
         return out
     found = f"image HDUs of shapes {shapes}" if shapes else "no image data"
@@ -293,7 +319,7 @@ def _read_fits(path: Path) -> np.ndarray:
     )
 
 
-def _fits_warnings(path: Path, caught: list[warnings.WarningMessage]) -> None:
+def reissue_fits_warnings(path: Path, caught: list[warnings.WarningMessage]) -> None:
     """Re-issue the warnings astropy gave while reading ``path``: its own (header
     problems, truncation) as one :class:`TexsynthWarning` line, others unchanged."""
     astropy = []

@@ -1,9 +1,11 @@
 """Run records: what to run (a :class:`JobSpec`) and what happened (a :class:`RunRecord`).
 
 A client -- the command line, a web server, an ensemble runner -- describes a job as a
-:class:`JobSpec`: its kind (``"synth"``, ``"remake"``), the domain of its data (``"image"``,
-``"signal"``), its input files by role, the options of the library function that runs it and
-the seed. :func:`texsynth.synthesis.jobs.run_job` runs it and returns a :class:`RunRecord`:
+:class:`JobSpec`: its kind (``"synth"``, ``"remake"``, ``"sample"``), the domain of its data
+(``"image"``, ``"signal"``, ``"sky"``), its input files by role, the options of the library
+function that runs it and the seed. :func:`texsynth.synthesis.jobs.run_job` runs it (a
+``"sample"`` job: :func:`texsynth.generators.sampling_job.run_sample_job`) and returns a
+:class:`RunRecord`:
 the spec, the outputs, the seed of every output, the software versions, the device, the
 timings and the losses of every level. The record is the JSON sidecar written next to the
 outputs (:meth:`RunRecord.to_json`), and since it holds the spec it reproduces its run
@@ -44,6 +46,7 @@ __all__ = [
 KINDS: dict[str, tuple[str, ...]] = {
     "synth": ("image", "signal", "sky"),
     "remake": ("image",),
+    "sample": ("image",),
 }
 
 #: every domain of data
@@ -53,6 +56,7 @@ DOMAINS = ("image", "signal", "sky")
 ROLES: dict[str, tuple[str, ...]] = {
     "synth": ("input", "mask", "in_mask", "init", "reference"),
     "remake": ("content", "style"),
+    "sample": ("model",),
 }
 
 
@@ -101,14 +105,15 @@ class JobSpec:
     Parameters
     ----------
     kind
-        ``"synth"`` (:func:`texsynth.synthesize` or :func:`texsynth.synthesize_1d`) or
-        ``"remake"`` (:func:`texsynth.remake`).
+        ``"synth"`` (:func:`texsynth.synthesize` or :func:`texsynth.synthesize_1d`),
+        ``"remake"`` (:func:`texsynth.remake`) or ``"sample"`` (textures drawn from a trained
+        generator, :func:`texsynth.generators.sampling_job.run_sample_job`).
     domain
         ``"image"`` (images and 2-D fields), ``"signal"`` (1-D signals) or ``"sky"``
         (HEALPix maps, :func:`texsynth.synthesize_healpix`).
     inputs
         Input files by role: ``input``, ``mask``, ``in_mask``, ``init``, ``reference`` (synth);
-        ``content``, ``style`` (remake).
+        ``content``, ``style`` (remake); ``model``, the generator file (sample).
     options
         Keyword arguments of the library function (``method``, ``size``, ``n``, ``steps``,
         ...), as JSON holds them.
@@ -230,11 +235,9 @@ class RunRecord:
             device=self.device,
         )
         if self.spec.domain == "image":
-            doc.update(
-                method=self.method,
-                method_reason=self.method_reason,
-                quality=self.spec.options.get("quality", "default"),
-            )
+            doc.update(method=self.method, method_reason=self.method_reason)
+            if self.spec.kind != "sample":
+                doc.update(quality=self.spec.options.get("quality", "default"))
         doc.update(
             settings=_json_safe(self.settings, "settings"),
             levels=_json_safe(self.levels, "levels"),
@@ -253,6 +256,8 @@ class RunRecord:
         """A record from :meth:`to_json`'s object."""
         if not isinstance(doc, dict) or MARKER_KEY not in doc:
             raise TexsynthError("not a texsynth run record (no texsynth marker)")
+        if "spec" not in doc and doc.get(MARKER_KEY) == "sample":
+            return _sample_record_before_specs(doc)
         if "spec" not in doc:
             raise TexsynthError(
                 "this record has no job spec (written by texsynth < 0.2, or by a command "
@@ -272,6 +277,38 @@ class RunRecord:
             started=str(doc.get("started", "")),
             versions={k: str(doc[k]) for k in versions() if k in doc},
         )
+
+
+def _sample_record_before_specs(doc: dict[str, Any]) -> RunRecord:
+    """A record of ``texsynth sample`` as written before sampling was a job kind (no
+    ``spec``; the model, ``size_hw``, ``n`` and the base ``seed`` at the top level, the
+    training settings under ``training``), read as today's."""
+    try:
+        spec = JobSpec(
+            "sample",
+            "image",
+            inputs={"model": str(doc["model"])},
+            options={"n": int(doc["n"]), "size": [int(v) for v in doc["size_hw"]]},
+            seed=int(doc["seed"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise TexsynthError(
+            "this sample record lacks its model, n, size_hw or seed; rerun the command instead"
+        ) from None
+    return RunRecord(
+        spec=spec,
+        outputs=[str(o) for o in doc.get("outputs", [])],
+        device=str(doc.get("device", "cpu")),
+        seconds=float(doc.get("seconds", 0.0)),
+        settings={
+            "size_hw": spec.options["size"],
+            "n": spec.options["n"],
+            "seed_rule": str(doc.get("seed_rule", "")),
+            "training": doc.get("training"),
+        },
+        started=str(doc.get("started", "")),
+        versions={k: str(doc[k]) for k in versions() if k in doc},
+    )
 
 
 def read_record(path: str | os.PathLike[str]) -> RunRecord:

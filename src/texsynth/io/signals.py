@@ -41,6 +41,7 @@ from .checks import (
     output_file,
     with_channel_axis,
 )
+from .formats import npy_shape
 
 __all__ = ["SIGNAL_SUFFIXES", "SignalMeta", "is_signal_file", "read_signal", "write_signal"]
 
@@ -96,14 +97,7 @@ def is_signal_file(path: str | os.PathLike[str]) -> bool:
         if suffix not in (".npy", ".npz") or not p.is_file():
             return False
         if suffix == ".npy":  # the header only: no data read, no file left open
-            with open(p, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                return len(read_header(f)[0]) == 1
+            return len(npy_shape(p)) == 1
         with np.load(p, allow_pickle=False) as z:
             keys = list(z.files)
             key = "signal" if "signal" in keys else (keys[0] if len(keys) == 1 else None)

@@ -117,6 +117,11 @@ def run_job(
         ``[n, C, ...]`` outputs in the exemplar's units, and the record (its ``outputs``
         are filled in by whoever writes the files).
     """
+    if spec.kind == "sample":
+        raise TexsynthError(
+            "a sample job draws from a generator file, not arrays: run it with "
+            "texsynth.generators.sampling_job.run_sample_job"
+        )
     driven = [k for k in _DRIVER_OPTIONS if k in spec.options]
     if driven:
         raise TexsynthError(
@@ -263,11 +268,17 @@ def rerun(
     cancel: Cancel | None = None,
 ) -> tuple[torch.Tensor, RunRecord]:
     """Run again the job a record (or a record file) describes, with the seeds it used:
-    the same outputs on the same device and versions."""
+    the same outputs on the same device and versions. A ``"sample"`` record (``texsynth
+    sample``, also one written before sampling was a job kind) draws its textures again
+    from its generator file."""
     rec = record if isinstance(record, RunRecord) else read_record(record)
     spec = rec.spec
     if rec.seeds:  # (a spec without a seed drew fresh ones: take those)
         spec = JobSpec(spec.kind, spec.domain, spec.inputs, spec.options, list(rec.seeds))
+    if spec.kind == "sample":
+        from ..generators.sampling_job import run_sample_job
+
+        return run_sample_job(spec, device=device, cancel=cancel)
     return run_job(
         spec,
         load_inputs(spec),
