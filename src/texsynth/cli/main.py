@@ -232,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_ensemble_command(sub)
 
+    from .serve import add_serve_command
+
+    add_serve_command(sub)
+
     rm = sub.add_parser(
         "remake",
         help="style transfer: the layout of CONTENT in the texture of --like STYLE",

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from .._checks import as_image_batch, check_mask, size_text
 from ..cancellation import Cancel
 from ..errors import TexsynthError
+from ..progress import OnProgress, Progress
 from ..seeds import resolve_seeds
 from .lattice import Lattice, lattice_periods, warn_lattice_seam
 from .levels import ExemplarLevel, level_features
@@ -60,6 +61,7 @@ def synthesize_patches(
     progress: bool = True,
     callback: Callable[[int, int, torch.Tensor], None] | None = None,
     cancel: Cancel | None = None,
+    on_progress: OnProgress | None = None,
 ) -> torch.Tensor:
     """Synthesise textures by multi-resolution patch search and voting.
 
@@ -113,6 +115,9 @@ def synthesize_patches(
     cancel
         Cancels the whole run (a ``threading.Event`` or a function returning ``True``,
         checked at every iteration): :class:`~texsynth.synthesis.Cancelled` is raised.
+    on_progress
+        Called with a :class:`texsynth.progress.Progress` after every iteration (stage of
+        the pyramid, iteration, output being made), as for every method.
 
     Returns
     -------
@@ -138,6 +143,7 @@ def synthesize_patches(
         progress=progress,
         callback=callback,
         cancel=cancel,
+        on_progress=on_progress,
     )
 
 
@@ -157,6 +163,7 @@ def _synthesize_patches(
     lattice: bool = True,
     record: list[torch.Tensor] | None = None,
     cancel: Cancel | None = None,
+    on_progress: OnProgress | None = None,
 ) -> torch.Tensor:
     """:func:`synthesize_patches`; ``record`` (if given) receives, per output, the ``[2, H, W]``
     exemplar coordinates (row, column) each output pixel was copied from."""
@@ -296,6 +303,7 @@ def _synthesize_patches(
             gen.manual_seed(seeds[k])
             ini = None if init_b is None else init_b[min(k, init_b.shape[0] - 1)]
             msk = None if mask_b is None else mask_b[min(k, mask_b.shape[0] - 1), 0]
+            report = _stage_reporter(callback, on_progress, len(stages), iters, k, n)
             out, srcs = synthesize_one(
                 ex[0],
                 exn,
@@ -312,7 +320,7 @@ def _synthesize_patches(
                 msk,
                 gen,
                 bar,
-                callback,
+                report,
                 None if periods == (None, None) else Lattice(periods),
                 cancel,
             )
@@ -324,3 +332,28 @@ def _synthesize_patches(
     if record is not None:
         record.extend(sources)
     return torch.stack(outs)
+
+
+def _stage_reporter(
+    callback: Callable[[int, int, torch.Tensor], None] | None,
+    on_progress: OnProgress | None,
+    n_stages: int,
+    iters: int,
+    member: int,
+    members: int,
+) -> Callable[[int, int, torch.Tensor], None] | None:
+    """The per-iteration callback of one output: the caller's ``callback``, and
+    ``on_progress`` with the stage counted (a stage restarts its iterations at 0)."""
+    if on_progress is None:
+        return callback
+    stage = [0]
+
+    def report(lvl: int, it: int, x: torch.Tensor) -> None:
+        if callback is not None:
+            callback(lvl, it, x)
+        if it == 0:
+            stage[0] += 1
+        steps = iters * COARSE_MULT if stage[0] == 1 else iters
+        on_progress(Progress(stage[0], n_stages, it + 1, steps, lambda: x, member, members))
+
+    return report

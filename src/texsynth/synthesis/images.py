@@ -29,6 +29,7 @@ from ..errors import TexsynthError
 from ..losses import TextureLoss
 from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scattering_options
 from ..presets import level_budget, quality_preset
+from ..progress import OnProgress, with_progress
 from ..pyramid import downsample, fourier_resize
 from ..seeds import check_seeds, resolve_seeds
 from ..transforms import image_transform
@@ -99,6 +100,7 @@ def synthesize(
     exact_members: bool = True,
     max_memory: int | None = None,
     channel_axis: int = -1,
+    on_progress: OnProgress | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
     """Synthesise ``n`` new textures with the statistics of ``exemplar``.
 
@@ -232,6 +234,10 @@ def synthesize(
         estimated peak (:mod:`texsynth.memory`) exceeds it is refused before any work.
     channel_axis
         Where NumPy arrays of three axes hold their channels (default last, ``H x W x C``).
+    on_progress
+        Called with a :class:`texsynth.progress.Progress` after every iteration, for every
+        method (the patch method too, unlike ``callback``): level, iteration, and the image
+        as it forms; for progress bars and previews.
 
     Returns
     -------
@@ -307,6 +313,7 @@ def synthesize(
             dtype=dtype,
             progress=progress,
             cancel=cancel,
+            on_progress=on_progress,
         )
         rep_p.reason = reason
         rep_p.seconds = time.perf_counter() - start
@@ -453,7 +460,20 @@ def synthesize(
     # (brick, coarsest level: 13.4 vs 5.6 after 200 iterations; scipy's L-BFGS-B 6.1)
     out = optimise_levels(
         work,
-        RunControl(seeds, tol, progress, callback, cancel, exact_members),
+        RunControl(
+            seeds,
+            tol,
+            progress,
+            with_progress(
+                callback,
+                on_progress,
+                n_levels,
+                lambda k: level_budget(steps, preset.decay, k),
+                lambda x: work.values.std.inverse(work.values.layout.as_image(x.detach())),
+            ),
+            cancel,
+            exact_members,
+        ),
         canvas=canvas,
         levels=(n_levels, J_full),
         build_loss=build_loss,

@@ -18,6 +18,7 @@ from ..io import read_image, read_signal
 from ..io.healpix_maps import read_healpix_map
 from ..io.runs import ROLES, JobSpec, RunRecord, level_entries, read_record
 from ..methods import DEFAULT_POWER_SPECTRUM, METHODS, parse_method
+from ..progress import OnProgress
 from .engine import Callback
 from .images import synthesize
 from .signals import synthesize_1d
@@ -28,7 +29,16 @@ __all__ = ["load_inputs", "prepare_arrays", "read_sky", "rerun", "run_job"]
 
 # options of the job spec that name how the run is driven, not what it computes: they
 # come from the caller of run_job, never from a spec
-_DRIVER_OPTIONS = ("device", "progress", "callback", "cancel", "report", "seed", "dtype")
+_DRIVER_OPTIONS = (
+    "device",
+    "progress",
+    "callback",
+    "cancel",
+    "report",
+    "seed",
+    "dtype",
+    "on_progress",
+)
 
 
 def read_sky(path: str | os.PathLike[str]) -> torch.Tensor:
@@ -94,6 +104,7 @@ def run_job(
     cancel: Cancel | None = None,
     settings: Mapping[str, Any] | None = None,
     method_reason: str | None = None,
+    on_progress: OnProgress | None = None,
 ) -> tuple[torch.Tensor, RunRecord]:
     """Run ``spec`` on ``arrays`` (its inputs by role, already read) and record it.
 
@@ -110,6 +121,9 @@ def run_job(
         Entries the client adds to the record's settings (e.g. the option as typed).
     method_reason
         Why the method was chosen, when the client chose it (default: the report's).
+    on_progress
+        :class:`texsynth.progress.Progress` after every iteration (image synthesis, every
+        method; other jobs refuse it).
 
     Returns
     -------
@@ -137,6 +151,10 @@ def run_job(
     run: dict[str, Any] = dict(
         device=device, progress=progress, callback=callback, cancel=cancel, report=True
     )
+    if on_progress is not None:
+        if spec.kind != "synth" or spec.domain != "image":
+            raise TexsynthError("on_progress is reported by image synthesis jobs only")
+        run["on_progress"] = on_progress
     start = time.perf_counter()
     if spec.kind == "remake":
         result, report = remake(

@@ -9,6 +9,7 @@ import torch
 from .._checks import as_image_batch, check_mask, parse_size
 from ..cancellation import Cancel
 from ..errors import TexsynthError
+from ..progress import OnProgress
 from ..seeds import resolve_seeds
 from .engine import SynthesisReport
 
@@ -76,6 +77,7 @@ def synthesize_with_patches(
     dtype: torch.dtype,
     progress: bool,
     cancel: Cancel | None,
+    on_progress: OnProgress | None = None,
 ) -> tuple[torch.Tensor, SynthesisReport]:
     """:func:`~texsynth.synthesis.images.synthesize` with ``method="patch"``: the
     multi-resolution patch method (:func:`texsynth.patches.synthesize_patches`), with the
@@ -109,6 +111,7 @@ def synthesize_with_patches(
         quality=quality,
         progress=progress,
         cancel=cancel,
+        on_progress=on_progress,
     )
     rep = SynthesisReport(method="patch", seeds=seeds or [])
     rep.levels.append(tuple(out.shape[-2:]))
