@@ -5,8 +5,9 @@
   ``examples/pebbles.png``, press Synthesise, until the gallery shows it (goal: < 1 min);
   the gaps between progress updates seen by the page; the seam ratio of the download;
 * a cancelled job: cancel to worker free (the next job starts);
-* load: 20 clients submitting at once and 100 status polls a second for the whole run;
-  every request answered, every job done, the server's resident memory before and after.
+* load: rounds of 20 clients submitting at once for ``--load-seconds`` (default 60), under
+  100 status polls a second from a separate process; every request answered, every job
+  done, the server's resident memory after each round (flat = no growth across rounds).
 
 ``--screenshot PATH`` also saves the page after the synthesis (docs/images/web.png).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import io
+import multiprocessing as mp
 import resource
 import statistics
 import sys
@@ -115,7 +117,35 @@ def cancel_side(url: str) -> float:
     return freed
 
 
-def load_side(url: str) -> dict:
+def poll_process(url: str, ids: list[str], rate: float, seconds: float, out: mp.Queue) -> None:
+    """Poll job statuses at ``rate`` per second in total for ``seconds`` (8 paced threads).
+
+    Runs in its own process so that the client's threads do not share the server's GIL.
+    """
+    counts, errors = [0] * 8, [0] * 8
+    t0 = time.perf_counter()
+
+    def poll(i: int) -> None:
+        period = 8 / rate
+        with httpx.Client(base_url=url, timeout=60) as c:
+            k = 0
+            while (due := t0 + i * period / 8 + k * period) < t0 + seconds:
+                time.sleep(max(0.0, due - time.perf_counter()))
+                r = c.get(f"/api/jobs/{ids[(i + 8 * k) % len(ids)]}")
+                counts[i] += 1
+                errors[i] += r.status_code != 200
+                k += 1
+
+    threads = [threading.Thread(target=poll, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put((sum(counts), sum(errors), time.perf_counter() - t0))
+
+
+def load_side(url: str, seconds: float) -> dict:
+    """Rounds of 20 clients submitting at once, for ``seconds``, under 100 status polls/s."""
     buf = io.BytesIO()
     arr = np.asarray(Image.open(ROOT / "examples" / "pebbles.png").convert("RGB"))[:32, :32]
     Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG")
@@ -132,48 +162,46 @@ def load_side(url: str) -> dict:
                 errors.append(r.text)
             return r.json()["id"]
 
-    with cf.ThreadPoolExecutor(20) as ex:
-        ids = list(ex.map(submit, range(20)))
-    polls = [0]
-    stop = threading.Event()
+    def one_round(start: int) -> list[str]:
+        with cf.ThreadPoolExecutor(20) as ex:
+            return list(ex.map(submit, range(start, start + 20)))
 
-    def poll() -> None:
-        with httpx.Client(base_url=url, timeout=60) as c:
-            k = 0
-            while not stop.is_set():
-                t = time.perf_counter()
-                r = c.get(f"/api/jobs/{ids[k % len(ids)]}")
-                if r.status_code != 200:
-                    errors.append(r.text)
-                polls[0] += 1
-                k += 1
-                time.sleep(max(0.0, 0.04 - (time.perf_counter() - t)))  # 4 pollers x 25/s
-
+    ids = one_round(0)
+    queue: mp.Queue = mp.get_context("spawn").Queue()
+    poller = mp.get_context("spawn").Process(
+        target=poll_process, args=(url, ids, 100.0, seconds, queue)
+    )
     t0 = time.perf_counter()
-    pollers = [threading.Thread(target=poll) for _ in range(4)]
-    for p in pollers:
-        p.start()
+    poller.start()
+    rss = [rss_mb()]
+    done = 0
     with httpx.Client(base_url=url, timeout=60) as c:
-        while not all(c.get(f"/api/jobs/{i}").json()["state"] == "done" for i in ids):
-            time.sleep(0.2)
-    stop.set()
-    for p in pollers:
-        p.join()
-    wall = time.perf_counter() - t0
+        while True:
+            while not all(c.get(f"/api/jobs/{i}").json()["state"] == "done" for i in ids):
+                time.sleep(0.2)
+            done += len(ids)
+            rss.append(rss_mb())
+            if time.perf_counter() - t0 > seconds:
+                break
+            ids = one_round(done)
+    polls, poll_errors, poll_wall = queue.get()
+    poller.join()
     return {
-        "jobs_done": len(ids),
-        "errors": len(errors),
-        "polls": polls[0],
-        "polls_per_s": polls[0] / wall,
-        "wall_s": wall,
+        "jobs_done": done,
+        "rounds": len(rss) - 1,
+        "errors": len(errors) + poll_errors,
+        "polls": polls,
+        "polls_per_s": polls / poll_wall,
+        "wall_s": time.perf_counter() - t0,
         "rss_before_mb": before,
-        "rss_after_mb": rss_mb(),
+        "rss_rounds_mb": rss,
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--screenshot", type=Path)
+    ap.add_argument("--load-seconds", type=float, default=60.0, help="length of the load test")
     args = ap.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp, live_server(Path(tmp) / "data") as url:
@@ -187,11 +215,12 @@ def main() -> None:
             f"download {res['download_shape']}, seam ratio {res['seam_ratio']:.2f}"
         )
         print(f"cancel -> next job running: {cancel_side(url) * 1000:.0f} ms")
-        ld = load_side(url)
+        ld = load_side(url, args.load_seconds)
+        rss = ", ".join(f"{m:.0f}" for m in ld["rss_rounds_mb"])
         print(
-            f"load: {ld['jobs_done']} jobs done, {ld['errors']} errors, {ld['polls']} polls "
-            f"({ld['polls_per_s']:.0f}/s) in {ld['wall_s']:.1f} s; server RSS "
-            f"{ld['rss_before_mb']:.0f} -> {ld['rss_after_mb']:.0f} MB"
+            f"load: {ld['jobs_done']} jobs done in {ld['rounds']} rounds of 20, {ld['errors']} "
+            f"errors, {ld['polls']} polls ({ld['polls_per_s']:.0f}/s) in {ld['wall_s']:.1f} s; "
+            f"server RSS {ld['rss_before_mb']:.0f} MB before, after each round: {rss} MB"
         )
 
 

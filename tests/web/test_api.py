@@ -44,7 +44,9 @@ def test_submit_progress_result_and_record_reproduce(client, tmp_path, monkeypat
     seen = events(client, job["id"])
     assert seen[-1]["state"] == "done", seen[-1]
     fractions = [e["progress"]["fraction"] for e in seen if e["progress"].get("level")]
-    assert len(fractions) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    # the stream samples the job every 50 ms, so a fast job may show few steps (how many
+    # updates each method reports is tested without timing in tests/test_progress.py)
+    assert fractions and fractions == sorted(fractions) and fractions[-1] == 1.0
     running = [e["progress"] for e in seen if e["state"] == "running" and e["progress"]]
     assert all({"level", "levels", "iteration", "steps", "eta_s"} <= set(p) for p in running)
     outs = seen[-1]["outputs"]

@@ -210,13 +210,42 @@ def layer_list(text: str) -> list[str]:
     return names
 
 
+@named_type("region")
+def region_type(text: str) -> tuple[int, int, int, int]:
+    """argparse type: ``x,y,w,h`` (pixels from the top-left)."""
+    from ..region import parse_region
+
+    try:
+        return parse_region(text)
+    except TexsynthError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def features_type(*names: str) -> Any:
+    """argparse type: one of ``names`` or a ``.safetensors`` features file (learned
+    features, ``texsynth features train``)."""
+
+    @named_type("features")
+    def parse(text: str) -> str:
+        if text in names or text.lower().endswith(".safetensors"):
+            return text
+        raise argparse.ArgumentTypeError(
+            f"choose {', '.join(names)} or a .safetensors features file (from `texsynth "
+            f"features train`), got {text!r}"
+        )
+
+    return parse
+
+
 def add_network_options(p: argparse.ArgumentParser) -> None:
     """``--features``, ``--weights`` and ``--layers`` (the feature network of a method)."""
     p.add_argument(
         "--features",
-        choices=("vgg19", "random"),
+        type=features_type("vgg19", "random"),
         default=None,
-        help="network of the gram/swd/gap methods (default vgg19; random: no weights)",
+        metavar="{vgg19,random,FILE.safetensors}",
+        help="network of the gram/swd/gap/gc methods (default vgg19; random: no weights; "
+        "FILE.safetensors: features learned from your photos, `texsynth features train`)",
     )
     p.add_argument(
         "--weights",

@@ -24,8 +24,10 @@ from .common import (
     add_outputs_option,
     add_overwrite_option,
     count_type,
+    features_type,
     layer_list,
     positive_int,
+    region_type,
     seed_type,
     size_type,
     weight_type,
@@ -111,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="WxH",
         help="output size, e.g. 512x512 or 512 (default: the exemplar's)",
+    )
+    sy.add_argument(
+        "--region",
+        type=region_type,
+        default=None,
+        metavar="X,Y,W,H",
+        help="use this rectangle of INPUT (pixels from the top-left) as the exemplar: a "
+        "patch of material inside a larger photo",
     )
     sy.add_argument("--n", type=count_type, default=1, help="number of textures")
     sy.add_argument(
@@ -236,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_command(sub)
 
+    from .features import add_features_command
+
+    add_features_command(sub)
+
     rm = sub.add_parser(
         "remake",
         help="style transfer: the layout of CONTENT in the texture of --like STYLE",
@@ -320,10 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--features",
-        choices=["auto", "vgg19", "random", "inception", "none"],
+        type=features_type("auto", "vgg19", "random", "inception", "none"),
         default="auto",
+        metavar="{auto,vgg19,random,inception,none,FILE.safetensors}",
         help="feature network for Gram/GAP/sliced-Wasserstein distances (auto: "
-        "VGG19 if installed, random filters otherwise)",
+        "VGG19 if installed, random filters otherwise; FILE.safetensors: learned features)",
     )
     ev.add_argument(
         "--weights",

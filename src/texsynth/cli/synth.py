@@ -27,13 +27,25 @@ from .common import (
 def cmd_synth(args: argparse.Namespace) -> int:
     """Run ``texsynth synth`` (signals are handed to :mod:`texsynth.cli.signals`)."""
     from ..atomic import StagedFiles
+    from ..features import is_features_file
+    from ..features.learned import read_features_metadata
     from ..io.runs import JobSpec
     from ..memory import estimate_synthesis_bytes
     from ..methods import parse_method
+    from ..region import crop_region
     from ..synthesis.jobs import prepare_arrays, run_job
     from .signals import synth_signal, wants_signal
     from .skies import synth_sky, wants_sky
 
+    if args.region is not None and (wants_sky(args) or wants_signal(args)):
+        raise TexsynthError(
+            "--region selects a rectangle of an image; drop it for HEALPix maps and signals"
+        )
+    if args.region is not None and args.mask is not None:
+        raise TexsynthError(
+            "--region selects an exemplar inside a larger image, --mask fills a hole in the "
+            "whole image: give one of them"
+        )
     if wants_sky(args):
         return synth_sky(args)
     if args.nside is not None:
@@ -44,6 +56,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if method not in ("auto", "patch"):
         parse_method(method)  # a bad method fails before any work
         _refuse_network_options(args, method, auto=False)
+    if is_features_file(args.features):
+        read_features_metadata(args.features)  # a wrong file fails before any work
     _refuse_patch_options(args, method, chose="")
     device = device_of(args.device)
     early = None
@@ -73,6 +87,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     )
     # its size bounds the run; the decoder bounds it (read already for a huge set)
     image, meta = early if early is not None else read_image(args.input)
+    full_image = image
+    if args.region is not None:
+        image = crop_region(image, args.region)  # the exemplar; the run crops it alike
     reason = "given with --method"
     if method == "auto":
         from ..auto import choose_method
@@ -90,6 +107,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     options: dict[str, Any] = dict(
         method=method, quality=args.quality, size=args.size, n=args.n, tile=not args.no_tile
     )
+    if args.region is not None:  # in the record: a rerun takes the same rectangle
+        options["region"] = list(args.region)
     if method != "patch":
         options.update(
             steps=args.steps,
@@ -112,7 +131,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         options=options,
         seed=args.seed,
     )
-    raw = {"input": image}
+    raw = {"input": full_image}
     for role in ("mask", "init"):
         if getattr(args, role) is not None:
             raw[role] = read_image(getattr(args, role))[0]

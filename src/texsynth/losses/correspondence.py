@@ -52,7 +52,7 @@ import torch.nn.functional as F
 
 from .._checks import check_mask, size_text
 from ..errors import TexsynthError
-from ..features import RandomFeatures, VGG19Features
+from ..features import LearnedFeatures, RandomFeatures, VGG19Features
 from .feature_maps import layer_mask, receptive_radius
 from .features import FeatureLoss
 
@@ -204,7 +204,8 @@ class GuidedCorrespondenceLoss(FeatureLoss):
         As :class:`~texsynth.losses.features.FeatureLoss`. Exemplar patches that touch a
         masked-out position of a layer are never matched.
     layers
-        Default: VGG19 ``conv3_1, conv4_1``; random features: their two largest filters.
+        Default: VGG19 ``conv3_1, conv4_1``; random features: their two largest filters;
+        learned features: the last convolution of their two deepest stages.
         Every position of these layers is an output patch, so shallow layers cost much
         more (``conv2_1`` has 4x the positions of ``conv3_1``).
     patch_size
@@ -309,6 +310,8 @@ class GuidedCorrespondenceLoss(FeatureLoss):
             layers = ["conv3_1", "conv4_1"]
         elif layers is None and isinstance(self.extractor, RandomFeatures):
             layers = list(self.extractor.default_layers[-2:])
+        elif layers is None and isinstance(self.extractor, LearnedFeatures):
+            layers = list(self.extractor.correspondence_layers)
         return super()._layer_names(layers, default)
 
     @property

