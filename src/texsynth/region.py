@@ -13,7 +13,7 @@ import torch
 
 from .errors import TexsynthError
 
-__all__ = ["check_region", "crop_region", "parse_region"]
+__all__ = ["check_region", "crop_exemplar_region", "crop_region", "parse_region"]
 
 Region = tuple[int, int, int, int]
 
@@ -58,3 +58,26 @@ def crop_region(image: torch.Tensor, region: Sequence[int]) -> torch.Tensor:
     H, W = int(image.shape[-2]), int(image.shape[-1])
     x, y, w, h = check_region(region, (H, W))
     return image[..., y : y + h, x : x + w]
+
+
+def crop_exemplar_region(
+    exemplar: torch.Tensor,
+    region: Sequence[int] | None,
+    in_mask: torch.Tensor | None,
+    mask: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The exemplar (and its ``in_mask``) cut to ``region``; unchanged when it is ``None``.
+
+    Raises
+    ------
+    TexsynthError
+        When a hole ``mask`` is given too: it refers to the whole image.
+    """
+    if region is None:
+        return exemplar, in_mask
+    if mask is not None:
+        raise TexsynthError(
+            "region selects an exemplar inside a larger image, mask fills a hole in the "
+            "whole image: give one of them"
+        )
+    return crop_region(exemplar, region), None if in_mask is None else crop_region(in_mask, region)

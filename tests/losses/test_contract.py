@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from tests.helpers import gen
 from texsynth.features import RandomFeatures
+from texsynth.loss_builder import LossBuilder
 from texsynth.losses import (
     GAPLoss,
     GramLoss,
@@ -33,7 +34,7 @@ from texsynth.losses import (
     TextureLoss,
     item_losses,
 )
-from texsynth.methods import METHODS, Level, LossBuilder
+from texsynth.methods import METHODS, Level
 
 
 def _texture(ndim: int, seed: int, batch: int = 1, smooth: int = 1) -> torch.Tensor:

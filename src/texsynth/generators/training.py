@@ -27,8 +27,9 @@ from .._checks import as_image_batch, check_device, check_mask, parse_size, size
 from .._deprecation import renamed_keywords
 from ..cancellation import Cancel, check_cancelled
 from ..errors import TexsynthError
+from ..loss_builder import LossBuilder, scattering_options
 from ..losses import TextureLoss
-from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, scattering_options
+from ..methods import DEFAULT_POWER_SPECTRUM
 from ..synthesis.arguments import count, scales
 from ..synthesis.engine import autograd_enabled
 from ..synthesis.values import ValueTransforms

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Sequence
 
 import torch
@@ -26,12 +27,13 @@ from .._checks import (
 from ..arrays import accepts_arrays
 from ..auto import choose_method
 from ..errors import TexsynthError
+from ..loss_builder import LossBuilder, scattering_options
 from ..losses import TextureLoss
-from ..methods import DEFAULT_POWER_SPECTRUM, LossBuilder, parse_method, scattering_options
+from ..methods import DEFAULT_POWER_SPECTRUM, parse_method
 from ..presets import level_budget, quality_preset
 from ..progress import OnProgress, with_progress
 from ..pyramid import downsample, fourier_resize
-from ..region import crop_region
+from ..region import crop_exemplar_region
 from ..seeds import check_seeds, resolve_seeds
 from ..transforms import image_transform
 from ..wavelets import check_scales
@@ -252,20 +254,10 @@ def synthesize(
         ``[n, C, H, W]`` textures in the exemplar's units (and the report if asked); for
         array or image input, the same kind (see ``exemplar``).
     """
-    import time
-
     start = time.perf_counter()
     seed = check_seeds(seed)
     device = check_device(device)
-    if region is not None:
-        if mask is not None:
-            raise TexsynthError(
-                "region selects an exemplar inside a larger image, mask fills a hole in the "
-                "whole image: give one of them"
-            )
-        exemplar = crop_region(exemplar, region)
-        if in_mask is not None:
-            in_mask = crop_region(in_mask, region)
+    exemplar, in_mask = crop_exemplar_region(exemplar, region, in_mask, mask)
     reason = ""
     # options that only an optimisation method uses, and their defaults: with "auto" they
     # select scattering; with "patch" they are refused rather than silently ignored

@@ -19,8 +19,9 @@ import torch
 
 from ..._checks import size_text
 from ...errors import TexsynthError
+from ...loss_builder import scattering_options
 from ...losses import HistogramLoss, ScatteringLoss, SpectrumLoss, TextureLoss
-from ...methods import DEFAULT_POWER_SPECTRUM, scattering_options
+from ...methods import DEFAULT_POWER_SPECTRUM
 from ...pyramid import downsample, level_shape
 from ...synthesis import synthesize
 from ...synthesis.sphere import synthesize_healpix
