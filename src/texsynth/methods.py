@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import torch
 
@@ -27,9 +27,6 @@ from .features import vgg_available
 from .losses import ScatteringLoss, SpectralConstraintLoss, TextureLoss
 from .losses.correspondence import GuidedCorrespondenceLoss
 from .losses.features import GAPLoss, GramLoss, SlicedWassersteinLoss
-
-if TYPE_CHECKING:
-    from .loss_builder import LossBuilder
 
 __all__ = [
     "DEFAULT_POWER_SPECTRUM",
@@ -58,7 +55,23 @@ class Level:
 
 #: a method's factory: (the builder, with its networks and options; the level) -> the loss
 #: of that level, or None to leave the term out at that level
-Factory = Callable[["LossBuilder", Level], "TextureLoss | None"]
+Factory = Callable[["Builder", Level], "TextureLoss | None"]
+
+
+class Builder(Protocol):
+    """What a factory may ask of the builder that calls it
+    (:class:`texsynth.loss_builder.LossBuilder` is the one implementation)."""
+
+    #: options of :class:`~texsynth.losses.ScatteringLoss` (``L``, ``angular``, ...)
+    scattering: dict[str, Any]
+    #: seed of the random projections and samplings of the feature losses
+    seed: int
+    #: layers of the feature network, ``None`` for each loss's default
+    layers: list[str] | None
+
+    def network_loss(self, name: str, lv: Level, make: Callable[..., TextureLoss]) -> TextureLoss:
+        """The loss ``make`` on the feature network of term ``name``, at level ``lv``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ class MethodInfo:
     build: Factory
 
 
-def _scattering(b: LossBuilder, lv: Level) -> TextureLoss:
+def _scattering(b: Builder, lv: Level) -> TextureLoss:
     return ScatteringLoss(
         lv.exemplar,
         J=lv.J,
@@ -97,7 +110,7 @@ def _scattering(b: LossBuilder, lv: Level) -> TextureLoss:
     )
 
 
-def _spectrum(b: LossBuilder, lv: Level) -> TextureLoss | None:
+def _spectrum(b: Builder, lv: Level) -> TextureLoss | None:
     # at the finest level only (as in Liu et al., whose synthesis has one scale): the
     # Fourier modulus of a downsampled photo is a brittle target, and imposing it at the
     # coarse levels broke the mortar lines of a brick wall that the finest level keeps
@@ -108,7 +121,7 @@ def _network(make: Callable[..., TextureLoss], name: str) -> Factory:
     """A factory for a loss on feature-network activations: built once (the network and
     its options from the builder), then rebuilt per level with ``at``."""
 
-    def factory(b: LossBuilder, lv: Level) -> TextureLoss:
+    def factory(b: Builder, lv: Level) -> TextureLoss:
         return b.network_loss(name, lv, make)
 
     return factory
@@ -120,7 +133,8 @@ METHODS: dict[str, MethodInfo] = {}
 
 def register_method(info: MethodInfo, *, replace: bool = False) -> MethodInfo:
     """Add a texture descriptor to :data:`METHODS` (``replace``: overwrite one of the same
-    name). Method strings, :class:`LossBuilder` and ``texsynth methods`` use it at once.
+    name). Method strings, :class:`~texsynth.loss_builder.LossBuilder` and
+    ``texsynth methods`` use it at once.
 
     Examples
     --------

@@ -71,7 +71,7 @@ def test_bad_input_is_one_line_and_status_2(field, tmp_path, capsys, monkeypatch
     monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT", 1)
     base = ["ensemble", str(field), "--n", "3", "--quiet"]
     cases = {
-        "unknown backend": (["-o", str(tmp_path / "{i}.npy"), "--backend", "slurm"], "--backend"),
+        "unknown backend": (["-o", str(tmp_path / "{i}.npy"), "--backend", "pbs"], "--backend"),
         "unreachable scheduler": (
             ["-o", str(tmp_path / "{i}.npy"), "--backend", "dask", "--scheduler",
              "tcp://127.0.0.1:9"],

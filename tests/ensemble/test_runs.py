@@ -174,7 +174,7 @@ def test_generator_members_equal_single_draws(field, tmp_path):
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        (dict(backend="slurm"), "unknown backend 'slurm'"),
+        (dict(backend="pbs"), "unknown backend 'pbs'"),
         (dict(backend="serial", per_task=0), "per_task must be"),
         (dict(backend="local", scheduler="tcp://x:1"), "add --backend dask"),
     ],

@@ -1,10 +1,16 @@
 """``texsynth ensemble``: thousands of realisations of one exemplar's statistics, each in its
-own file, on a process pool or a Dask cluster, resumable (docs/ensembles.md). Only parses,
+own file, on a process pool, a Dask cluster or a SLURM cluster, resumable
+(docs/ensembles.md). Only parses,
 builds the job as ``texsynth synth`` does, and calls :func:`texsynth.ensemble`."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +37,7 @@ def add_ensemble_command(sub: argparse._SubParsersAction[Any]) -> None:
     """Register ``ensemble`` on the ``texsynth`` subparsers."""
     en = sub.add_parser(
         "ensemble",
-        help="many realisations (--n 10000), one file each, on a process pool or Dask",
+        help="many realisations (--n 10000), one file each, on a process pool, Dask or SLURM",
         description="Synthesise an ensemble: --n realisations with the exemplar's statistics, "
         "member i written to the -o template with {i} replaced by i. Member i is the same "
         "file whatever the backend, workers or batching; a manifest beside the members "
@@ -67,10 +73,20 @@ def add_ensemble_command(sub: argparse._SubParsersAction[Any]) -> None:
     )
     en.add_argument(
         "--backend",
-        choices=("local", "dask", "serial"),
+        choices=("local", "dask", "slurm", "serial"),
         default="local",
         help="local: processes of this machine; dask: Dask distributed (pip install "
-        "'texsynth[cluster]'); serial: this process, one task after another (debugging)",
+        "'texsynth[cluster]'); slurm: SLURM job arrays (sbatch); serial: this process, one "
+        "task after another (debugging)",
+    )
+    en.add_argument(
+        "--sbatch",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE[,...]",
+        help="SLURM options of each array task (--backend slurm): cores=N, mem=4G, "
+        "time=01:00:00, partition=NAME (or queue=NAME), account=, qos=, max-running=K, "
+        "python=PATH; repeatable",
     )
     en.add_argument(
         "--scheduler",
@@ -82,7 +98,8 @@ def add_ensemble_command(sub: argparse._SubParsersAction[Any]) -> None:
         "--workers",
         type=positive_int,
         default=None,
-        help="worker processes (default: one per core)",
+        help="worker processes (default: one per core); with --backend slurm, the most "
+        "array tasks running at once (default 64)",
     )
     en.add_argument(
         "--threads",
@@ -162,27 +179,43 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
         raise TexsynthError("--scheduler is the address of a Dask scheduler; add --backend dask")
     if not args.input.exists():
         raise TexsynthError(f"the exemplar {str(args.input)!r} does not exist; check the path")
+    if args.sbatch is not None and args.backend != "slurm":
+        raise TexsynthError("--sbatch sets SLURM job options; add --backend slurm")
+    sbatch = None
+    if args.sbatch is not None:
+        from ..ensembles.backends import SbatchOptions
+        from ..ensembles.backends.slurm_options import parse_sbatch
+
+        sbatch = parse_sbatch(args.sbatch)
+        assert isinstance(sbatch, SbatchOptions)
     spec, what = _model_spec(args) if args.model is not None else _job_spec(args)
     device = str(device_of(args.device))
+    stop = threading.Event()
     try:
-        result = ensemble(
-            spec,
-            args.n,
-            out=args.output,
-            backend=args.backend,
-            workers=args.workers,
-            per_task=args.per_task,
-            scheduler=args.scheduler,
-            threads=args.threads,
-            device=device,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-            report=args.report,
-        )
-    except KeyboardInterrupt:
+        with _ctrl_c_cancels(stop):
+            result = ensemble(
+                spec,
+                args.n,
+                out=args.output,
+                backend=args.backend,
+                workers=args.workers,
+                per_task=args.per_task,
+                scheduler=args.scheduler,
+                sbatch=sbatch,
+                threads=args.threads,
+                device=device,
+                overwrite=args.overwrite,
+                progress=not args.quiet,
+                report=args.report,
+                cancel=stop,
+            )
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the run started
+        result = None
+    if result is None or result.cancelled:
+        done = f"{result.done} of {result.n} members done; " if result is not None else ""
         print(
-            f"texsynth: interrupted; the finished members are recorded in {template.manifest}: "
-            "rerun the same command to resume",
+            f"texsynth: interrupted; {done}the finished members are recorded in "
+            f"{template.manifest}: rerun the same command to resume",
             flush=True,
         )
         return 130
@@ -207,6 +240,27 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels(stop: threading.Event) -> Iterator[None]:
+    """While inside, a first Ctrl-C sets ``stop`` (the run stops cleanly, the members
+    finished are kept); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("texsynth: stopping (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 #: synthesis options that do not apply to a generator, with their defaults

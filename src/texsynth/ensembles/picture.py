@@ -1,5 +1,6 @@
 """The ensemble report as one PNG picture, drawn with Pillow (as :mod:`texsynth.report`):
-per group of statistics, the exemplar's values against the ensemble's mean and its spread
+per group of statistics (columns) and per channel (rows: every channel of a
+multi-channel member), the exemplar's values against the ensemble's mean and its spread
 (mean +- one standard deviation), then the table of biases."""
 
 from __future__ import annotations
@@ -29,47 +30,59 @@ _AXES = {
 }
 
 
-def _charts(summary: EnsembleSummary) -> list[_Chart]:
-    charts = []
+#: pixels of one chart
+_W, _H = 300, 240
+
+
+def _charts(summary: EnsembleSummary) -> list[list[_Chart]]:
+    """One row of charts per channel, one chart per group of statistics."""
+    channels = summary.config.channels
+    rows: list[list[_Chart]] = [[] for _ in range(channels)]
     for name, (sl, xs) in summary.config.slices().items():
-        k = len(xs)  # channel 0: the first k values of the group
-        ex, mean, std = (a[sl][:k].tolist() for a in (summary.exemplar, summary.mean, summary.std))
-        hi = (np.asarray(mean) + np.asarray(std)).tolist()
-        lo = (np.asarray(mean) - np.asarray(std)).tolist()
+        k = len(xs)  # channel c: values c*k to (c+1)*k of the group
         xlabel, logx = _AXES.get(name, ("", False))
         if summary.config.domain == "sky" and name == "log10 P(f)":
             xlabel = "multipole ell"
         elif summary.config.domain == "signal" and name == "log10 P(f)":
             xlabel = "frequency (cycles/sample)"
-        channel = " (channel 0)" if summary.config.channels > 1 else ""
-        charts.append(
-            _Chart(
-                title=f"{name}{channel}",
-                series=[
-                    _Series(xs, hi, "mean + std", _SPREAD),
-                    _Series(xs, lo, "mean - std", _SPREAD),
-                    _Series(xs, mean, "ensemble mean", _MEAN),
-                    _Series(xs, ex, "exemplar", _EXEMPLAR),
-                ],
-                xlabel=xlabel,
-                ylabel=name,
-                logx=logx,
+        for c in range(channels):
+            part = slice(c * k, (c + 1) * k)
+            ex, mean, std = (
+                np.asarray(a[sl][part], dtype=float)
+                for a in (summary.exemplar, summary.mean, summary.std)
             )
-        )
-    return charts
+            channel = f" (channel {c})" if channels > 1 else ""
+            rows[c].append(
+                _Chart(
+                    title=f"{name}{channel}",
+                    series=[
+                        _Series(xs, (mean + std).tolist(), "mean + std", _SPREAD),
+                        _Series(xs, (mean - std).tolist(), "mean - std", _SPREAD),
+                        _Series(xs, mean.tolist(), "ensemble mean", _MEAN),
+                        _Series(xs, ex.tolist(), "exemplar", _EXEMPLAR),
+                    ],
+                    xlabel=xlabel,
+                    ylabel=name,
+                    logx=logx,
+                )
+            )
+    return rows
 
 
 def render(summary: EnsembleSummary, title: str) -> Image.Image:
     """The report as a Pillow image."""
-    charts = _charts(summary)
-    width = 300 * len(charts)
+    rows = _charts(summary)
+    width = max(_W * len(rows[0]), 760)
     table = 18 * (len(summary.groups) + 3)
-    img = Image.new("RGB", (width, 30 + 240 + table + 10), "white")
+    top = 30 + _H * len(rows)
+    img = Image.new("RGB", (width, top + 14 + table + 10), "white")
     d = ImageDraw.Draw(img)
     d.text((8, 8), title, fill="black")
-    for i, c in enumerate(charts):
-        c.draw(img, (i * 300, 30, (i + 1) * 300 - 6, 266))
-    y = 280
+    for r, charts in enumerate(rows):
+        y0 = 30 + r * _H
+        for i, c in enumerate(charts):
+            c.draw(img, (i * _W, y0, (i + 1) * _W - 6, y0 + _H - 4))
+    y = top + 14
     d.text((8, y), "statistic / rms bias in s.e. / max / rms bias in std", fill="black")
     for g in summary.groups:
         y += 18

@@ -1,7 +1,7 @@
 """The seam between the ensemble runner and an execution engine.
 
 A backend runs picklable functions on picklable arguments somewhere (processes of this
-machine, a Dask cluster, and next a SLURM cluster's jobs) and hands back futures. The
+machine, a Dask cluster, a SLURM cluster's job arrays) and hands back futures. The
 runner needs only:
 
 * ``slots``: how many tasks run at once (what the automatic packing aims at);
@@ -16,9 +16,14 @@ runner needs only:
   atomically and recorded by no one, so a resumed run redoes them);
 * ``close()``: release everything (also after ``cancel``).
 
-A SLURM backend plugs in here: ``submit`` adds the task to a job array (``submitit`` or
-``dask-jobqueue``), ``as_completed`` polls the array, ``lost`` recognises a job killed by
-the scheduler (time limit, memory), ``cancel`` runs ``scancel``.
+The SLURM backend (:mod:`.slurm`) shows the seam's reach: ``submit`` stages the task,
+``as_completed`` sends the staged tasks as a job array and polls it, ``lost`` recognises an
+array task that ended without a result (killed by the scheduler), ``cancel`` runs
+``scancel``.
+
+A task that comes back with members marked ``cancelled`` although the run was not
+cancelled was stopped from outside (a scheduler's SIGTERM at the walltime): the runner
+sends those members again, as for a lost worker.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
 interpreter per worker: no state of the caller, torch's threads included, is inherited).
 Workers ignore Ctrl-C, which the caller handles: it sets an event the workers' running
 syntheses check at every iteration (:func:`texsynth.ensembles.tasks.set_stop`), so they
-stop within one iteration. A worker that dies (``kill -9``, out of memory) breaks the pool;
-the next ``submit`` starts a new one, and the runner submits the lost tasks again.
+stop within one iteration; a worker whose parent is killed ends within a second. A worker
+that dies (``kill -9``, out of memory) breaks the pool; the next ``submit`` starts a new
+one, and the runner submits the lost tasks again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -33,10 +36,19 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _orphan_exit(parent: int) -> None:
+    """End this worker once its parent is gone (killed without closing the pool: the
+    worker would otherwise go on alone, holding a core)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def _init(stop: Any, threads: int) -> None:
-    """Worker start: Ctrl-C is the caller's, torch gets ``threads`` threads, and the
-    running tasks watch ``stop``."""
+    """Worker start: Ctrl-C is the caller's, torch gets ``threads`` threads, the running
+    tasks watch ``stop``, and the worker ends if its parent dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_orphan_exit, args=(os.getppid(),), daemon=True).start()
     import torch
 
     from ..tasks import set_stop

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from typing import Any
 
 from ..tasks import set_stop
@@ -35,6 +36,8 @@ class _Deferred:
             self._error = exc
 
     def result(self) -> Any:
+        if self.cancelled and not self._done:
+            raise CancelledError()
         self.run()
         if self._error is not None:
             raise self._error
@@ -59,13 +62,13 @@ class SerialBackend:
         return _Deferred(fn, arg)
 
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
-        """Run the futures one by one, in order."""
+        """Run the futures one by one, in order (cancelled ones are yielded unrun)."""
         set_stop(self._stop)
         try:
             for f in list(futures):
                 if not f.cancelled:
                     f.run()
-                    yield f
+                yield f
         finally:
             set_stop(None)
 
