@@ -1,0 +1,267 @@
+"""Expansion benchmark (issue 19): the Transposer protocol, graded honestly, with baselines.
+
+For each held-out texture a real crop ``R`` of side ``2s`` is cut; the input is its centre crop
+of side ``s`` and every method returns a ``2s`` expansion with the input in the centre
+(:mod:`texsynth.expander.protocol`). Columns:
+
+* ``SSIM``: against ``R``, over the whole image (the Transposer paper's number) and over the
+  windows centred on generated pixels only (``SSIM border``);
+* the quality benchmark's statistic families (``quality_metrics.py``: Portilla-Simoncelli,
+  VGG19 Gram, SIFID, spectrum, histogram, scattering) on the **border**: the 12 outer cells of a
+  the 24 cells of side ``s / 2`` at stride ``s / 4`` that miss the input (half of them straddle
+  the lines where tiling puts its seams), each graded against a held-out real cell of the same
+  texture with the spread of more held-out cells (from other, non-overlapping real crops); a
+  family's score is the mean over the 24 cells; **1 = as close as a real crop** (the ``real``
+  row grades the border of ``R`` itself); ``worst`` is the largest family score; ``copy`` is
+  the cells' nearest-16-px-patch distance to the *input* over held-out real cells' (below
+  0.5: pasted from the input);
+* the time of the expansion, in this process with ``--threads`` torch threads.
+
+Held-out textures (never trained on): scikit-image's ``gravel``, ``grass``, ``brick`` and the
+shipped ``examples`` ``bark``, ``pebbles``, ``mosaic``, ``weave`` (``quality_exemplars.py``).
+
+Usage::
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_expander.py --size 128 \\
+        --methods "real,mean fill,blur fill,bilinear,tiling,mirror tiling,patch fill" \\
+        --report /tmp/expander.md --sheets /tmp/expander_png
+    # add the expander: --model expander.safetensors (method name "expander")
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+import quality_exemplars as qe  # noqa: E402
+import quality_metrics as qm  # noqa: E402
+from texsynth.expander import protocol  # noqa: E402
+from texsynth.metrics import copy_score  # noqa: E402
+
+HELD_OUT = ("gravel", "grass", "brick", "bark", "pebbles", "mosaic", "weave")
+N_HELD_CELLS = 6
+
+
+def cells_of(crop: np.ndarray, side: int) -> list[np.ndarray]:
+    """Non-overlapping ``side`` cells of ``crop [C, H, W]`` (row-major)."""
+    _, h, w = crop.shape
+    return [
+        crop[:, i : i + side, j : j + side]
+        for i in range(0, h - side + 1, side)
+        for j in range(0, w - side + 1, side)
+    ]
+
+
+def make_case(name: str, size: int) -> dict:
+    """Real crop, input, and the reference cells of one held-out texture."""
+    ex = qe.load(name, 2 * size)
+    real = torch.from_numpy(ex.target).float()[None]
+    inp = protocol.centre_crop(real)
+    side = size // 2
+    held: list[np.ndarray] = []
+    for crop in ex.held:  # one cell from each held-out crop first, then more
+        held.append(cells_of(crop, side)[len(held) % 16])
+    k = 0
+    while len(held) < N_HELD_CELLS + 1:
+        held.append(cells_of(ex.held[0], side)[5 + k])
+        k += 1
+    return {
+        "name": name,
+        "group": ex.group,
+        "real": real,
+        "input": inp,
+        "target": held[0],
+        "held": held[1 : N_HELD_CELLS + 1],
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def _ps_model(h: int, w: int) -> torch.nn.Module:
+    import plenoptic as po
+
+    n_scales = max(1, min(4, int(np.log2(min(h, w) / 8))))
+    return po.models.PortillaSimoncelli(
+        (h, w), n_scales=n_scales, n_orientations=4, spatial_corr_width=7
+    )
+
+
+def ps_stats(x: torch.Tensor) -> dict[str, np.ndarray]:
+    """``quality_metrics.ps_stats`` with as many scales as the cell allows (coarsest >= 8 px:
+    3 scales on 64 px cells, 2 on 32 px)."""
+    model = _ps_model(*x.shape[-2:])
+    with torch.no_grad():
+        d = model.convert_to_dict(model(x))
+    out = {}
+    for k, v in d.items():
+        v = v.reshape(v.shape[0], -1).double().numpy()
+        out[k] = np.nan_to_num(v)  # redundant entries (NaN) as 0 in every image
+    return out
+
+
+def stack(imgs: list[np.ndarray]) -> torch.Tensor:
+    """``[N, C, H, W]`` float64 tensor of ``[C, H, W]`` arrays."""
+    return torch.from_numpy(np.stack(imgs)).double()
+
+
+def expander_method(path: str) -> protocol.Expander:
+    from texsynth.expander.model import load_expander
+
+    model = load_expander(path)
+
+    def run(inp: torch.Tensor, scale: int = 2, seed: int = 0) -> torch.Tensor:
+        with torch.no_grad():
+            return model.expand(inp).clamp(0, 1)
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=128, help="input side s (output 2s)")
+    ap.add_argument("--exemplars", default=",".join(HELD_OUT))
+    ap.add_argument("--methods", default="real," + ",".join(protocol.BASELINES))
+    ap.add_argument("--families", default=None, help="comma list (default: all available)")
+    ap.add_argument("--model", default=None, help="expander .safetensors: adds 'expander'")
+    ap.add_argument("--opt-method", default="scattering", help="method of 'optimisation fill'")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--report", default=None, help="markdown table to write")
+    ap.add_argument("--json", default=None, help="raw results to write")
+    ap.add_argument("--sheets", default=None, help="folder for one PNG strip per exemplar")
+    ap.add_argument(
+        "--merge", nargs="*", default=[], help="--json files of earlier runs to add to the report"
+    )
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    methods: dict[str, protocol.Expander] = {}
+    for m in [m.strip() for m in a.methods.split(",") if m.strip()]:
+        if m == "real":
+            continue
+        if m == "optimisation fill":
+            opt = a.opt_method
+            methods[m] = lambda x, s, seed, opt=opt: protocol.optimisation_fill(x, s, seed, opt)
+        elif m in protocol.BASELINES:
+            methods[m] = protocol.BASELINES[m]
+        else:
+            raise SystemExit(
+                f"unknown method {m!r}; known: real, expander, {', '.join(protocol.BASELINES)}"
+            )
+    if a.model:
+        methods["expander"] = expander_method(a.model)
+    want_real = "real" in a.methods.split(",")
+    fams = a.families.split(",") if a.families else qm.available_families()
+    rows: list[dict] = []
+    # (no method at all: a report of the --merge files only)
+    names = [n for n in a.exemplars.split(",") if n] if (methods or want_real) else []
+    for name in names:
+        case = make_case(name, a.size)
+        ref = qm.Reference(case["target"], case["held"], [f for f in fams if f != "ps"])
+        if "ps" in fams:  # the border cells are small: fewer pyramid scales than the benchmark's 4
+            ps = qm.FamilyRef("ps", ps_stats)
+            ps.fit(case["target"], case["held"])
+            ref.families = {"ps": ps, **ref.families}
+        inp_np = case["input"].double()
+        copy_real = float(copy_score(stack(case["held"]), inp_np, patch=16).double().mean())
+        outs: dict[str, torch.Tensor] = {}
+        if want_real:
+            outs["real"] = case["real"]
+        times: dict[str, float] = {"real": 0.0}
+        for m, fn in methods.items():
+            t0 = time.perf_counter()
+            out = fn(case["input"], 2, a.seed)
+            times[m] = time.perf_counter() - t0
+            outs[m] = out.float().clamp(0, 1)
+        for m, out in outs.items():
+            whole, border = protocol.expansion_ssim(out, case["real"])
+            cells = [c.double().numpy() for c in protocol.border_tiles(out)]
+            graded = ref.grade(cells)
+            scores = {f: float(np.mean([g[f] for g in graded])) for f in fams}
+            copy = float(copy_score(stack(cells), inp_np, patch=16).double().mean()) / copy_real
+            row = {
+                "exemplar": name,
+                "group": case["group"],
+                "method": m,
+                "ssim": whole,
+                "ssim_border": border,
+                **scores,
+                "worst": max(scores.values()),
+                "copy": copy,
+                "time": times[m],
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        if a.sheets:
+            save_sheet(Path(a.sheets) / f"{name}.png", case["input"], outs)
+    if a.json:
+        Path(a.json).write_text(json.dumps(rows, indent=1))
+    if a.report:
+        for extra in a.merge:
+            rows.extend(json.loads(Path(extra).read_text()))
+        Path(a.report).write_text(report(rows, fams, a))
+    return 0
+
+
+def save_sheet(path: Path, inp: torch.Tensor, outs: dict[str, torch.Tensor]) -> None:
+    """The input (padded to the output size) then every output, side by side."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    first = next(iter(outs.values()))
+    H, W = first.shape[-2:]
+    canvas = torch.ones_like(first)
+    canvas = protocol.centre_paste(inp, canvas)
+    strip = torch.cat([canvas, *outs.values()], dim=-1)[0]
+    arr = (strip.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    if arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    Image.fromarray(arr).save(path)
+
+
+def report(rows: list[dict], fams: list[str], a: argparse.Namespace) -> str:
+    """Markdown: one row per method, medians over exemplars and per group."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    cols = ["ssim", "ssim_border", *fams, "worst", "copy", "time"]
+    cols = [c for c in cols if all(c in r for r in rows)]
+    lines = [
+        f"Input {a.size}² → output {2 * a.size}², exemplars {a.exemplars}, seed {a.seed}, "
+        f"{a.threads} thread(s). Medians over exemplars; family scores on the 24 border cells "
+        "(1 = as close as a real crop); time in seconds.",
+        "",
+        "| method | n | "
+        + " | ".join(cols)
+        + " | "
+        + " | ".join(f"worst {g}" for g in groups)
+        + " |",
+        "|---" * (len(cols) + 2 + len(groups)) + "|",
+    ]
+    for m in methods:
+        rs = [r for r in rows if r["method"] == m]
+        med = [float(np.median([r[c] for r in rs])) for c in cols]
+        cells = [
+            f"{v:.3f}" if c.startswith("ssim") else f"{v:.2f}"
+            for c, v in zip(cols, med, strict=True)
+        ]
+        per = [
+            f"{np.median([r['worst'] for r in rs if r['group'] == g]):.2f}"
+            if any(r["group"] == g for r in rs)
+            else "–"
+            for g in groups
+        ]
+        lines.append(f"| {m} | {len(rs)} | " + " | ".join(cells) + " | " + " | ".join(per) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
