@@ -306,56 +306,17 @@ def _model_spec(args: argparse.Namespace) -> tuple[Any, str]:
 def _job_spec(args: argparse.Namespace) -> tuple[Any, str]:
     """The synth job ``texsynth synth`` would run for these options (``n`` aside)."""
     from ..io.runs import JobSpec
-    from .checks import check_signal_options as _check_options
-    from .checks import refuse_sky_options as _refuse
-    from .checks import signal_length as _length
-    from .signals import wants_signal
-    from .skies import wants_sky
+    from .signals import signal_job_options, wants_signal
+    from .skies import sky_job_options, wants_sky
 
     inputs = {"input": args.input, "mask": args.mask, "init": args.init}
     if wants_sky(args):
-        _refuse(
-            args,
-            [
-                (f"--method {args.method}", args.method not in ("auto", "scattering")),
-                (f"--quality {args.quality}", args.quality != "default"),
-                ("--size", args.size is not None),
-                ("--no-tile", bool(args.no_tile)),
-                ("--power-spectrum", args.power_spectrum is not None),
-                (
-                    "--weights/--layers/--features",
-                    any(getattr(args, k) is not None for k in ("weights", "layers", "features")),
-                ),
-            ],
-        )
-        options: dict[str, Any] = dict(
-            nside=args.nside,
-            steps=args.steps if args.steps is not None else 100,
-            levels=args.levels,
-            J=args.J,
-            L=args.L if args.L is not None else 4,
-            iso_ang=args.iso,
-            to_gaussian=args.to_gaussian,
-            cross_channels=not args.no_cross_channels,
-            histogram=args.histogram if args.histogram is not None else 1.0,
-        )
-        return JobSpec("synth", "sky", inputs, options, args.seed), "HEALPix maps"
+        return JobSpec("synth", "sky", inputs, sky_job_options(args), args.seed), "HEALPix maps"
     if args.nside is not None:
         raise TexsynthError("--nside is for HEALPix maps; use --size for images and signals")
     if wants_signal(args):
-        _check_options(args)
-        options = dict(
-            size=_length(args.size),
-            steps=args.steps if args.steps is not None else 100,
-            levels=args.levels,
-            J=args.J,
-            tile=not args.no_tile,
-            to_gaussian=args.to_gaussian,
-            cross_channels=not args.no_cross_channels,
-            histogram=args.histogram,
-            power_spectrum=args.power_spectrum,
-        )
-        return JobSpec("synth", "signal", inputs, options, args.seed), "1-D signals"
+        spec = JobSpec("synth", "signal", inputs, signal_job_options(args), args.seed)
+        return spec, "1-D signals"
     return _image_spec(args, inputs)
 
 
@@ -364,45 +325,30 @@ def _image_spec(args: argparse.Namespace, inputs: dict[str, Any]) -> tuple[Any, 
     from ..io import read_image
     from ..io.runs import JobSpec
     from ..methods import parse_method
-    from .checks import OPTIMISATION_OPTIONS as _OPTIMISATION_OPTIONS
-    from .checks import is_photo as _is_photo
-    from .checks import output_size as _output_size
-    from .checks import refuse_network_options as _refuse_network_options
-    from .checks import refuse_patch_options as _refuse_patch_options
+    from .checks import (
+        OPTIMISATION_OPTIONS,
+        is_photo,
+        output_size,
+        refuse_network_options,
+        refuse_patch_options,
+    )
+    from .synth import image_job_options
 
     method = args.method.strip()
     if method not in ("auto", "patch"):
         parse_method(method)
-        _refuse_network_options(args, method, auto=False)
-    _refuse_patch_options(args, method, chose="")
+        refuse_network_options(args, method, auto=False)
+    refuse_patch_options(args, method, chose="")
     image, meta = read_image(args.input)
     if method == "auto":
         from ..auto import choose_method
 
-        given = [f for name, f, default in _OPTIMISATION_OPTIONS if getattr(args, name) != default]
-        method, _ = choose_method(image, photo=_is_photo(image, meta))
+        given = [f for name, f, default in OPTIMISATION_OPTIONS if getattr(args, name) != default]
+        method, _ = choose_method(image, photo=is_photo(image, meta))
         if given and method == "patch":
             method = "scattering"
-        _refuse_network_options(args, method, auto=True)
+        refuse_network_options(args, method, auto=True)
     init = read_image(args.init)[0] if args.init is not None else None
-    H, W, _ = _output_size(args, (int(image.shape[-2]), int(image.shape[-1])), init)
-    options: dict[str, Any] = dict(
-        method=method, quality=args.quality, size=args.size, tile=not args.no_tile
-    )
-    if method != "patch":
-        options.update(
-            steps=args.steps,
-            levels=args.levels,
-            J=args.J,
-            L=args.L if args.L is not None else 4,
-            iso_ang=args.iso,
-            to_gaussian=args.to_gaussian,
-            cross_channels=not args.no_cross_channels,
-            features=args.features or "vgg19",
-            weights_file=args.weights,
-            layers=args.layers,
-            histogram=args.histogram if args.histogram is not None else 1.0,
-            power_spectrum=args.power_spectrum,
-        )
-    spec = JobSpec("synth", "image", inputs, options, args.seed)
+    H, W, _ = output_size(args, (int(image.shape[-2]), int(image.shape[-1])), init)
+    spec = JobSpec("synth", "image", inputs, image_job_options(args, method), args.seed)
     return spec, f"{W}x{H} textures ({method}, quality {args.quality})"

@@ -30,13 +30,31 @@ from .common import (
 from .eval_output import show_evaluation
 
 
+def signal_job_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of a signal synthesis job from ``synth``'s flags (``n`` aside), after
+    refusing in one line the image-only options; ``texsynth synth`` and ``texsynth
+    ensemble`` share it."""
+    check_signal_options(args)
+    return dict(
+        size=signal_length(args.size),
+        steps=args.steps if args.steps is not None else 100,
+        levels=args.levels,
+        J=args.J,
+        tile=not args.no_tile,
+        to_gaussian=args.to_gaussian,
+        cross_channels=not args.no_cross_channels,
+        histogram=args.histogram,
+        power_spectrum=args.power_spectrum,
+    )
+
+
 def synth_signal(args: argparse.Namespace) -> int:
     """Run ``texsynth synth`` on a 1-D signal file."""
     from ..atomic import StagedFiles
     from ..io.runs import JobSpec
     from ..synthesis.jobs import prepare_arrays, run_job
 
-    check_signal_options(args)
+    options = signal_job_options(args)
     suffix = args.output.suffix.lower()
     if suffix not in SIGNAL_SUFFIXES:
         raise TexsynthError(
@@ -54,18 +72,7 @@ def synth_signal(args: argparse.Namespace) -> int:
         "synth",
         "signal",
         inputs={"input": args.input, "mask": args.mask, "init": args.init},
-        options=dict(
-            size=signal_length(args.size),
-            n=args.n,
-            steps=args.steps if args.steps is not None else 100,
-            levels=args.levels,
-            J=args.J,
-            tile=not args.no_tile,
-            to_gaussian=args.to_gaussian,
-            cross_channels=not args.no_cross_channels,
-            histogram=args.histogram,
-            power_spectrum=args.power_spectrum,
-        ),
+        options={**options, "n": args.n},
         seed=args.seed,
     )
     raw = {"input": signal}

@@ -52,13 +52,10 @@ def _read(path: Path | None, role: str) -> torch.Tensor | None:
     return read_sky(path)
 
 
-def synth_sky(args: argparse.Namespace) -> int:
-    """Run ``texsynth synth`` on a HEALPix map."""
-    from ..atomic import StagedFiles
-    from ..io.healpix_maps import read_healpix_map, write_healpix_map
-    from ..io.runs import JobSpec
-    from ..synthesis.jobs import prepare_arrays, run_job
-
+def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of a sky synthesis job from ``synth``'s flags (``n`` and the memory
+    limit aside), after refusing in one line the image options a HEALPix map does not take;
+    ``texsynth synth`` and ``texsynth ensemble`` share it."""
     refuse_sky_options(
         args,
         [
@@ -73,6 +70,27 @@ def synth_sky(args: argparse.Namespace) -> int:
             ),
         ],
     )
+    return dict(
+        nside=args.nside,
+        steps=args.steps if args.steps is not None else 100,
+        levels=args.levels,
+        J=args.J,
+        L=args.L if args.L is not None else 4,
+        iso_ang=args.iso,
+        to_gaussian=args.to_gaussian,
+        cross_channels=not args.no_cross_channels,
+        histogram=args.histogram if args.histogram is not None else 1.0,
+    )
+
+
+def synth_sky(args: argparse.Namespace) -> int:
+    """Run ``texsynth synth`` on a HEALPix map."""
+    from ..atomic import StagedFiles
+    from ..io.healpix_maps import read_healpix_map, write_healpix_map
+    from ..io.runs import JobSpec
+    from ..synthesis.jobs import prepare_arrays, run_job
+
+    options = sky_job_options(args)
     suffix = args.output.suffix.lower()
     if suffix not in SKY_SUFFIXES:
         raise TexsynthError(
@@ -88,19 +106,7 @@ def synth_sky(args: argparse.Namespace) -> int:
         "synth",
         "sky",
         inputs={"input": args.input, "mask": args.mask, "init": args.init},
-        options=dict(
-            nside=args.nside,
-            n=args.n,
-            steps=args.steps if args.steps is not None else 100,
-            levels=args.levels,
-            J=args.J,
-            L=args.L if args.L is not None else 4,
-            iso_ang=args.iso,
-            to_gaussian=args.to_gaussian,
-            cross_channels=not args.no_cross_channels,
-            histogram=args.histogram if args.histogram is not None else 1.0,
-            max_memory=args.max_memory,
-        ),
+        options={**options, "n": args.n, "max_memory": args.max_memory},
         seed=args.seed,
     )
     raw = {"input": _read(args.input, "the input")}

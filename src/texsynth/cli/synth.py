@@ -9,11 +9,13 @@ from typing import Any
 from ..errors import TexsynthError
 from ..io import SUPPORTED_SUFFIXES, atomic_text_write, read_image
 from ..io.outputs import write_outputs
-from .checks import OPTIMISATION_OPTIONS as _OPTIMISATION_OPTIONS
-from .checks import is_photo as _is_photo
-from .checks import output_size as _output_size
-from .checks import refuse_network_options as _refuse_network_options
-from .checks import refuse_patch_options as _refuse_patch_options
+from .checks import (
+    OPTIMISATION_OPTIONS,
+    is_photo,
+    output_size,
+    refuse_network_options,
+    refuse_patch_options,
+)
 from .common import (
     check_run_memory,
     check_set,
@@ -22,6 +24,33 @@ from .common import (
     sidecar_path,
     synth_inputs,
 )
+
+
+def image_job_options(args: argparse.Namespace, method: str) -> dict[str, Any]:
+    """The options of an image synthesis job with ``method`` from ``synth``'s flags (``n``
+    aside; ``--region`` kept so that a rerun takes the same rectangle); ``texsynth synth``
+    and ``texsynth ensemble`` share it."""
+    options: dict[str, Any] = dict(
+        method=method, quality=args.quality, size=args.size, tile=not args.no_tile
+    )
+    if getattr(args, "region", None) is not None:
+        options["region"] = list(args.region)
+    if method != "patch":
+        options.update(
+            steps=args.steps,
+            levels=args.levels,
+            J=args.J,
+            L=args.L if args.L is not None else 4,
+            iso_ang=args.iso,
+            to_gaussian=args.to_gaussian,
+            cross_channels=not args.no_cross_channels,
+            features=args.features or "vgg19",
+            weights_file=args.weights,
+            layers=args.layers,
+            histogram=args.histogram if args.histogram is not None else 1.0,
+            power_spectrum=args.power_spectrum,
+        )
+    return options
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -55,10 +84,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
     method = args.method.strip()
     if method not in ("auto", "patch"):
         parse_method(method)  # a bad method fails before any work
-        _refuse_network_options(args, method, auto=False)
+        refuse_network_options(args, method, auto=False)
     if is_features_file(args.features):
         read_features_metadata(args.features)  # a wrong file fails before any work
-    _refuse_patch_options(args, method, chose="")
+    refuse_patch_options(args, method, chose="")
     device = device_of(args.device)
     early = None
     if args.n > 1000:  # a huge set is refused before its files are named (seconds each 1e5)
@@ -95,35 +124,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
         from ..auto import choose_method
 
         given = [
-            flag for name, flag, default in _OPTIMISATION_OPTIONS if getattr(args, name) != default
+            flag for name, flag, default in OPTIMISATION_OPTIONS if getattr(args, name) != default
         ]
-        method, reason = choose_method(image, photo=_is_photo(image, meta))
+        method, reason = choose_method(image, photo=is_photo(image, meta))
         if given and method == "patch":
             method = "scattering"
             reason = f"{', '.join(given)} given: options of the optimisation methods"
-        _refuse_network_options(args, method, auto=True)
+        refuse_network_options(args, method, auto=True)
     L = args.L if args.L is not None else 4
     C, He, We = image.shape
-    options: dict[str, Any] = dict(
-        method=method, quality=args.quality, size=args.size, n=args.n, tile=not args.no_tile
-    )
-    if args.region is not None:  # in the record: a rerun takes the same rectangle
-        options["region"] = list(args.region)
-    if method != "patch":
-        options.update(
-            steps=args.steps,
-            levels=args.levels,
-            J=args.J,
-            L=L,
-            iso_ang=args.iso,
-            to_gaussian=args.to_gaussian,
-            cross_channels=not args.no_cross_channels,
-            features=args.features or "vgg19",
-            weights_file=args.weights,
-            layers=args.layers,
-            histogram=args.histogram if args.histogram is not None else 1.0,
-            power_spectrum=args.power_spectrum,
-        )
+    options = {**image_job_options(args, method), "n": args.n}
     spec = JobSpec(
         "synth",
         "image",
@@ -141,7 +151,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
             f"--mask {str(args.mask)!r} is black everywhere (black = keep): nothing to "
             "synthesise; paint the region to fill in white"
         )
-    H, W, size_note = _output_size(args, (He, We), arrays.get("init"))
+    H, W, size_note = output_size(args, (He, We), arrays.get("init"))
     estimate = estimate_synthesis_bytes(
         image.shape,
         (H, W),

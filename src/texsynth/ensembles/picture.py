@@ -11,8 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..atomic import atomic_write
-from ..charts import Chart as _Chart
-from ..charts import Series as _Series
+from ..charts import Chart, Series
 from .summary import EnsembleSummary
 
 __all__ = ["write_picture"]
@@ -34,10 +33,10 @@ _AXES = {
 _W, _H = 300, 240
 
 
-def _charts(summary: EnsembleSummary) -> list[list[_Chart]]:
+def _charts(summary: EnsembleSummary) -> list[list[Chart]]:
     """One row of charts per channel, one chart per group of statistics."""
     channels = summary.config.channels
-    rows: list[list[_Chart]] = [[] for _ in range(channels)]
+    rows: list[list[Chart]] = [[] for _ in range(channels)]
     for name, (sl, xs) in summary.config.slices().items():
         k = len(xs)  # channel c: values c*k to (c+1)*k of the group
         xlabel, logx = _AXES.get(name, ("", False))
@@ -53,13 +52,13 @@ def _charts(summary: EnsembleSummary) -> list[list[_Chart]]:
             )
             channel = f" (channel {c})" if channels > 1 else ""
             rows[c].append(
-                _Chart(
+                Chart(
                     title=f"{name}{channel}",
                     series=[
-                        _Series(xs, (mean + std).tolist(), "mean + std", _SPREAD),
-                        _Series(xs, (mean - std).tolist(), "mean - std", _SPREAD),
-                        _Series(xs, mean.tolist(), "ensemble mean", _MEAN),
-                        _Series(xs, ex.tolist(), "exemplar", _EXEMPLAR),
+                        Series(xs, (mean + std).tolist(), "mean + std", _SPREAD),
+                        Series(xs, (mean - std).tolist(), "mean - std", _SPREAD),
+                        Series(xs, mean.tolist(), "ensemble mean", _MEAN),
+                        Series(xs, ex.tolist(), "exemplar", _EXEMPLAR),
                     ],
                     xlabel=xlabel,
                     ylabel=name,
