@@ -39,6 +39,7 @@ import torch
 
 from .domains.healpix import HealpixSphere, npix_of, nside_of
 from .errors import TexsynthError
+from .healpix_stencil import reader_table, stencil_apply
 from .healpix_wavelets import KERNEL_SIZE, HealpixWaveletBank, stencil_operator
 from .wavelets import WaveletLayer
 
@@ -120,11 +121,16 @@ def spin_operator(nside: int, K: int, L: int, spin: int) -> tuple[torch.Tensor, 
 
 
 @functools.lru_cache(maxsize=8)
-def spin_stencil_taps(nside: int, K: int, L: int, spin: int) -> tuple[torch.Tensor, torch.Tensor]:
+def spin_stencil_taps(
+    nside: int, K: int, L: int, spin: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`spin_operator` as the bank uses it: ``(neighbours [npix, M], taps [npix, M,
-    2L])``, the real and then imaginary parts of the weights (float32)."""
+    2L], readers [npix, R])``, the real and then imaginary parts of the weights (float32),
+    and the transpose for the backward pass
+    (:func:`~texsynth.healpix_stencil.reader_table`)."""
     nb, w = spin_operator(nside, K, L, spin)
-    return nb, torch.cat([w.real, w.imag]).permute(1, 2, 0).contiguous().float()
+    taps = torch.cat([w.real, w.imag]).permute(1, 2, 0).contiguous().float()
+    return nb, taps, reader_table(nb, taps)
 
 
 @functools.lru_cache(maxsize=16)
@@ -173,9 +179,10 @@ class HealpixSpinWaveletBank(HealpixWaveletBank):
             raise TexsynthError(f"a spin bank is for spin-2 maps, got spin={spin}")
         self.spin = spin
         for j in range(J):
-            nb, taps = spin_stencil_taps(nside >> j, K, L, spin)
+            nb, taps, readers = spin_stencil_taps(nside >> j, K, L, spin)
             self.register_buffer(f"snb{j}", nb, persistent=False)
             self.register_buffer(f"staps{j}", taps, persistent=False)
+            self.register_buffer(f"sreaders{j}", readers, persistent=False)
             self.register_buffer(f"up{j}", pyramid_phases(nside, j, spin), persistent=False)
 
     def first_layer(self, x: torch.Tensor) -> WaveletLayer:
@@ -207,8 +214,9 @@ class HealpixSpinWaveletBank(HealpixWaveletBank):
         lead = p.shape[:-1]
         flat = p.reshape(-1, npix)
         X = flat.shape[0]
-        g = torch.cat([flat.real, flat.imag])[:, nb].transpose(0, 1)  # [npix, 2X, M]
-        out = torch.bmm(g, taps.to(g.dtype))  # [npix, 2X, 2L]: Wr Q, Wi Q; Wr U, Wi U
+        readers: torch.Tensor = getattr(self, f"sreaders{j}")
+        # [npix, 2X, 2L]: Wr Q, Wi Q; Wr U, Wi U (a gather again in the backward pass)
+        out = stencil_apply(torch.cat([flat.real, flat.imag]), nb, taps, readers)
         wr_q, wi_q = out[:, :X, : self.L], out[:, :X, self.L :]
         wr_u, wi_u = out[:, X:, : self.L], out[:, X:, self.L :]
         c = torch.complex(wr_q - wi_u, wi_q + wr_u)  # [npix, X, L]

@@ -26,10 +26,13 @@ import torch
 
 from .domains.healpix import HealpixSphere, healpy_module, npix_of, nside_of
 from .errors import TexsynthError
+from .healpix_cache import cached_operator
+from .healpix_stencil import reader_table, stencil_apply
 from .wavelets import WaveletLayer
 
 __all__ = [
     "HealpixWaveletBank",
+    "build_stencil_operator",
     "exact_independent_samples",
     "independent_samples",
     "morlet_stencil",
@@ -90,7 +93,13 @@ def stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Te
     """The oriented wavelets at ``nside`` as ``(neighbours [npix, M], weights [L, npix,
     M])``: pixel ``p`` of orientation ``l`` is ``sum_m weights[l, p, m] x[neighbours[p,
     m]]`` (complex128 weights; ``M`` the most distinct pixels a stencil reads, rows padded
-    with weight 0)."""
+    with weight 0). Read from the on-disk cache when it holds them
+    (:mod:`texsynth.healpix_cache`), else built and written there."""
+    return cached_operator("stencil", nside, K, L, lambda: build_stencil_operator(nside, K, L))
+
+
+def build_stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`stencil_operator`, built (no cache)."""
     pix, w = _stencil_points(nside, K)  # [npix, K*K, 4] each
     npix = npix_of(nside)
     T = K * K * 4
@@ -119,14 +128,16 @@ def stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Te
 
 
 @functools.lru_cache(maxsize=8)
-def stencil_taps(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Tensor]:
+def stencil_taps(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`stencil_operator` as the bank uses it: ``(neighbours [npix, M], taps [npix,
-    M, 2L])``, each pixel's taps against the real and then the imaginary parts of the
-    ``L`` wavelets (float32), so that one batched product per pixel gives all of them.
-    Kept for the last few skies: every pyramid level of a synthesis builds its fronts
-    anew."""
+    M, 2L], readers [npix, R])``, each pixel's taps against the real and then the imaginary
+    parts of the ``L`` wavelets (float32), so that one batched product per pixel gives all
+    of them, and the operator's transpose for the backward pass
+    (:func:`~texsynth.healpix_stencil.reader_table`). Kept for the last few skies: every
+    pyramid level of a synthesis builds its fronts anew."""
     nb, w = stencil_operator(nside, K, L)
-    return nb, torch.cat([w.real, w.imag]).permute(1, 2, 0).contiguous().float()
+    taps = torch.cat([w.real, w.imag]).permute(1, 2, 0).contiguous().float()
+    return nb, taps, reader_table(nb, taps)
 
 
 class HealpixWaveletBank(torch.nn.Module):
@@ -162,9 +173,10 @@ class HealpixWaveletBank(torch.nn.Module):
         self.radii = [(K // 2 + 1) * 2**j for j in range(J)]
         self.neff = [independent_samples(nside >> j, K, L) for j in range(J)]
         for j in range(J):
-            nb, taps = stencil_taps(nside >> j, K, L)
+            nb, taps, readers = stencil_taps(nside >> j, K, L)
             self.register_buffer(f"nb{j}", nb, persistent=False)
             self.register_buffer(f"taps{j}", taps, persistent=False)
+            self.register_buffer(f"readers{j}", readers, persistent=False)
 
     #: the rows of the scattering Gram matrices are computed in pixel space only
     fourier_rows = False
@@ -211,8 +223,9 @@ class HealpixWaveletBank(torch.nn.Module):
                 f"got a map of {t.shape[-1]}"
             )
         lead = t.shape[:-1]
-        g = t.reshape(-1, npix)[:, nb].transpose(0, 1)  # [npix, X, M]
-        out = torch.bmm(g, taps.to(t.dtype))  # [npix, X, 2L]: one small product per pixel
+        readers: torch.Tensor = getattr(self, f"readers{j}")
+        # [npix, X, 2L]: one small product per pixel; a gather again in the backward pass
+        out = stencil_apply(t.reshape(-1, npix), nb, taps, readers)
         out = out.permute(1, 2, 0).reshape(*lead, 2, self.L, npix)
         return torch.complex(out[..., 0, :, :], out[..., 1, :, :])
 

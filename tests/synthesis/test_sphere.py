@@ -129,6 +129,7 @@ def test_bad_input_gets_one_line_errors() -> None:
         (dict(sky=ex, n=0), "n must be"),
         (dict(sky=ex, J=9), "at most J=4"),
         (dict(sky=ex, multipoles=-1.0), "multipoles weight"),
+        (dict(sky=ex, spectrum=-1.0), "spectrum weight"),
         (dict(sky=ex, init=torch.randn(12 * 8**2)), "init has 768 pixels"),
         (dict(sky=ex, reference=torch.randn(12 * 8**2)), "reference has shape"),
         (dict(sky=ex, nside=2**20), "memory"),
@@ -155,3 +156,25 @@ def test_angular_reductions() -> None:
         synthesize_healpix(ex[0], iso_ang=True, fft_ang=True, steps=1, progress=False)
     with pytest.raises(TexsynthError, match="angular must be"):
         HealpixScatteringLoss(ex, angular="round")
+
+
+def test_the_spectrum_term_is_used_on_full_skies_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import texsynth.synthesis.sphere as sphere
+
+    built: list[int] = []
+    real = sphere.AngularSpectrumLoss
+
+    def spy(ex: torch.Tensor, **kwargs: object) -> object:
+        built.append(int(kwargs["lmin"]))  # type: ignore[call-overload]
+        return real(ex, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sphere, "AngularSpectrumLoss", spy)
+    ex = torch.tensor(_sky(16))
+    synthesize_healpix(ex, steps=2, progress=False, seed=0)
+    assert built == [9]  # above the multipoles term's ell <= 8
+    synthesize_healpix(ex, steps=2, progress=False, seed=0, multipoles=0.0)
+    assert built == [9, 1]
+    synthesize_healpix(ex, steps=2, progress=False, seed=0, spectrum=0.0)
+    half = (torch.arange(ex.numel()) < ex.numel() // 2).float()
+    synthesize_healpix(ex, steps=2, progress=False, seed=0, in_mask=half)
+    assert built == [9, 1]

@@ -222,6 +222,7 @@ def _settings(spec: JobSpec, result: torch.Tensor, report: Any) -> dict[str, Any
             "iso": o.get("iso_ang", False),
             "histogram": o.get("histogram", 1.0),
             "multipoles": o.get("multipoles", 1.0),
+            "spectrum": o.get("spectrum", 1.0),
             "cross_channels": o.get("cross_channels", True),
             "to_gaussian": o.get("to_gaussian", False),
         }
