@@ -147,6 +147,10 @@ def run_members(
                 outcomes = _outcomes(engine, fut, task, tries, w)
                 if outcomes is not None:
                     _record(outcomes, manifest, acc, result, bar)
+                # also look at the token here, not only in the watcher's polls: a token that
+                # depends on what was just recorded stops the run before the next task starts
+                if not w.fired.is_set() and is_cancelled(o.cancel):
+                    w.fire()
     except KeyboardInterrupt:
         w.fire()
         _collect(engine, w, manifest, acc, result, bar, o.owned)
