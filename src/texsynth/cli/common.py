@@ -410,6 +410,23 @@ def device_of(name: str) -> torch.device:
     return dev
 
 
+def synth_outputs(
+    args: argparse.Namespace, suffixes: tuple[str, ...], what: str
+) -> tuple[list[Path], Path]:
+    """The output files and the record of a ``synth`` run, checked before any work: the
+    suffix of ``-o`` is one of ``suffixes`` (``what`` names the data in the error), and
+    :func:`check_set` holds (no clobbering without ``--overwrite``, no input overwritten)."""
+    if args.output.suffix.lower() not in suffixes:
+        raise TexsynthError(
+            f"{what} are written as {', '.join(suffixes)}, not "
+            f"{args.output.suffix or '(no suffix)'!r}; change the suffix of -o"
+        )
+    outputs = output_paths(args.output, args.n)
+    sidecar = sidecar_path(args.output)
+    check_set(outputs, sidecar, synth_inputs(args), suffixes=suffixes, overwrite=args.overwrite)
+    return outputs, sidecar
+
+
 def output_paths(pattern: Path, n: int) -> list[Path]:
     """The ``n`` output files of ``-o pattern`` (numbered when ``n > 1``)."""
     if n == 1:

@@ -19,14 +19,7 @@ from ..io.runs import record_header
 from ..stats import ScatCov
 from ..wavelets import XI0
 from .checks import check_signal_options, signal_length
-from .common import (
-    check_set,
-    constant_channels,
-    device_of,
-    output_paths,
-    sidecar_path,
-    synth_inputs,
-)
+from .common import constant_channels, device_of, synth_outputs
 from .eval_output import show_evaluation
 
 
@@ -55,17 +48,7 @@ def synth_signal(args: argparse.Namespace) -> int:
     from ..synthesis.jobs import prepare_arrays, run_job
 
     options = signal_job_options(args)
-    suffix = args.output.suffix.lower()
-    if suffix not in SIGNAL_SUFFIXES:
-        raise TexsynthError(
-            f"1-D signals are written as {', '.join(SIGNAL_SUFFIXES)}, not "
-            f"{args.output.suffix or '(no suffix)'!r}; change the suffix of -o"
-        )
-    outputs = output_paths(args.output, args.n)
-    sidecar = sidecar_path(args.output)
-    check_set(
-        outputs, sidecar, synth_inputs(args), suffixes=SIGNAL_SUFFIXES, overwrite=args.overwrite
-    )
+    outputs, sidecar = synth_outputs(args, SIGNAL_SUFFIXES, "1-D signals")
     device = device_of(args.device)
     signal, meta = read_signal(args.input)
     spec = JobSpec(

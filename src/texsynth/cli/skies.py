@@ -18,7 +18,7 @@ from ..errors import TexsynthError
 from ..io import atomic_text_write
 from ..io.runs import record_header
 from .checks import refuse_sky_options
-from .common import check_set, device_of, output_paths, sidecar_path, synth_inputs
+from .common import device_of, synth_outputs
 from .eval_output import show_evaluation
 
 __all__ = ["eval_skies", "eval_wants_skies", "stats_sky", "synth_sky", "wants_sky"]
@@ -91,15 +91,7 @@ def synth_sky(args: argparse.Namespace) -> int:
     from ..synthesis.jobs import prepare_arrays, run_job
 
     options = sky_job_options(args)
-    suffix = args.output.suffix.lower()
-    if suffix not in SKY_SUFFIXES:
-        raise TexsynthError(
-            f"HEALPix maps are written as {', '.join(SKY_SUFFIXES)}, not "
-            f"{args.output.suffix or '(no suffix)'!r}; change the suffix of -o"
-        )
-    outputs = output_paths(args.output, args.n)
-    sidecar = sidecar_path(args.output)
-    check_set(outputs, sidecar, synth_inputs(args), suffixes=SKY_SUFFIXES, overwrite=args.overwrite)
+    outputs, sidecar = synth_outputs(args, SKY_SUFFIXES, "HEALPix maps")
     device = device_of(args.device)
     meta = read_healpix_map(args.input) if args.input.suffix.lower() != ".npy" else None
     spec = JobSpec(
