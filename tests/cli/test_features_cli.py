@@ -39,6 +39,7 @@ def test_train_resume_and_info(setup: tuple[Path, Path], capsys: pytest.CaptureF
     assert main(["features", "info", str(out)]) == 0
     text = capsys.readouterr().out
     assert "patch 16" in text and "4 steps" in text and "conv2_2" in text
+    assert "weight calibration" in text and "gap x" in text
     assert main(["methods"]) == 0
     listing = capsys.readouterr().out
     assert listing.count("--features FILE.safetensors") == 4  # gram, swd, gap, gc
@@ -149,3 +150,22 @@ def test_bad_input_is_one_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith("texsynth: error:") and match in err and "\n" not in err
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.safetensors").exists()
+
+
+def test_calibrate_command(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root, _ = setup
+    out = tmp_path / "raw.safetensors"
+    assert main(["features", "train", str(root / "photos"), "-o", str(out), *TRAIN,
+                 "--steps", "2", "--quiet", "--no-calibration"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["features", "info", str(out)]) == 0
+    assert "no weight calibration" in capsys.readouterr().out
+    assert main(["features", "calibrate", str(out), str(root / "photos"), "--pairs", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "calibrated" in text and "gc x" in text
+    assert main(["features", "info", str(out)]) == 0
+    assert "3 crop pairs" in capsys.readouterr().out
+    assert main(["features", "calibrate", str(out), str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err

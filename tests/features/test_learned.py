@@ -125,7 +125,7 @@ def test_every_feature_method_takes_the_file(features_file: Path, method: str) -
         method=method,
         features=str(features_file),
         size=32,
-        steps=4,
+        steps=12,
         levels=1,
         seed=1,
         progress=False,

@@ -1,5 +1,6 @@
-"""``texsynth features train`` and ``texsynth features info``: feature networks learned from
-one's own photos (:mod:`texsynth.features.training`). Only parses and calls the library."""
+"""``texsynth features train``, ``calibrate`` and ``info``: feature networks learned from
+one's own photos (:mod:`texsynth.features.training`, :mod:`texsynth.features.calibration`).
+Only parses and calls the library."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .common import add_overwrite_option, positive_int, seed_type
 
 
 def add_features_command(sub: Any) -> None:
-    """Register ``features train`` and ``features info``."""
+    """Register ``features train``, ``features calibrate`` and ``features info``."""
     fe = sub.add_parser(
         "features",
         help="learn a feature network from your own photos (for --features FILE)",
@@ -21,7 +22,7 @@ def add_features_command(sub: Any) -> None:
         "encoder then describes textures for the gap, gram, swd and gc methods and for "
         "texsynth eval (--features FILE.safetensors). See docs/own-features.md.",
     )
-    fsub = fe.add_subparsers(dest="features_command", metavar="{train,info}")
+    fsub = fe.add_subparsers(dest="features_command", metavar="{train,calibrate,info}")
     fsub.required = True
     tr = fsub.add_parser(
         "train",
@@ -29,7 +30,8 @@ def add_features_command(sub: Any) -> None:
         description="Train on random patches (flips and quarter turns) of every image under "
         "the FOLDERs (recursively). Every 10th image is held out to score reconstructions. "
         "Writes OUT (.safetensors), OUT's checkpoint (NAME.ckpt.safetensors, for --resume) "
-        "and NAME_reconstructions.png.",
+        "and NAME_reconstructions.png. At the end, the weights of gap, gram, swd and gc are "
+        "calibrated on crops of the held-out images and stored in OUT.",
     )
     tr.add_argument("folders", nargs="+", type=Path, metavar="FOLDER", help="image folders")
     tr.add_argument(
@@ -56,9 +58,40 @@ def add_features_command(sub: Any) -> None:
         action="store_true",
         help="continue from OUT's checkpoint (same folders and options; --steps may grow)",
     )
+    tr.add_argument(
+        "--calibration-pairs",
+        type=positive_int,
+        default=16,
+        metavar="N",
+        help="crop pairs of held-out images for the weight calibration (default 16)",
+    )
+    tr.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="skip the weight calibration (run `features calibrate` later)",
+    )
     tr.add_argument("--quiet", action="store_true", help="no progress lines")
     add_overwrite_option(tr)
     tr.set_defaults(func=cmd_features_train)
+    ca = fsub.add_parser(
+        "calibrate",
+        help="measure a features file's method weights on photos and store them in it",
+        description="For each of gap, gram, swd and gc, measure the median loss between two "
+        "crops of the same photo under FOLDER(s) on FILE's features, and store in FILE the "
+        "factor that puts a second real crop where the method's default weight expects it "
+        "(about 1, as on VGG19). `features train` does this itself; use this on files "
+        "trained without it or on other photos of the material. Rewrites FILE atomically.",
+    )
+    ca.add_argument("file", type=Path, help="a .safetensors features file")
+    ca.add_argument("folders", nargs="+", type=Path, metavar="FOLDER", help="image folders")
+    ca.add_argument("--pairs", type=positive_int, default=16, help="crop pairs (default 16)")
+    ca.add_argument(
+        "--held-out-only",
+        action="store_true",
+        help="only the images training held out (every 10th): for the training folders",
+    )
+    ca.add_argument("--seed", type=seed_type, default=0, help="seed of the crops (default 0)")
+    ca.set_defaults(func=cmd_features_calibrate)
     info = fsub.add_parser("info", help="what a features file records")
     info.add_argument("file", type=Path, help="a .safetensors features file")
     info.set_defaults(func=cmd_features_info)
@@ -117,11 +150,32 @@ def cmd_features_train(args: argparse.Namespace) -> int:
         settings,
         resume=args.resume,
         progress=None if args.quiet else say,
+        calibration_pairs=0 if args.no_calibration else args.calibration_pairs,
     )
     print(
         f"wrote {args.output} (held-out reconstruction PSNR {result.heldout_psnr:.2f} dB, "
         f"{result.cpu_seconds:.0f} CPU s); reconstructions in {result.picture}"
     )
+    if result.calibration is not None:
+        print(calibration_line(result.calibration))
+    return 0
+
+
+def calibration_line(record: dict[str, Any]) -> str:
+    """One line for a calibration record: each method's weight factor."""
+    scales = ", ".join(f"{k} x{v:.3g}" for k, v in record["scale"].items())
+    return f"weight calibration ({record['pairs']} crop pairs of {record['crop']} px): {scales}"
+
+
+def cmd_features_calibrate(args: argparse.Namespace) -> int:
+    """Run ``texsynth features calibrate``."""
+    from ..features.calibration import calibrate_file
+
+    record = calibrate_file(
+        args.file, args.folders, pairs=args.pairs, seed=args.seed, held_out_only=args.held_out_only
+    )
+    print(f"calibrated {args.file}")
+    print(calibration_line(record))
     return 0
 
 
@@ -139,4 +193,8 @@ def cmd_features_info(args: argparse.Namespace) -> int:
         f"{', '.join(data.get('folders', []))}; {t.get('settings', {}).get('steps')} steps, "
         f"{t.get('cpu_seconds')} CPU s; held-out PSNR {t.get('heldout_psnr')} dB"
     )
+    if info["calibration"] is None:
+        print(f"no weight calibration: run `texsynth features calibrate {args.file} FOLDER`")
+    else:
+        print(calibration_line(info["calibration"]))
     return 0

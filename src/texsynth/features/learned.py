@@ -3,8 +3,10 @@ user's own photos (``texsynth features train``), loaded from a ``features.safete
 
 The file holds the network's tensors (``encoder.*``, ``decoder.*``) and, in its safetensors
 metadata, ``format`` (``"texsynth-features/1"``), the network's ``config`` (width, depth),
-the training ``patch`` size, the encoder's ``layers``, and a ``training`` record (data
-summary, steps, CPU seconds, held-out reconstruction score). Nothing is pickled.
+the training ``patch`` size, the encoder's ``layers``, a ``training`` record (data
+summary, steps, CPU seconds, held-out reconstruction score) and, once calibrated, a
+``calibration`` record (:mod:`.calibration`: the weight factor of each method, applied by
+:class:`~texsynth.loss_builder.LossBuilder`). Nothing is pickled.
 
 :class:`LearnedFeatures` has the calling convention of the other extractors
 (``extractor(x, layers) -> {layer: [B, C, H, W]}``, ``default_layers``), so the ``gap``,
@@ -14,6 +16,7 @@ summary, steps, CPU seconds, held-out reconstruction score). Nothing is pickled.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,8 +33,10 @@ __all__ = [
     "LearnedFeatures",
     "is_features_file",
     "load_autoencoder",
+    "load_features_file",
     "read_features_metadata",
     "save_features",
+    "save_features_file",
 ]
 
 FEATURES_FORMAT = "texsynth-features/1"
@@ -45,9 +50,15 @@ def is_features_file(name: object) -> bool:
 
 
 def save_features(
-    model: ConvAutoencoder, path: str | os.PathLike[str], *, patch: int, training: dict[str, Any]
+    model: ConvAutoencoder,
+    path: str | os.PathLike[str],
+    *,
+    patch: int,
+    training: dict[str, Any],
+    calibration: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``model`` and its training record to ``path`` atomically."""
+    """Write ``model``, its training record and (if given) its calibration record
+    (:func:`~.calibration.calibrate_features`) to ``path`` atomically."""
     meta = {
         "format": FEATURES_FORMAT,
         "config": json.dumps(model.config),
@@ -55,7 +66,45 @@ def save_features(
         "layers": json.dumps(list(model.layer_names)),
         "training": json.dumps(training),
     }
+    if calibration is not None:
+        meta["calibration"] = json.dumps(calibration)
     save_tensors(path, model.state_dict(), meta)
+
+
+def load_features_file(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and raw string metadata of a features file, after checking its kind."""
+    tensors, meta = _read(path)
+    _decode(path, meta)
+    return tensors, meta
+
+
+def save_features_file(
+    path: str | os.PathLike[str],
+    tensors: dict[str, torch.Tensor],
+    meta: dict[str, str],
+    *,
+    calibration: dict[str, Any],
+) -> None:
+    """Rewrite a features file (:func:`load_features_file`'s tensors and metadata)
+    atomically with the ``calibration`` record added or replaced."""
+    record = json.dumps(calibration)
+    _check_calibration(path, record)
+    save_tensors(path, tensors, {**meta, "calibration": record})
+
+
+def _check_calibration(path: str | os.PathLike[str], text: str | None) -> dict[str, Any] | None:
+    """The decoded ``calibration`` record (``None`` if absent): its ``scale`` must map
+    method names to positive finite factors."""
+    if text is None:
+        return None
+    record = json.loads(text)
+    scale = record["scale"]
+    for name, value in scale.items():
+        if not isinstance(name, str) or not (math.isfinite(float(value)) and float(value) > 0):
+            raise ValueError(f"calibration scale of {name!r} is {value!r}")
+    return dict(record)
 
 
 def read_features_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -89,9 +138,10 @@ def _decode(path: str | os.PathLike[str], meta: dict[str, str]) -> dict[str, Any
             "patch": int(meta["patch"]),
             "layers": json.loads(meta["layers"]),
             "training": json.loads(meta.get("training", "{}")),
+            "calibration": _check_calibration(path, meta.get("calibration")),
         }
         int(out["config"]["width"]), int(out["config"]["depth"])
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise TexsynthError(
             f"{os.fspath(path)!r} has damaged features metadata ({type(exc).__name__}: "
             f"{exc}); train it again"
@@ -154,6 +204,15 @@ class LearnedFeatures(torch.nn.Module):
         """Load a features file; ``padding`` ``None`` is reflect (the training padding)."""
         model, info = load_autoencoder(path, padding=padding or "reflect")
         return cls(model, info, os.fspath(path))
+
+    @property
+    def calibration(self) -> dict[str, float] | None:
+        """The weight factor of each method (``{"gap": 45.2, ...}``) measured on real crops
+        (:mod:`.calibration`), or ``None`` for a file that was never calibrated."""
+        record = self.info.get("calibration")
+        if record is None:
+            return None
+        return {str(k): float(v) for k, v in record["scale"].items()}
 
     @property
     def padding(self) -> str:

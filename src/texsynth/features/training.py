@@ -8,11 +8,14 @@ written atomically every ``checkpoint_every`` steps next to the output
 (``NAME.ckpt.safetensors``); :func:`train_features` with ``resume=True`` continues from it and
 gives bit-for-bit the network an uninterrupted run gives (the batches are a pure function of
 the step; same machine, same thread count). The held-out score is the PSNR (dB) of the
-reconstructions of fixed patches of images never trained on.
+reconstructions of fixed patches of images never trained on. At the end, the methods'
+weights are calibrated on crops of the held-out images (:mod:`.calibration`) and the factors
+stored in the file.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -28,8 +31,9 @@ from ..datasets import ImageCollection, PatchSampler
 from ..errors import TexsynthError
 from ..io import write_image
 from .autoencoder import ConvAutoencoder
+from .calibration import calibrate_features
 from .files import load_tensors, save_tensors
-from .learned import save_features
+from .learned import LearnedFeatures, save_features
 
 __all__ = [
     "TrainResult",
@@ -77,14 +81,15 @@ class TrainSettings:
 @dataclass
 class TrainResult:
     """What a run produced: the model, its held-out PSNR (dB), the run's history
-    (``[step, cpu_seconds, train_loss, heldout_psnr]`` at every checkpoint) and the
-    reconstructions picture."""
+    (``[step, cpu_seconds, train_loss, heldout_psnr]`` at every checkpoint), the
+    reconstructions picture and the weight calibration (``None`` if skipped)."""
 
     model: ConvAutoencoder
     heldout_psnr: float
     cpu_seconds: float
     history: list[list[float]] = field(default_factory=list)
     picture: Path | None = None
+    calibration: dict[str, Any] | None = None
 
 
 def checkpoint_path(output: str | os.PathLike[str]) -> Path:
@@ -173,6 +178,7 @@ def train_features(
     resume: bool = False,
     progress: Callable[[str], None] | None = None,
     collection: ImageCollection | None = None,
+    calibration_pairs: int = 16,
 ) -> TrainResult:
     """Train an autoencoder on patches of the images in ``folders`` and write ``output``.
 
@@ -191,6 +197,10 @@ def train_features(
         Called with one line per checkpoint.
     collection
         The images, already read (default: read ``folders``).
+    calibration_pairs
+        Crop pairs of the held-out images (the training images when none is held out) for
+        the weight calibration (:func:`~.calibration.calibrate_features`); 0 skips it
+        (calibrate later with :func:`~.calibration.calibrate_file`).
 
     Returns
     -------
@@ -257,10 +267,21 @@ def train_features(
         "cpu_seconds": round(cpu, 1),
         "history": history,
     }
-    save_features(model, out, patch=settings.patch, training=training)
+    calibration = None
+    if calibration_pairs > 0:
+        if progress is not None:
+            progress(f"calibrating the methods' weights on {calibration_pairs} crop pairs")
+        calibration = calibrate_features(
+            # a copy: the losses freeze their extractor, the returned model stays trainable
+            LearnedFeatures(copy.deepcopy(model), {"config": model.config}),
+            held if held is not train else train,
+            pairs=calibration_pairs,
+            seed=settings.seed,
+        )
+    save_features(model, out, patch=settings.patch, training=training, calibration=calibration)
     picture = reconstructions_path(out)
     write_image(picture, reconstruction_picture(model, held_patches))
-    return TrainResult(model, psnr, cpu, history, picture)
+    return TrainResult(model, psnr, cpu, history, picture, calibration)
 
 
 def reconstruction_picture(model: ConvAutoencoder, patches: torch.Tensor) -> torch.Tensor:
