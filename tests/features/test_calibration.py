@@ -16,12 +16,12 @@ from texsynth.datasets import ImageCollection
 from texsynth.errors import TexsynthWarning
 from texsynth.features import LearnedFeatures
 from texsynth.features.calibration import calibrate_file, crop_pairs
-from texsynth.features.files import load_tensors, save_tensors
 from texsynth.features.learned import read_features_metadata
 from texsynth.features.training import TrainSettings, train_features
 from texsynth.loss_builder import LossBuilder
 from texsynth.losses import GAPLoss
 from texsynth.methods import METHODS
+from texsynth.tensor_files import load_tensors, save_tensors
 
 TINY = TrainSettings(patch=16, steps=6, width=4, depth=2, batch=2, checkpoint_every=3)
 

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from ..errors import TexsynthError
+from ..tensor_files import load_tensors, save_tensors
 from .autoencoder import ConvAutoencoder
-from .files import load_tensors, save_tensors
 
 __all__ = [
     "FEATURES_FORMAT",
@@ -38,6 +38,9 @@ __all__ = [
     "save_features",
     "save_features_file",
 ]
+
+#: the end of the error for a features file that safetensors cannot read
+FEATURES_FIX = "give a features file from `texsynth features train`"
 
 FEATURES_FORMAT = "texsynth-features/1"
 """Value of the ``format`` metadata key of the features files this version writes and reads."""
@@ -120,7 +123,7 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[s
         raise TexsynthError(
             f"features file {str(p)!r} not found; make one with `texsynth features train`"
         )
-    tensors, meta = load_tensors(p)
+    tensors, meta = load_tensors(p, unreadable_fix=FEATURES_FIX)
     fmt = meta.get("format", "")
     if fmt != FEATURES_FORMAT:
         what = f"a {fmt!r} file" if fmt else "a safetensors file without texsynth metadata"

@@ -30,10 +30,10 @@ import torch
 from ..datasets import ImageCollection, PatchSampler
 from ..errors import TexsynthError
 from ..io import write_image
+from ..tensor_files import load_tensors, save_tensors
 from .autoencoder import ConvAutoencoder
 from .calibration import calibrate_features
-from .files import load_tensors, save_tensors
-from .learned import LearnedFeatures, save_features
+from .learned import FEATURES_FIX, LearnedFeatures, save_features
 
 __all__ = [
     "TrainResult",
@@ -149,7 +149,7 @@ def _restore(
         raise TexsynthError(
             f"--resume: no checkpoint {str(path)!r} to resume from; run without --resume"
         )
-    tensors, meta = load_tensors(path)
+    tensors, meta = load_tensors(path, unreadable_fix=FEATURES_FIX)
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise TexsynthError(f"{str(path)!r} is not a texsynth features training checkpoint")
     if meta.get("identity") != identity:

@@ -28,6 +28,7 @@ from safetensors.torch import save as _save_bytes
 from .._checks import check_device
 from ..errors import TexsynthError
 from ..paths import as_path
+from ..tensor_files import load_tensors
 from ..version import __version__
 from .config import ARCHITECTURE, CONFIG_KEYS, upgrade_config
 from .network import SynthHalfUNet2D
@@ -156,21 +157,7 @@ def load_checkpoint_file(
     TexsynthError
         If the file is missing or is not a safetensors file.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise TexsynthError(
-            f"{str(p)!r} does not exist or is not a file; give the path of a .safetensors file"
-        )
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            metadata = dict(f.metadata() or {})
-        tensors = load_file(str(p), device="cpu")
-    except Exception as exc:  # safetensors raises its own error types for bad files
-        raise TexsynthError(
-            f"{str(p)!r} is not a readable safetensors file ({_first_line(exc)}); remove it "
-            "or write it again"
-        ) from None
-    return tensors, metadata
+    return load_tensors(path, missing_fix="give the path of a .safetensors file")
 
 
 def _first_line(exc: BaseException) -> str:

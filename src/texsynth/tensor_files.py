@@ -1,5 +1,6 @@
-"""Safetensors files of the learned features: tensors plus string metadata, written
-atomically (:func:`texsynth.atomic.atomic_write`), read with one-line errors. No pickles."""
+"""Safetensors files (the ``safetensors`` package, no pickles): tensors plus string
+metadata, written atomically (:func:`texsynth.atomic.atomic_write`) and read with one-line
+errors. The learned-feature files and the generator files are both read through here."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
-from ..atomic import atomic_write
-from ..errors import TexsynthError
+from .atomic import atomic_write
+from .errors import TexsynthError
 
 __all__ = ["load_tensors", "save_tensors"]
 
@@ -26,8 +27,16 @@ def save_tensors(
     atomic_write(Path(path), lambda f: f.write(data))
 
 
-def load_tensors(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def load_tensors(
+    path: str | os.PathLike[str],
+    *,
+    missing_fix: str = "",
+    unreadable_fix: str = "remove it or write it again",
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors (CPU) and string metadata of a safetensors file.
+
+    ``missing_fix`` and ``unreadable_fix`` end the error of a missing and of an unreadable
+    file (what the caller's user should do).
 
     Raises
     ------
@@ -36,7 +45,8 @@ def load_tensors(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
     """
     p = Path(path)
     if not p.is_file():
-        raise TexsynthError(f"{str(p)!r} does not exist or is not a file")
+        tail = f"; {missing_fix}" if missing_fix else ""
+        raise TexsynthError(f"{str(p)!r} does not exist or is not a file{tail}")
     try:
         with safe_open(str(p), framework="pt") as f:
             metadata = dict(f.metadata() or {})
@@ -44,7 +54,6 @@ def load_tensors(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
     except Exception as exc:  # safetensors raises its own error types for bad files
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise TexsynthError(
-            f"{str(p)!r} is not a readable safetensors file ({text}); give a features file "
-            "from `texsynth features train`"
+            f"{str(p)!r} is not a readable safetensors file ({text}); {unreadable_fix}"
         ) from None
     return tensors, metadata
