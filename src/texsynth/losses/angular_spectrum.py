@@ -29,7 +29,7 @@ import torch
 from ..domains.healpix import healpy_module, npix_of, nside_of
 from ..errors import TexsynthError
 from ..stats.scattering1d import as_signal_batch
-from .base import TextureLoss
+from .multipoles import LogSpectrumLoss
 
 __all__ = ["AngularSpectrumLoss", "HarmonicTransform", "angular_spectrum", "ell_bins"]
 
@@ -134,7 +134,7 @@ def ell_bins(lmin: int, lmax: int, width: float = 0.1) -> list[tuple[int, int]]:
     return bins
 
 
-class AngularSpectrumLoss(TextureLoss):
+class AngularSpectrumLoss(LogSpectrumLoss):
     """Squared differences of ``log C_ell`` from an exemplar sky's, in bins of ``ell``
     (about 10 % wide) from ``lmin`` to ``3 nside - 1``, each in units of its tolerance
     ``max(sqrt(2 / modes), TOLERANCE)`` (``modes``: the bin's ``sum (2 ell + 1)``; cosmic
@@ -151,10 +151,7 @@ class AngularSpectrumLoss(TextureLoss):
         The floor of each bin's tolerance (relative power).
     """
 
-    ndim = 1
     binning: torch.Tensor
-    sigma: torch.Tensor
-    target: torch.Tensor
 
     def __init__(
         self, exemplar: torch.Tensor, *, lmin: int = 1, tolerance: float = TOLERANCE
@@ -191,14 +188,3 @@ class AngularSpectrumLoss(TextureLoss):
         """Binned ``log C_ell`` of ``x [B, C, npix]``, ``[B, C, bins]`` (float64)."""
         cl = angular_spectrum(x.double() - x.double().mean(-1, keepdim=True), self.lmax)
         return torch.log(cl @ self.binning.to(cl.dtype).T + 1e-30)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Losses ``[B]`` of maps ``x [B, C, npix]`` (the exemplar's nside)."""
-        x = as_signal_batch(x, "maps")
-        if int(x.shape[-1]) != npix_of(self.nside):
-            raise TexsynthError(
-                f"the maps have {x.shape[-1]} pixels, the loss was built for nside {self.nside} "
-                f"({npix_of(self.nside)}); give maps of that nside"
-            )
-        d = (self.log_spectrum(x) - self.target.double()) / self.sigma.double()
-        return d.pow(2).mean((1, 2)).to(x.dtype)

@@ -24,7 +24,7 @@ from ..errors import TexsynthError
 from ..stats.scattering1d import as_signal_batch
 from .base import TextureLoss
 
-__all__ = ["LOW_LMAX", "MultipoleLoss", "real_harmonics"]
+__all__ = ["LOW_LMAX", "LogSpectrumLoss", "MultipoleLoss", "real_harmonics"]
 
 #: multipoles matched by default: the dipole to ell = 8 (the coarsest wavelets, at nside 2,
 #: reach about ell = 4)
@@ -68,7 +68,36 @@ def real_harmonics(nside: int, lmax: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.as_tensor(np.stack(rows)), torch.as_tensor(ells)
 
 
-class MultipoleLoss(TextureLoss):
+class LogSpectrumLoss(TextureLoss):
+    """Base of the sky spectrum losses: ``log_spectrum(x) [B, C, K]`` against the
+    exemplar's ``target [C, K]``, in units of ``sigma [K]``, squared and averaged.
+
+    Subclasses set ``nside``, the buffers ``target`` and ``sigma``, and ``log_spectrum``.
+    """
+
+    ndim = 1
+    nside: int
+    sigma: torch.Tensor
+    target: torch.Tensor
+
+    def log_spectrum(self, x: torch.Tensor) -> torch.Tensor:
+        """``log C`` of maps ``x [B, C, npix]`` per multipole or bin, ``[B, C, K]``."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Losses ``[B]`` of maps ``x [B, C, npix]`` (the exemplar's nside)."""
+        x = as_signal_batch(x, "maps")
+        if int(x.shape[-1]) != npix_of(self.nside):
+            raise TexsynthError(
+                f"the maps have {x.shape[-1]} pixels, the loss was built for nside {self.nside} "
+                f"({npix_of(self.nside)}); give maps of that nside"
+            )
+        log = self.log_spectrum(x)
+        d = (log - self.target.to(log.dtype)) / self.sigma.to(log.dtype)
+        return d.pow(2).mean((1, 2)).to(x.dtype)
+
+
+class MultipoleLoss(LogSpectrumLoss):
     """Squared differences of ``log C_ell`` from an exemplar sky's, for ``1 <= ell <= lmax``,
     in units of cosmic variance, averaged over ``ell``.
 
@@ -81,11 +110,8 @@ class MultipoleLoss(TextureLoss):
         The highest multipole matched (at most ``3 nside - 1``).
     """
 
-    ndim = 1
     basis: torch.Tensor
     ells: torch.Tensor
-    sigma: torch.Tensor
-    target: torch.Tensor
 
     def __init__(self, exemplar: torch.Tensor, *, lmax: int = LOW_LMAX) -> None:
         super().__init__()
@@ -121,14 +147,3 @@ class MultipoleLoss(TextureLoss):
         power = power.index_add(-1, self.ells, a * a)[..., 1:]
         counts = 2 * torch.arange(1, self.lmax + 1, dtype=a.dtype, device=a.device) + 1
         return torch.log(power / counts + 1e-30)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Losses ``[B]`` of maps ``x [B, C, npix]`` (the exemplar's nside)."""
-        x = as_signal_batch(x, "maps")
-        if int(x.shape[-1]) != npix_of(self.nside):
-            raise TexsynthError(
-                f"the maps have {x.shape[-1]} pixels, the loss was built for nside {self.nside} "
-                f"({npix_of(self.nside)}); give maps of that nside"
-            )
-        d = (self.log_spectrum(x) - self.target) / self.sigma
-        return d.pow(2).mean((1, 2)).to(x.dtype)
