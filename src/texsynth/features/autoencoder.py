@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from .._checks import as_image_batch, size_text
 from ..errors import TexsynthError
+from .layer_choice import chosen_layers
 
 __all__ = ["ConvAutoencoder"]
 
@@ -108,18 +109,7 @@ class ConvAutoencoder(torch.nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Encoder activations ``{name: [B, C_l, H_l, W_l]}`` (default: every layer); only
         the stages up to the deepest asked layer are computed."""
-        if layers is None:
-            layers = self.layer_names
-        elif isinstance(layers, str):
-            layers = [layers]
-        if len(layers) == 0:
-            raise TexsynthError(f"layers is empty; give some of {', '.join(self.layer_names)}")
-        unknown = [n for n in layers if n not in self.layer_names]
-        if unknown:
-            raise TexsynthError(
-                f"unknown learned-feature layer(s) {', '.join(map(repr, unknown))}; valid: "
-                f"{', '.join(self.layer_names)}"
-            )
+        layers = chosen_layers(layers, self.layer_names, "learned-feature")
         last = max(self.layer_names.index(n) for n in layers)
         h = self._rgb(x)
         out: dict[str, torch.Tensor] = {}

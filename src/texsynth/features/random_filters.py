@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from .._checks import as_image_batch, size_text
 from ..errors import TexsynthError
+from .layer_choice import chosen_layers
 
 __all__ = ["RandomFeatures"]
 
@@ -133,18 +134,7 @@ class RandomFeatures(torch.nn.Module):
 
         ``layers`` selects sizes by name (default: all); only those are computed.
         """
-        if layers is None:
-            layers = self.layer_names
-        elif isinstance(layers, str):
-            layers = [layers]
-        if len(layers) == 0:
-            raise TexsynthError(f"layers is empty; give some of {', '.join(self.layer_names)}")
-        unknown = [n for n in layers if n not in self.layer_names]
-        if unknown:
-            raise TexsynthError(
-                f"unknown random-feature layer(s) {', '.join(map(repr, unknown))}; "
-                f"valid: {', '.join(self.layer_names)}"
-            )
+        layers = chosen_layers(layers, self.layer_names, "random-feature")
         x = as_image_batch(x, "image")
         C, H, W = x.shape[1:]
         if C != self.in_channels:
