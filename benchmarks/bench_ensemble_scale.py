@@ -44,21 +44,12 @@ import numpy as np
 import torch
 
 import texsynth
+from bench_ensemble import field  # the same exemplar field
 from texsynth.ensembles.backends.local import cores
 from texsynth.ensembles.backends.slurm import sbatch_available
 from texsynth.io.runs import JobSpec
 
 SEED = 2026
-
-
-def field(path: Path, size: int) -> None:
-    """A smoothed random field (power law -1.5), standardised."""
-    rng = np.random.default_rng(0)
-    f = np.fft.fftfreq(size)
-    k = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
-    amp = np.where(k > 0, k, np.inf) ** -1.5
-    x = np.fft.ifft2(amp * np.fft.fft2(rng.standard_normal((size, size)))).real
-    np.save(path, ((x - x.mean()) / x.std()).astype(np.float32))
 
 
 def tiny(ex: Path) -> JobSpec:
