@@ -13,22 +13,19 @@ metadata:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
-from safetensors.torch import save as _save_bytes
 
 from .._checks import check_device
 from ..errors import TexsynthError
 from ..paths import as_path
-from ..tensor_files import load_tensors
+from ..tensor_files import load_tensors, save_tensors
 from ..version import __version__
 from .config import ARCHITECTURE, CONFIG_KEYS, upgrade_config
 from .network import SynthHalfUNet2D
@@ -117,34 +114,13 @@ def atomic_save_file(
     TexsynthError
         If the directory does not exist or cannot be written, or the disk is full.
     """
-    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    data = _save_bytes(cpu, metadata=metadata)
-    path = Path(path)
-    directory = path.parent
-    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        # 0o666 minus the umask, as for any new file (mkstemp would give 0o600)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
+    directory = Path(path).parent
+    if not directory.is_dir():
         raise TexsynthError(
-            f"cannot write {what} {str(path)!r}: {exc.strerror or exc} (directory "
-            f"{str(directory)!r}); choose an existing, writable directory"
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise TexsynthError(
-                f"cannot write {what} {str(path)!r}: {exc.strerror or exc}; check the free "
-                "space and permissions of its directory"
-            ) from None
-        raise
+            f"cannot write {what} {str(path)!r}: its directory {str(directory)!r} does not "
+            "exist; choose an existing, writable directory"
+        )
+    save_tensors(path, tensors, metadata or {})
 
 
 def load_checkpoint_file(

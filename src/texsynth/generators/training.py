@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from ..errors import TexsynthError
 from ..loss_builder import LossBuilder, scattering_options
 from ..losses import TextureLoss
 from ..methods import DEFAULT_POWER_SPECTRUM
+from ..seeds import fresh_seed
 from ..synthesis.arguments import count, scales
 from ..synthesis.engine import autograd_enabled
 from ..synthesis.values import ValueTransforms
@@ -286,7 +286,7 @@ def train_generator(
         )
 
     # without a seed: a fresh one from the OS, never from (or advancing) torch's global RNG
-    seed_value = seed if seed is not None else secrets.randbits(62)
+    seed_value = seed if seed is not None else fresh_seed()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed_value)
         model = SynthHalfUNet2D(
