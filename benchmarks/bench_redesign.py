@@ -11,6 +11,7 @@ signals of 4096 samples; the ``batched`` cases pass ``exact_members=False`` to a
 that has it (one loss call on the whole batch, as the old tree always made)::
 
     python benchmarks/bench_redesign.py OLD_TREE NEW_TREE --repeat 5
+    python benchmarks/bench_redesign.py OLD_TREE NEW_TREE --threads 1 --clock cpu  # shared machine
 
 where a tree is a checkout (``git archive REV | tar -x -C DIR``).
 """
@@ -94,15 +95,19 @@ import time, sys
 once()  # warm-up: imports, filter banks, allocator
 best = float("inf")
 for _ in range({inner}):
-    t = time.perf_counter(); once(); best = min(best, time.perf_counter() - t)
+    t = {clock}(); once(); best = min(best, {clock}() - t)
 print(best)
 """
 
 
-def time_case(tree: str, setup: str, inner: int) -> float:
-    env = {**os.environ, "PYTHONPATH": os.path.join(tree, "src"), "OMP_NUM_THREADS": "2"}
+CLOCKS = {"wall": "time.perf_counter", "cpu": "time.process_time"}
+
+
+def time_case(tree: str, setup: str, inner: int, threads: int = 2, clock: str = "wall") -> float:
+    env = {**os.environ, "PYTHONPATH": os.path.join(tree, "src"), "OMP_NUM_THREADS": str(threads)}
+    code = RUNNER.format(setup=setup, inner=inner, clock=CLOCKS[clock])
     out = subprocess.run(
-        [sys.executable, "-c", RUNNER.format(setup=setup, inner=inner)],
+        [sys.executable, "-c", code],
         env=env,
         capture_output=True,
         text=True,
@@ -118,6 +123,14 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3, help="fresh processes per tree")
     p.add_argument("--inner", type=int, default=5, help="timed calls per process (min)")
     p.add_argument("--cases", nargs="*", help="only these cases (substrings of the names)")
+    p.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of each process")
+    p.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall: elapsed time; cpu: the process's CPU time (with --threads 1, much less "
+        "moved by other processes on a shared machine than the elapsed time)",
+    )
     args = p.parse_args()
     print("| case | old (s) | new (s) | new / old |\n|---|---|---|---|")
     for name, setup in CASES.items():
@@ -126,7 +139,9 @@ def main() -> None:
         times: dict[str, list[float]] = {"old": [], "new": []}
         for _ in range(args.repeat):
             for which in ("old", "new"):
-                times[which].append(time_case(getattr(args, which), setup, args.inner))
+                times[which].append(
+                    time_case(getattr(args, which), setup, args.inner, args.threads, args.clock)
+                )
         old, new = statistics.median(times["old"]), statistics.median(times["new"])
         print(f"| {name} | {old:.3f} | {new:.3f} | {new / old:.2f} |", flush=True)
 
