@@ -14,6 +14,7 @@ from .evaluation import evaluate
 from .evaluation1d import evaluate_1d
 from .evaluation_healpix import evaluate_healpix
 from .evaluation_report import EvaluationReport, MetricResult
+from .expander import expand
 from .generators import (
     SynthHalfUNet2D,
     generate_samples,
@@ -79,6 +80,7 @@ __all__ = [
     "evaluate",
     "evaluate_1d",
     "evaluate_healpix",
+    "expand",
     "generate_samples",
     "load_generator",
     "random_phase_texture",

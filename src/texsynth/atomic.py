@@ -166,8 +166,8 @@ def listed_in_sidecar(path: str | os.PathLike[str], sidecar: str | os.PathLike[s
 
 
 def is_texsynth_safetensors(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a texsynth generator, features file or training checkpoint
-    (header only)."""
+    """Whether ``path`` is a texsynth generator, features file, expander file or training
+    checkpoint (header only)."""
     try:
         with open(path, "rb") as f:
             head = f.read(8)
@@ -182,7 +182,7 @@ def is_texsynth_safetensors(path: str | os.PathLike[str]) -> bool:
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     fmt = meta.get("format", "") if isinstance(meta, dict) else ""
     return isinstance(fmt, str) and fmt.startswith(
-        ("texsynth-generator/", "texsynth-checkpoint/", "texsynth-features")
+        ("texsynth-generator/", "texsynth-checkpoint/", "texsynth-features", "texsynth-expander")
     )
 
 

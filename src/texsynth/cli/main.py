@@ -250,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_features_command(sub)
 
+    from .expander import add_expander_commands
+
+    add_expander_commands(sub)
+
     rm = sub.add_parser(
         "remake",
         help="style transfer: the layout of CONTENT in the texture of --like STYLE",

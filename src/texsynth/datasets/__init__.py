@@ -8,7 +8,8 @@
 * :class:`PairSampler` -- a crop and the crop twice its size around it (input and target of
   a texture *expander*, which learns to grow a patch into its surroundings).
 
-Used by :mod:`texsynth.features.training` (the learned feature networks).
+Used by :mod:`texsynth.features.training` (the learned feature networks) and
+:mod:`texsynth.expander.trainer` (the universal expander).
 """
 
 from .collection import IMAGE_SUFFIXES, ImageCollection

@@ -43,6 +43,7 @@ class ImageCollection:
         *,
         min_size: int = 1,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        small_fix: str = "use a smaller --patch or remove them",
     ) -> ImageCollection:
         """Read every image under ``folders`` (recursively, sorted by path).
 
@@ -54,6 +55,9 @@ class ImageCollection:
             Smallest allowed height and width (the patch size).
         max_bytes
             Memory the 8-bit images may take; a larger collection is refused.
+        small_fix
+            What the error about images under ``min_size`` tells the user to do (the
+            option that sets the size differs between commands).
 
         Raises
         ------
@@ -114,7 +118,7 @@ class ImageCollection:
             more = f" and {len(small) - 3} more" if len(small) > 3 else ""
             raise TexsynthError(
                 f"{len(small)} image(s) smaller than the {min_size}-pixel patch: "
-                f"{', '.join(small[:3])}{more}; use a smaller --patch or remove them"
+                f"{', '.join(small[:3])}{more}; {small_fix}"
             )
         return cls(paths=[p for p in paths], images=images, folders=[os.fspath(f) for f in folders])
 

@@ -7,6 +7,14 @@
   convolutions by FFT.
 * :mod:`texsynth.expander.model`: the network, its configuration and its safetensors files.
 * :mod:`texsynth.expander.training`: the seed's losses and a training loop.
+* :mod:`texsynth.expander.trainer`: training on image folders and procedural textures with
+  checkpoints, exact resume and ``torchrun`` (``texsynth train-expander``).
+* :mod:`texsynth.expander.expansion`: :func:`expand`, one image enlarged 2x or 4x by a
+  trained network (``texsynth expand``), and :func:`default_model_path`.
 
 See ``docs/expander.md`` for what is measured and what is missing.
 """
+
+from .expansion import default_model_path, expand
+
+__all__ = ["default_model_path", "expand"]

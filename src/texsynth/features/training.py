@@ -31,6 +31,7 @@ from ..datasets import ImageCollection, PatchSampler
 from ..errors import TexsynthError
 from ..io import write_image
 from ..tensor_files import load_tensors, save_tensors
+from ..training_files import checkpoint_path, optimiser_tensors, restore_optimiser
 from .autoencoder import ConvAutoencoder
 from .calibration import calibrate_features
 from .learned import FEATURES_FIX, LearnedFeatures, save_features
@@ -92,13 +93,6 @@ class TrainResult:
     calibration: dict[str, Any] | None = None
 
 
-def checkpoint_path(output: str | os.PathLike[str]) -> Path:
-    """Where the training checkpoint of ``output`` goes: ``NAME.ckpt.safetensors``."""
-    out = Path(output)
-    stem = out.name[: -len(".safetensors")] if out.name.endswith(".safetensors") else out.name
-    return out.with_name(stem + ".ckpt.safetensors")
-
-
 def reconstructions_path(output: str | os.PathLike[str]) -> Path:
     """Where the reconstructions picture of ``output`` goes: ``NAME_reconstructions.png``."""
     out = Path(output)
@@ -128,10 +122,7 @@ def _save_checkpoint(
     identity: str,
 ) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    for i, state in opt.state_dict()["state"].items():
-        for key, value in state.items():
-            t = value if torch.is_tensor(value) else torch.tensor(float(value))
-            tensors[f"adam.{i}.{key}"] = t
+    tensors.update(optimiser_tensors(opt))
     meta = {
         "format": CHECKPOINT_FORMAT,
         "identity": identity,
@@ -159,14 +150,7 @@ def _restore(
             "without --resume"
         )
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    sd = opt.state_dict()
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        if key.startswith("adam."):
-            _, i, name = key.split(".", 2)
-            state.setdefault(int(i), {})[name] = value
-    sd["state"] = state
-    opt.load_state_dict(sd)
+    restore_optimiser(opt, tensors)
     return int(meta["step"]), float(meta["cpu_seconds"]), json.loads(meta["history"])
 
 

@@ -1,0 +1,491 @@
+"""Training the expander on folders of images and procedural textures, with checkpoints,
+exact resume and several processes (``texsynth train-expander``).
+
+Step ``k`` trains on a global batch of ``batch`` pairs (input = the centre crop of side
+``size`` of a ``2 size`` target) that is a pure function of ``(seed, k)``
+(:class:`ExpanderPairs`): random crops of the images in the folders with the 8 flips and
+quarter turns (:class:`~texsynth.datasets.PairSampler`), interleaved one for one with the
+procedural families of :mod:`~texsynth.expander.procedural` (only these without folders,
+only the crops with ``procedural=False``). The loss is the seed's
+(:func:`~texsynth.expander.training.expander_loss`); Adam with the per-scale temperatures
+and reaches at 20x the learning rate, annealed to 0 along a cosine over ``steps``.
+
+The loss of a step is the mean over its pairs of each pair's own loss (the seed's loss
+normalises the content and sliced Wasserstein terms by batch means; item by item, a batch
+split over processes has the same loss as the whole batch in one).
+
+A checkpoint ``NAME.ckpt.safetensors`` next to the output (network, Adam's moments, step,
+seconds, loss history; the sampler's state is ``(seed, step)``, the random directions of
+the sliced Wasserstein loss are drawn from a generator seeded by ``(seed, step)``, and the
+learning rate is a function of the step) is written atomically every ``checkpoint_every``
+steps, so :func:`train_expander_file` with ``resume=True`` continues bit for bit (same
+machine, thread count and number of processes).
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) the network is wrapped in
+:class:`torch.nn.parallel.DistributedDataParallel` (gloo; training runs on the CPU): rank
+``r`` of ``W`` computes items ``r B/W ... (r+1) B/W - 1`` of each global batch, the
+gradients are averaged, and rank 0 alone writes the checkpoints and the file. The global
+batches do not depend on ``W``, so 1 and 2 processes train the same network up to rounding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..datasets import ImageCollection, PairSampler
+from ..errors import TexsynthError
+from ..features import feature_extractor
+from ..tensor_files import load_tensors, save_tensors
+from ..training_files import checkpoint_path, optimiser_tensors, restore_optimiser
+from . import procedural
+from .model import MULTIPLE, ExpanderConfig, TransposerExpander, save_expander
+from .protocol import centre_crop
+from .training import expander_loss
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "ExpanderPairs",
+    "ExpanderTrainResult",
+    "ExpanderTrainSettings",
+    "distributed",
+    "train_expander_file",
+]
+
+CHECKPOINT_FORMAT = "texsynth-expander-checkpoint/1"
+"""Value of the ``format`` metadata key of the expander's training checkpoints."""
+
+SCALAR_RATE = 20.0  # the per-scale temperatures and reaches learn this much faster
+STYLES = ("gram", "swd")
+LOSS_ITEM = 2**32  # item j's loss draws are item LOSS_ITEM + j's (data items: 0 ... batch - 1)
+
+
+@dataclass(frozen=True)
+class ExpanderTrainSettings:
+    """What a training run computes (a resumed run must have the same, ``steps`` and
+    ``checkpoint_every`` aside)."""
+
+    size: int = 32  # input side; targets are 2 * size
+    steps: int = 1000
+    batch: int = 4  # pairs per step, over all processes
+    lr: float = 2e-3
+    style: str = "gram"
+    content_weight: float = 0.05
+    seed: int = 0
+    procedural: bool = True  # mix in the procedural families (the only data without folders)
+    checkpoint_every: int = 100
+    config: ExpanderConfig = field(default_factory=ExpanderConfig)
+
+    def check(self) -> None:
+        """Raise a one-line :class:`TexsynthError` for an invalid setting."""
+        for name in ("steps", "batch", "checkpoint_every"):
+            if int(getattr(self, name)) < 1:
+                raise TexsynthError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.size < 2 * MULTIPLE:
+            raise TexsynthError(
+                f"size must be at least {2 * MULTIPLE} (the expander's smallest input without "
+                f"padding), got {self.size}"
+            )
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise TexsynthError(f"lr must be > 0, got {self.lr}")
+        if not (math.isfinite(self.content_weight) and self.content_weight >= 0):
+            raise TexsynthError(f"content_weight must be >= 0, got {self.content_weight}")
+        if self.style not in STYLES:
+            raise TexsynthError(f"style must be 'gram' or 'swd', got {self.style!r}")
+
+
+@dataclass
+class ExpanderTrainResult:
+    """What a run did: the model, the step reached, whether it reached ``steps`` (and wrote
+    the file), the seconds of this run, the steps it ran, and the history
+    (``[step, seconds, mean loss]`` at every checkpoint, over the whole training)."""
+
+    model: TransposerExpander
+    step: int
+    finished: bool
+    seconds: float
+    steps_run: int
+    world_size: int
+    history: list[list[float]] = field(default_factory=list)
+
+    @property
+    def last_loss(self) -> float:
+        """The mean loss of the last checkpoint interval (NaN before the first)."""
+        return float(self.history[-1][2]) if self.history else math.nan
+
+
+def _item_seed(seed: int, step: int, item: int) -> int:
+    """A 63-bit seed for item ``item`` of step ``step`` (NumPy's SeedSequence hash)."""
+    return int(np.random.SeedSequence([int(seed), int(step), int(item)]).generate_state(1)[0])
+
+
+class ExpanderPairs:
+    """The training pairs: step ``k``'s global batch is a pure function of ``(seed, k)``.
+
+    Item ``j`` of step ``k`` is a procedural texture when ``(k * batch + j)`` is odd (or
+    always without a collection), else a crop of the collection (``PairSampler``: uniform
+    over crop positions, with the 8 flips and quarter turns); the input is the centre crop.
+
+    Parameters
+    ----------
+    collection
+        The images (``None``: procedural textures only).
+    size, batch, seed
+        Input side (targets ``2 size``), pairs per step, seed.
+    procedural
+        Interleave procedural textures with the crops (needs a collection when False).
+    """
+
+    def __init__(
+        self,
+        collection: ImageCollection | None,
+        size: int,
+        batch: int,
+        seed: int,
+        procedural: bool = True,
+    ) -> None:
+        if collection is None and not procedural:
+            raise TexsynthError(
+                "no training data: give a folder of images, or allow the procedural textures"
+            )
+        self.size, self.batch, self.seed, self.procedural = size, batch, seed, procedural
+        self.sampler = (
+            PairSampler(collection, size, batch=batch, seed=seed)
+            if collection is not None
+            else None
+        )
+
+    def kinds(self, step: int) -> list[bool]:
+        """For each item of step ``step``: whether it is procedural."""
+        if self.sampler is None:
+            return [True] * self.batch
+        if not self.procedural:
+            return [False] * self.batch
+        return [(step * self.batch + j) % 2 == 1 for j in range(self.batch)]
+
+    def targets(self, step: int, items: Sequence[int] | None = None) -> torch.Tensor:
+        """The ``[n, 3, 2 size, 2 size]`` targets of step ``step`` (``items``: those of
+        them, default all)."""
+        idx = list(range(self.batch)) if items is None else list(items)
+        kinds = self.kinds(step)
+        crops = None
+        if self.sampler is not None and not all(kinds[j] for j in idx):
+            crops = self.sampler.crops(step)
+        out = []
+        for j in idx:
+            if kinds[j]:
+                t = procedural.texture(_item_seed(self.seed, step, j), 2 * self.size)
+                out.append(torch.from_numpy(t))
+            else:
+                assert crops is not None
+                out.append(crops[j])
+        return torch.stack(out)
+
+    def pairs(
+        self, step: int, items: Sequence[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(inputs [n, 3, size, size], targets [n, 3, 2 size, 2 size])`` of step ``step``."""
+        target = self.targets(step, items)
+        return centre_crop(target).contiguous(), target
+
+
+@contextlib.contextmanager
+def distributed() -> Iterator[tuple[int, int]]:
+    """``(rank, world_size)`` of this process: ``(0, 1)`` alone; under ``torchrun``
+    (``WORLD_SIZE`` > 1) the default process group is set up from its environment (gloo on
+    the CPU: the training runs there) for the duration, unless one already is."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        yield 0, 1
+        return
+    import torch.distributed as dist
+
+    own = not dist.is_initialized()
+    if own:
+        dist.init_process_group("gloo")
+    try:
+        yield dist.get_rank(), dist.get_world_size()
+    finally:
+        if own:
+            dist.destroy_process_group()
+
+
+def _identity(settings: ExpanderTrainSettings, data: str) -> dict[str, Any]:
+    doc = {k: v for k, v in asdict(settings).items() if k not in ("steps", "checkpoint_every")}
+    return json.loads(json.dumps({"settings": doc, "data": data}, sort_keys=True))
+
+
+def _param_groups(model: TransposerExpander, lr: float) -> list[dict[str, Any]]:
+    """Adam's groups: the per-scale scalars (``beta_logit``, ``log_reach``) at 20x ``lr``
+    (at the network's rate a few hundred steps leave them where they started)."""
+    scalars = [p for n, p in model.named_parameters() if n.endswith(("beta_logit", "log_reach"))]
+    ids = {id(p) for p in scalars}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": rest, "lr": lr}, {"params": scalars, "lr": SCALAR_RATE * lr}]
+
+
+def _save(
+    path: Path,
+    model: TransposerExpander,
+    opt: torch.optim.Optimizer,
+    step: int,
+    seconds: float,
+    history: list[list[float]],
+    identity: dict[str, Any],
+) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update(optimiser_tensors(opt))
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "identity": json.dumps(identity, sort_keys=True),
+        "step": str(step),
+        "seconds": repr(seconds),
+        "history": json.dumps(history),
+    }
+    try:
+        save_tensors(path, tensors, meta)
+    except OSError as exc:
+        raise TexsynthError(
+            f"cannot write checkpoint {str(path)!r}: {exc.strerror or exc}; check the free "
+            "space and permissions of its folder"
+        ) from None
+
+
+def _restore(
+    path: Path, model: TransposerExpander, opt: torch.optim.Optimizer, identity: dict[str, Any]
+) -> tuple[int, float, list[list[float]]]:
+    if not path.is_file():
+        raise TexsynthError(
+            f"--resume: no checkpoint {str(path)!r} to resume from; run without --resume"
+        )
+    tensors, meta = load_tensors(path, unreadable_fix="delete it and train without --resume")
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise TexsynthError(
+            f"{str(path)!r} is not a texsynth expander training checkpoint (format "
+            f"{meta.get('format')!r}); delete it or train without --resume"
+        )
+    try:
+        saved = json.loads(meta["identity"])
+        step, seconds = int(meta["step"]), float(meta["seconds"])
+        history = json.loads(meta["history"])
+    except (KeyError, ValueError, TypeError):
+        raise TexsynthError(
+            f"checkpoint {str(path)!r} has damaged metadata; delete it and train without --resume"
+        ) from None
+    if saved != identity:
+        a, b = saved.get("settings", {}), identity["settings"]
+        changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        if saved.get("data") != identity["data"]:
+            changed.append("the training images")
+        raise TexsynthError(
+            f"checkpoint {str(path)!r} was written by a run with other settings "
+            f"({', '.join(changed) or 'unknown'}); resume with the same folders and options "
+            "(only --steps and --checkpoint-every may change), or train without --resume"
+        )
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        restore_optimiser(opt, tensors)
+    except (RuntimeError, ValueError, KeyError, TexsynthError) as exc:
+        text = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise TexsynthError(
+            f"checkpoint {str(path)!r} is damaged ({text}); delete it and train without --resume"
+        ) from None
+    return step, seconds, history
+
+
+def train_expander_file(
+    folders: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    settings: ExpanderTrainSettings = ExpanderTrainSettings(),
+    *,
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    bar: bool = False,
+    collection: ImageCollection | None = None,
+) -> ExpanderTrainResult:
+    """Train an expander on the images of ``folders`` and procedural textures; write
+    ``output`` (a :func:`~texsynth.expander.model.save_expander` file) at the end.
+
+    Parameters
+    ----------
+    folders
+        Folders of images (recursive) or image files; empty: procedural textures only.
+    output
+        The expander file to write (``.safetensors``), atomically, once ``steps`` are done;
+        its checkpoint (:func:`~texsynth.training_files.checkpoint_path`) is kept, so that a
+        later ``resume`` with more steps may train on.
+    settings
+        Sizes, steps, batch, learning rate, loss, seed, data mix, network configuration.
+    resume
+        Continue from the checkpoint up to ``settings.steps``.
+    stop_after
+        Stop after this many steps of this run (checkpoint written, no output file): for
+        time-limited jobs, continued with ``resume``.
+    progress
+        Called (on rank 0) with one line per checkpoint.
+    bar
+        Show a ``tqdm`` progress bar (rank 0; off when stderr is not a terminal).
+    collection
+        The images, already read (default: read ``folders``).
+
+    Returns
+    -------
+    ExpanderTrainResult
+    """
+    settings.check()
+    if not os.fspath(output).lower().endswith(".safetensors"):
+        raise TexsynthError(f"the expander file must end in .safetensors, got {str(output)!r}")
+    out = Path(output)
+    if not out.parent.is_dir():
+        raise TexsynthError(f"folder {str(out.parent)!r} of the output does not exist")
+    if stop_after is not None and stop_after < 1:
+        raise TexsynthError(f"stop_after must be at least 1, got {stop_after}")
+    crop = 2 * settings.size
+    if collection is None and folders:
+        collection = ImageCollection.from_folders(
+            folders,
+            min_size=crop,
+            small_fix=f"use a smaller --size (the targets are 2 x {settings.size} = {crop} "
+            "pixels) or remove them",
+        )
+    data = ExpanderPairs(
+        collection, settings.size, settings.batch, settings.seed, settings.procedural
+    )
+    summary = collection.summary() if collection is not None else None
+    identity = _identity(settings, summary["sha256"] if summary else "procedural")
+    with distributed() as (rank, world):
+        if settings.batch % world:
+            raise TexsynthError(
+                f"--batch {settings.batch} must be a multiple of the {world} processes"
+            )
+        return _run(out, settings, data, summary, identity, resume, stop_after, progress, bar,
+                    rank, world)  # fmt: skip
+
+
+def _run(
+    out: Path,
+    settings: ExpanderTrainSettings,
+    data: ExpanderPairs,
+    summary: dict[str, Any] | None,
+    identity: dict[str, Any],
+    resume: bool,
+    stop_after: int | None,
+    progress: Callable[[str], None] | None,
+    bar: bool,
+    rank: int,
+    world: int,
+) -> ExpanderTrainResult:
+    """The loop of :func:`train_expander_file` on one process of ``world``."""
+    import torch.distributed as dist
+
+    torch.manual_seed(settings.seed)  # the initial weights, the same on every rank
+    model = TransposerExpander(settings.config)
+    groups = _param_groups(model, settings.lr)
+    rates = [g["lr"] for g in groups]
+    opt = torch.optim.Adam(groups, lr=settings.lr)
+    ckpt = checkpoint_path(out)
+    step, seconds = 0, 0.0
+    history: list[list[float]] = []
+    if resume:
+        step, seconds, history = _restore(ckpt, model, opt, identity)
+        if step > settings.steps:
+            raise TexsynthError(
+                f"the checkpoint is at step {step}, past --steps {settings.steps}; give more steps"
+            )
+    vgg, _ = feature_extractor("vgg19")
+    vgg = vgg.eval().requires_grad_(False)
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    per = settings.batch // world
+    mine = range(rank * per, (rank + 1) * per)
+    end = settings.steps if stop_after is None else min(settings.steps, step + stop_after)
+    first = step
+    losses: list[float] = []
+    model.train()
+    start = time.perf_counter()
+    show = None
+    if bar and rank == 0:
+        from tqdm.auto import tqdm
+
+        show = tqdm(total=settings.steps, initial=step, desc="training", disable=None)
+    try:
+        while step < end:
+            factor = 0.5 * (1 + math.cos(math.pi * step / settings.steps))
+            for g, rate in zip(opt.param_groups, rates, strict=True):
+                g["lr"] = rate * factor
+            inp, target = data.pairs(step, mine)
+            pred = net(inp)
+            loss = pred.new_zeros(())
+            for i, j in enumerate(mine):  # item by item: the same sum whatever the split
+                gen = torch.Generator().manual_seed(_item_seed(settings.seed, step, LOSS_ITEM + j))
+                loss = loss + expander_loss(
+                    pred[i : i + 1],
+                    target[i : i + 1],
+                    inp[i : i + 1],
+                    vgg,
+                    style=settings.style,
+                    content_weight=settings.content_weight,
+                    generator=gen,
+                )
+            loss = loss / per
+            if not torch.isfinite(loss):
+                raise TexsynthError(
+                    f"training diverged (non-finite loss) at step {step + 1}; lower --lr "
+                    f"(now {settings.lr:g}); the last checkpoint is {str(ckpt)!r}"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            value = loss.detach().clone()
+            if world > 1:
+                dist.all_reduce(value)
+                value /= world
+            losses.append(float(value))
+            step += 1
+            if show is not None:
+                show.update(1)
+                show.set_postfix(loss=f"{losses[-1]:.4g}")
+            if step % settings.checkpoint_every == 0 or step == end:
+                spent = seconds + time.perf_counter() - start
+                history.append([step, round(spent, 3), sum(losses) / len(losses)])
+                losses = []
+                if rank == 0:
+                    _save(ckpt, model, opt, step, spent, history, identity)
+                    if progress is not None:
+                        progress(
+                            f"step {step}/{settings.steps}  loss {history[-1][2]:.4f}  "
+                            f"{spent:.0f} s"
+                        )
+                if world > 1:
+                    dist.barrier()
+    finally:
+        if show is not None:
+            show.close()
+    model.eval()
+    ran = time.perf_counter() - start
+    finished = step >= settings.steps
+    if finished and rank == 0:
+        training = {
+            "data": summary if summary is not None else "procedural",
+            "procedural": settings.procedural,
+            "settings": json.loads(json.dumps(asdict(settings))),
+            "processes": world,
+            "seconds": round(seconds + ran, 3),
+            "history": history,
+        }
+        save_expander(model, out, extra={"training": training})
+    if world > 1:
+        dist.barrier()
+    return ExpanderTrainResult(model, step, finished, ran, step - first, world, history)
