@@ -16,7 +16,8 @@ __all__ = ["LBFGSDirection"]
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a * b).sum())
+    # one kernel, no temporary (``(a * b).sum()`` is two and a full-size temporary)
+    return float(torch.dot(a.reshape(-1), b.reshape(-1)))
 
 
 class LBFGSDirection:
@@ -61,11 +62,11 @@ class LBFGSDirection:
         for s, y, rho in zip(reversed(self.s), reversed(self.y), reversed(self.rho), strict=True):
             a = rho * _dot(s, q)
             alphas.append(a)
-            q = q - a * y
+            q.add_(y, alpha=-a)  # (q is our own: -g, then updated in place)
         r = q * self.h_diag
         for s, y, rho, a in zip(self.s, self.y, self.rho, reversed(alphas), strict=True):
             b = rho * _dot(y, r)
-            r = r + (a - b) * s
+            r.add_(s, alpha=a - b)
         return r
 
     def update(self, s: torch.Tensor, y: torch.Tensor) -> None:
