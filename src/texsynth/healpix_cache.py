@@ -4,7 +4,7 @@ Building the stencil wavelets of :mod:`texsynth.healpix_wavelets` (a ``K x K`` t
 stencil at every pixel, healpy's bilinear interpolation weights, the sorted sparse rows)
 takes seconds at ``nside 64`` and tens of seconds at ``nside 128``; foscat keeps the same
 matrices in files (its ``TEMPLATE_PATH``). texsynth writes each built operator to a cache
-folder as an uncompressed ``.npz`` (the neighbours as int32, the complex128 weights) and
+folder as an uncompressed ``.npz`` (the neighbours as int32, the complex64 weights) and
 reads it back on the next run, bit for bit the operator it would build.
 
 * Folder: ``$TEXSYNTH_CACHE`` if set, else the platform's user cache folder
@@ -19,8 +19,11 @@ reads it back on the next run, bit for bit the operator it would build.
   with a :class:`~texsynth.errors.TexsynthWarning`. A folder that cannot be written only
   costs the cache (a warning, once per folder).
 
-Sizes: ``12 nside**2 * M * (4 + 16 L)`` bytes (``M = 41`` for ``K = 5``), 33 MB at nside 32,
-137 MB at nside 64 and 548 MB at nside 128 for ``L = 4``.
+Sizes: ``12 nside**2 * M * (4 + 8 L)`` bytes (``M = 41`` for ``K = 5``), 18 MB at nside 32,
+73 MB at nside 64 and 290 MB at nside 128 for ``L = 4`` (version 1 stored complex128, 548 MB
+at nside 128; the weights are applied in float32, so complex64 loses nothing the statistics
+keep). The wavelets' fast path (:mod:`texsynth.healpix_faces`) needs no operator file at
+nside 8 and above.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ __all__ = [
 ]
 
 #: bumped whenever the operators' construction changes (invalidates older entries)
-OPERATOR_VERSION = 1
+OPERATOR_VERSION = 2  # 2: complex64 weights
 #: the orientation gauge of the stencils (foscat's "standard": local east and north)
 GAUGE = "standard"
 _OFF = {"", "0", "off", "false", "no", "none"}
@@ -116,7 +119,7 @@ def _load(path: Path, npix: int, L: int) -> tuple[torch.Tensor, torch.Tensor]:
             nb, w = f["neighbours"], f["weights"]
     if nb.ndim != 2 or nb.shape[0] != npix or nb.dtype != np.int32:
         raise ValueError(f"neighbours of shape {nb.shape} and type {nb.dtype}")
-    if w.shape != (L, *nb.shape) or w.dtype != np.complex128:
+    if w.shape != (L, *nb.shape) or w.dtype != np.complex64:
         raise ValueError(f"weights of shape {w.shape} and type {w.dtype}")
     if nb.size and (nb.min() < 0 or nb.max() >= npix):
         raise ValueError("neighbours out of range")
@@ -152,7 +155,7 @@ def cached_operator(
     build: Callable[[], tuple[torch.Tensor, torch.Tensor]],
     spin: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(neighbours [npix, M] int64, weights [L, npix, M] complex128)`` from the cache, or
+    """``(neighbours [npix, M] int64, weights [L, npix, M] complex64)`` from the cache, or
     from ``build()`` (then written to the cache)."""
     path = operator_path(kind, nside, K, L, spin)
     if path is None:

@@ -117,7 +117,7 @@ def spin_operator(nside: int, K: int, L: int, spin: int) -> tuple[torch.Tensor, 
     rows = np.broadcast_to(np.arange(npix_of(nside))[:, None], cols.shape)
     alpha = transport_angle(theta[cols], phi[cols], theta[rows], phi[rows])  # [npix, M]
     phase = np.exp(1j * spin * alpha)[None] * _axis_phases(L, spin)[:, None, None]
-    return nb, w * torch.as_tensor(phase)
+    return nb, w.to(torch.complex128) * torch.as_tensor(phase)
 
 
 @functools.lru_cache(maxsize=8)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import cast
 
 import numpy as np
 import torch
@@ -27,19 +28,24 @@ import torch
 from .domains.healpix import HealpixSphere, healpy_module, npix_of, nside_of
 from .errors import TexsynthError
 from .healpix_cache import cached_operator
+from .healpix_faces import MIN_FACE_NSIDE, FacesOperator, faces_apply
 from .healpix_stencil import reader_table, stencil_apply
 from .wavelets import WaveletLayer
 
 __all__ = [
+    "BANK_METHODS",
     "HealpixWaveletBank",
     "build_stencil_operator",
     "exact_independent_samples",
     "independent_samples",
     "morlet_stencil",
     "stencil_operator",
+    "stencil_points_at",
     "stencil_taps",
 ]
 
+#: the ways of applying the wavelets (:class:`HealpixWaveletBank`'s ``method``)
+BANK_METHODS = ("faces", "stencil")
 #: default stencil size (pixels a side) and Morlet parameters (radians per pixel, pixels)
 KERNEL_SIZE = 5
 XI = 3 * math.pi / 4
@@ -62,14 +68,15 @@ def morlet_stencil(K: int, L: int, xi: float = XI, sigma: float = SIGMA) -> np.n
     return np.stack(out)
 
 
-@functools.lru_cache(maxsize=2)  # (about 1.3 GB at nside 256)
-def _stencil_points(nside: int, K: int) -> tuple[np.ndarray, np.ndarray]:
-    """For every pixel and stencil point: the 4 interpolation pixels and weights,
-    ``[npix, K*K, 4]`` each."""
+def stencil_points_at(nside: int, K: int, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the given pixels and every stencil point: the 4 interpolation pixels and weights,
+    ``[len(pixels), K*K, 4]`` each (the reference stencil's geometry)."""
     hp = healpy_module()
     npix = npix_of(nside)
     theta, phi = HealpixSphere.centres(nside)
-    centre = hp.ang2vec(theta, phi)  # [npix, 3]
+    theta, phi = theta[pixels], phi[pixels]
+    n = len(theta)
+    centre = hp.ang2vec(theta, phi)  # [n, 3]
     east = np.stack([-np.sin(phi), np.cos(phi), np.zeros_like(phi)], -1)
     north = np.stack(
         [-np.cos(theta) * np.cos(phi), -np.cos(theta) * np.sin(phi), np.sin(theta)], -1
@@ -85,21 +92,32 @@ def _stencil_points(nside: int, K: int) -> tuple[np.ndarray, np.ndarray]:
     )  # gnomonic: the tangent plane point, projected back along the radius
     pts /= np.linalg.norm(pts, axis=-1, keepdims=True)
     th, ph = hp.vec2ang(pts.reshape(-1, 3))
-    pix, w = hp.get_interp_weights(nside, th, ph, nest=True)  # [4, npix*K*K]
-    return pix.T.reshape(npix, K * K, 4), w.T.reshape(npix, K * K, 4)
+    pix, w = hp.get_interp_weights(nside, th, ph, nest=True)  # [4, n*K*K]
+    return pix.T.reshape(n, K * K, 4), w.T.reshape(n, K * K, 4)
+
+
+@functools.lru_cache(maxsize=2)  # (about 1.3 GB at nside 256)
+def _stencil_points(nside: int, K: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every pixel and stencil point: the 4 interpolation pixels and weights,
+    ``[npix, K*K, 4]`` each."""
+    return stencil_points_at(nside, K, np.arange(npix_of(nside)))
 
 
 def stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The oriented wavelets at ``nside`` as ``(neighbours [npix, M], weights [L, npix,
     M])``: pixel ``p`` of orientation ``l`` is ``sum_m weights[l, p, m] x[neighbours[p,
-    m]]`` (complex128 weights; ``M`` the most distinct pixels a stencil reads, rows padded
+    m]]`` (complex64 weights; ``M`` the most distinct pixels a stencil reads, rows padded
     with weight 0). Read from the on-disk cache when it holds them
     (:mod:`texsynth.healpix_cache`), else built and written there."""
     return cached_operator("stencil", nside, K, L, lambda: build_stencil_operator(nside, K, L))
 
 
-def build_stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`stencil_operator`, built (no cache)."""
+def build_stencil_operator(
+    nside: int, K: int, L: int, dtype: torch.dtype = torch.complex64
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`stencil_operator`, built (no cache): computed in float64, the weights
+    returned as ``dtype`` (complex64 by default, as cached: the bank applies them in
+    float32)."""
     pix, w = _stencil_points(nside, K)  # [npix, K*K, 4] each
     npix = npix_of(nside)
     T = K * K * 4
@@ -123,7 +141,7 @@ def build_stencil_operator(nside: int, K: int, L: int) -> tuple[torch.Tensor, to
         )
     return (
         torch.as_tensor(neighbours.reshape(npix, M)),
-        torch.as_tensor(weights.reshape(L, npix, M)),
+        torch.as_tensor(weights.reshape(L, npix, M)).to(dtype),
     )
 
 
@@ -156,9 +174,16 @@ class HealpixWaveletBank(torch.nn.Module):
         Scales (``nside / 2**j`` for ``j < J``, down to ``nside = 2``) and orientations.
     K
         Stencil size (pixels a side, odd).
+    method
+        ``"stencil"``: every pixel's own stencil (the reference, foscat's construction);
+        ``"faces"``: the fast path of :mod:`texsynth.healpix_faces` (the base faces as
+        padded images convolved with the stencil of each ring's face centre) on the skies
+        of ``nside >= MIN_FACE_NSIDE``, the stencil on coarser ones.
     """
 
-    def __init__(self, nside: int, J: int, L: int = 4, K: int = KERNEL_SIZE) -> None:
+    def __init__(
+        self, nside: int, J: int, L: int = 4, K: int = KERNEL_SIZE, method: str = "stencil"
+    ) -> None:
         super().__init__()
         self.domain = HealpixSphere()
         if J < 1 or nside >> (J - 1) < 2:
@@ -168,11 +193,22 @@ class HealpixWaveletBank(torch.nn.Module):
             )
         if K < 3 or K % 2 == 0:
             raise TexsynthError(f"the stencil size K must be odd and >= 3, got {K}")
-        self.nside, self.J, self.L, self.K = nside, J, L, K
+        if method not in BANK_METHODS:
+            choices = ", ".join(BANK_METHODS)
+            raise TexsynthError(
+                f"unknown HEALPix wavelet method {method!r}; choose one of {choices}"
+            )
+        self.nside, self.J, self.L, self.K, self.method = nside, J, L, K, method
         self.grids: list[tuple[int, ...]] = [(npix_of(nside >> j),) for j in range(J)]
         self.radii = [(K // 2 + 1) * 2**j for j in range(J)]
         self.neff = [independent_samples(nside >> j, K, L) for j in range(J)]
+        self.faces = torch.nn.ModuleList()
         for j in range(J):
+            if method == "faces" and nside >> j >= MIN_FACE_NSIDE:
+                op = FacesOperator(nside >> j, K, L)
+                self.faces.append(op)
+                self.radii[j] = max(self.radii[j], op.R * 2**j)  # (the kernels' reach)
+                continue
             nb, taps, readers = stencil_taps(nside >> j, K, L)
             self.register_buffer(f"nb{j}", nb, persistent=False)
             self.register_buffer(f"taps{j}", taps, persistent=False)
@@ -214,6 +250,17 @@ class HealpixWaveletBank(torch.nn.Module):
     def transform(self, t: torch.Tensor, j: int) -> torch.Tensor:
         """The ``L`` oriented wavelets of scale ``j`` on a real map ``t [..., npix_j]``:
         ``[..., L, npix_j]`` complex."""
+        if j < len(self.faces):
+            op = cast(FacesOperator, self.faces[j])
+            npix = npix_of(op.nside)
+            if t.shape[-1] != npix:
+                raise TexsynthError(
+                    f"scale {j} works on {npix} pixels (nside {op.nside}), "
+                    f"got a map of {t.shape[-1]}"
+                )
+            y = faces_apply(t.reshape(-1, npix), op)  # [X, 2L, npix]
+            y = y.reshape(*t.shape[:-1], 2, self.L, npix)
+            return torch.complex(y[..., 0, :, :], y[..., 1, :, :])
         nb: torch.Tensor = getattr(self, f"nb{j}")
         taps: torch.Tensor = getattr(self, f"taps{j}")
         npix = int(nb.shape[0])
@@ -267,7 +314,7 @@ def exact_independent_samples(nside: int, K: int, L: int) -> float:
     cols = nb.numpy().ravel()
     out = []
     for l in range(L):
-        wl = w[l].numpy().ravel()
+        wl = w[l].numpy().astype(np.complex128).ravel()
         Wr = sparse.csr_matrix((wl.real, (rows, cols)), shape=(npix, npix))
         Wi = sparse.csr_matrix((wl.imag, (rows, cols)), shape=(npix, npix))
         A, B, D = Wr @ Wr.T, Wr @ Wi.T, Wi @ Wi.T

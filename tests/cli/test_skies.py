@@ -103,3 +103,23 @@ def test_sky_errors_are_one_line(
     err = _error(["eval", str(sky_fits), str(tmp_path / "sig.npy")], capsys)
     assert "HEALPix map but" in err
     assert not (tmp_path / "o.fits").exists()
+
+
+def test_synth_takes_the_spectrum_weight_for_skies_only(
+    sky_fits: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.fits"
+    args = ["synth", str(sky_fits), "-o", str(out), "--steps", "4", "--spectrum", "0", "--quiet"]
+    assert main(args) == 0
+    record = read_record(tmp_path / "out.json")
+    assert record.spec.options["spectrum"] == 0.0 and record.settings["spectrum"] == 0.0
+    again, _ = rerun(record, progress=False)  # the weight is part of the run
+    np.testing.assert_array_equal(again[0, 0].numpy(), read_healpix_map(out).values[0])
+    capsys.readouterr()
+    assert "--power-spectrum" in _error(
+        ["synth", str(tmp_path / "x.png"), "-o", str(tmp_path / "y.png"), "--spectrum", "2"],
+        capsys,
+    )
+    with pytest.raises(SystemExit):  # (argparse's own one-line error)
+        main(["synth", str(sky_fits), "-o", str(out), "--spectrum", "-1"])
+    assert "must be a finite number" in capsys.readouterr().err

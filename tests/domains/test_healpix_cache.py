@@ -101,3 +101,20 @@ def test_an_unwritable_folder_warns_and_still_builds(
     with pytest.warns(TexsynthWarning, match="cannot cache"):
         nb, _ = stencil_operator(2, 3, 2)
     assert nb.shape[0] == 48
+
+
+def test_entries_are_complex64_within_float32_rounding_of_the_float64_build(cache: Path) -> None:
+    from texsynth.healpix_cache import OPERATOR_VERSION
+
+    assert (
+        OPERATOR_VERSION >= 2 and f"-v{OPERATOR_VERSION}-" in operator_path("stencil", 8, 5, 4).name
+    )
+    nb, w = stencil_operator(8, 5, 4)
+    assert w.dtype == torch.complex64
+    nb64, w64 = build_stencil_operator(8, 5, 4, dtype=torch.complex128)
+    assert torch.equal(nb, nb64)
+    err = (w.to(torch.complex128) - w64).abs().max() / w64.abs().max()
+    assert 0 < float(err) < 1e-7  # float32 rounding (the bank applies the taps in float32)
+    (entry,) = cache.iterdir()
+    # 12 nside**2 M (4 + 8 L) bytes and a few hundred of the archive's own
+    assert entry.stat().st_size < 12 * 8**2 * nb.shape[1] * (4 + 8 * 4) + 1024

@@ -171,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight of the smoothed power-spectrum term (0: off; default 0.3)",
     )
     sy.add_argument(
+        "--spectrum",
+        type=weight_type,
+        default=None,
+        help="HEALPix maps: weight of the angular power-spectrum (C_ell) term (0: off; default 1)",
+    )
+    sy.add_argument(
         "--J",
         type=J_TYPE,
         default=None,

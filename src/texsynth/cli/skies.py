@@ -70,7 +70,10 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
             ),
         ],
     )
+    spectrum = getattr(args, "spectrum", None)  # (texsynth ensemble has no such flag)
+    extra = {} if spectrum is None else {"spectrum": spectrum}
     return dict(
+        **extra,
         nside=args.nside,
         steps=args.steps if args.steps is not None else 100,
         levels=args.levels,

@@ -79,6 +79,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
         return synth_sky(args)
     if args.nside is not None:
         raise TexsynthError("--nside is for HEALPix maps; use --size for images and signals")
+    if getattr(args, "spectrum", None) is not None:
+        raise TexsynthError(
+            "--spectrum weighs the angular power spectrum of HEALPix maps; "
+            "use --power-spectrum for images and signals"
+        )
     if wants_signal(args):
         return synth_signal(args)
     method = args.method.strip()

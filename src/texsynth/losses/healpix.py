@@ -9,7 +9,7 @@ from ..domains.healpix import nside_of
 from ..errors import TexsynthError
 from ..healpix_spin import check_spin
 from ..healpix_wavelets import KERNEL_SIZE
-from ..stats.healpix import HealpixScatteringCovariance
+from ..stats.healpix import HealpixScatteringCovariance, check_bank
 from .scattering import ScatteringLossBase
 
 __all__ = ["HealpixScatteringLoss"]
@@ -52,6 +52,10 @@ class HealpixScatteringLoss(ScatteringLossBase):
         parallel transport (:class:`~texsynth.stats.healpix.HealpixScatteringCovariance`
         with ``spin=2``); one polarisation field only (``cross_channels`` has nothing to
         pair).
+    bank
+        The wavelets' application (``HealpixScatteringCovariance``'s ``bank``): ``None``
+        (``"faces"`` for scalar maps, the fast path), ``"faces"`` or ``"stencil"`` (the
+        reference).
     """
 
     ndim = 1
@@ -73,10 +77,12 @@ class HealpixScatteringLoss(ScatteringLossBase):
         match_s0: bool = True,
         edge: bool = False,
         spin: int = 0,
+        bank: str | None = None,
     ) -> None:
         super().__init__()
         self._check_angular(angular)
         self.L, self.K, self.spin = L, K, check_spin(spin)
+        self.bank = check_bank(bank, self.spin)
         if self.spin:
             cross_channels = _one_spin_field(exemplar)
         self.options = dict(
@@ -94,11 +100,12 @@ class HealpixScatteringLoss(ScatteringLossBase):
             cross_channels=cross_channels,
             match_s0=match_s0,
             spin=self.spin,
+            bank=self.bank,
         )
         self._build(exemplar)
 
     def _front(self, J: int) -> HealpixScatteringCovariance:
-        return HealpixScatteringCovariance(J=J, L=self.L, K=self.K, spin=self.spin)
+        return HealpixScatteringCovariance(J=J, L=self.L, K=self.K, spin=self.spin, bank=self.bank)
 
     def _check_exemplar(self, shape: tuple[int, ...], J: int) -> None:
         self._front(1).check_scales(shape, J)

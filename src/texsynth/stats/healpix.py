@@ -20,11 +20,11 @@ from .._deprecation import renamed_keywords
 from ..domains.healpix import HealpixSphere, nside_of
 from ..errors import TexsynthError
 from ..healpix_spin import HealpixSpinWaveletBank, as_spin_field, check_spin
-from ..healpix_wavelets import KERNEL_SIZE, HealpixWaveletBank
+from ..healpix_wavelets import BANK_METHODS, KERNEL_SIZE, HealpixWaveletBank
 from .scatcov import ScatCov
 from .scattering_core import ScatteringCore
 
-__all__ = ["HealpixScatteringCovariance"]
+__all__ = ["HealpixScatteringCovariance", "check_bank"]
 
 
 class HealpixScatteringCovariance(ScatteringCore):
@@ -47,6 +47,12 @@ class HealpixScatteringCovariance(ScatteringCore):
         channels, S0 is the mean and standard deviation of the amplitude ``|Q + i U|``
         (the frame-dependent means of Q and U are not statistics of the sky), and a mask is
         one map per sky (``[npix]`` or ``[B, 1, npix]``).
+    bank
+        How the wavelets are applied: ``"faces"`` (the default for scalar maps: the 12 base
+        faces as padded images and ``conv2d``, :mod:`texsynth.healpix_faces`, several
+        times faster) or ``"stencil"`` (each pixel's own tangent-plane stencil, foscat's
+        construction and the reference; the only one for ``spin=2``). ``None``: the
+        default for the spin. docs/healpix.md compares the two.
 
     Examples
     --------
@@ -58,19 +64,25 @@ class HealpixScatteringCovariance(ScatteringCore):
     """
 
     def __init__(
-        self, J: int | None = None, L: int = 4, K: int = KERNEL_SIZE, spin: int = 0
+        self,
+        J: int | None = None,
+        L: int = 4,
+        K: int = KERNEL_SIZE,
+        spin: int = 0,
+        bank: str | None = None,
     ) -> None:
         if isinstance(L, bool) or not isinstance(L, int) or L < 1:
             raise TexsynthError(f"L (orientations) must be a positive integer, got {L!r}")
         super().__init__(HealpixSphere(), J, L)
         self.K = K
         self.spin = check_spin(spin)
+        self.bank = check_bank(bank, self.spin)
 
     def make_bank(self, shape: tuple[int, ...], J: int) -> HealpixWaveletBank:
         """The stencil wavelets for maps of ``shape = (npix,)`` and ``J`` scales."""
         if self.spin:
             return HealpixSpinWaveletBank(nside_of(shape[0]), J, self.L, self.K, self.spin)
-        return HealpixWaveletBank(nside_of(shape[0]), J, self.L, self.K)
+        return HealpixWaveletBank(nside_of(shape[0]), J, self.L, self.K, method=self.bank)
 
     def check_scales(self, shape: tuple[int, ...], J: int) -> None:
         """A one-line error when ``J`` scales do not fit maps of ``shape = (npix,)``."""
@@ -144,6 +156,20 @@ class HealpixScatteringCovariance(ScatteringCore):
             x = as_spin_field(x).abs()
             y = as_spin_field(y).abs() if y is not None else None
         return super()._raw(x, y, *args, **kwargs)
+
+
+def check_bank(bank: str | None, spin: int) -> str:
+    """The wavelet method for ``bank`` (``None``: ``"faces"`` for scalar maps, ``"stencil"``
+    for spin-2 ones); a one-line error for an unknown one or faces with spin 2."""
+    if bank is None:
+        return "stencil" if spin else "faces"
+    if bank not in BANK_METHODS:
+        raise TexsynthError(
+            f"unknown HEALPix wavelet bank {bank!r}; choose one of {', '.join(BANK_METHODS)}"
+        )
+    if spin and bank != "stencil":
+        raise TexsynthError("spin-2 maps have only the stencil bank; use bank='stencil'")
+    return bank
 
 
 def check_spin_inputs(x: torch.Tensor, m: torch.Tensor | None) -> None:

@@ -18,15 +18,23 @@ DECAY = 3
 
 
 def estimate_healpix_bytes(
-    npix_exemplar: int, npix_out: int, *, n: int, channels: int, L: int, K: int
+    npix_exemplar: int,
+    npix_out: int,
+    *,
+    n: int,
+    channels: int,
+    L: int,
+    K: int,
+    bank: str = "stencil",
 ) -> int:
-    """Rough peak memory of a sphere synthesis (bytes): the stencil operators of the two
-    finest skies (each pixel's ``4 K**2`` interpolation taps, complex weights per
-    orientation) and, per member and channel, about ``12 L`` maps of activations and
-    gradients at the finest nside (float64 statistics), with every coarser scale adding a
-    third."""
+    """Rough peak memory of a sphere synthesis (bytes): with the ``"stencil"`` bank, the
+    stencil operators of the two finest skies (each pixel's ``4 K**2`` interpolation taps,
+    complex weights per orientation; the ``"faces"`` bank has no per-pixel operator) and,
+    per member and channel, about ``12 L`` maps of activations and gradients at the finest
+    nside (float64 statistics), with every coarser scale adding a third."""
     taps = 4 * K * K
-    operators = (npix_exemplar + npix_out) * taps * (8 + 16 * L) * 4 // 3
+    per_pixel = taps * (8 + 16 * L) if bank == "stencil" else 16  # (faces: the padding)
+    operators = (npix_exemplar + npix_out) * per_pixel * 4 // 3
     pairs = channels * (channels + 1) // 2
     activations = n * pairs * npix_out * 12 * L * 8 * 4 // 3
     return int(operators + activations)

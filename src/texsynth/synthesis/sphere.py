@@ -30,6 +30,7 @@ from ..losses.multipoles import LOW_LMAX, MultipoleLoss
 from ..memory import check_memory
 from ..presets import level_budget
 from ..seeds import resolve_seeds
+from ..stats.healpix import check_bank
 from ..stats.scattering1d import as_signal_batch, check_signal_mask
 from .arguments import count, weight
 from .drive import RunControl, Working, optimise_levels
@@ -80,6 +81,7 @@ def synthesize_healpix(
     exact_members: bool = True,
     max_memory: int | None = None,
     spin: int = 0,
+    bank: str | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
     """Synthesise new HEALPix sky maps whose scattering covariance matches ``sky``'s.
 
@@ -175,6 +177,11 @@ def synthesize_healpix(
         :mod:`texsynth.synthesis.sphere_spin`); ``histogram``, ``multipoles`` and
         ``cross_channels`` are not used, ``mask``, ``in_mask``, ``init``, ``reference`` and
         ``to_gaussian`` are refused.
+    bank
+        How the wavelets are applied (:class:`~texsynth.stats.healpix.
+        HealpixScatteringCovariance`'s ``bank``): ``None`` (``"faces"``, the fast path, for
+        scalar maps; ``"stencil"`` for ``spin=2``), ``"faces"`` or ``"stencil"`` (the
+        reference).
 
     Returns
     -------
@@ -199,6 +206,7 @@ def synthesize_healpix(
     if iso_ang and fft_ang:
         raise TexsynthError("iso_ang and fft_ang are two reductions; choose one")
     angular = "iso" if iso_ang else "fft" if fft_ang else None
+    check_bank(bank, check_spin(spin))
     if check_spin(spin):  # Q/U skies: their own loop (texsynth.synthesis.sphere_spin)
         from .sphere_spin import refuse_scalar_options, synthesize_healpix_spin
 
@@ -237,7 +245,9 @@ def synthesize_healpix(
     nside_out = nside_ex if nside is None else check_nside(nside, "nside")
     npix_out = npix_of(nside_out)
     check_memory(
-        estimate_healpix_bytes(npix_ex, npix_out, n=n, channels=C, L=L, K=K),
+        estimate_healpix_bytes(
+            npix_ex, npix_out, n=n, channels=C, L=L, K=K, bank=check_bank(bank, 0)
+        ),
         max_memory,
         device=dev,
         what="synthesize_healpix",
@@ -284,6 +294,7 @@ def synthesize_healpix(
             fft_nharm=fft_nharm,
             fft_imaginary=fft_imaginary,
             in_mask=inm_k,
+            bank=bank,
             reference=SPHERE.downsample(ref_s, shape) if ref_s is not None else None,
             cross_channels=cross_channels,
         )
