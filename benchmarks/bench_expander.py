@@ -25,7 +25,8 @@ Usage::
     PYTHONPATH=src .venv/bin/python benchmarks/bench_expander.py --size 128 \\
         --methods "real,mean fill,blur fill,bilinear,tiling,mirror tiling,patch fill" \\
         --report /tmp/expander.md --sheets /tmp/expander_png
-    # add the expander: --model expander.safetensors (method name "expander")
+    # add the expander: --model expander.safetensors (method name "expander"), or several,
+    # each named: --model "expander=a.safetensors" --model "untrained=b.safetensors"
 """
 
 from __future__ import annotations
@@ -114,14 +115,15 @@ def stack(imgs: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(imgs)).double()
 
 
-def expander_method(path: str) -> protocol.Expander:
+def expander_method(path: str, periodic: bool = False) -> protocol.Expander:
+    """The expander of file ``path`` as a method of the protocol."""
     from texsynth.expander.model import load_expander
 
     model = load_expander(path)
 
     def run(inp: torch.Tensor, scale: int = 2, seed: int = 0) -> torch.Tensor:
         with torch.no_grad():
-            return model.expand(inp).clamp(0, 1)
+            return model.expand(inp, periodic=periodic).clamp(0, 1)
 
     return run
 
@@ -132,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exemplars", default=",".join(HELD_OUT))
     ap.add_argument("--methods", default="real," + ",".join(protocol.BASELINES))
     ap.add_argument("--families", default=None, help="comma list (default: all available)")
-    ap.add_argument("--model", default=None, help="expander .safetensors: adds 'expander'")
+    ap.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="expander .safetensors (method 'expander'), or NAME=FILE; repeatable",
+    )
+    ap.add_argument("--periodic", action="store_true", help="run the expanders' tileable mode")
     ap.add_argument("--opt-method", default="scattering", help="method of 'optimisation fill'")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -157,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(
                 f"unknown method {m!r}; known: real, expander, {', '.join(protocol.BASELINES)}"
             )
-    if a.model:
-        methods["expander"] = expander_method(a.model)
+    for spec in a.model:
+        name, _, path = spec.rpartition("=")
+        methods[name or "expander"] = expander_method(path, a.periodic)
     want_real = "real" in a.methods.split(",")
     fams = a.families.split(",") if a.families else qm.available_families()
     rows: list[dict] = []
@@ -242,9 +251,9 @@ def report(rows: list[dict], fams: list[str], a: argparse.Namespace) -> str:
         "| method | n | "
         + " | ".join(cols)
         + " | "
-        + " | ".join(f"worst {g}" for g in groups)
+        + " | ".join(f"worst {g} | copy {g}" for g in groups)
         + " |",
-        "|---" * (len(cols) + 2 + len(groups)) + "|",
+        "|---" * (len(cols) + 2 + 2 * len(groups)) + "|",
     ]
     for m in methods:
         rs = [r for r in rows if r["method"] == m]
@@ -254,10 +263,11 @@ def report(rows: list[dict], fams: list[str], a: argparse.Namespace) -> str:
             for c, v in zip(cols, med, strict=True)
         ]
         per = [
-            f"{np.median([r['worst'] for r in rs if r['group'] == g]):.2f}"
+            f"{np.median([r[c] for r in rs if r['group'] == g]):.2f}"
             if any(r["group"] == g for r in rs)
             else "–"
             for g in groups
+            for c in ("worst", "copy")
         ]
         lines.append(f"| {m} | {len(rs)} | " + " | ".join(cells) + " | " + " | ".join(per) + " |")
     return "\n".join(lines) + "\n"

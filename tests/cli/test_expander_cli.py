@@ -82,6 +82,11 @@ def test_procedural_only_training(capsys: pytest.CaptureFixture, tmp_path: Path)
     assert main(["train-expander", "-o", str(out), *TINY, "--steps", "1", "--quiet"]) == 0
     meta = json.loads(load_meta(out)["extra"])["training"]
     assert meta["data"] == "procedural"
+    assert load_expander(out).config.head == "select"  # the default head
+    soft = tmp_path / "s.safetensors"
+    args = ["train-expander", "-o", str(soft), *TINY, "--steps", "1", "--quiet", "--head", "soft"]
+    assert main(args) == 0
+    assert load_expander(soft).config.head == "soft"
 
 
 @pytest.mark.parametrize(

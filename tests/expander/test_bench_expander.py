@@ -31,3 +31,22 @@ def test_real_scores_one_and_tiling_is_flagged_as_a_copy(tmp_path: Path) -> None
     assert flat["spectrum"] > 5 * real["spectrum"]  # a flat border is no texture
     assert flat["ssim_border"] < flat["ssim"] < 1.0
     assert "| tiling | 1 |" in report.read_text()
+
+
+def test_named_expander_models_are_benchmarked(tmp_path: Path) -> None:
+    import torch
+
+    from texsynth.expander.model import ExpanderConfig, TransposerExpander, save_expander
+
+    torch.manual_seed(0)
+    path = tmp_path / "sel.safetensors"
+    save_expander(TransposerExpander(ExpanderConfig(candidates=6)), path)
+    out = tmp_path / "rows.json"
+    argv = ["--size", "64", "--exemplars", "brick", "--methods", "tiling"]
+    argv += ["--families", "spectrum,histogram", "--json", str(out), "--model", f"sel={path}"]
+    assert be.main(argv) == 0
+    rows = {r["method"]: r for r in json.loads(out.read_text())}
+    assert set(rows) == {"tiling", "sel"}
+    # pieces of the input, but not one pasted whole: less of a copy than tiling
+    assert rows["sel"]["copy"] > rows["tiling"]["copy"]
+    assert rows["sel"]["spectrum"] < 3.0

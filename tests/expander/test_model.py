@@ -24,8 +24,9 @@ from texsynth.expander.selfsim import (
 
 
 def _model(seed: int = 0) -> TransposerExpander:
+    """A small model of the soft (Transposer) head."""
     torch.manual_seed(seed)
-    return TransposerExpander(ExpanderConfig(widths=(8, 8, 16), decoder_width=16))
+    return TransposerExpander(ExpanderConfig(widths=(8, 8, 16), decoder_width=16, head="soft"))
 
 
 def test_fft_self_similarity_equals_the_definition() -> None:

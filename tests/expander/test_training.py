@@ -30,7 +30,7 @@ def test_loss_is_zero_for_the_target_and_positive_otherwise(style: str) -> None:
 @pytest.mark.slow
 def test_a_few_steps_change_the_model_and_log() -> None:
     torch.manual_seed(0)
-    m = TransposerExpander(ExpanderConfig(widths=(8, 8, 16), decoder_width=16))
+    m = TransposerExpander(ExpanderConfig(widths=(8, 8, 16), decoder_width=16, head="soft"))
     before = {k: v.clone() for k, v in m.state_dict().items()}
     seen: list[int] = []
     res = train_expander(m, steps=2, size=16, batch=1, log=lambda k, loss: seen.append(k))
@@ -41,3 +41,32 @@ def test_a_few_steps_change_the_model_and_log() -> None:
     assert not m.training
     with pytest.raises(TexsynthError):
         train_expander(m, steps=0)
+
+
+@pytest.mark.slow
+def test_a_few_steps_train_the_selection_head() -> None:
+    torch.manual_seed(0)
+    m = TransposerExpander(ExpanderConfig(candidates=6, radius=2, grow=1))
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    res = train_expander(m, steps=2, size=16, batch=1)
+    assert res.steps == 2 and all(torch.isfinite(torch.tensor(res.losses)))
+    changed = {k for k, v in m.state_dict().items() if not torch.equal(v, before[k])}
+    assert {"selector.log_tau", "selector.w_sim", "selector.features.c2.weight"} <= changed
+
+
+def test_the_selection_loss_is_added_with_the_model() -> None:
+    vgg, _ = feature_extractor("vgg19")
+    torch.manual_seed(0)
+    m = TransposerExpander(ExpanderConfig(candidates=6, radius=2, grow=1)).train()
+    target = torch.rand(1, 3, 32, 32)
+    inp = target[..., 8:24, 8:24]
+    out = m(inp, target=target)
+    plain = expander_loss(out, target, inp, vgg)
+    with_sel = expander_loss(out, target, inp, vgg, model=m, selection_weight=2.0)
+    assert m.aux_loss is not None
+    assert torch.allclose(with_sel, plain + 2.0 * m.aux_loss)
+    # the oracle term alone (no VGG19 needed), and a loss of nothing is refused
+    alone = expander_loss(out, target, inp, vgg, model=m, style_weight=0.0, content_weight=0.0)
+    assert torch.allclose(alone, m.aux_loss)
+    with pytest.raises(TexsynthError, match="weight 0"):
+        expander_loss(out, target, inp, vgg, style_weight=0.0, content_weight=0.0)

@@ -99,6 +99,13 @@ def add_expander_commands(sub: Any) -> None:
     )
     tr.add_argument("--decoder-width", type=positive_int, default=48, help="decoder channels")
     tr.add_argument(
+        "--head",
+        choices=("select", "soft"),
+        default="select",
+        help="select: a hard choice among shifted copies of the input (the shipped model's); "
+        "soft: the Transposer's weighted copies (docs/expander.md)",
+    )
+    tr.add_argument(
         "--checkpoint-every",
         type=positive_int,
         default=100,
@@ -172,7 +179,7 @@ def cmd_train_expander(args: argparse.Namespace) -> int:
         seed=args.seed,
         procedural=args.procedural,
         checkpoint_every=args.checkpoint_every,
-        config=ExpanderConfig(widths=args.widths, decoder_width=args.decoder_width),
+        config=ExpanderConfig(widths=args.widths, decoder_width=args.decoder_width, head=args.head),
     )
     settings.check()
     if not args.folders and not args.procedural:

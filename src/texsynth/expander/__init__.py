@@ -1,10 +1,12 @@
-"""A universal texture expander (issue 19; Liu et al. 2020, "Transposer"), work in progress.
+"""A universal texture expander (issue 19; Liu et al. 2020, "Transposer").
 
 * :mod:`texsynth.expander.protocol`: the evaluation protocol (input = centre crop of a real
   2x crop; SSIM over the whole output and over the generated border) and the naive baselines.
 * :mod:`texsynth.expander.procedural`: randomised, seeded procedural training textures.
 * :mod:`texsynth.expander.selfsim`: self-similarity maps and feature-filter transposed
   convolutions by FFT.
+* :mod:`texsynth.expander.selection`: the selection head (a hard per-block choice among
+  shifted copies of the input).
 * :mod:`texsynth.expander.model`: the network, its configuration and its safetensors files.
 * :mod:`texsynth.expander.training`: the seed's losses and a training loop.
 * :mod:`texsynth.expander.trainer`: training on image folders and procedural textures with

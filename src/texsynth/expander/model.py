@@ -1,6 +1,15 @@
 """The universal expander network (Liu et al. 2020, "Transposer"), scale 2, any input size.
 
-``TransposerExpander`` maps ``x [B, 3, h, w]`` in [0, 1] to ``[B, 3, 2h, 2w]``:
+``TransposerExpander`` maps ``x [B, 3, h, w]`` in [0, 1] to ``[B, 3, 2h, 2w]`` with one of two
+heads (``ExpanderConfig.head``):
+
+* ``"select"`` (the default): a hard per-block choice among shifted copies of the input,
+  grown outwards ring by ring and stitched with a short cross-fade
+  (:class:`~texsynth.expander.selection.SelectionHead`): the border is made of real pieces of
+  the input;
+* ``"soft"``: the Transposer itself, below (files of format version 1 are this head).
+
+The soft head:
 
 1. **encoder** -- features ``F_1, F_2, F_3`` at 1/2, 1/4 and 1/8 of the input size: the
    paper's own small convolutional encoder (``encoder="conv"``, trained), or the normalised
@@ -36,12 +45,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import TexsynthError
+from .selection import SelectionHead
 from .selfsim import centred_shifts, feature_transpose, self_similarity
 
 __all__ = ["ExpanderConfig", "TransposerExpander", "load_expander", "save_expander"]
 
 FORMAT = "texsynth-expander"
-VERSION = 1
+VERSION = 2  # 2: the ``head`` field and the selection head (files of version 1 are "soft")
+HEADS = ("select", "soft")
 MULTIPLE = 8  # inputs are padded to a multiple of this, and to at least twice it
 VGG_LAYERS = ("relu2_1", "relu3_1", "relu4_1")
 BETA_MAX = 12.0  # S is in [-2, 0]: weights then span at most e^-24, far above float64 rounding
@@ -56,8 +67,32 @@ class ExpanderConfig:
     widths: tuple[int, int, int] = (32, 64, 96)  # feature channels at 1/2, 1/4, 1/8
     decoder_width: int = 48
     scale: int = 2
+    # "select": a hard per-block choice among shifted copies of the input (selection.py);
+    # "soft": the Transposer's normalised average of copies and its decoder (version-1 files)
+    head: str = "select"
+    candidates: int = 16  # shifts the selection head chooses among
+    block: int = 4  # pixels per side of the blocks that choose
+    radius: int = 3  # matching window, in blocks
+    grow: int = 2  # rings of blocks filled per pass
+    margin: int = 8  # pixels kept away from a copy's wrap-around seam
+    feather: int = 2  # pixels of blend between blocks' copies
+    match_width: int = 8  # channels of the learned matching features
+    refine: int = 1  # passes of iterated conditional modes after the growth (inference)
 
     def __post_init__(self) -> None:
+        if self.head not in HEADS:
+            raise TexsynthError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.candidates < 1 or self.block < 1 or MULTIPLE % self.block:
+            raise TexsynthError(
+                f"need candidates >= 1 and a block dividing {MULTIPLE}, got "
+                f"{self.candidates} and {self.block}"
+            )
+        if min(self.radius, self.grow - 1, self.margin, self.match_width - 1, self.refine) < 0:
+            raise TexsynthError(
+                "radius, margin, feather and refine must be >= 0, grow and match_width >= 1"
+            )
+        if not 0 <= self.feather < self.block:
+            raise TexsynthError(f"feather must be in [0, block), got {self.feather}")
         if self.encoder not in ("conv", "vgg"):
             raise TexsynthError(f"encoder must be 'conv' or 'vgg', got {self.encoder!r}")
         if self.scale != 2:
@@ -70,9 +105,12 @@ class ExpanderConfig:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> ExpanderConfig:
-        """Read :meth:`to_json`'s text (unknown keys refused)."""
+    def from_json(cls, text: str, version: int = VERSION) -> ExpanderConfig:
+        """Read :meth:`to_json`'s text (unknown keys refused); a file of ``version`` 1 has no
+        ``head`` and is the soft head."""
         raw = json.loads(text)
+        if version < 2 and isinstance(raw, dict):
+            raw.setdefault("head", "soft")
         known = {f.name for f in fields(cls)}
         if not isinstance(raw, dict) or set(raw) - known:
             raise TexsynthError(f"unknown expander configuration keys: {sorted(set(raw) - known)}")
@@ -245,13 +283,23 @@ class TransposerExpander(nn.Module):
 
     def __init__(self, config: ExpanderConfig | None = None) -> None:
         super().__init__()
-        self.config = config or ExpanderConfig()
-        c1, c2, c3 = self.config.widths
-        d = self.config.decoder_width
+        self.config = cfg = config or ExpanderConfig()
+        if cfg.head == "select":
+            self.selector = SelectionHead(
+                cfg.candidates,
+                cfg.block,
+                cfg.radius,
+                cfg.grow,
+                cfg.margin,
+                cfg.feather,
+                cfg.match_width,
+                cfg.refine,
+            )
+            return
+        c1, c2, c3 = cfg.widths
+        d = cfg.decoder_width
         self.encoder: nn.Module = (
-            ConvEncoder(self.config.widths)
-            if self.config.encoder == "conv"
-            else VGGEncoder(self.config.widths)
+            ConvEncoder(cfg.widths) if cfg.encoder == "conv" else VGGEncoder(cfg.widths)
         )
         self.transposers = nn.ModuleList(Transposer(c) for c in (c1, c2, c3))
         # narrower at the finer levels, where every channel costs 4x more
@@ -264,11 +312,23 @@ class TransposerExpander(nn.Module):
         if self.to_rgb.bias is not None:
             nn.init.zeros_(self.to_rgb.bias)
 
+    @property
+    def aux_loss(self) -> torch.Tensor | None:
+        """After a :meth:`forward` with a ``target`` (selection head): the cross-entropy of
+        its choices against the oracle's (:func:`~texsynth.expander.selection.oracle_choice`);
+        ``None`` otherwise."""
+        return self.selector.last_aux if self.config.head == "select" else None
+
     def forward(
-        self, x: torch.Tensor, periodic: bool = False, keep_input: bool = True
+        self,
+        x: torch.Tensor,
+        periodic: bool = False,
+        keep_input: bool = True,
+        target: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Expand ``x [B, 3, h, w]`` (any ``h, w >= 8``) to ``[B, 3, 2h, 2w]``; with
-        ``keep_input`` the input is blended into the centre box (:func:`keep_centre`)."""
+        ``keep_input`` the input is blended into the centre box (:func:`keep_centre`).
+        ``target [B, 3, 2h, 2w]`` (training, selection head) sets :attr:`aux_loss`."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise TexsynthError(f"the expander takes RGB images [B, 3, H, W], got {tuple(x.shape)}")
         h, w = x.shape[-2:]
@@ -282,6 +342,18 @@ class TransposerExpander(nn.Module):
             if ph or pw
             else x
         )
+        top = xp.shape[-2] // 2 + ph // 2 - h // 2
+        left = xp.shape[-1] // 2 + pw // 2 - w // 2
+        if self.config.head == "select":
+            H, W = xp.shape[-2:]
+            known = torch.zeros(2 * H, 2 * W, dtype=torch.bool, device=x.device)
+            known[top + h // 2 : top + h // 2 + h, left + w // 2 : left + w // 2 + w] = True
+            tgt = None
+            if target is not None:
+                tgt = F.pad(target, (left, 2 * W - left - 2 * w, top, 2 * H - top - 2 * h))
+            out = self.selector(xp, known, periodic, tgt)
+            out = out[..., top : top + 2 * h, left : left + 2 * w]
+            return keep_centre(out, x, FEATHER) if keep_input else out
         feats = self.encoder(xp)
         tr: list[Transposer] = list(self.transposers)  # type: ignore[arg-type]
         weights = [t.weights(f, periodic) for t, f in zip(tr, feats, strict=True)]
@@ -298,9 +370,7 @@ class TransposerExpander(nn.Module):
         y = self.dec0(torch.cat([y, base], 1), periodic)
         out = base + self.to_rgb(y)
         # the zero-shift copy of the input lies at (hp/2 + ph//2, wp/2 + pw//2): crop so that
-        # it lands in the centre box, at (h//2, w//2)
-        top = xp.shape[-2] // 2 + ph // 2 - h // 2
-        left = xp.shape[-1] // 2 + pw // 2 - w // 2
+        # it lands in the centre box, at (h//2, w//2) (``top``, ``left`` above)
         out = out[..., top : top + 2 * h, left : left + 2 * w]
         return keep_centre(out, x, FEATHER) if keep_input else out
 
@@ -346,7 +416,16 @@ def load_expander(path: str | os.PathLike[str]) -> TransposerExpander:
         raise TexsynthError(
             f"{str(path)!r} is not a texsynth expander file (format {meta.get('format')!r})"
         )
-    model = TransposerExpander(ExpanderConfig.from_json(meta["config"]))
+    try:
+        version = int(meta.get("version", "1"))
+    except ValueError:
+        version = VERSION + 1
+    if version > VERSION:
+        raise TexsynthError(
+            f"{str(path)!r} is an expander file of version {meta.get('version')}, newer than "
+            f"this texsynth reads ({VERSION}): upgrade texsynth"
+        )
+    model = TransposerExpander(ExpanderConfig.from_json(meta["config"], version))
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:

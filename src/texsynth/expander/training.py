@@ -13,6 +13,12 @@ them and scores the output against the real ``2s`` texture through the normalise
 * ``content``: L1 between the last layer's features of the output and of the input enlarged
   bilinearly (the seed's content loss), weight ``content_weight``.
 
+* ``selection``: for the selection head (``ExpanderConfig.head = "select"``), the
+  cross-entropy of its per-block choices against the oracle's (the copy closest to the real
+  continuation, :func:`~texsynth.expander.selection.oracle_choice`), weight
+  ``selection_weight``; the style and content terms reach the head through its
+  straight-through estimator.
+
 The seed's Fréchet-distance term (in place of its GAN loss) is not implemented here.
 """
 
@@ -57,9 +63,21 @@ def expander_loss(
     style: str = "gram",
     content_weight: float = 0.05,
     generator: torch.Generator | None = None,
+    model: TransposerExpander | None = None,
+    selection_weight: float = 1.0,
+    style_weight: float = 1.0,
 ) -> torch.Tensor:
     """Style (Gram L1 or sliced Wasserstein) of ``out`` against ``target`` plus the content L1
-    of the last style layer against ``inp`` enlarged x2; all ``[B, 3, H, W]``, one mean value."""
+    of the last style layer against ``inp`` enlarged x2; all ``[B, 3, H, W]``, one mean value.
+    With ``model`` (its last forward given ``target``), plus ``selection_weight`` times its
+    :attr:`~texsynth.expander.model.TransposerExpander.aux_loss` (selection head). The style
+    terms are weighted by ``style_weight``; with it and ``content_weight`` at 0 the VGG19 is
+    not run (the selection head's oracle loss alone)."""
+    aux = model.aux_loss if model is not None else None
+    if not style_weight and not content_weight:
+        if aux is None or not selection_weight:
+            raise TexsynthError("every term of the expander loss has weight 0")
+        return selection_weight * aux
     up = F.interpolate(inp, size=out.shape[-2:], mode="bilinear", align_corners=False)
     feats = vgg(torch.cat([out, target, up]), list(STYLE_LAYERS))
     B = out.shape[0]
@@ -81,7 +99,10 @@ def expander_loss(
     last = STYLE_LAYERS[-1]
     fo, fu = feats[last][:B], feats[last][2 * B :]
     content = (fo - fu).abs().mean() / fu.abs().mean().clamp_min(1e-8)
-    return total / len(STYLE_LAYERS) + content_weight * content
+    loss = style_weight * total / len(STYLE_LAYERS) + content_weight * content
+    if aux is not None and selection_weight:
+        loss = loss + selection_weight * aux
+    return loss
 
 
 def train_expander(
@@ -93,6 +114,8 @@ def train_expander(
     lr: float = 2e-3,
     style: str = "gram",
     content_weight: float = 0.05,
+    selection_weight: float = 1.0,
+    style_weight: float = 1.0,
     seed: int = 0,
     families: list[str] | None = None,
     seconds: float | None = None,
@@ -100,16 +123,18 @@ def train_expander(
 ) -> TrainResult:
     """Train ``model`` in place with Adam for ``steps`` steps (or until ``seconds`` pass) on
     procedural textures: inputs ``size``, targets ``2 * size``; step ``k`` uses the textures of
-    seed ``seed + k`` (so a run is reproducible and never sees the evaluation textures)."""
+    seed ``seed + k`` (so a run is reproducible and never sees the evaluation textures). The
+    selection head also learns from the oracle's choices (``selection_weight``)."""
     if steps < 1 or size < 8 or batch < 1:
         raise TexsynthError(
             f"need steps >= 1, size >= 8 and batch >= 1, got {steps}, {size}, {batch}"
         )
-    vgg, _ = feature_extractor("vgg19")
+    vgg, _ = feature_extractor("vgg19")  # (loaded even when unused: a cheap, clear failure)
     vgg = vgg.eval().requires_grad_(False)
-    # the per-scale scalars (temperature, reach) move 20x faster: at the network's rate a
-    # few hundred steps leave them where they started
-    scalars = [p for n, p in model.named_parameters() if n.endswith(("beta_logit", "log_reach"))]
+    # the scalars (temperatures, reaches, the selection's weights) move 20x faster: at the
+    # network's rate a few hundred steps leave them where they started
+    names = ("beta_logit", "log_reach", "log_tau", "w_sim")
+    scalars = [p for n, p in model.named_parameters() if n.endswith(names)]
     ids = {id(p) for p in scalars}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
     groups: list[dict[str, Any]] = [{"params": rest}, {"params": scalars, "lr": 20 * lr}]
@@ -122,9 +147,18 @@ def train_expander(
     for k in range(steps):
         target = torch.from_numpy(procedural.batch(seed + k, batch, 2 * size, families))
         inp = centre_crop(target)
-        out = model(inp)
+        out = model(inp, target=target)
         loss = expander_loss(
-            out, target, inp, vgg, style=style, content_weight=content_weight, generator=gen
+            out,
+            target,
+            inp,
+            vgg,
+            style=style,
+            content_weight=content_weight,
+            generator=gen,
+            model=model,
+            selection_weight=selection_weight,
+            style_weight=style_weight,
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
