@@ -10,8 +10,14 @@ compared methods optimises; ``gram`` (b, VGG19 statistics) is shown apart becaus
 methods optimise it.
 
     python benchmarks/bench_own_features.py --features DIR [--size 128] [--out DIR]
+        [--only LABELS] [--extra "LABEL=METHOD@FILE" ...]
 
-``DIR`` holds ``features_<steps>.safetensors`` snapshots of one training run (the curve).
+``DIR`` holds one training run: ``features.safetensors`` (the final file) and its snapshots
+``features_step<N>.safetensors`` (``texsynth features train --snapshot-every``; the curve),
+or the older layout ``features_<steps>.safetensors`` (the largest is the final file).
+``--extra`` adds runs of other files (variants of the experiment); ``{name}`` in FILE is
+replaced by the exemplar's name (``granite``, ``sand``, ``moss``), for files calibrated on
+one material's photos.
 """
 
 from __future__ import annotations
@@ -35,14 +41,28 @@ def to_u8(img: np.ndarray) -> np.ndarray:
     return a.transpose(1, 2, 0)
 
 
+def snapshots(features_dir: Path) -> tuple[Path, list[tuple[int, Path]]]:
+    """The final file of a training run and its ``(steps, file)`` snapshots."""
+    snaps = sorted(
+        (int(p.stem.rsplit("_step", 1)[1]), p) for p in features_dir.glob("*_step*.safetensors")
+    )
+    final = features_dir / "features.safetensors"
+    if not final.is_file():  # the older layout: features_<steps>.safetensors
+        old = sorted(
+            (int(p.stem.split("_")[1]), p)
+            for p in features_dir.glob("features_*.safetensors")
+            if p.stem.split("_")[1].isdigit()
+        )
+        if not old:
+            raise SystemExit(f"no features.safetensors or features_<steps> in {features_dir}")
+        final, snaps = old[-1][1], old[:-1]
+    return final, snaps
+
+
 def runs(features_dir: Path) -> list[tuple[str, str, str]]:
     """(label, method, features) of every run; the learned snapshots by training step."""
-    snaps = sorted(
-        features_dir.glob("features_*.safetensors"), key=lambda p: int(p.stem.split("_")[1])
-    )
-    if not snaps:
-        raise SystemExit(f"no features_<steps>.safetensors in {features_dir}")
-    final = str(snaps[-1])
+    final_path, snaps = snapshots(features_dir)
+    final = str(final_path)
     out = [
         ("gap / VGG19", "gap", "vgg19"),
         ("gap / random", "gap", "random"),
@@ -51,19 +71,22 @@ def runs(features_dir: Path) -> list[tuple[str, str, str]]:
         ("gram / learned", "gram", final),
         ("gc / VGG19", "gc", "vgg19"),
         ("gc / learned", "gc", final),
-        # the default weights were calibrated on VGG19 (a second real crop scores about 1);
-        # learned features put real crops about 100x closer, so x100 restores that scale
-        ("gap x100 / learned", "100*gap", final),
-        ("gram x100 / learned", "100*gram", final),
-        ("gc x10 / learned", "10*gc", final),
     ]
-    for p in snaps[:-1]:
-        steps = p.stem.split("_")[1]
+    for steps, p in snaps:
         out += [
             (f"gap / learned@{steps}", "gap", str(p)),
             (f"gram / learned@{steps}", "gram", str(p)),
         ]
     return out
+
+
+def extra_run(text: str) -> tuple[str, str, str]:
+    """``LABEL=METHOD@FILE`` -> (label, method, features)."""
+    label, _, rest = text.partition("=")
+    method, _, features = rest.partition("@")
+    if not (label and method and features):
+        raise SystemExit(f"--extra wants LABEL=METHOD@FILE, got {text!r}")
+    return label, method, features
 
 
 def main() -> None:
@@ -74,6 +97,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--out", type=Path, default=Path("own_features_results"))
     ap.add_argument("--only", default=None, help="comma-separated labels to run")
+    ap.add_argument("--extra", action="append", default=[], help="LABEL=METHOD@FILE")
     a = ap.parse_args()
     import texsynth
 
@@ -87,6 +111,7 @@ def main() -> None:
     if a.only:
         keep = set(a.only.split(","))
         todo = [r for r in todo if r[0] in keep]
+    todo += [extra_run(t) for t in a.extra]
     for name in EXEMPLARS:
         ex = qe.load(name, a.size)
         ref = qm.Reference(ex.target, ex.held)
@@ -106,7 +131,7 @@ def main() -> None:
             out = texsynth.synthesize(
                 torch.from_numpy(ex.target).float(),
                 method=method,
-                features=features,
+                features=features.replace("{name}", name),
                 quality=a.quality,
                 seed=a.seed,
                 progress=False,

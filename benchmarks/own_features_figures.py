@@ -14,8 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 COLUMNS = ["target", "real", "gap / VGG19", "gap / random", "gap / learned",
-           "gap x100 / learned", "gram / VGG19", "gram / learned", "gram x100 / learned",
-           "gc / VGG19", "gc / learned"]  # fmt: skip
+           "gram / VGG19", "gram / learned", "gc / VGG19", "gc / learned"]  # fmt: skip
 
 
 def _tile(path: Path, side: int) -> np.ndarray:
@@ -43,6 +42,9 @@ def sheet(res: Path, out: Path) -> None:
 
 
 def curve(res: Path, trained: Path, out: Path) -> None:
+    """Held-out PSNR and synthesis quality (median over the exemplars of the worst of PS and
+    scattering) against training time: wall minutes when the history has them (the 5th
+    field, ``features train`` since --minutes), CPU minutes otherwise."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,36 +52,41 @@ def curve(res: Path, trained: Path, out: Path) -> None:
 
     from texsynth.features.learned import read_features_metadata
 
-    hist = read_features_metadata(trained)["training"]["history"]
+    training = read_features_metadata(trained)["training"]
+    hist = training["history"]
+    wall = all(len(h) > 4 for h in hist)
+    minutes = {int(h[0]): (h[4] if wall else h[1]) / 60 for h in hist}
+    unit = "wall" if wall else "CPU"
     rows = [json.loads(line) for line in (res / "results.jsonl").open()]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
-    a1.plot([h[1] / 60 for h in hist], [h[3] for h in hist], "o-", ms=3)
-    a1.set_xlabel("training CPU minutes (1 thread, under load)")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    a1.plot(list(minutes.values()), [h[3] for h in hist], "o-", ms=3)
+    a1.set_xlabel(f"training {unit} minutes (1 thread, under load)")
     a1.set_ylabel("held-out reconstruction PSNR (dB)")
-    steps_of = {}
-    for h in hist:
-        steps_of[int(h[0])] = h[1] / 60
-    for method in ("gap", "gram"):
-        pts = []
+    a1.set_xlim(left=0)
+    final_step = int(training.get("steps", hist[-1][0]))
+    for method, colour in (("gap", "tab:blue"), ("gram", "tab:orange")):
+        by_step: dict[int, list[float]] = {}
         for r in rows:
             lab = r["label"]
-            if not lab.startswith(f"{method} / learned"):
+            if lab == f"{method} / learned":
+                step = final_step
+            elif lab.startswith(f"{method} / learned@"):
+                step = int(lab.split("@")[1])
+            else:
                 continue
-            step = int(lab.split("@")[1]) if "@" in lab else int(hist[-1][0])
-            pts.append((step, r["headline"]))
-        by_step: dict[int, list[float]] = {}
-        for s, v in pts:
-            by_step.setdefault(s, []).append(v)
+            by_step.setdefault(step, []).append(r["headline"])
         xs = sorted(by_step)
-        a2.plot([steps_of.get(s, np.nan) for s in xs], [np.median(by_step[s]) for s in xs],
-                "o-", label=f"{method} / learned")  # fmt: skip
-    for method in ("gap", "gram"):
+        a2.plot([minutes.get(s, np.nan) for s in xs], [np.median(by_step[s]) for s in xs],
+                "o-", color=colour, label=f"{method} / learned")  # fmt: skip
         v = [r["headline"] for r in rows if r["label"] == f"{method} / VGG19"]
         if v:
-            a2.axhline(np.median(v), ls="--", lw=1, label=f"{method} / VGG19", color="grey"
-                       if method == "gap" else "black")  # fmt: skip
-    a2.set_xlabel("training CPU minutes")
-    a2.set_ylabel("median headline (worst of PS, scattering)")
+            a2.axhline(np.median(v), ls="--", lw=1, color=colour, label=f"{method} / VGG19")
+    v = [r["headline"] for r in rows if r["label"] == "real"]
+    if v:
+        a2.axhline(np.median(v), ls=":", lw=1, color="black", label="another real crop")
+    a2.set_xlabel(f"training {unit} minutes")
+    a2.set_ylabel("median of worst(PS, scattering)")
+    a2.set_xlim(left=0)
     a2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "own_features_curve.png", dpi=90)

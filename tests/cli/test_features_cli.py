@@ -169,3 +169,36 @@ def test_calibrate_command(
     assert "3 crop pairs" in capsys.readouterr().out
     assert main(["features", "calibrate", str(out), str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_minutes_budget_and_snapshots(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root, _ = setup
+    out = tmp_path / "s.safetensors"
+    foreign = tmp_path / "s_step2.safetensors"
+    foreign.write_bytes(b"not ours")
+    args = ["features", "train", str(root / "photos"), "-o", str(out), *TRAIN, "--steps", "4",
+            "--snapshot-every", "2", "--calibration-pairs", "2"]  # fmt: skip
+    assert main(args) == 2  # a file texsynth did not write is not replaced
+    err = capsys.readouterr().err
+    assert "s_step2.safetensors" in err and "\n" not in err.strip()
+    assert foreign.read_bytes() == b"not ours" and not out.exists()
+    foreign.unlink()
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "4 steps" in text and "snapshots:" in text and "s_step2.safetensors" in text
+    assert (tmp_path / "s_step2.safetensors").is_file()
+    assert not (tmp_path / "s_step4.safetensors").exists()  # the final file is OUT
+    # a budget smaller than a step: one step, then the file is written as usual
+    quick = tmp_path / "q.safetensors"
+    quick_args = ["features", "train", str(root / "photos"), "-o", str(quick), *TRAIN,
+                  "--steps", "50", "--calibration-pairs", "2"]  # fmt: skip
+    assert main([*quick_args, "--minutes", "0.00001"]) == 0
+    captured = capsys.readouterr()
+    assert "budget is spent: stopping at step 1" in captured.err and "1 steps" in captured.out
+    assert main(["features", "info", str(quick)]) == 0
+    assert "; 1 steps" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse
+        main([*quick_args, "--minutes", "0"])
+    assert "must be" in capsys.readouterr().err

@@ -3,6 +3,7 @@ its use by every feature method, the evaluation and --region."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,14 @@ from safetensors.torch import save_file
 import texsynth
 from texsynth import TexsynthError
 from texsynth.features import ConvAutoencoder, LearnedFeatures, feature_extractor
-from texsynth.features.learned import read_features_metadata
-from texsynth.features.training import TrainSettings, checkpoint_path, train_features
+from texsynth.features.learned import load_features_file, read_features_metadata
+from texsynth.features.training import (
+    TrainSettings,
+    checkpoint_path,
+    reconstruction_loss,
+    snapshot_path,
+    train_features,
+)
 
 from ..helpers import one_line
 
@@ -160,4 +167,59 @@ def test_evaluate_with_learned_features(features_file: Path) -> None:
     gap = {m.name: m for m in texsynth.evaluate(ex, flat, features=str(features_file)).metrics}
     assert min(gap["gap (LearnedFeatures)"].values) > max(
         next(m for m in rep.metrics if m.name == "gap (LearnedFeatures)").values
+    )
+
+
+def test_snapshot_is_the_shorter_run(photos: Path, tmp_path: Path) -> None:
+    short = TrainSettings(**{**TINY.__dict__, "steps": 2})
+    train_features([photos], tmp_path / "short.safetensors", short, calibration_pairs=2)
+    r = train_features(
+        [photos], tmp_path / "long.safetensors", TINY, calibration_pairs=2, snapshot_every=2
+    )
+    assert r.snapshots == [snapshot_path(tmp_path / "long.safetensors", 2)] and r.steps == 4
+    a, meta_a = load_features_file(tmp_path / "short.safetensors")
+    b, meta_b = load_features_file(r.snapshots[0])
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads(meta_a["calibration"]) == json.loads(meta_b["calibration"])
+    assert json.loads(meta_b["training"])["steps"] == 2
+    # the history records wall seconds as its fifth field
+    assert all(len(h) == 5 and h[4] >= 0 for h in r.history)
+
+
+def test_minutes_budget_stops_at_a_checkpoint_and_resumes_exactly(
+    photos: Path, tmp_path: Path
+) -> None:
+    whole = train_features([photos], tmp_path / "whole.safetensors", TINY, calibration_pairs=0)
+    out = tmp_path / "budget.safetensors"
+    cut = train_features([photos], out, TINY, calibration_pairs=0, minutes=1e-9)
+    assert cut.steps == 1 and read_features_metadata(out)["training"]["steps"] == 1
+    resumed = train_features([photos], out, TINY, calibration_pairs=0, resume=True)
+    assert resumed.steps == TINY.steps
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(TexsynthError) as e:
+        train_features([photos], out, TINY, minutes=-1.0)
+    assert "minutes must be > 0" in one_line(e)
+
+
+def test_ssim_loss() -> None:
+    x = torch.rand(2, 3, 16, 16)
+    assert float(reconstruction_loss(x, x, "l1+ssim")) == pytest.approx(0.0, abs=1e-6)
+    y = (x + 0.2 * torch.randn_like(x)).clamp(0, 1).requires_grad_(True)
+    value = reconstruction_loss(y, x, "l1+ssim")
+    assert float(value.detach()) > float(reconstruction_loss(y, x, "l1").detach()) * 0.16
+    value.backward()
+    assert y.grad is not None and float(y.grad.abs().sum()) > 0
+    with pytest.raises(TexsynthError) as e:
+        TrainSettings(loss="l2").check()
+    assert "loss must be one of" in one_line(e)
+
+
+def test_ssim_training_learns(photos: Path, tmp_path: Path) -> None:
+    s = TrainSettings(patch=16, steps=60, width=8, depth=2, batch=4, checkpoint_every=30,
+                      lr=3e-3, loss="l1+ssim")  # fmt: skip
+    r = train_features([photos], tmp_path / "f.safetensors", s, calibration_pairs=0)
+    assert r.history[-1][2] < 0.8 * r.history[0][2]
+    assert read_features_metadata(tmp_path / "f.safetensors")["training"]["settings"]["loss"] == (
+        "l1+ssim"
     )

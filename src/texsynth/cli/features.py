@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TexsynthError
-from .common import add_overwrite_option, positive_int, seed_type
+from .common import add_overwrite_option, positive_float, positive_int, seed_type
 
 
 def add_features_command(sub: Any) -> None:
@@ -48,10 +48,32 @@ def add_features_command(sub: Any) -> None:
     tr.add_argument("--batch", type=positive_int, default=8, help="patches per step (default 8)")
     tr.add_argument("--seed", type=seed_type, default=0, help="seed (default 0)")
     tr.add_argument(
+        "--loss",
+        choices=("l1", "l1+ssim"),
+        default="l1",
+        help="reconstruction loss: l1 (default) or l1+ssim (0.16 L1 + 0.84 (1 - SSIM))",
+    )
+    tr.add_argument(
         "--checkpoint-every",
         type=positive_int,
         default=100,
         help="steps between checkpoints and progress lines (default 100)",
+    )
+    tr.add_argument(
+        "--minutes",
+        type=positive_float,
+        default=None,
+        metavar="M",
+        help="wall-clock budget: stop training after M minutes (at a checkpoint, so "
+        "--resume can go on), then calibrate and write OUT as usual",
+    )
+    tr.add_argument(
+        "--snapshot-every",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="also write NAME_stepN.safetensors every N steps (calibrated; the network a "
+        "run of that many steps gives), to compare training lengths",
     )
     tr.add_argument(
         "--resume",
@@ -104,6 +126,7 @@ def cmd_features_train(args: argparse.Namespace) -> int:
         TrainSettings,
         checkpoint_path,
         reconstructions_path,
+        snapshot_path,
         train_features,
     )
 
@@ -115,6 +138,7 @@ def cmd_features_train(args: argparse.Namespace) -> int:
         batch=args.batch,
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
+        loss=args.loss,
     )
     settings.check()
     name = args.output.name
@@ -122,11 +146,16 @@ def cmd_features_train(args: argparse.Namespace) -> int:
     def picture(path: Path) -> bool:  # the reconstructions picture is named after OUT
         return True
 
-    for option, path, ours, suffixes in (
+    outputs = [
         ("-o", args.output, is_texsynth_safetensors, (".safetensors",)),
         (f"-o {name}: its checkpoint", checkpoint_path(args.output), is_texsynth_safetensors, None),
         (f"-o {name}: its picture", reconstructions_path(args.output), picture, None),
-    ):
+    ]
+    if args.snapshot_every:  # snapshots of an earlier run, which this one may replace
+        pattern = snapshot_path(args.output, 0).name.replace("_step0.", "_step*.")
+        for old in sorted(args.output.parent.glob(pattern)):
+            outputs.append((f"-o {name}: its snapshot", old, is_texsynth_safetensors, None))
+    for option, path, ours, suffixes in outputs:
         check_output(
             path,
             option=option,
@@ -151,11 +180,16 @@ def cmd_features_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=None if args.quiet else say,
         calibration_pairs=0 if args.no_calibration else args.calibration_pairs,
+        minutes=args.minutes,
+        snapshot_every=args.snapshot_every or 0,
     )
     print(
-        f"wrote {args.output} (held-out reconstruction PSNR {result.heldout_psnr:.2f} dB, "
-        f"{result.cpu_seconds:.0f} CPU s); reconstructions in {result.picture}"
+        f"wrote {args.output} ({result.steps} steps, held-out reconstruction PSNR "
+        f"{result.heldout_psnr:.2f} dB, {result.cpu_seconds:.0f} CPU s); reconstructions in "
+        f"{result.picture}"
     )
+    if result.snapshots:
+        print(f"snapshots: {', '.join(str(p) for p in result.snapshots)}")
     if result.calibration is not None:
         print(calibration_line(result.calibration))
     return 0
@@ -190,7 +224,8 @@ def cmd_features_info(args: argparse.Namespace) -> int:
     print(f"layers: {', '.join(info['layers'])}")
     print(
         f"trained on {data.get('images')} images ({data.get('megapixels')} Mpx) from "
-        f"{', '.join(data.get('folders', []))}; {t.get('settings', {}).get('steps')} steps, "
+        f"{', '.join(data.get('folders', []))}; "
+        f"{t.get('steps', t.get('settings', {}).get('steps'))} steps, "
         f"{t.get('cpu_seconds')} CPU s; held-out PSNR {t.get('heldout_psnr')} dB"
     )
     if info["calibration"] is None:
