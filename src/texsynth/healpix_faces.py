@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from .domains.healpix import healpy_module, npix_of
 from .errors import TexsynthError
+from .healpix_kernels import morlet_stencil, stencil_points_at
 
 __all__ = [
     "FacesApply",
@@ -133,13 +134,11 @@ def pad_table(nside: int, R: int) -> torch.Tensor:
 @functools.cache
 def face_kernels(nside: int, K: int, L: int) -> torch.Tensor:
     """``[3, 2L, 2R + 1, 2R + 1]`` float64: for the north polar, equatorial and south polar
-    faces, the reference stencil operator (:func:`~texsynth.healpix_wavelets.
-    stencil_points_at`, :func:`~texsynth.healpix_wavelets.morlet_stencil`) of the pixel at
+    faces, the reference stencil operator (:func:`~texsynth.healpix_kernels.
+    stencil_points_at`, :func:`~texsynth.healpix_kernels.morlet_stencil`) of the pixel at
     the centre of face 0, 4 and 8, as a cross-correlation kernel in face coordinates (row
     ``dy``, column ``dx``): the real parts of the ``L`` orientations, then the imaginary
     parts. ``R`` is the smallest reach that holds all its taps."""
-    from .healpix_wavelets import morlet_stencil, stencil_points_at
-
     grid = _face_grid(nside)
     c = nside // 2
     centres = np.array([grid[f, c, c] for f in (0, 4, 8)])

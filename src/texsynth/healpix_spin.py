@@ -39,8 +39,9 @@ import torch
 
 from .domains.healpix import HealpixSphere, npix_of, nside_of
 from .errors import TexsynthError
+from .healpix_kernels import KERNEL_SIZE
 from .healpix_stencil import reader_table, stencil_apply
-from .healpix_wavelets import KERNEL_SIZE, HealpixWaveletBank, stencil_operator
+from .healpix_wavelets import HealpixWaveletBank, stencil_operator
 from .wavelets import WaveletLayer
 
 __all__ = [

@@ -7,8 +7,8 @@ import torch
 
 from ..domains.healpix import nside_of
 from ..errors import TexsynthError
+from ..healpix_kernels import KERNEL_SIZE
 from ..healpix_spin import check_spin
-from ..healpix_wavelets import KERNEL_SIZE
 from ..stats.healpix import HealpixScatteringCovariance, check_bank
 from .scattering import ScatteringLossBase
 

@@ -19,8 +19,9 @@ import torch
 from .._deprecation import renamed_keywords
 from ..domains.healpix import HealpixSphere, nside_of
 from ..errors import TexsynthError
+from ..healpix_kernels import KERNEL_SIZE
 from ..healpix_spin import HealpixSpinWaveletBank, as_spin_field, check_spin
-from ..healpix_wavelets import BANK_METHODS, KERNEL_SIZE, HealpixWaveletBank
+from ..healpix_wavelets import BANK_METHODS, HealpixWaveletBank
 from .scatcov import ScatCov
 from .scattering_core import ScatteringCore
 

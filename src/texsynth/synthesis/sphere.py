@@ -20,8 +20,8 @@ import torch
 from ..arrays import accepts_arrays
 from ..domains.healpix import check_nside, npix_of, nside_of
 from ..errors import TexsynthError
+from ..healpix_kernels import KERNEL_SIZE
 from ..healpix_spin import check_spin
-from ..healpix_wavelets import KERNEL_SIZE
 from ..losses import TextureLoss
 from ..losses.angular_spectrum import AngularSpectrumLoss
 from ..losses.healpix import HealpixScatteringLoss

@@ -22,8 +22,8 @@ import torch
 
 from ..domains.healpix import HealpixSphere, check_nside, npix_of, nside_of, upsampling_table
 from ..errors import TexsynthError
+from ..healpix_kernels import KERNEL_SIZE
 from ..healpix_spin import pyramid_phases, transport_angle
-from ..healpix_wavelets import KERNEL_SIZE
 from ..losses.healpix import HealpixScatteringLoss
 from ..memory import check_memory
 from ..presets import level_budget
