@@ -24,11 +24,22 @@ Part ``memory``: peak RSS of forward + backward at ``--memory-nsides`` (default 
 ``BENCH_SPHERE_LIMIT_GB`` set, each process's address space is capped there (a library that
 needs more fails instead of swapping a shared machine).
 
+Part ``search``: ``synthesize_healpix`` of the lognormal sky with each named option set of
+``SEARCH_CONFIGS`` (``--configs``; more orientations, scales, weights, ``to_gaussian``,
+levels, a Gaussian start), one map per ``--seeds`` seed, timed and graded as in ``synth``
+(issue 18's peaks / V2 gap).
+
+Part ``foscat``: the same sky, texsynth (``--configs``, default its defaults) against
+foscat's ``synthesis`` at each ``--foscat-epochs`` ``NUM_EPOCHS``, one map per seed, timed
+on one process and graded; ``BENCH_SPHERE_LIMIT_GB`` caps the process's address space.
+
 Run from the repository root (foscat and healpy installed)::
 
     PYTHONPATH=src python benchmarks/bench_sphere.py --part stats --nsides 64 128 256
     PYTHONPATH=src python benchmarks/bench_sphere.py --part synth --steps 100
     PYTHONPATH=src python benchmarks/bench_sphere.py --part memory --memory-nsides 256 512
+    PYTHONPATH=src python benchmarks/bench_sphere.py --part search --synth-nside 64
+    PYTHONPATH=src python benchmarks/bench_sphere.py --part foscat --synth-nside 32
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from bench_healpix import L, lognormal_sky, make_op, quiet, timed_call, white_map
@@ -217,9 +229,137 @@ def bench_synth(nside: int, steps: int, bank: str) -> list[str]:
     return lines
 
 
+SEARCH_CONFIGS: dict[str, dict[str, object]] = {
+    "default": {},
+    "to_gaussian=False": {"to_gaussian": False},
+    "L=8": {"L": 8},
+    "J=log2(nside)-2": {"J": -2},
+    "histogram=5": {"histogram": 5.0},
+    "histogram=0": {"histogram": 0.0},
+    "spectrum=0": {"spectrum": 0.0},
+    "spectrum=5": {"spectrum": 5.0},
+    "to_gaussian": {"to_gaussian": True},
+    "levels=1": {"levels": 1},
+    "levels=2": {"levels": 2},
+    "iso_ang": {"iso_ang": True},
+    "use_variance=False": {"use_variance": False},
+    "Gaussian init": {"init": "gaussian"},
+    "to_gaussian + Gaussian init": {"to_gaussian": True, "init": "gaussian"},
+    "to_gaussian + levels=2": {"to_gaussian": True, "levels": 2},
+    "to_gaussian + levels=1": {"to_gaussian": True, "levels": 1},
+    "to_gaussian + levels=3": {"to_gaussian": True, "levels": 3},
+    "to_gaussian + L=8": {"to_gaussian": True, "L": 8},
+}
+"""Named ``synthesize_healpix`` options tried by ``--part search`` (``J`` below 0 counts
+from ``log2(nside)``; ``init="gaussian"`` is a Gaussian field of the exemplar's C_ell)."""
+
+
+def gaussian_like(sky: np.ndarray, seed: int) -> np.ndarray:
+    """A Gaussian field (nested) with the exemplar's ``C_ell`` (healpy ``anafast`` then
+    ``synfast``), its mean and standard deviation."""
+    import healpy as hp
+
+    nside = hp.npix2nside(sky.size)
+    ring = hp.reorder(sky, n2r=True)
+    cl = hp.anafast(ring - ring.mean(), lmax=3 * nside - 1)
+    np.random.seed(seed)  # noqa: NPY002 (healpy.synfast draws from the global state)
+    g = hp.reorder(hp.synfast(cl, nside, lmax=3 * nside - 1), r2n=True)
+    return (g - g.mean()) / g.std() * sky.std() + sky.mean()
+
+
+def search_options(name: str, sky: torch.Tensor, seed: int) -> dict[str, object]:
+    """The keyword arguments of :data:`SEARCH_CONFIGS`'s ``name`` for ``sky`` and ``seed``."""
+    kw = dict(SEARCH_CONFIGS[name])
+    if kw.get("init") == "gaussian":
+        kw["init"] = torch.from_numpy(gaussian_like(sky.numpy(), seed))
+    if isinstance(kw.get("J"), int) and int(kw["J"]) < 0:  # type: ignore[call-overload]
+        kw["J"] = int(math.log2(int(sky.numel()) // 12) / 2) + int(kw["J"])  # type: ignore[call-overload]
+    return kw
+
+
+def bench_search(nside: int, steps: int, names: list[str], seeds: list[int]) -> list[str]:
+    """Each named option set of :data:`SEARCH_CONFIGS` on the lognormal sky: wall time and
+    ``evaluate_healpix`` ratios, one row per (option set, seed); the second realisation of
+    the process as the last row."""
+    from texsynth import evaluate_healpix, synthesize_healpix
+
+    sky = torch.from_numpy(lognormal_sky(nside, seed=0))
+    other = torch.from_numpy(lognormal_sky(nside, seed=1))
+    base = evaluate_healpix(sky, other[None, None])
+    metrics = [m.name for m in base.metrics]
+    lines = [
+        "",
+        f"Lognormal sky, nside {nside}, `steps={steps}`; `evaluate_healpix` ratios:",
+        "",
+        "| options | seed | time (s) | " + " | ".join(metrics) + " |",
+        "|:---|---:|---:|" + "---:|" * len(metrics),
+    ]
+    for name in names:
+        for seed in seeds:
+            kw = search_options(name, sky, seed)
+            t0 = time.perf_counter()
+            out = synthesize_healpix(sky, n=1, seed=seed, steps=steps, progress=False, **kw)
+            seconds = time.perf_counter() - t0
+            rel = {m.name: m.relative for m in evaluate_healpix(sky, out.double()).metrics}
+            cells = ["—" if rel.get(k) is None else f"{rel[k]:.2f}" for k in metrics]
+            lines.append(f"| {name} | {seed} | {seconds:.1f} | " + " | ".join(cells) + " |")
+            print(lines[-1], file=sys.stderr, flush=True)
+    cells = ["—" if m.relative is None else f"{m.relative:.2f}" for m in base.metrics]
+    lines.append("| *second realisation* | — | — | " + " | ".join(cells) + " |")
+    return lines
+
+
+def bench_foscat(
+    nside: int, steps: int, epochs: list[int], seeds: list[int], configs: list[str]
+) -> list[str]:
+    """foscat's ``synthesis`` at each ``NUM_EPOCHS`` of ``epochs`` against texsynth's
+    ``synthesize_healpix`` (``steps`` and each option set of ``configs``, names of
+    :data:`SEARCH_CONFIGS`), one map per seed each, on the
+    lognormal sky at ``nside``: wall time per map and ``evaluate_healpix`` ratios (the
+    second realisation of the process as the yardstick). foscat runs on the standardised
+    sky (``bench_healpix.run_foscat``) with its defaults otherwise (``nstep=4`` levels,
+    ``KERNELSZ=3``, ``NORIENT=4``)."""
+    from bench_healpix import run_foscat
+    from texsynth import evaluate_healpix, synthesize_healpix
+
+    sky_np = lognormal_sky(nside, seed=0)
+    sky = torch.from_numpy(sky_np)
+    other = torch.from_numpy(lognormal_sky(nside, seed=1))
+    base = evaluate_healpix(sky, other[None, None])
+    metrics = [m.name for m in base.metrics]
+    lines = [
+        "",
+        f"Lognormal sky, nside {nside}; one map per seed, `evaluate_healpix` ratios:",
+        "",
+        "| run | seed | time per map (s) | " + " | ".join(metrics) + " |",
+        "|:---|---:|---:|" + "---:|" * len(metrics),
+    ]
+
+    def row(name: str, seed: int, seconds: float, out: torch.Tensor) -> None:
+        rel = {m.name: m.relative for m in evaluate_healpix(sky, out.double()).metrics}
+        cells = ["—" if rel.get(k) is None else f"{rel[k]:.2f}" for k in metrics]
+        lines.append(f"| {name} | {seed} | {seconds:.1f} | " + " | ".join(cells) + " |")
+        print(lines[-1], file=sys.stderr, flush=True)
+
+    for seed in seeds:
+        for name in configs:
+            kw = search_options(name, sky, seed)
+            t0 = time.perf_counter()
+            out = synthesize_healpix(sky, n=1, seed=seed, steps=steps, progress=False, **kw)
+            row(f"texsynth {name}, `steps={steps}`", seed, time.perf_counter() - t0, out)
+        for e in epochs:
+            fs, seconds = run_foscat(sky_np, e, [seed])
+            row(f"foscat `NUM_EPOCHS={e}`", seed, seconds, torch.from_numpy(fs))
+    cells = ["—" if m.relative is None else f"{m.relative:.2f}" for m in base.metrics]
+    lines.append("| *second realisation* | — | — | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("stats", "synth", "memory"), default="stats")
+    parser.add_argument(
+        "--part", choices=("stats", "synth", "memory", "search", "foscat"), default="stats"
+    )
     parser.add_argument("--nsides", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--banks", nargs="+", default=["faces"], choices=("faces", "stencil"))
     parser.add_argument("--repeat", type=int, default=5)
@@ -231,6 +371,15 @@ def main() -> None:
     parser.add_argument(
         "--memory-libs", nargs="+", default=["texsynth-faces"], help="also texsynth-stencil, foscat"
     )
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        default=None,
+        choices=list(SEARCH_CONFIGS),
+        help="option sets (default: all for --part search, default for --part foscat)",
+    )
+    parser.add_argument("--foscat-epochs", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", type=Path, default=None, help="also write the tables here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -238,6 +387,21 @@ def main() -> None:
     print("\n".join(lines), flush=True)
     if args.part == "stats":
         lines += bench_stats(args.nsides, args.banks, args.repeat, args.budget)
+    elif args.part == "search":
+        configs = args.configs or list(SEARCH_CONFIGS)
+        lines += bench_search(args.synth_nside, args.steps, configs, args.seeds)
+    elif args.part == "foscat":
+        limit = os.environ.get("BENCH_SPHERE_LIMIT_GB")  # foscat must not swap the machine
+        if limit:
+            cap = int(float(limit) * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        lines += bench_foscat(
+            args.synth_nside,
+            args.steps,
+            args.foscat_epochs,
+            args.seeds,
+            args.configs or ["default"],
+        )
     elif args.part == "synth":
         lines += bench_synth(args.synth_nside, args.steps, args.banks[0])
     else:

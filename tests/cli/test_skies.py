@@ -123,3 +123,22 @@ def test_synth_takes_the_spectrum_weight_for_skies_only(
     with pytest.raises(SystemExit):  # (argparse's own one-line error)
         main(["synth", str(sky_fits), "-o", str(out), "--spectrum", "-1"])
     assert "must be a finite number" in capsys.readouterr().err
+
+
+def test_skies_are_gaussianised_unless_told(
+    sky_fits: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.fits"
+    assert main(["synth", str(sky_fits), "-o", str(out), "--steps", "2", "--quiet"]) == 0
+    record = read_record(tmp_path / "out.json")
+    assert record.spec.options["to_gaussian"] is True and record.settings["to_gaussian"] is True
+    off = tmp_path / "off.fits"
+    args = ["synth", str(sky_fits), "-o", str(off), "--steps", "2", "--quiet", "--no-to-gaussian"]
+    assert main(args) == 0
+    assert read_record(tmp_path / "off.json").settings["to_gaussian"] is False
+    assert not np.array_equal(read_healpix_map(out).values, read_healpix_map(off).values)
+    both = ["synth", str(sky_fits), "-o", str(tmp_path / "b.fits"), "--to-gaussian"]
+    assert "not both" in _error([*both, "--no-to-gaussian"], capsys)
+    img = ["synth", str(tmp_path / "x.png"), "-o", str(tmp_path / "y.png"), "--no-to-gaussian"]
+    assert "--no-to-gaussian is for HEALPix" in _error(img, capsys)
+    assert not (tmp_path / "b.fits").exists()

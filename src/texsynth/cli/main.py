@@ -236,7 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument(
         "--to-gaussian",
         action="store_true",
-        help="Gaussianise the histogram before synthesis, invert after",
+        help="Gaussianise the histogram before synthesis, invert after (HEALPix maps: the default)",
+    )
+    sy.add_argument(
+        "--no-to-gaussian",
+        action="store_true",
+        help="HEALPix maps: synthesise the standardised values as they are",
     )
     add_job_tail(sy, cmd_synth)
 

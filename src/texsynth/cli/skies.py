@@ -70,6 +70,9 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
             ),
         ],
     )
+    no_gauss = bool(getattr(args, "no_to_gaussian", False))  # (not in texsynth ensemble)
+    if no_gauss and args.to_gaussian:
+        raise TexsynthError("give --to-gaussian or --no-to-gaussian, not both")
     spectrum = getattr(args, "spectrum", None)  # (texsynth ensemble has no such flag)
     extra = {} if spectrum is None else {"spectrum": spectrum}
     return dict(
@@ -80,7 +83,7 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
         J=args.J,
         L=args.L if args.L is not None else 4,
         iso_ang=args.iso,
-        to_gaussian=args.to_gaussian,
+        to_gaussian=not no_gauss,  # (synthesize_healpix's default, resolved for the record)
         cross_channels=not args.no_cross_channels,
         histogram=args.histogram if args.histogram is not None else 1.0,
     )

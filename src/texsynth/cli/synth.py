@@ -79,6 +79,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
         return synth_sky(args)
     if args.nside is not None:
         raise TexsynthError("--nside is for HEALPix maps; use --size for images and signals")
+    if args.no_to_gaussian:
+        raise TexsynthError(
+            "--no-to-gaussian is for HEALPix maps (images and signals are not Gaussianised "
+            "unless --to-gaussian is given)"
+        )
     if getattr(args, "spectrum", None) is not None:
         raise TexsynthError(
             "--spectrum weighs the angular power spectrum of HEALPix maps; "

@@ -22,7 +22,7 @@ from ..progress import OnProgress
 from .engine import Callback
 from .images import synthesize
 from .signals import synthesize_1d
-from .sphere import synthesize_healpix
+from .sphere import default_to_gaussian, synthesize_healpix
 from .style_transfer import remake
 
 __all__ = ["load_inputs", "prepare_arrays", "read_sky", "rerun", "run_job"]
@@ -224,7 +224,7 @@ def _settings(spec: JobSpec, result: torch.Tensor, report: Any) -> dict[str, Any
             "multipoles": o.get("multipoles", 1.0),
             "spectrum": o.get("spectrum", 1.0),
             "cross_channels": o.get("cross_channels", True),
-            "to_gaussian": o.get("to_gaussian", False),
+            "to_gaussian": default_to_gaussian(o.get("to_gaussian")),
         }
     if spec.domain == "signal":
         return {

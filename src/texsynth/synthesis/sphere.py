@@ -41,7 +41,17 @@ from .resampling import SPHERE, member_noise
 from .sky_plan import DECAY, estimate_healpix_bytes, sky_scales
 from .values import SAMPLES, ValueTransforms
 
-__all__ = ["estimate_healpix_bytes", "synthesize_healpix"]  # (the first from .sky_plan)
+__all__ = [
+    "default_to_gaussian",
+    "estimate_healpix_bytes",
+    "synthesize_healpix",
+]
+
+
+def default_to_gaussian(to_gaussian: bool | None, spin: int = 0) -> bool:
+    """``synthesize_healpix``'s ``to_gaussian`` resolved: ``None`` is on for scalar maps
+    (``spin=0``) and off for spin-2 ones."""
+    return (spin == 0) if to_gaussian is None else bool(to_gaussian)
 
 
 @accepts_arrays("sky", "mask", "in_mask", "init", "reference", like="sky", ndim=1)
@@ -66,7 +76,7 @@ def synthesize_healpix(
     fft_nharm: int = 1,
     fft_imaginary: bool = True,
     cross_channels: bool = True,
-    to_gaussian: bool = False,
+    to_gaussian: bool | None = None,
     reference: torch.Tensor | None = None,
     histogram: float = 1.0,
     multipoles: float = 1.0,
@@ -133,7 +143,12 @@ def synthesize_healpix(
     cross_channels
         Several channels: also match the cross statistics of every pair of channels.
     to_gaussian
-        Gaussianise the exemplar's values first, invert at the end.
+        Gaussianise the exemplar's values first, invert at the end (foscat's
+        ``to_gaussian``). ``None`` (default): on for scalar maps, off for ``spin=2``. On a
+        lognormal (dust-like) sky it brings the peak counts and the Euler characteristic
+        (Minkowski V2) of the syntheses close to a second realisation's, where the
+        statistics of the standardised values leave the faint background broken into too
+        many pieces (docs/healpix.md, "Closing the peaks and V2 gap").
     reference
         A second map of the exemplar's nside (which is then the output's): the output's
         cross statistics with ``reference`` match the exemplar's (cross-synthesis, e.g. a
@@ -206,6 +221,7 @@ def synthesize_healpix(
     if iso_ang and fft_ang:
         raise TexsynthError("iso_ang and fft_ang are two reductions; choose one")
     angular = "iso" if iso_ang else "fft" if fft_ang else None
+    to_gaussian = default_to_gaussian(to_gaussian, spin)
     check_bank(bank, check_spin(spin))
     if check_spin(spin):  # Q/U skies: their own loop (texsynth.synthesis.sphere_spin)
         from .sphere_spin import refuse_scalar_options, synthesize_healpix_spin
