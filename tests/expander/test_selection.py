@@ -177,7 +177,7 @@ def test_old_files_load_as_the_soft_head_and_newer_ones_are_refused(tmp_path: Pa
 
 @pytest.mark.parametrize("periodic", [False, True])
 def test_fast_stitching_equals_the_dense_blend(periodic: bool) -> None:
-    m = _select(6, feather=2, refine=0)  # (the refinement runs at inference only)
+    m = _select(6, feather=2, refine=0, seam=0)  # (refinement, seams: inference only)
     x = torch.rand(1, 3, 24, 32)
     with torch.no_grad():
         fast = m(x, periodic, keep_input=False)  # evaluation: gathers of the chosen copies

@@ -51,7 +51,9 @@ from .selfsim import centred_shifts, feature_transpose, self_similarity
 __all__ = ["ExpanderConfig", "TransposerExpander", "load_expander", "save_expander"]
 
 FORMAT = "texsynth-expander"
-VERSION = 2  # 2: the ``head`` field and the selection head (files of version 1 are "soft")
+# 2: the ``head`` field and the selection head (files of version 1 are "soft"); 3: the
+# ``seam`` field (files of version 2 have none: their seams are the block edges, ``seam = 0``)
+VERSION = 3
 HEADS = ("select", "soft")
 MULTIPLE = 8  # inputs are padded to a multiple of this, and to at least twice it
 VGG_LAYERS = ("relu2_1", "relu3_1", "relu4_1")
@@ -75,9 +77,10 @@ class ExpanderConfig:
     radius: int = 3  # matching window, in blocks
     grow: int = 2  # rings of blocks filled per pass
     margin: int = 8  # pixels kept away from a copy's wrap-around seam
-    feather: int = 2  # pixels of blend between blocks' copies
+    feather: int = 1  # pixels of blend between neighbouring copies
     match_width: int = 8  # channels of the learned matching features
     refine: int = 1  # passes of iterated conditional modes after the growth (inference)
+    seam: int = 4  # half-width of the minimum-error cut's band between blocks (0: block edges)
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
@@ -91,6 +94,8 @@ class ExpanderConfig:
             raise TexsynthError(
                 "radius, margin, feather and refine must be >= 0, grow and match_width >= 1"
             )
+        if not 0 <= self.seam <= 32:
+            raise TexsynthError(f"seam must be in [0, 32], got {self.seam}")
         if not 0 <= self.feather < self.block:
             raise TexsynthError(f"feather must be in [0, block), got {self.feather}")
         if self.encoder not in ("conv", "vgg"):
@@ -107,10 +112,12 @@ class ExpanderConfig:
     @classmethod
     def from_json(cls, text: str, version: int = VERSION) -> ExpanderConfig:
         """Read :meth:`to_json`'s text (unknown keys refused); a file of ``version`` 1 has no
-        ``head`` and is the soft head."""
+        ``head`` and is the soft head, one of version 2 no ``seam`` (block-edge seams, 0)."""
         raw = json.loads(text)
         if version < 2 and isinstance(raw, dict):
             raw.setdefault("head", "soft")
+        if version < 3 and isinstance(raw, dict):
+            raw.setdefault("seam", 0)
         known = {f.name for f in fields(cls)}
         if not isinstance(raw, dict) or set(raw) - known:
             raise TexsynthError(f"unknown expander configuration keys: {sorted(set(raw) - known)}")
@@ -294,6 +301,7 @@ class TransposerExpander(nn.Module):
                 cfg.feather,
                 cfg.match_width,
                 cfg.refine,
+                cfg.seam,
             )
             return
         c1, c2, c3 = cfg.widths

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .seams import seam_labels, stitch_pixels
 from .selfsim import self_similarity
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "candidate_copies",
     "candidate_shifts",
     "oracle_choice",
+    "stitch",
 ]
 
 
@@ -241,6 +243,10 @@ class SelectionHead(nn.Module):
         channels of the learned matching features.
     refine
         passes of iterated conditional modes after the growth (inference only).
+    seam
+        half-width (pixels) of the band in which neighbouring blocks' copies meet along a
+        minimum-error cut (:mod:`~texsynth.expander.seams`; inference only); 0: the block
+        edges themselves.
     """
 
     def __init__(
@@ -253,9 +259,10 @@ class SelectionHead(nn.Module):
         feather: int = 2,
         width: int = 8,
         refine: int = 0,
+        seam: int = 0,
     ) -> None:
         super().__init__()
-        self.refine = refine
+        self.refine, self.seam = refine, seam
         self.candidates, self.block, self.radius = candidates, block, radius
         self.grow, self.margin, self.feather = grow, margin, feather
         self.features = MatchFeatures(width)
@@ -381,7 +388,10 @@ class SelectionHead(nn.Module):
         if pix is None:
             for _ in range(self.refine):
                 label = self._refine(label, patches, valid, sim, kb, periodic)
-            return stitch(x, iy, ix, label, b, self.feather, periodic)
+            if self.seam == 0:
+                return stitch(x, iy, ix, label, b, self.feather, periodic)
+            plabel = seam_labels(x, iy, ix, label, known, b, self.seam, periodic)
+            return stitch_pixels(x, iy, ix, plabel, self.feather, periodic)
         hard = F.one_hot(label, K).permute(0, 3, 1, 2).to(x.dtype)
         # straight-through: hard choice forward, the softmax's gradient backward; the known
         # blocks keep a constant (gradient-free) zero-shift choice
