@@ -247,6 +247,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
     from ..atomic import StagedFiles, atomic_text_write
     from ..expander.expansion import estimate_expand_bytes, resolve_model
     from ..expander.expansion import expand as expand_image
+    from ..expander.model import MULTIPLE
     from ..io import SUPPORTED_SUFFIXES, read_image
     from ..io.outputs import write_outputs
     from ..io.runs import record_header
@@ -258,7 +259,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     image, meta = read_image(args.input)
     H, W = int(image.shape[-2]), int(image.shape[-1])
-    if min(H, W) >= 8:  # (smaller: the library's one line)
+    if min(H, W) >= MULTIPLE:  # (smaller: the library's one line)
         estimate = estimate_expand_bytes(H, W, args.scale, model.config)
         check_run_memory(args, estimate, None, "expand a smaller image or use --scale 2")
     start = time.perf_counter()
