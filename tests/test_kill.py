@@ -1,8 +1,9 @@
-"""``kill -9`` during ``texsynth synth``, ``sample`` and ``train`` (issue 17): whenever the
-process dies, the output path holds the old file or the complete new one, never a loss;
-the sidecar is the old or the new one and parses; a training checkpoint left behind is
-complete and ``--resume`` finishes the run; and the next normal run to the same output
-succeeds and removes the hidden temporaries the killed process left.
+"""``kill -9`` during ``texsynth synth``, ``sample``, ``train``, ``expand`` and
+``train-expander`` (issue 17): whenever the process dies, the output path holds the old file
+or the complete new one, never a loss; the sidecar is the old or the new one and parses; a
+training checkpoint left behind is complete and ``--resume`` finishes the run; and the next
+normal run to the same output succeeds and removes the hidden temporaries the killed process
+left.
 
 Each command first writes its output once (the "old" file) and once elsewhere with another
 seed (the "new" reference, whose ``os.replace``/``os.fsync`` calls are counted). It is then
@@ -32,9 +33,11 @@ from PIL import Image
 
 from texsynth.atomic import MARKER_KEY
 from texsynth.cli.generators import checkpoint_path
+from texsynth.expander.model import load_expander
 from texsynth.generators import load_generator, read_generator_metadata
 from texsynth.generators.serialization import load_checkpoint_file
 from texsynth.io import read_image
+from texsynth.training_files import checkpoint_path as expander_checkpoint_path
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32" or not hasattr(os, "fork"), reason="POSIX signals and fork"
@@ -42,6 +45,9 @@ pytestmark = pytest.mark.skipif(
 
 DRIVER = Path(__file__).with_name("kill_driver.py")
 TRAIN = ["--size", "16x16", "--depth", "2", "--width", "2", "--batch", "1", "--quiet"]
+# the smallest expander training: procedural textures only, checkpoints at steps 2 and 3
+TRAIN_EXPANDER = ["--size", "16", "--batch", "1", "--widths", "8,8,8", "--decoder-width", "8",
+                  "--steps", "3", "--checkpoint-every", "2", "--quiet"]  # fmt: skip
 OLD_SEED, NEW_SEED = 1, 2
 
 
@@ -103,9 +109,15 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, driver: Driver) -> Path:
 # ----------------------------------------------------------------------------- the commands
 
 
-def _same_weights(a: Path, b: Path) -> bool:
-    sa, sb = load_generator(a).state_dict(), load_generator(b).state_dict()
+def _same_weights(a: Path, b: Path, load: Callable = load_generator) -> bool:
+    sa, sb = load(a).state_dict(), load(b).state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _checkpoint_seed(ckpt: Path) -> int | None:
+    """The seed of the run that wrote an expander training checkpoint."""
+    meta = load_checkpoint_file(ckpt)[1]
+    return json.loads(meta["identity"])["settings"]["seed"] if "identity" in meta else None
 
 
 @dataclass
@@ -117,12 +129,35 @@ class Command:
     argv: Callable[[Path, Path, int], list[str]]  # (inputs folder, output, seed)
     sidecar: bool  # writes OUTPUT.json
     checkpoint: bool  # keeps a training checkpoint
+    # moves of a finished temporary into place in a whole run, at least: synth, sample and
+    # expand write an image and a sidecar, each staged then moved (4); train its checkpoint at
+    # step 100, at the end and the model (6); train-expander its checkpoint at steps 2 and 3
+    # and the model (3)
+    replaces: int = 4
+    # train-expander keeps its checkpoint once finished (to train on with more steps)
+    keeps_checkpoint: bool = False
+
+    def checkpoint_of(self, out: Path) -> Path:
+        """Where this command keeps the training checkpoint of ``out``."""
+        if self.name == "train-expander":
+            return expander_checkpoint_path(out)
+        return checkpoint_path(out)
+
+    def checkpoint_is_new(self, out: Path) -> bool:
+        """Whether the checkpoint of ``out`` is the killed (new) run's, not the old run's
+        finished one (only train-expander keeps a finished run's checkpoint)."""
+        ckpt = self.checkpoint_of(out)
+        if not ckpt.exists():
+            return False
+        return not self.keeps_checkpoint or _checkpoint_seed(ckpt) == NEW_SEED
 
     def is_new(self, out: Path, ref: Path) -> bool:
         """Whether ``out`` is the complete file the killed run was writing (``ref``)."""
         if self.name == "train":
             meta = read_generator_metadata(out)["metadata"]
             return meta["settings"]["seed"] == NEW_SEED and _same_weights(out, ref)
+        if self.name == "train-expander":  # its record holds timings: compare weights
+            return _same_weights(out, ref, load_expander)
         read_image(out)  # loads
         return out.read_bytes() == ref.read_bytes()  # the same seed draws the same image
 
@@ -181,7 +216,47 @@ COMMANDS = [
         ],
         sidecar=False,
         checkpoint=True,
+        replaces=6,
     ),
+    Command(
+        "expand",
+        "x.png",
+        # the expander as shipped draws nothing: the new output is the tileable one
+        lambda d, out, seed: [
+            "expand",
+            str(d / "ex.png"),
+            "-o",
+            str(out),
+            "--seed",
+            str(seed),
+            *(["--periodic"] if seed == NEW_SEED else []),
+        ],
+        sidecar=True,
+        checkpoint=False,
+    ),
+    Command(
+        "train-expander",
+        "e.safetensors",
+        lambda d, out, seed: [
+            "train-expander",
+            "-o",
+            str(out),
+            "--seed",
+            str(seed),
+            *TRAIN_EXPANDER,
+        ],
+        sidecar=False,
+        checkpoint=True,
+        replaces=3,
+        keeps_checkpoint=True,
+    ),
+]
+
+
+# train-expander runs VGG19 in every one of its dozen runs (about 100 s under load): slow
+CASES = [
+    pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.name == "train-expander" else [])
+    for c in COMMANDS
 ]
 
 
@@ -211,7 +286,7 @@ def _check_after_kill(
     if out.read_bytes() != old[cmd.output]:
         assert cmd.is_new(out, ref), f"{what}: the output is neither the old nor the new file"
     visible = {p.name for p in work.iterdir() if not p.name.startswith(".")}
-    allowed = {cmd.output, out.with_suffix(".json").name, checkpoint_path(out).name}
+    allowed = {cmd.output, out.with_suffix(".json").name, cmd.checkpoint_of(out).name}
     assert visible <= allowed, f"{what}: unexpected files {visible - allowed}"
     if cmd.sidecar:
         sidecar = out.with_suffix(".json")
@@ -220,10 +295,10 @@ def _check_after_kill(
             doc = json.loads(raw)  # complete: it parses
             assert doc[MARKER_KEY] == cmd.name and doc["seed"] == NEW_SEED, what
             assert doc["outputs"] == [str(out)], what
-    ckpt = checkpoint_path(out)
+    ckpt = cmd.checkpoint_of(out)
     if ckpt.exists():  # complete, so that --resume can finish the run
         _, meta = load_checkpoint_file(ckpt)
-        assert meta["format"].startswith("texsynth-checkpoint/"), what
+        assert meta["format"].startswith(("texsynth-checkpoint/", "texsynth-expander-checkpoint/"))
     return _hidden(work)
 
 
@@ -235,8 +310,8 @@ def _progress(cmd: Command, work: Path, ref: Path) -> int:
         return 0
     if cmd.is_new(out, ref):
         return 1 << 30
-    ckpt = checkpoint_path(out)
-    return int(load_checkpoint_file(ckpt)[1]["step"]) if ckpt.exists() else 0
+    ckpt = cmd.checkpoint_of(out)
+    return int(load_checkpoint_file(ckpt)[1]["step"]) if cmd.checkpoint_is_new(out) else 0
 
 
 def _recover(cmd: Command, driver: Driver, inputs: Path, work: Path, ref: Path, what: str) -> None:
@@ -244,12 +319,13 @@ def _recover(cmd: Command, driver: Driver, inputs: Path, work: Path, ref: Path, 
     every stale temporary (``--resume`` when a training checkpoint was left)."""
     out = work / cmd.output
     argv = cmd.argv(inputs, out, NEW_SEED)
-    if checkpoint_path(out).exists():
+    if cmd.checkpoint_is_new(out):
         argv.append("--resume")
     driver.ok(argv)
     assert cmd.is_new(out, ref), f"{what}: the run after the kill did not write the new file"
     assert _hidden(work) == [], f"{what}: stale temporaries left: {_hidden(work)}"
-    assert not checkpoint_path(out).exists(), what
+    # train deletes its checkpoint at the end; train-expander keeps it, at the last step
+    assert cmd.checkpoint_of(out).exists() == (cmd.keeps_checkpoint and cmd.checkpoint_is_new(out))
     if cmd.sidecar:
         json.loads(out.with_suffix(".json").read_text())
 
@@ -267,14 +343,12 @@ def _setup(cmd: Command, driver: Driver, inputs: Path, tmp_path: Path) -> tuple:
     return work, ref, old, calls
 
 
-@pytest.mark.parametrize("cmd", COMMANDS, ids=[c.name for c in COMMANDS])
+@pytest.mark.parametrize("cmd", CASES)
 def test_kill_9_at_every_write_leaves_the_old_or_the_new_file(
     cmd: Command, driver: Driver, inputs: Path, tmp_path: Path
 ) -> None:
     work, ref, old, calls = _setup(cmd, driver, inputs, tmp_path)
-    # synth and sample: image and sidecar each written to a temporary, then both moved;
-    # train: the checkpoint at step 100 and at the end, then the model
-    assert calls["replace"] >= (6 if cmd.checkpoint else 4), calls
+    assert calls["replace"] >= cmd.replaces, calls
     points = [
         ("replace", n, when) for n in range(1, calls["replace"] + 1) for when in ("before", "after")
     ]
@@ -315,7 +389,7 @@ def _poll_kill(proc: subprocess.Popen, folder: Path, timeout: float = 120.0) -> 
     return False
 
 
-@pytest.mark.parametrize("cmd", COMMANDS, ids=[c.name for c in COMMANDS])
+@pytest.mark.parametrize("cmd", CASES)
 def test_outside_kill_9_of_the_real_command(
     cmd: Command, driver: Driver, inputs: Path, tmp_path: Path
 ) -> None:

@@ -130,7 +130,7 @@ def test_expand_reads_and_writes_every_kind(
     span = float(inp.max() - inp.min()) if kind == "field" and suffix == ".npy" else 1.0
     assert float((centre - inner).abs().max()) <= step * span + 1e-5  # the input is kept
     record = json.loads(out.with_name("out.json").read_text())
-    assert record["texsynth_file"] == "expand" and record["outputs"] == [out.name]
+    assert record["texsynth_file"] == "expand" and record["outputs"] == [str(out)]
     assert record["size_hw"] == [2 * H, 2 * W]
 
 

@@ -282,7 +282,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "size_hw": [H, W],
         "seconds": round(elapsed, 3),
-        "outputs": [args.output.name],
+        "outputs": [str(args.output)],
     }
     with StagedFiles() as stage:
         note = write_outputs(out, meta, [stage.temp(args.output)], args.output.suffix.lower())
