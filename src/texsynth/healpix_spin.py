@@ -1,5 +1,5 @@
-"""Spin-2 fields (Q/U polarisation) on the HEALPix sphere: stencil wavelets with parallel
-transport.
+"""Spin-2 fields (Q/U polarisation) and spin-1 fields (vectors) on the HEALPix sphere:
+stencil wavelets with parallel transport.
 
 A spin-2 field ``P = Q + i U`` is defined relative to each pixel's own frame: healpy's
 default COSMO convention (Gorski et al. 2005, "HEALPix"), axes ``(e_theta, e_phi)`` (south,
@@ -27,6 +27,12 @@ The pyramid transports too: the map of scale ``j`` is the mean of each coarse pi
 ``4**j`` finest descendants, each turned to the coarse pixel's frame along its great circle.
 This is foscat's ``spin=2`` input (``Q`` and ``U`` maps) with another construction: foscat
 builds E/B-mode operators from spherical harmonic transforms of its wavelets.
+
+A spin-1 field is a tangent vector field, ``P = v_theta + i v_phi`` from its components on
+``(e_theta, e_phi)`` (healpy's ``alm2map_spin(..., spin=1)`` maps: the gradient and curl
+parts of the field); a frame turned by ``beta`` sees ``P e^{-i beta}``. Everything above
+holds with ``s = 1`` in place of 2 (foscat's ``spin=1``, its "U, V" maps); the statistics
+take it, the losses and the synthesis do not yet (:data:`SPINS`).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from .wavelets import WaveletLayer
 
 __all__ = [
     "SPINS",
+    "STATISTICS_SPINS",
     "HealpixSpinWaveletBank",
     "as_spin_field",
     "check_spin",
@@ -55,17 +62,26 @@ __all__ = [
     "transport_angle",
 ]
 
-#: the spins the statistics accept (0: scalar maps)
+#: the spins the losses and the synthesis accept (0: scalar maps, 2: Q/U polarisation)
 SPINS = (0, 2)
+#: the spins the statistics accept (1: vector fields, their (e_theta, e_phi) components)
+STATISTICS_SPINS = (0, 1, 2)
 
 
-def check_spin(spin: object) -> int:
-    """``spin`` if it is 0 or 2 (a one-line error otherwise)."""
-    if isinstance(spin, bool) or not isinstance(spin, (int, np.integer)) or spin not in SPINS:
+def check_spin(spin: object, allowed: tuple[int, ...] = SPINS) -> int:
+    """``spin`` if it is one of ``allowed`` (:data:`SPINS` by default, the losses' and the
+    synthesis'; :data:`STATISTICS_SPINS` for the statistics), a one-line error otherwise."""
+    is_int = isinstance(spin, (int, np.integer)) and not isinstance(spin, bool)
+    if is_int and spin in allowed:
+        return int(spin)
+    if is_int and spin == 1:
         raise TexsynthError(
-            f"spin must be 0 (scalar maps) or 2 (Q/U polarisation maps), got {spin!r}"
+            "spin=1 (vector fields) has statistics (HealpixScatteringCovariance(spin=1)) "
+            "but no loss or synthesis yet; use spin=0 (scalar maps) or spin=2 (Q/U maps)"
         )
-    return int(spin)
+    kinds = {0: "0 (scalar maps)", 1: "1 (vector fields)", 2: "2 (Q/U polarisation maps)"}
+    names = [kinds[s] for s in allowed]
+    raise TexsynthError(f"spin must be {', '.join(names[:-1])} or {names[-1]}, got {spin!r}")
 
 
 def tangent_frames(theta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -152,32 +168,36 @@ def as_spin_field(x: torch.Tensor, name: str = "the maps") -> torch.Tensor:
     C = int(x.shape[1])
     if C % 2:
         raise TexsynthError(
-            f"{name} have {C} channels; spin-2 maps are (Q, U) pairs of channels, "
-            "[B, 2, npix] for one polarisation field (an even channel count)"
+            f"{name} have {C} channels; spin-2 maps are (Q, U) pairs of channels (spin 1: "
+            "vector components), [B, 2, npix] for one field (an even channel count)"
         )
     return torch.complex(x[:, 0::2], x[:, 1::2])
 
 
 class HealpixSpinWaveletBank(HealpixWaveletBank):
     """The stencil wavelets of :class:`~texsynth.healpix_wavelets.HealpixWaveletBank` on
-    spin-2 maps, with parallel transport (see the module's docstring).
+    spin-2 (or spin-1) maps, with parallel transport (see the module's docstring).
 
     :meth:`first_layer` takes ``[B, 2F, npix]`` real maps, ``(Q, U)`` pairs of channels
-    (healpy's COSMO convention), and returns ``F`` channels of complex coefficients, whose
-    moduli are scalar maps: :meth:`rows` (the second layer) is the scalar bank's.
+    (healpy's COSMO convention; spin 1: ``(v_theta, v_phi)`` pairs), and returns ``F``
+    channels of complex coefficients, whose moduli are scalar maps: :meth:`rows` (the
+    second layer) is the scalar bank's.
 
     Parameters
     ----------
     nside, J, L, K
         As :class:`~texsynth.healpix_wavelets.HealpixWaveletBank`.
     spin
-        2 (Q/U polarisation).
+        2 (Q/U polarisation) or 1 (vector fields).
     """
 
     def __init__(self, nside: int, J: int, L: int = 4, K: int = KERNEL_SIZE, spin: int = 2) -> None:
         super().__init__(nside, J, L, K)
-        if check_spin(spin) != 2:
-            raise TexsynthError(f"a spin bank is for spin-2 maps, got spin={spin}")
+        if check_spin(spin, STATISTICS_SPINS) == 0:
+            raise TexsynthError(
+                "a spin bank is for spin-1 (vector) or spin-2 (Q/U) maps, got spin=0; use "
+                "HealpixWaveletBank for scalar maps"
+            )
         self.spin = spin
         for j in range(J):
             nb, taps, readers = spin_stencil_taps(nside >> j, K, L, spin)

@@ -20,7 +20,7 @@ from .._deprecation import renamed_keywords
 from ..domains.healpix import HealpixSphere, nside_of
 from ..errors import TexsynthError
 from ..healpix_kernels import KERNEL_SIZE
-from ..healpix_spin import HealpixSpinWaveletBank, as_spin_field, check_spin
+from ..healpix_spin import STATISTICS_SPINS, HealpixSpinWaveletBank, as_spin_field, check_spin
 from ..healpix_wavelets import BANK_METHODS, HealpixWaveletBank
 from .scatcov import ScatCov
 from .scattering_core import ScatteringCore
@@ -47,7 +47,9 @@ class HealpixScatteringCovariance(ScatteringCore):
         parallel transport (:mod:`texsynth.healpix_spin`); the statistics have ``F``
         channels, S0 is the mean and standard deviation of the amplitude ``|Q + i U|``
         (the frame-dependent means of Q and U are not statistics of the sky), and a mask is
-        one map per sky (``[npix]`` or ``[B, 1, npix]``).
+        one map per sky (``[npix]`` or ``[B, 1, npix]``). 1: vector fields, the same with
+        ``(v_theta, v_phi)`` pairs (healpy's ``alm2map_spin(..., spin=1)`` maps) and
+        spin-1 transport (foscat's ``spin=1``).
     bank
         How the wavelets are applied: ``"faces"`` (the default for scalar maps: the 12 base
         faces as padded images and ``conv2d``, :mod:`texsynth.healpix_faces`, several
@@ -76,7 +78,7 @@ class HealpixScatteringCovariance(ScatteringCore):
             raise TexsynthError(f"L (orientations) must be a positive integer, got {L!r}")
         super().__init__(HealpixSphere(), J, L)
         self.K = K
-        self.spin = check_spin(spin)
+        self.spin = check_spin(spin, STATISTICS_SPINS)
         self.bank = check_bank(bank, self.spin)
 
     def make_bank(self, shape: tuple[int, ...], J: int) -> HealpixWaveletBank:

@@ -34,6 +34,7 @@ from ._common import (
 )
 from .inputs import as_batch, as_eval_mask
 from .sky import SkyLayout, check_out_nside, check_spin, sky_layout
+from .spin_eval import eval_spin
 from .statistics import foscat_orientation, scat_cov
 from .synthesis import ProgressPrinter, synthesize_images, synthesize_signals, synthesize_skies
 
@@ -130,6 +131,7 @@ class funct:  # noqa: N801 (foscat's name)
         self.mpi_size = mpi_size
         self.mpi_rank = mpi_rank
         self._sc: ScatteringCore | None = None
+        self._spin_ops: dict[tuple[int, int], HealpixScatteringCovariance] = {}
 
     # ------------------------------------------------------------------ operator state
     def _operator(self) -> ScatteringCore:
@@ -146,10 +148,20 @@ class funct:  # noqa: N801 (foscat's name)
             self._sc.to(self.device)
         return self._sc
 
+    def _spin_operator(self, spin: int, k: int) -> HealpixScatteringCovariance:
+        """The spin-``spin`` statistics module of mask ``k`` (one per mask, so that each
+        keeps its own ``'auto'`` reference S2, as foscat's per-mask cache)."""
+        if (spin, k) not in self._spin_ops:
+            op = HealpixScatteringCovariance(J=None, L=self.NORIENT, K=self.KERNELSZ, spin=spin)
+            self._spin_ops[spin, k] = op.to(self.device)
+        return self._spin_ops[spin, k]
+
     def clean_norm(self) -> None:
         """Forget the reference S2 cached by ``norm='auto'``."""
         if self._sc is not None:
             self._sc.reset_norm()
+        for op in self._spin_ops.values():
+            op.reset_norm()
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """``x`` (tensor or array) as a NumPy array."""
@@ -172,7 +184,6 @@ class funct:  # noqa: N801 (foscat's name)
         if self.geometry != "healpix":
             self._healpix_only(out_nside=out_nside, nside=nside, cell_ids=cell_ids, spin=spin)
             return None
-        check_spin(spin)
         layout = sky_layout(int(x.shape[-1]), nside, cell_ids)
         check_out_nside(out_nside, layout.nside)
         return layout
@@ -229,7 +240,12 @@ class funct:  # noqa: N801 (foscat's name)
             HEALPix: checked (a power of two ``<= nside``), no effect: foscat uses it only
             to coarsen the per-pixel maps of ``return_data=True``.
         spin
-            ``0`` only (spin-1/spin-2 maps raise).
+            HEALPix: ``0`` (scalar maps), ``2`` (Q/U polarisation maps ``(2, npix)`` or
+            ``(B, 2, npix)``, healpy's COSMO convention) or ``1`` (U/V vector fields, the
+            same layout, healpy's spin-1 maps), computed by
+            ``HealpixScatteringCovariance(spin=spin)``; the results then have one more axis
+            after ``N_mask``, the fields (one complex channel ``Q + i U`` each, where foscat
+            has an (E, B) pair).
 
         Returns
         -------
@@ -245,6 +261,18 @@ class funct:  # noqa: N801 (foscat's name)
         if norm not in (None, "auto", "self"):
             raise TexsynthError(f"norm must be None, 'auto' or 'self', got {norm!r}")
         geometry, dtype, device = self.geometry, self.dtype, self.device
+        if geometry == "healpix" and (s := check_spin(spin)) != 0:
+            return eval_spin(
+                self._spin_operator,
+                (image1, image2, mask),
+                norm=norm,
+                calc_var=bool(calc_var),
+                Jmax=Jmax,
+                sky=(out_nside, nside, cell_ids),
+                spin=s,
+                dtype=self.dtype,
+                device=self.device,
+            )
         x, _ = as_batch(image1, "image1", geometry, dtype, device)
         y = None
         if image2 is not None:

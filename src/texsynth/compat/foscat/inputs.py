@@ -14,7 +14,7 @@ import torch
 from ...errors import TexsynthError
 from ._common import as_tensor
 
-__all__ = ["GEOMETRIES", "as_batch", "as_eval_mask", "as_init", "as_plane"]
+__all__ = ["GEOMETRIES", "as_batch", "as_eval_mask", "as_init", "as_plane", "as_spin_batch"]
 
 
 #: foscat's geometries: name -> (description of one item, of a batch, the operator)
@@ -44,6 +44,27 @@ def as_batch(
             f"{tuple(t.shape)}"
         )
     return (t[None] if t.dim() == ndim else t), t.dim() == ndim
+
+
+def as_spin_batch(
+    x: Any, name: str, spin: int, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, bool]:
+    """foscat's spin-1 or spin-2 HEALPix maps, ``(2, npix)`` (``Q, U``; spin 1: ``U, V``) or a
+    batch ``(B, 2, npix)``, as ``[B, 2F, npix]`` (``(2F, npix)`` and ``(B, 2F, npix)``: ``F``
+    consecutive pairs), and whether the input had no batch axis."""
+    t = as_tensor(x, name, dtype, device)
+    pair = "Q/U" if spin == 2 else "U/V"
+    if t.dim() not in (2, 3):
+        raise TexsynthError(
+            f"{name} must be {pair} maps (2, npix) or a batch (B, 2, npix) for spin={spin}, "
+            f"got shape {tuple(t.shape)}"
+        )
+    if t.shape[-2] % 2:
+        raise TexsynthError(
+            f"{name} has {t.shape[-2]} channels (axis -2 of shape {tuple(t.shape)}); spin={spin} "
+            f"maps are ({pair.replace('/', ', ')}) pairs of channels: (2, npix) or (B, 2, npix)"
+        )
+    return (t[None] if t.dim() == 2 else t), t.dim() == 2
 
 
 def as_eval_mask(

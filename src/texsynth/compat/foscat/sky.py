@@ -23,16 +23,14 @@ from ...errors import TexsynthError
 __all__ = ["SkyLayout", "check_out_nside", "check_spin", "sky_layout"]
 
 
-def check_spin(spin: Any) -> None:
-    """Only scalar maps (``spin=0``): a one-line error for foscat's spin-1/spin-2 inputs."""
-    if isinstance(spin, bool) or not isinstance(spin, (int, np.integer)) or spin < 0:
-        raise TexsynthError(f"spin must be 0 (a scalar map), got {spin!r}")
-    if spin != 0:
+def check_spin(spin: Any) -> int:
+    """foscat's ``spin``: 0 (scalar maps), 1 (U/V vector fields) or 2 (Q/U polarisation),
+    the spin-1 and spin-2 maps given as ``(2, npix)``; a one-line error otherwise."""
+    if isinstance(spin, bool) or not isinstance(spin, (int, np.integer)) or spin not in (0, 1, 2):
         raise TexsynthError(
-            f"spin={spin} (spin-{spin} maps such as Q/U polarisation, given as 2 x npix) is "
-            "not supported by texsynth.compat.foscat yet; give scalar maps (spin=0), e.g. "
-            "I, E or B separately"
+            f"spin must be 0 (scalar maps), 1 (U/V vector maps) or 2 (Q/U maps), got {spin!r}"
         )
+    return int(spin)
 
 
 @dataclass(frozen=True)

@@ -90,10 +90,16 @@ class scat_cov:  # noqa: N801 (foscat's name)
         S3   [B, N_mask, J(J+1)/2, L, L]    complex, axes (l2, l3); S3P (cross only) the same
         S4   [B, N_mask, J(J+1)(J+2)/6, L, L, L]   complex, axes (l1, l2, l3), l3 shared
 
+    Spin-2 maps (``eval(..., spin=2)``) have one more axis, ``fields``, after ``N_mask``:
+    ``S1 [B, N_mask, F, J, L]`` and so on, ``F`` polarisation fields (one complex channel
+    ``Q + i U`` each, where foscat has an (E, B) pair: docs/foscat-compat.md).
+
     The fields are torch tensors on the operator's device (NumPy after :meth:`numpy`). The
     constructor keeps foscat's signature; ``J``, ``L``, ``angular`` and ``harmonics``
-    (inferred when omitted) describe the orientation axes. :meth:`to_texsynth` gives the
-    underlying :class:`texsynth.ScatCov`.
+    (inferred when omitted) describe the orientation axes, ``fields`` the size of the field
+    axis of spin-2 statistics (``None``: no such axis). :meth:`to_texsynth` gives the
+    underlying :class:`texsynth.ScatCov` (the mask and field axes merged into its channels,
+    mask-major).
     """
 
     def __init__(
@@ -112,6 +118,7 @@ class scat_cov:  # noqa: N801 (foscat's name)
         L: int | None = None,
         angular: str = "full",
         harmonics: tuple[str, ...] = (),
+        fields: int | None = None,
     ) -> None:
         if return_data:
             raise TexsynthError(
@@ -128,7 +135,10 @@ class scat_cov:  # noqa: N801 (foscat's name)
         self.idx1 = None
         self.idx2 = None
         self.use_1D = use_1D
+        self.fields = fields
         shape = tuple(np.shape(s2))
+        if fields is not None:  # (B, N_mask, F, J, L): the field axis out of the way
+            shape = shape[:2] + shape[3:]
         self.J = J if J is not None else (shape[2] if len(shape) > 2 else 1)
         if L is None:
             L = shape[3] if angular == "full" and len(shape) > 3 else 1
@@ -138,33 +148,51 @@ class scat_cov:  # noqa: N801 (foscat's name)
 
     # ------------------------------------------------------------------ conversions
     @classmethod
-    def from_texsynth(cls, s: Any, *, use_1D: bool = False, backend: Any = None) -> scat_cov:
-        """Wrap a :class:`texsynth.ScatCov` (its tensors are shared, not copied)."""
+    def from_texsynth(
+        cls, s: Any, *, use_1D: bool = False, backend: Any = None, fields: int | None = None
+    ) -> scat_cov:
+        """Wrap a :class:`texsynth.ScatCov` (its tensors are shared, not copied). With
+        ``fields``, its channels ``N_mask * fields`` (mask-major) are split into the mask and
+        field axes of spin-2 statistics."""
+
+        def split(t: Any) -> Any:
+            if fields is None or t is None:
+                return t
+            return t.unflatten(1, (-1, fields))
+
         return cls(
-            s.S0,
-            s.S2,
-            s.S3,
-            s.S4,
-            s1=s.S1,
-            s3p=s.S3P,
+            split(s.S0),
+            split(s.S2),
+            split(s.S3),
+            split(s.S4),
+            s1=split(s.S1),
+            s3p=split(s.S3P),
             backend=backend,
             use_1D=use_1D,
             J=getattr(s, "J", None),
             L=getattr(s, "L", None),
             angular=getattr(s, "angular", "full"),
             harmonics=tuple(getattr(s, "harmonics", ())),
+            fields=fields,
         )
 
     def to_texsynth(self) -> ScatCov:
-        """The statistics as a :class:`texsynth.ScatCov` (foscat's orientation order)."""
-        kw: dict[str, Any] = {
-            n: None if getattr(self, n) is None else torch.as_tensor(getattr(self, n))
-            for n in _FIELDS
-        }
+        """The statistics as a :class:`texsynth.ScatCov` (foscat's orientation order; spin-2
+        statistics with their mask and field axes merged into its channels)."""
+        kw: dict[str, Any] = {}
+        for n in _FIELDS:
+            t = getattr(self, n)
+            if t is not None:
+                t = torch.as_tensor(t)
+                if self.fields is not None:
+                    t = t.flatten(1, 2)
+            kw[n] = t
         return ScatCov(**kw, J=self.J, L=self.L, angular=self.angular, harmonics=self.harmonics)
 
     def _wrap(self, s: ScatCov) -> scat_cov:
-        return scat_cov.from_texsynth(s, use_1D=self.use_1D, backend=self.backend)
+        return scat_cov.from_texsynth(
+            s, use_1D=self.use_1D, backend=self.backend, fields=self.fields
+        )
 
     def numpy(self) -> scat_cov:
         """The same statistics with NumPy arrays as fields."""
@@ -185,6 +213,7 @@ class scat_cov:  # noqa: N801 (foscat's name)
             L=self.L,
             angular=self.angular,
             harmonics=self.harmonics,
+            fields=self.fields,
         )
 
     def get_np(self, x: Any) -> np.ndarray | None:
@@ -197,7 +226,8 @@ class scat_cov:  # noqa: N801 (foscat's name)
             for n in _FIELDS
             if getattr(self, n) is not None
         )
-        return f"scat_cov(J={self.J}, L={self.L}, angular={self.angular!r}, {shapes})"
+        spin = "" if self.fields is None else f", fields={self.fields}"
+        return f"scat_cov(J={self.J}, L={self.L}, angular={self.angular!r}{spin}, {shapes})"
 
     # ------------------------------------------------------------------ accessors
     def get_S0(self) -> Any:
