@@ -5,8 +5,17 @@ Usage::
     PYTHONPATH=src .venv/bin/python benchmarks/train_expander.py -o /tmp/expander.safetensors \\
         --size 64 --batch 4 --steps 600 --seconds 2700 --style gram --head select
 
+The selection head's seam loss (docs/expander.md, "Training on seams")::
+
+    PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_expander.py \\
+        -o /tmp/seam.safetensors --head select --size 64 --batch 4 --steps 600 \\
+        --style-weight 0 --content-weight 0 --selection-weight 0 --seam-weight 1 \\
+        --seam-scale-free --scalar-lr-factor 0 --photos --save-every 100 --keep-checkpoints
+
 Writes the model (safetensors, configuration and the training record in its metadata) and
-prints the loss every 10 steps. One torch thread by default: on a machine shared by several
+prints the loss every 10 steps (with the seam loss, the realised seam cost, ``log_tau`` and
+``w_s``); ``--keep-checkpoints`` keeps every ``--save-every`` model for a validation curve.
+One torch thread by default: on a machine shared by several
 processes, more threads were 35x slower (measured under load, 2026-12-05).
 """
 
@@ -28,7 +37,7 @@ from texsynth.expander.model import (  # noqa: E402
     load_expander,
     save_expander,
 )
-from texsynth.expander.training import train_expander  # noqa: E402
+from texsynth.expander.training import TrainResult, train_expander  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +61,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-every", type=int, default=50, help="write the model every N steps")
     ap.add_argument("--init", default=None, help="start from this expander file (weights only)")
+    ap.add_argument(
+        "--seam-weight", type=float, default=0.0, help="selection head: expected seam cost"
+    )
+    ap.add_argument("--seam-band", type=int, default=4, help="pixels either side of an edge")
+    ap.add_argument(
+        "--seam-scale-free",
+        action="store_true",
+        help="seam loss on softmax(z / std z): invariant to the logits' scale",
+    )
+    ap.add_argument(
+        "--scalar-lr-factor",
+        type=float,
+        default=20.0,
+        help="learning rate of tau, w_s (and the soft head's scalars) over --lr; 0: frozen",
+    )
+    ap.add_argument(
+        "--photos", action="store_true", help="every second item: a packaged photograph's crop"
+    )
+    ap.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="also write OUTPUT.stepN.safetensors at every --save-every (for a validation curve)",
+    )
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -63,14 +95,30 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     t0 = time.perf_counter()
+    watch = TrainResult()
 
     def log(k: int, loss: float) -> None:
         if k % 10 == 0:
             aux = model.aux_loss
             sel = f" selection {float(aux.detach()):.4f}" if aux is not None else ""
+            if watch.seams:
+                sel += f" seams {watch.seams[-1]:.4f}"
+            if a.head == "select":
+                head = model.selector
+                sel += f" log_tau {float(head.log_tau.detach()):.3f}"
+                sel += f" w_s {float(head.w_sim.detach()):.3f}"
             print(f"step {k} loss {loss:.4f}{sel} t {time.perf_counter() - t0:.0f}s", flush=True)
-        if a.save_every and k and k % a.save_every == 0:  # a run cut short still leaves a model
-            save_expander(model, a.output, {**vars(a), "steps_done": k + 1})
+        done = k + 1
+        if a.save_every and done % a.save_every == 0:  # a run cut short still leaves a model
+            rec = {
+                **vars(a),
+                "steps_done": done,
+                "seconds_taken": round(time.perf_counter() - t0, 1),
+            }
+            save_expander(model, a.output, rec)
+            if a.keep_checkpoints:
+                step_file = Path(a.output).with_suffix(f".step{done}.safetensors")
+                save_expander(model, step_file, rec)
 
     res = train_expander(
         model,
@@ -85,12 +133,19 @@ def main(argv: list[str] | None = None) -> int:
         seed=a.seed,
         seconds=a.seconds,
         log=log,
+        result=watch,
+        seam_weight=a.seam_weight,
+        seam_band=a.seam_band,
+        photos=a.photos,
+        seam_scale_free=a.seam_scale_free,
+        scalar_lr_factor=a.scalar_lr_factor,
     )
     record = {
         **vars(a),
         "steps_done": res.steps,
         "seconds_taken": round(res.seconds, 1),
         "losses": [round(v, 4) for v in res.losses],
+        "seams": [round(v, 4) for v in res.seams],
     }
     save_expander(model, a.output, record)
     print(json.dumps({k: v for k, v in record.items() if k != "losses"}))

@@ -7,6 +7,7 @@ import torch
 
 from texsynth.errors import TexsynthError
 from texsynth.expander.model import ExpanderConfig, TransposerExpander
+from texsynth.expander.seam_loss import seam_loss
 from texsynth.expander.training import expander_loss, train_expander
 from texsynth.features import feature_extractor, vgg_available
 
@@ -70,3 +71,52 @@ def test_the_selection_loss_is_added_with_the_model() -> None:
     assert torch.allclose(alone, m.aux_loss)
     with pytest.raises(TexsynthError, match="weight 0"):
         expander_loss(out, target, inp, vgg, style_weight=0.0, content_weight=0.0)
+
+
+def test_the_seam_loss_is_added_with_the_model() -> None:
+    vgg, _ = feature_extractor("vgg19")
+    torch.manual_seed(0)
+    m = TransposerExpander(ExpanderConfig(candidates=6, radius=2, grow=1)).train()
+    target = torch.rand(1, 3, 32, 32)
+    inp = target[..., 8:24, 8:24]
+    out = m(inp, target=target)
+    assert m.selector.last_choices is not None
+    seams, _ = seam_loss(m.selector.last_choices, target, m.config.block)
+    plain = expander_loss(out, target, inp, vgg, model=m, selection_weight=0.0)
+    with_seam = expander_loss(out, target, inp, vgg, model=m, selection_weight=0.0, seam_weight=3.0)
+    assert torch.allclose(with_seam, plain + 3.0 * seams)
+    alone = expander_loss(
+        out, target, inp, vgg, model=m, style_weight=0.0, content_weight=0.0,
+        selection_weight=0.0, seam_weight=1.0,
+    )  # fmt: skip
+    assert torch.allclose(alone, seams)
+
+
+@pytest.mark.slow
+def test_a_few_seam_loss_steps_on_photos_train_the_selection_head() -> None:
+    torch.manual_seed(0)
+    m = TransposerExpander(ExpanderConfig(candidates=6, radius=2, grow=1))
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    res = train_expander(
+        m, steps=2, size=16, batch=2, style_weight=0.0, content_weight=0.0,
+        selection_weight=0.0, seam_weight=1.0, photos=True,
+    )  # fmt: skip
+    assert res.steps == 2 and len(res.seams) == 2
+    assert all(torch.isfinite(torch.tensor(res.losses + res.seams)))
+    changed = {k for k, v in m.state_dict().items() if not torch.equal(v, before[k])}
+    assert {"selector.log_tau", "selector.w_sim", "selector.features.c2.weight"} <= changed
+
+
+@pytest.mark.slow
+def test_frozen_scalars_stay_and_the_features_train() -> None:
+    torch.manual_seed(0)
+    m = TransposerExpander(ExpanderConfig(candidates=6, radius=2, grow=1))
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    train_expander(
+        m, steps=2, size=16, batch=2, style_weight=0.0, content_weight=0.0,
+        selection_weight=0.0, seam_weight=1.0, seam_scale_free=True, scalar_lr_factor=0.0,
+    )  # fmt: skip
+    changed = {k for k, v in m.state_dict().items() if not torch.equal(v, before[k])}
+    assert "selector.features.c2.weight" in changed
+    assert not {"selector.log_tau", "selector.w_sim"} & changed
+    assert all(p.requires_grad for p in m.parameters())  # unfrozen afterwards

@@ -30,6 +30,7 @@ that torus, so the output tiles.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +40,7 @@ from .seams import seam_labels, stitch_pixels
 from .selfsim import self_similarity
 
 __all__ = [
+    "Choices",
     "MatchFeatures",
     "SelectionHead",
     "box_sum",
@@ -191,6 +193,21 @@ def stitch(
     return out / total.clamp_min(1e-8)
 
 
+class Choices(NamedTuple):
+    """What a training forward of :class:`SelectionHead` chose (for losses on the choices,
+    e.g. :func:`texsynth.expander.seam_loss.seam_loss`): ``label [B, hb, wb]`` the hard copy
+    of each block, ``probs [B, hb, wb, K]`` the softmax of each generated block's logits when
+    it was chosen (zero on the input's blocks), ``copies [B, K, C, 2H, 2W]`` the candidate
+    copies, ``generated [hb, wb]`` bool, the blocks the growth chose, ``logits [B, hb, wb, K]``
+    the logits themselves (invalid copies at ``-1e4``; zero on the input's blocks)."""
+
+    label: torch.Tensor
+    probs: torch.Tensor
+    copies: torch.Tensor
+    generated: torch.Tensor
+    logits: torch.Tensor
+
+
 class MatchFeatures(nn.Module):
     """Learned matching features: two 3 x 3 convolutions (circular padding, so that the copies
     of the features wrap like the copies of the pixels); the last starts small, so an
@@ -269,6 +286,7 @@ class SelectionHead(nn.Module):
         self.log_tau = nn.Parameter(torch.tensor(-5.0))  # matching error scale (exp: ~0.007)
         self.w_sim = nn.Parameter(torch.tensor(1.0))  # weight of the shift's self-similarity
         self.last_aux: torch.Tensor | None = None
+        self.last_choices: Choices | None = None
 
     def _refine(
         self,
@@ -353,6 +371,7 @@ class SelectionHead(nn.Module):
         done = (kb > 0.999).expand(B, hb, wb).clone()  # hold the zero-shift copy from the start
         label = torch.zeros(B, hb, wb, dtype=torch.long, device=x.device)
         soft_sel = torch.zeros(B, hb, wb, K, dtype=x.dtype, device=x.device)
+        all_logits = torch.zeros_like(soft_sel)
         tau = self.log_tau.exp()
         # the K pixel copies, for the oracle and the differentiable blend (training)
         dense = target is not None or (torch.is_grad_enabled() and self.training)
@@ -374,6 +393,7 @@ class SelectionHead(nn.Module):
             choice = logits.argmax(1)  # [N]
             if self.training:
                 soft_sel = soft_sel.index_put((bi, yi, xi), torch.softmax(logits, 1))
+                all_logits = all_logits.index_put((bi, yi, xi), logits)
             if oracle is not None:
                 lp = torch.log_softmax(logits, 1).gather(1, oracle[bi, yi, xi][:, None])
                 ce_terms.append(-lp.mean())
@@ -385,6 +405,9 @@ class SelectionHead(nn.Module):
             err_sum = err_sum.index_put((bi, yi, xi), e_new)
             count = count.index_put((bi, yi, xi), torch.full_like(bi, b * b, dtype=x.dtype))
         self.last_aux = torch.stack(ce_terms).mean() if ce_terms else None
+        self.last_choices = None
+        if pix is not None and self.training:
+            self.last_choices = Choices(label, soft_sel, pix, kb < 0.999, all_logits)
         if pix is None:
             for _ in range(self.refine):
                 label = self._refine(label, patches, valid, sim, kb, periodic)

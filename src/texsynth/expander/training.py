@@ -19,6 +19,13 @@ them and scores the output against the real ``2s`` texture through the normalise
   ``selection_weight``; the style and content terms reach the head through its
   straight-through estimator.
 
+* ``seam``: for the selection head, the expected minimum-error cut cost of its choices
+  against their neighbours' (:func:`~texsynth.expander.seam_loss.seam_loss`), weight
+  ``seam_weight`` (a loss on seamless stitching rather than on the real continuation).
+
+Items of a batch can alternate with crops of photographs that installed packages ship
+(:mod:`~texsynth.expander.photos`, ``photos=True``).
+
 The seed's Fréchet-distance term (in place of its GAN loss) is not implemented here.
 """
 
@@ -36,9 +43,11 @@ from ..errors import TexsynthError
 from ..features import feature_extractor
 from ..stats.gram import gram_matrix
 from ..stats.sliced_wasserstein import random_directions, sorted_projections
+from . import photos as photo_data
 from . import procedural
 from .model import TransposerExpander
 from .protocol import centre_crop
+from .seam_loss import seam_loss
 
 __all__ = ["STYLE_LAYERS", "TrainResult", "expander_loss", "train_expander"]
 
@@ -47,9 +56,11 @@ STYLE_LAYERS = ("pool1", "pool2", "conv3_3", "conv4_3", "conv5_2")
 
 @dataclass
 class TrainResult:
-    """What :func:`train_expander` did: the loss per step and the seconds it took."""
+    """What :func:`train_expander` did: the loss per step, the selection head's realised
+    seam cost per step (with a seam weight) and the seconds it took."""
 
     losses: list[float] = field(default_factory=list)
+    seams: list[float] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
 
@@ -66,18 +77,35 @@ def expander_loss(
     model: TransposerExpander | None = None,
     selection_weight: float = 1.0,
     style_weight: float = 1.0,
+    seam_weight: float = 0.0,
+    seam_band: int = 4,
+    seam_scale_free: bool = False,
 ) -> torch.Tensor:
     """Style (Gram L1 or sliced Wasserstein) of ``out`` against ``target`` plus the content L1
     of the last style layer against ``inp`` enlarged x2; all ``[B, 3, H, W]``, one mean value.
     With ``model`` (its last forward given ``target``), plus ``selection_weight`` times its
     :attr:`~texsynth.expander.model.TransposerExpander.aux_loss` (selection head). The style
     terms are weighted by ``style_weight``; with it and ``content_weight`` at 0 the VGG19 is
-    not run (the selection head's oracle loss alone)."""
+    not run (the selection head's oracle loss alone). ``seam_weight`` adds the selection
+    head's expected seam cost (:func:`~texsynth.expander.seam_loss.seam_loss`, cut band
+    ``seam_band`` pixels; ``seam_scale_free``: probabilities invariant to the logits' scale)
+    of its last training forward."""
     aux = model.aux_loss if model is not None else None
+    choices = None
+    extra = out.new_zeros(())
+    if aux is not None and selection_weight:
+        extra = extra + selection_weight * aux
+    if model is not None and seam_weight and model.config.head == "select":
+        choices = model.selector.last_choices
+        if choices is not None:
+            seams = seam_loss(
+                choices, target, model.config.block, seam_band, scale_free=seam_scale_free
+            )[0]
+            extra = extra + seam_weight * seams
     if not style_weight and not content_weight:
-        if aux is None or not selection_weight:
+        if (aux is None or not selection_weight) and choices is None:
             raise TexsynthError("every term of the expander loss has weight 0")
-        return selection_weight * aux
+        return extra
     up = F.interpolate(inp, size=out.shape[-2:], mode="bilinear", align_corners=False)
     feats = vgg(torch.cat([out, target, up]), list(STYLE_LAYERS))
     B = out.shape[0]
@@ -99,10 +127,7 @@ def expander_loss(
     last = STYLE_LAYERS[-1]
     fo, fu = feats[last][:B], feats[last][2 * B :]
     content = (fo - fu).abs().mean() / fu.abs().mean().clamp_min(1e-8)
-    loss = style_weight * total / len(STYLE_LAYERS) + content_weight * content
-    if aux is not None and selection_weight:
-        loss = loss + selection_weight * aux
-    return loss
+    return style_weight * total / len(STYLE_LAYERS) + content_weight * content + extra
 
 
 def train_expander(
@@ -120,32 +145,51 @@ def train_expander(
     families: list[str] | None = None,
     seconds: float | None = None,
     log: Callable[[int, float], None] | None = None,
+    seam_weight: float = 0.0,
+    seam_band: int = 4,
+    photos: bool = False,
+    result: TrainResult | None = None,
+    seam_scale_free: bool = False,
+    scalar_lr_factor: float = 20.0,
 ) -> TrainResult:
     """Train ``model`` in place with Adam for ``steps`` steps (or until ``seconds`` pass) on
     procedural textures: inputs ``size``, targets ``2 * size``; step ``k`` uses the textures of
     seed ``seed + k`` (so a run is reproducible and never sees the evaluation textures). The
-    selection head also learns from the oracle's choices (``selection_weight``)."""
+    selection head also learns from the oracle's choices (``selection_weight``) and from
+    its seams (``seam_weight``). With ``photos`` every second item of a batch is a crop of
+    a packaged photograph (:func:`~texsynth.expander.photos.crops`, seeded by the step).
+    ``result``: filled in place (to watch a run from ``log``). The scalars (temperatures,
+    reaches, ``tau``, ``w_s``) learn at ``scalar_lr_factor`` times ``lr`` (0: frozen)."""
     if steps < 1 or size < 8 or batch < 1:
         raise TexsynthError(
             f"need steps >= 1, size >= 8 and batch >= 1, got {steps}, {size}, {batch}"
         )
     vgg, _ = feature_extractor("vgg19")  # (loaded even when unused: a cheap, clear failure)
     vgg = vgg.eval().requires_grad_(False)
+    pics = photo_data.load_photos() if photos else ()
     # the scalars (temperatures, reaches, the selection's weights) move 20x faster: at the
     # network's rate a few hundred steps leave them where they started
     names = ("beta_logit", "log_reach", "log_tau", "w_sim")
     scalars = [p for n, p in model.named_parameters() if n.endswith(names)]
     ids = {id(p) for p in scalars}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
-    groups: list[dict[str, Any]] = [{"params": rest}, {"params": scalars, "lr": 20 * lr}]
+    groups: list[dict[str, Any]] = [{"params": rest}]
+    if scalar_lr_factor > 0:
+        groups.append({"params": scalars, "lr": scalar_lr_factor * lr})
+    else:  # frozen: no gradient, no update
+        for p in scalars:
+            p.requires_grad_(False)
     opt = torch.optim.Adam(groups, lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     gen = torch.Generator().manual_seed(seed)
-    res = TrainResult()
+    res = result if result is not None else TrainResult()
     t0 = time.perf_counter()
     model.train()
     for k in range(steps):
-        target = torch.from_numpy(procedural.batch(seed + k, batch, 2 * size, families))
+        arr = procedural.batch(seed + k, batch, 2 * size, families)
+        if pics and batch > 1:
+            arr[1::2] = photo_data.crops(pics, seed + k, len(arr[1::2]), 2 * size)
+        target = torch.from_numpy(arr)
         inp = centre_crop(target)
         out = model(inp, target=target)
         loss = expander_loss(
@@ -159,17 +203,27 @@ def train_expander(
             model=model,
             selection_weight=selection_weight,
             style_weight=style_weight,
+            seam_weight=seam_weight,
+            seam_band=seam_band,
+            seam_scale_free=seam_scale_free,
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         res.losses.append(float(loss.detach()))
+        choices = getattr(getattr(model, "selector", None), "last_choices", None)
+        if seam_weight and choices is not None:
+            with torch.no_grad():
+                realised = seam_loss(choices, target, model.config.block, seam_band)[1]
+            res.seams.append(float(realised))
         res.steps = k + 1
         if log is not None:
             log(k, res.losses[-1])
         if seconds is not None and time.perf_counter() - t0 > seconds:
             break
     res.seconds = time.perf_counter() - t0
+    for p in scalars:
+        p.requires_grad_(True)
     model.eval()
     return res
