@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -149,8 +150,11 @@ def test_the_shipped_model_cuts_its_seams() -> None:
 
     m = load_expander(Path(pkg.__file__).parent / "models" / "default.safetensors")
     assert m.config.seam == 4 and m.config.feather == 1
+    # (scale 4 in one pass without the tiling copy; scale 2 as before: test_choice.py)
+    assert m.config.border_zero and not m.config.border_zero_x4 and m.config.x4_direct
+    assert m.config.stick == 0
     torch.manual_seed(0)  # the shipped file is the head at its seeded initial weights
-    fresh = TransposerExpander(ExpanderConfig())
+    fresh = TransposerExpander(replace(ExpanderConfig(), border_zero_x4=False, x4_direct=True))
     assert fresh.config == m.config
     assert all(
         torch.equal(a, b)

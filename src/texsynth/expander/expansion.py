@@ -1,6 +1,10 @@
 """Enlarging one image with a trained expander: :func:`expand` (``texsynth expand``).
 
-The network doubles the side (Liu et al. 2020, "Transposer"); scale 4 applies it twice.
+The network doubles the side (Liu et al. 2020, "Transposer"); scale 4 applies it twice, or,
+for the selection head with ``x4_direct`` (the shipped model), fills a 4 x canvas around the
+input with copies of the input itself in one pass; with ``border_zero_x4`` off (the shipped
+model) scale 4 keeps the zero-shift copy, the input's own tiling, out of the border:
+otherwise a first pass that tiles the input is tiled again, a 4 x 4 repetition.
 It works on values in [0, 1]: an image already in [0, 1] (every 8- and 16-bit image, and
 float images in that range) goes in as it is and comes out clipped to [0, 1]; a float
 field with values outside is mapped linearly from its ``[min, max]`` to [0, 1] and the
@@ -11,6 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -75,6 +81,20 @@ def estimate_expand_bytes(
     return int(out * per_pixel + OVERHEAD_BYTES)
 
 
+@contextmanager
+def _without_tiling(net: TransposerExpander, on: bool) -> Iterator[None]:
+    """While ``on``: the selection head's zero-shift copy kept out of the border."""
+    head = net.selector if on and net.config.head == "select" else None
+    was = head.border_zero if head is not None else True
+    if head is not None:
+        head.border_zero = False
+    try:
+        yield
+    finally:
+        if head is not None:
+            head.border_zero = was
+
+
 @accepts_arrays("image", like="image")
 def expand(
     image: torch.Tensor,
@@ -93,7 +113,7 @@ def expand(
         ``[H, W]`` or ``[C, H, W]`` (C = 1 or 3), in its own units (see the module notes);
         a NumPy array or Pillow image comes back as the same kind. At least 8 x 8.
     scale
-        2, or 4 (the network applied twice).
+        2, or 4 (the network applied twice, or one 4 x pass: see the module notes).
     model
         A :class:`~.model.TransposerExpander`, the path of an expander file
         (``texsynth train-expander``), or ``None``: the packaged model
@@ -146,7 +166,11 @@ def expand(
     with torch.random.fork_rng(devices=[]):  # the caller's random state is left alone
         if seed is not None:
             torch.manual_seed(seed)
-        for _ in range(int(math.log2(scale))):
-            y = net.expand(y, periodic=periodic)[0]
+        with _without_tiling(net, scale == 4 and not net.config.border_zero_x4):
+            if scale == 4 and net.config.head == "select" and net.config.x4_direct:
+                y = net.expand(y, periodic=periodic, factor=4)[0]
+            else:
+                for _ in range(int(math.log2(scale))):
+                    y = net.expand(y, periodic=periodic)[0]
     y = y.clamp(0, 1)
     return (y * span + lo if mapped else y)[None]

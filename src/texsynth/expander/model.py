@@ -81,6 +81,18 @@ class ExpanderConfig:
     match_width: int = 8  # channels of the learned matching features
     refine: int = 1  # passes of iterated conditional modes after the growth (inference)
     seam: int = 4  # half-width of the minimum-error cut's band between blocks (0: block edges)
+    # whether the zero-shift copy (the input's own circular continuation, i.e. tiling) may
+    # fill the border; False keeps it to the input's blocks (files without the field: True)
+    border_zero: bool = True
+    # the same for the two passes of ``expand(scale=4)`` (both made without the zero-shift
+    # copy in the border when False: a tiled first pass would be tiled again, 4 x 4)
+    border_zero_x4: bool = True
+    # ``expand(scale=4)`` in one pass on a 4 x canvas of copies of the input itself (selection
+    # head) instead of the network applied twice
+    x4_direct: bool = False
+    # bonus (in logits) of a copy per share of the 8 neighbouring blocks that already hold it:
+    # larger pieces, fewer seams (a Potts prior, as in shift-map editing); 0: none
+    stick: float = 0.0
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
@@ -94,6 +106,8 @@ class ExpanderConfig:
             raise TexsynthError(
                 "radius, margin, feather and refine must be >= 0, grow and match_width >= 1"
             )
+        if not 0 <= self.stick < 1e3:
+            raise TexsynthError(f"stick must be in [0, 1000), got {self.stick}")
         if not 0 <= self.seam <= 32:
             raise TexsynthError(f"seam must be in [0, 32], got {self.seam}")
         if not 0 <= self.feather < self.block:
@@ -302,6 +316,8 @@ class TransposerExpander(nn.Module):
                 cfg.match_width,
                 cfg.refine,
                 cfg.seam,
+                cfg.border_zero,
+                cfg.stick,
             )
             return
         c1, c2, c3 = cfg.widths
@@ -333,10 +349,15 @@ class TransposerExpander(nn.Module):
         periodic: bool = False,
         keep_input: bool = True,
         target: torch.Tensor | None = None,
+        factor: int = 2,
     ) -> torch.Tensor:
         """Expand ``x [B, 3, h, w]`` (any ``h, w >= 8``) to ``[B, 3, 2h, 2w]``; with
         ``keep_input`` the input is blended into the centre box (:func:`keep_centre`).
-        ``target [B, 3, 2h, 2w]`` (training, selection head) sets :attr:`aux_loss`."""
+        ``target [B, 3, 2h, 2w]`` (training, selection head) sets :attr:`aux_loss`.
+        ``factor = 4`` (selection head, inference): ``[B, 3, 4h, 4w]`` in one pass, every
+        piece a copy of ``x`` itself."""
+        if factor not in (2, 4) or (factor == 4 and self.config.head != "select"):
+            raise TexsynthError(f"factor must be 2, or 4 with the selection head; got {factor}")
         if x.ndim != 4 or x.shape[1] != 3:
             raise TexsynthError(f"the expander takes RGB images [B, 3, H, W], got {tuple(x.shape)}")
         h, w = x.shape[-2:]
@@ -354,13 +375,18 @@ class TransposerExpander(nn.Module):
         left = xp.shape[-1] // 2 + pw // 2 - w // 2
         if self.config.head == "select":
             H, W = xp.shape[-2:]
-            known = torch.zeros(2 * H, 2 * W, dtype=torch.bool, device=x.device)
-            known[top + h // 2 : top + h // 2 + h, left + w // 2 : left + w // 2 + w] = True
+            f = factor
+            # the zero-shift copy of ``xp`` lies at ((f - 1) H / 2, (f - 1) W / 2), ``x`` in it
+            # at (ph // 2, pw // 2); the output's crop puts ``x`` in its centre box
+            y0, x0 = (f - 1) * H // 2 + ph // 2, (f - 1) * W // 2 + pw // 2
+            top, left = y0 - (f - 1) * h // 2, x0 - (f - 1) * w // 2
+            known = torch.zeros(f * H, f * W, dtype=torch.bool, device=x.device)
+            known[y0 : y0 + h, x0 : x0 + w] = True
             tgt = None
             if target is not None:
                 tgt = F.pad(target, (left, 2 * W - left - 2 * w, top, 2 * H - top - 2 * h))
             out = self.selector(xp, known, periodic, tgt)
-            out = out[..., top : top + 2 * h, left : left + 2 * w]
+            out = out[..., top : top + f * h, left : left + f * w]
             return keep_centre(out, x, FEATHER) if keep_input else out
         feats = self.encoder(xp)
         tr: list[Transposer] = list(self.transposers)  # type: ignore[arg-type]
@@ -383,10 +409,11 @@ class TransposerExpander(nn.Module):
         return keep_centre(out, x, FEATHER) if keep_input else out
 
     def expand(
-        self, x: torch.Tensor, periodic: bool = False, keep_input: bool = True
+        self, x: torch.Tensor, periodic: bool = False, keep_input: bool = True, factor: int = 2
     ) -> torch.Tensor:
         """:meth:`forward` for one image ``[C, H, W]`` or ``[1, C, H, W]`` (grey repeated to
-        RGB and back), in evaluation mode, without gradients."""
+        RGB and back), in evaluation mode, without gradients; ``factor`` 2 or 4 (selection
+        head)."""
         if x.ndim == 3:
             x = x[None]
         grey = x.shape[1] == 1
@@ -396,7 +423,7 @@ class TransposerExpander(nn.Module):
         self.eval()
         try:
             with torch.no_grad():
-                out = self(x.float(), periodic, keep_input)
+                out = self(x.float(), periodic, keep_input, None, factor)
         finally:
             self.train(was)
         return out.mean(1, keepdim=True) if grey else out

@@ -48,7 +48,7 @@ def _seam_problem(
     B, C, H, W = x.shape
     b = block
     hb, wb = label.shape[-2:]
-    n_y, n_x = 2 * H, 2 * W
+    n_y, n_x = iy.shape[-1], ix.shape[-1]  # the canvas (2H x 2W, or larger)
     s = max(0, min(band, n_x // 4))
     dev = x.device
     edges = torch.arange(0 if periodic else 1, wb, device=dev)  # the right block's column
@@ -268,7 +268,7 @@ def stitch_pixels(
     second copy only where a pixel of the window chose another copy."""
     B, C, H, W = x.shape
     K = iy.shape[1]
-    n_y, n_x = 2 * H, 2 * W
+    n_y, n_x = iy.shape[-1], ix.shape[-1]
     flat = x.reshape(B, C, H * W)
     pos_y = torch.arange(n_y, device=x.device)
     pos_x = torch.arange(n_x, device=x.device)

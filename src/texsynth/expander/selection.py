@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import TexsynthError
 from .seams import seam_labels, stitch_pixels
 from .selfsim import self_similarity
 
@@ -141,11 +142,12 @@ def stitch(
     ``K C``, and only where a neighbouring block chose another copy."""
     B, C, H, W = x.shape
     K = iy.shape[1]
+    n_y, n_x = iy.shape[-1], ix.shape[-1]  # the canvas (2H x 2W, or larger)
     b, f = block, feather
     hb, wb = label.shape[-2:]
     flat = x.reshape(B, C, H * W)
-    pos_y = torch.arange(2 * H, device=x.device)
-    pos_x = torch.arange(2 * W, device=x.device)
+    pos_y = torch.arange(n_y, device=x.device)
+    pos_x = torch.arange(n_x, device=x.device)
 
     def overlap(pos: torch.Tensor, n: int) -> dict[int, torch.Tensor]:
         """Pixels of the window ``[p - f, p + f]`` in the block before, of, and after ``p``'s
@@ -159,18 +161,18 @@ def stitch(
         own = torch.full_like(pos, 2 * f + 1) - (f - o).clamp(min=0) - (o + f - b + 1).clamp(min=0)
         return {-1: before, 0: own, 1: after}
 
-    wy, wx = overlap(pos_y, 2 * H), overlap(pos_x, 2 * W)
+    wy, wx = overlap(pos_y, n_y), overlap(pos_x, n_x)
     by, bx = pos_y // b, pos_x // b
     own = label[:, by[:, None], bx[None, :]]  # [B, 2H, 2W]: each pixel's block's copy
-    src_y = iy.reshape(B, K * 2 * H).gather(1, (own * 2 * H + pos_y[:, None]).flatten(1))
-    src_x = ix.reshape(B, K * 2 * W).gather(1, (own * 2 * W + pos_x[None, :]).flatten(1))
-    base = flat.gather(2, (src_y * W + src_x)[:, None].expand(B, C, -1)).view(B, C, 2 * H, 2 * W)
+    src_y = iy.reshape(B, K * n_y).gather(1, (own * n_y + pos_y[:, None]).flatten(1))
+    src_x = ix.reshape(B, K * n_x).gather(1, (own * n_x + pos_x[None, :]).flatten(1))
+    base = flat.gather(2, (src_y * W + src_x)[:, None].expand(B, C, -1)).view(B, C, n_y, n_x)
     if f == 0:
         return base
     # every neighbour block whose copy is the pixel's own adds to the own copy's weight; only
     # where a neighbour chose another copy is that copy gathered (the seams: few pixels)
-    same = x.new_zeros(B, 1, 2 * H, 2 * W)
-    total = x.new_zeros(2 * H, 2 * W)
+    same = x.new_zeros(B, 1, n_y, n_x)
+    total = x.new_zeros(n_y, n_x)
     extra = torch.zeros_like(base)
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
@@ -277,9 +279,11 @@ class SelectionHead(nn.Module):
         width: int = 8,
         refine: int = 0,
         seam: int = 0,
+        border_zero: bool = True,
+        stick: float = 0.0,
     ) -> None:
         super().__init__()
-        self.refine, self.seam = refine, seam
+        self.refine, self.seam, self.border_zero, self.stick = refine, seam, border_zero, stick
         self.candidates, self.block, self.radius = candidates, block, radius
         self.grow, self.margin, self.feather = grow, margin, feather
         self.features = MatchFeatures(width)
@@ -296,10 +300,11 @@ class SelectionHead(nn.Module):
         sim: torch.Tensor,
         kb: torch.Tensor,
         periodic: bool,
+        bar: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """One pass of iterated conditional modes (Besag 1986) over the filled canvas: every
         generated block re-chooses its copy against all its neighbours (its own block left
-        out), all at once."""
+        out), all at once; ``bar``: the ranking of :meth:`forward` without ``border_zero``."""
         B, hb, wb = label.shape
         bi, yi, xi = torch.ones_like(label, dtype=torch.bool).nonzero(as_tuple=True)
         pk = patches(bi, yi, xi)  # [G, N, K, b', b']
@@ -310,7 +315,11 @@ class SelectionHead(nn.Module):
         e = box_sum(d, self.radius, periodic) - d
         n = box_sum(torch.ones_like(d[:, :1]), self.radius, periodic) - 1
         logits = -e / (n * self.log_tau.exp()) + self.w_sim * sim[..., None, None]
-        new = logits.masked_fill(~valid, -1e4).argmax(1)
+        if self.stick > 0:
+            hot = F.one_hot(label, K).permute(0, 3, 1, 2).to(d.dtype)  # [B, K, hb, wb]
+            n1 = box_sum(torch.ones_like(d[:, :1]), 1, periodic) - 1
+            logits = logits + self.stick * (box_sum(hot, 1, periodic) - hot) / n1
+        new = (logits.masked_fill(~valid, -1e4) if bar is None else logits - bar).argmax(1)
         return torch.where((kb > 0.999).expand_as(label), label, new)
 
     def forward(
@@ -322,8 +331,9 @@ class SelectionHead(nn.Module):
     ) -> torch.Tensor:
         """``[B, 3, 2H, 2W]`` canvas for ``x [B, 3, H, W]`` (``H, W`` multiples of ``block``);
         ``known [2H, 2W]`` bool marks the canvas pixels of the real input (the zero-shift copy
-        is theirs). With ``target [B, 3, 2H, 2W]`` (training), :attr:`last_aux` is the mean
-        cross-entropy of the choices against :func:`oracle_choice`."""
+        is theirs; a ``known`` of ``[4H, 4W]`` makes a 4 x canvas, the zero-shift copy in its
+        centre, at inference). With ``target [B, 3, 2H, 2W]`` (training), :attr:`last_aux` is
+        the mean cross-entropy of the choices against :func:`oracle_choice`."""
         B, C, H, W = x.shape
         b, r = self.block, self.radius
         g = torch.cat([x, self.features(x)], 1)  # matched channels: pixels and features
@@ -331,9 +341,10 @@ class SelectionHead(nn.Module):
         shifts = candidate_shifts(s, self.candidates, min_shift=max(2, b // 2))
         K = shifts.shape[1]
         sim = s.flatten(1).gather(1, shifts[..., 0] * W + shifts[..., 1])  # [B, K]
-        hb, wb = 2 * H // b, 2 * W // b
-        iy = _source_index(shifts[..., 0], 2 * H, H, H // 2)  # [B, K, 2H]
-        ix = _source_index(shifts[..., 1], 2 * W, W, W // 2)  # [B, K, 2W]
+        n_y, n_x = known.shape  # the canvas: 2H x 2W, or 4H x 4W for a direct x 4
+        hb, wb = n_y // b, n_x // b
+        iy = _source_index(shifts[..., 0], n_y, H, (n_y - H) // 2)  # [B, K, n_y]
+        ix = _source_index(shifts[..., 1], n_x, W, (n_x - W) // 2)  # [B, K, n_x]
         # a block may use a copy only where all its source pixels keep ``margin`` from the seam
         my = torch.minimum(iy, H - 1 - iy).view(B, K, hb, b).amin(-1)
         mx = torch.minimum(ix, W - 1 - ix).view(B, K, wb, b).amin(-1)
@@ -342,6 +353,13 @@ class SelectionHead(nn.Module):
         kp = known.to(x.dtype)
         kb = _block_mean(kp, b)  # [hb, wb]: known fraction of each block
         valid[:, 0] |= kb > 0.5  # the input is its own copy
+        # without ``border_zero`` the choice ranks valid other copies, then the zero-shift
+        # copy where valid (beyond the input it is a tiling: a last resort), then the invalid
+        # copies by their logits (keeping their order where nothing is valid)
+        bar = None
+        if not self.border_zero:
+            bar = 1e4 * (~valid).to(x.dtype)
+            bar[:, 0] += 5e3 * (kb == 0).to(x.dtype)  # (blocks with no pixel of the input)
         # matching uses every other pixel of a block (exactly aligned for every shift, 4x
         # cheaper); ``g`` laid out channel-first over all pixels, for gathers
         sub = 2 if b % 2 == 0 else 1
@@ -375,6 +393,8 @@ class SelectionHead(nn.Module):
         tau = self.log_tau.exp()
         # the K pixel copies, for the oracle and the differentiable blend (training)
         dense = target is not None or (torch.is_grad_enabled() and self.training)
+        if dense and (n_y, n_x) != (2 * H, 2 * W):
+            raise TexsynthError("the selection head trains on a 2 x canvas only")
         pix = candidate_copies(x, shifts) if dense else None  # [B, K, C, 2H, 2W]
         oracle = None
         if target is not None and pix is not None:
@@ -389,7 +409,16 @@ class SelectionHead(nn.Module):
             e = box_sum(err_sum.permute(0, 3, 1, 2), r, periodic)[bi, :, yi, xi]  # [N, K]
             n = box_sum(count, r, periodic)[bi, yi, xi][:, None]
             logits = -e / (n.clamp_min(1.0) * tau) + self.w_sim * sim[bi]
-            logits = logits.masked_fill(~valid[bi, :, yi, xi], -1e4)
+            if self.stick > 0:  # the share of the filled neighbours holding each copy
+                hot = F.one_hot(label, K).permute(0, 3, 1, 2).to(x.dtype)
+                hot = hot * done[:, None].to(x.dtype)
+                n1 = box_sum(done.to(x.dtype), 1, periodic)[bi, yi, xi][:, None]
+                share = box_sum(hot, 1, periodic)[bi, :, yi, xi] / n1.clamp_min(1.0)
+                logits = logits + self.stick * share
+            if bar is None:
+                logits = logits.masked_fill(~valid[bi, :, yi, xi], -1e4)
+            else:
+                logits = logits - bar[bi, :, yi, xi]
             choice = logits.argmax(1)  # [N]
             if self.training:
                 soft_sel = soft_sel.index_put((bi, yi, xi), torch.softmax(logits, 1))
@@ -410,7 +439,7 @@ class SelectionHead(nn.Module):
             self.last_choices = Choices(label, soft_sel, pix, kb < 0.999, all_logits)
         if pix is None:
             for _ in range(self.refine):
-                label = self._refine(label, patches, valid, sim, kb, periodic)
+                label = self._refine(label, patches, valid, sim, kb, periodic, bar)
             if self.seam == 0:
                 return stitch(x, iy, ix, label, b, self.feather, periodic)
             plabel = seam_labels(x, iy, ix, label, known, b, self.seam, periodic)
