@@ -31,6 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+from texsynth.errors import TexsynthError  # noqa: E402
+from texsynth.expander.distribution_losses import DistributionWeights  # noqa: E402
 from texsynth.expander.model import (  # noqa: E402
     ExpanderConfig,
     TransposerExpander,
@@ -57,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--content-weight", type=float, default=0.05)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--frechet-weight", type=float, default=0.0, help="Fréchet term (0: off)")
+    ap.add_argument("--adversarial-weight", type=float, default=0.0, help="patch discriminator")
+    ap.add_argument("--correspondence-weight", type=float, default=0.0, help="correspondence")
+    ap.add_argument("--disc-lr", type=float, default=2e-4, help="the discriminator's Adam rate")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-every", type=int, default=50, help="write the model every N steps")
@@ -85,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also write OUTPUT.stepN.safetensors at every --save-every (for a validation curve)",
     )
     a = ap.parse_args(argv)
+    extra = DistributionWeights(
+        a.frechet_weight, a.adversarial_weight, a.correspondence_weight, a.disc_lr
+    )
+    try:
+        extra.check()
+    except TexsynthError as exc:
+        ap.error(str(exc))
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     model = (
@@ -139,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         photos=a.photos,
         seam_scale_free=a.seam_scale_free,
         scalar_lr_factor=a.scalar_lr_factor,
+        distribution=extra,
     )
     record = {
         **vars(a),

@@ -230,3 +230,20 @@ def test_synthesize_gc_vgg_shapes() -> None:
     out = texsynth.synthesize(ex, method="gc", size=32, steps=5, seed=0, progress=False)
     assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
     assert _seam_ratio(out) < 2.0
+
+
+def test_exact_option_gradient_and_zero_for_copies() -> None:
+    v = F.normalize(torch.randn(7, 5, generator=gen(4), dtype=torch.float64), dim=1)
+    s = F.normalize(torch.randn(11, 5, generator=gen(5), dtype=torch.float64), dim=1)
+    v.requires_grad_(True)
+    assert torch.autograd.gradcheck(gc_mod._ContextualMatch.apply, (v, s, 0.0, 0.5, 100, True))
+    # exact copies of exemplar patches: 1 / h without the option, 0 with it
+    copies = s[:4].clone()
+    plain = gc_mod._ContextualMatch.apply(copies, s, 0.0, 0.5, 100)
+    exact = gc_mod._ContextualMatch.apply(copies, s, 0.0, 0.5, 100, True)
+    torch.testing.assert_close(plain, torch.full_like(plain, 2.0), atol=1e-3, rtol=0)
+    assert float(exact.abs().max()) < 1e-3
+    # far from any copy the two agree to within eps / (h min D)
+    far = gc_mod._ContextualMatch.apply(v.detach(), s, 0.0, 0.5, 100)
+    far_exact = gc_mod._ContextualMatch.apply(v.detach(), s, 0.0, 0.5, 100, True)
+    assert 0 < float((far - far_exact).max()) < 1e-2

@@ -80,6 +80,17 @@ def add_expander_commands(sub: Any) -> None:
     tr.add_argument(
         "--content-weight", type=weight_type, default=0.05, help="weight of the content loss"
     )
+    for name, what in (
+        ("frechet", "Fréchet distance between Gaussians of VGG19 features (border vs real)"),
+        ("adversarial", "patch discriminator (PatchGAN, hinge loss, trained alongside)"),
+        ("correspondence", "guided correspondence loss (VGG19 patches of the border)"),
+    ):
+        tr.add_argument(
+            f"--{name}-weight",
+            type=weight_type,
+            default=0.0,
+            help=f"weight of the {what}; 0: off (docs/expander.md)",
+        )
     tr.add_argument(
         "--lr", type=positive_float, default=2e-3, help="Adam's learning rate (cosine to 0)"
     )
@@ -179,6 +190,9 @@ def cmd_train_expander(args: argparse.Namespace) -> int:
         seed=args.seed,
         procedural=args.procedural,
         checkpoint_every=args.checkpoint_every,
+        frechet_weight=args.frechet_weight,
+        adversarial_weight=args.adversarial_weight,
+        correspondence_weight=args.correspondence_weight,
         config=ExpanderConfig(widths=args.widths, decoder_width=args.decoder_width, head=args.head),
     )
     settings.check()

@@ -9,6 +9,8 @@
   shifted copies of the input).
 * :mod:`texsynth.expander.model`: the network, its configuration and its safetensors files.
 * :mod:`texsynth.expander.training`: the seed's losses and a training loop.
+* :mod:`texsynth.expander.distribution_losses`: the Fréchet distance, a patch
+  discriminator and the correspondence loss, on the border (beyond the seed's losses).
 * :mod:`texsynth.expander.trainer`: training on image folders and procedural textures with
   checkpoints, exact resume and ``torchrun`` (``texsynth train-expander``).
 * :mod:`texsynth.expander.expansion`: :func:`expand`, one image enlarged 2x or 4x by a

@@ -21,6 +21,11 @@ learning rate is a function of the step) is written atomically every ``checkpoin
 steps, so :func:`train_expander_file` with ``resume=True`` continues bit for bit (same
 machine, thread count and number of processes).
 
+The distribution terms (``frechet_weight``, ``adversarial_weight``,
+``correspondence_weight``; :mod:`~texsynth.expander.distribution_losses`) are added item by
+item; the patch discriminator takes one step per step (its gradients summed over the
+processes) and its weights and Adam's state are saved in the checkpoint (``disc.*``).
+
 Under ``torchrun`` (``WORLD_SIZE`` > 1) the network is wrapped in
 :class:`torch.nn.parallel.DistributedDataParallel` (gloo; training runs on the CPU): rank
 ``r`` of ``W`` computes items ``r B/W ... (r+1) B/W - 1`` of each global batch, the
@@ -46,11 +51,16 @@ import torch
 from ..datasets import ImageCollection, PairSampler
 from ..errors import TexsynthError
 from ..features import feature_extractor
-from ..tensor_files import load_tensors, save_tensors
-from ..training_files import checkpoint_path, optimiser_tensors, restore_optimiser
+from ..training_files import checkpoint_path
 from . import procedural
+from .distribution_losses import DistributionLosses, DistributionWeights
 from .model import MULTIPLE, ExpanderConfig, TransposerExpander, save_expander
 from .protocol import centre_crop
+from .train_checkpoints import (
+    CHECKPOINT_FORMAT,
+    restore_training_checkpoint,
+    save_training_checkpoint,
+)
 from .training import expander_loss
 
 __all__ = [
@@ -62,7 +72,6 @@ __all__ = [
     "train_expander_file",
 ]
 
-CHECKPOINT_FORMAT = "texsynth-expander-checkpoint/1"
 """Value of the ``format`` metadata key of the expander's training checkpoints."""
 
 SCALAR_RATE = 20.0  # the per-scale temperatures and reaches learn this much faster
@@ -85,6 +94,17 @@ class ExpanderTrainSettings:
     procedural: bool = True  # mix in the procedural families (the only data without folders)
     checkpoint_every: int = 100
     config: ExpanderConfig = field(default_factory=ExpanderConfig)
+    # the distribution terms (expander.distribution_losses); 0: off
+    frechet_weight: float = 0.0
+    adversarial_weight: float = 0.0
+    correspondence_weight: float = 0.0
+
+    @property
+    def distribution(self) -> DistributionWeights:
+        """The weights of the distribution terms."""
+        return DistributionWeights(
+            self.frechet_weight, self.adversarial_weight, self.correspondence_weight
+        )
 
     def check(self) -> None:
         """Raise a one-line :class:`TexsynthError` for an invalid setting."""
@@ -102,6 +122,7 @@ class ExpanderTrainSettings:
             raise TexsynthError(f"content_weight must be >= 0, got {self.content_weight}")
         if self.style not in STYLES:
             raise TexsynthError(f"style must be 'gram' or 'swd', got {self.style!r}")
+        self.distribution.check()
 
 
 @dataclass
@@ -222,6 +243,9 @@ def distributed() -> Iterator[tuple[int, int]]:
 
 def _identity(settings: ExpanderTrainSettings, data: str) -> dict[str, Any]:
     doc = {k: v for k, v in asdict(settings).items() if k not in ("steps", "checkpoint_every")}
+    for k in ("frechet_weight", "adversarial_weight", "correspondence_weight"):
+        if not doc[k]:  # off: the identity of the checkpoints written before these terms
+            del doc[k]
     return json.loads(json.dumps({"settings": doc, "data": data}, sort_keys=True))
 
 
@@ -232,75 +256,6 @@ def _param_groups(model: TransposerExpander, lr: float) -> list[dict[str, Any]]:
     ids = {id(p) for p in scalars}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
     return [{"params": rest, "lr": lr}, {"params": scalars, "lr": SCALAR_RATE * lr}]
-
-
-def _save(
-    path: Path,
-    model: TransposerExpander,
-    opt: torch.optim.Optimizer,
-    step: int,
-    seconds: float,
-    history: list[list[float]],
-    identity: dict[str, Any],
-) -> None:
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    tensors.update(optimiser_tensors(opt))
-    meta = {
-        "format": CHECKPOINT_FORMAT,
-        "identity": json.dumps(identity, sort_keys=True),
-        "step": str(step),
-        "seconds": repr(seconds),
-        "history": json.dumps(history),
-    }
-    try:
-        save_tensors(path, tensors, meta)
-    except OSError as exc:
-        raise TexsynthError(
-            f"cannot write checkpoint {str(path)!r}: {exc.strerror or exc}; check the free "
-            "space and permissions of its folder"
-        ) from None
-
-
-def _restore(
-    path: Path, model: TransposerExpander, opt: torch.optim.Optimizer, identity: dict[str, Any]
-) -> tuple[int, float, list[list[float]]]:
-    if not path.is_file():
-        raise TexsynthError(
-            f"--resume: no checkpoint {str(path)!r} to resume from; run without --resume"
-        )
-    tensors, meta = load_tensors(path, unreadable_fix="delete it and train without --resume")
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise TexsynthError(
-            f"{str(path)!r} is not a texsynth expander training checkpoint (format "
-            f"{meta.get('format')!r}); delete it or train without --resume"
-        )
-    try:
-        saved = json.loads(meta["identity"])
-        step, seconds = int(meta["step"]), float(meta["seconds"])
-        history = json.loads(meta["history"])
-    except (KeyError, ValueError, TypeError):
-        raise TexsynthError(
-            f"checkpoint {str(path)!r} has damaged metadata; delete it and train without --resume"
-        ) from None
-    if saved != identity:
-        a, b = saved.get("settings", {}), identity["settings"]
-        changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-        if saved.get("data") != identity["data"]:
-            changed.append("the training images")
-        raise TexsynthError(
-            f"checkpoint {str(path)!r} was written by a run with other settings "
-            f"({', '.join(changed) or 'unknown'}); resume with the same folders and options "
-            "(only --steps and --checkpoint-every may change), or train without --resume"
-        )
-    try:
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        restore_optimiser(opt, tensors)
-    except (RuntimeError, ValueError, KeyError, TexsynthError) as exc:
-        text = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
-        raise TexsynthError(
-            f"checkpoint {str(path)!r} is damaged ({text}); delete it and train without --resume"
-        ) from None
-    return step, seconds, history
 
 
 def train_expander_file(
@@ -394,17 +349,20 @@ def _run(
     groups = _param_groups(model, settings.lr)
     rates = [g["lr"] for g in groups]
     opt = torch.optim.Adam(groups, lr=settings.lr)
+    vgg, _ = feature_extractor("vgg19")
+    vgg = vgg.eval().requires_grad_(False)
+    extra = None  # the discriminator, if any, is drawn after the model: the same on every rank
+    if settings.distribution.active:
+        extra = DistributionLosses(settings.distribution, vgg, settings.seed)
     ckpt = checkpoint_path(out)
     step, seconds = 0, 0.0
     history: list[list[float]] = []
     if resume:
-        step, seconds, history = _restore(ckpt, model, opt, identity)
+        step, seconds, history = restore_training_checkpoint(ckpt, model, opt, identity, extra)
         if step > settings.steps:
             raise TexsynthError(
                 f"the checkpoint is at step {step}, past --steps {settings.steps}; give more steps"
             )
-    vgg, _ = feature_extractor("vgg19")
-    vgg = vgg.eval().requires_grad_(False)
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
@@ -439,6 +397,8 @@ def _run(
                     content_weight=settings.content_weight,
                     generator=gen,
                 )
+            if extra is not None:
+                loss = loss + extra.per_item(pred, target).sum()
             loss = loss / per
             if not torch.isfinite(loss):
                 raise TexsynthError(
@@ -448,6 +408,8 @@ def _run(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if extra is not None:  # the discriminator's step, gradients summed over ranks
+                extra.update(pred, target, scale=per / settings.batch, world=world)
             value = loss.detach().clone()
             if world > 1:
                 dist.all_reduce(value)
@@ -462,7 +424,9 @@ def _run(
                 history.append([step, round(spent, 3), sum(losses) / len(losses)])
                 losses = []
                 if rank == 0:
-                    _save(ckpt, model, opt, step, spent, history, identity)
+                    save_training_checkpoint(
+                        ckpt, model, opt, step, spent, history, identity, extra
+                    )
                     if progress is not None:
                         progress(
                             f"step {step}/{settings.steps}  loss {history[-1][2]:.4f}  "

@@ -26,7 +26,9 @@ them and scores the output against the real ``2s`` texture through the normalise
 Items of a batch can alternate with crops of photographs that installed packages ship
 (:mod:`~texsynth.expander.photos`, ``photos=True``).
 
-The seed's Fréchet-distance term (in place of its GAN loss) is not implemented here.
+The seed's Fréchet-distance term (in place of its GAN loss), a patch discriminator and the
+guided correspondence loss are in :mod:`~texsynth.expander.distribution_losses`
+(``distribution`` of :func:`train_expander`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ..stats.gram import gram_matrix
 from ..stats.sliced_wasserstein import random_directions, sorted_projections
 from . import photos as photo_data
 from . import procedural
+from .distribution_losses import DistributionLosses, DistributionWeights
 from .model import TransposerExpander
 from .protocol import centre_crop
 from .seam_loss import seam_loss
@@ -151,6 +154,7 @@ def train_expander(
     result: TrainResult | None = None,
     seam_scale_free: bool = False,
     scalar_lr_factor: float = 20.0,
+    distribution: DistributionWeights | None = None,
 ) -> TrainResult:
     """Train ``model`` in place with Adam for ``steps`` steps (or until ``seconds`` pass) on
     procedural textures: inputs ``size``, targets ``2 * size``; step ``k`` uses the textures of
@@ -159,7 +163,11 @@ def train_expander(
     its seams (``seam_weight``). With ``photos`` every second item of a batch is a crop of
     a packaged photograph (:func:`~texsynth.expander.photos.crops`, seeded by the step).
     ``result``: filled in place (to watch a run from ``log``). The scalars (temperatures,
-    reaches, ``tau``, ``w_s``) learn at ``scalar_lr_factor`` times ``lr`` (0: frozen)."""
+    reaches, ``tau``, ``w_s``) learn at ``scalar_lr_factor`` times ``lr`` (0: frozen).
+    ``distribution`` adds the Fréchet, adversarial and correspondence terms
+    (:class:`~texsynth.expander.distribution_losses.DistributionLosses`; the patch
+    discriminator is built after the model, from torch's global generator, and takes one
+    step per step)."""
     if steps < 1 or size < 8 or batch < 1:
         raise TexsynthError(
             f"need steps >= 1, size >= 8 and batch >= 1, got {steps}, {size}, {batch}"
@@ -180,6 +188,9 @@ def train_expander(
         for p in scalars:
             p.requires_grad_(False)
     opt = torch.optim.Adam(groups, lr=lr)
+    extra = None
+    if distribution is not None and distribution.active:
+        extra = DistributionLosses(distribution, vgg, seed)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     gen = torch.Generator().manual_seed(seed)
     res = result if result is not None else TrainResult()
@@ -192,25 +203,37 @@ def train_expander(
         target = torch.from_numpy(arr)
         inp = centre_crop(target)
         out = model(inp, target=target)
-        loss = expander_loss(
-            out,
-            target,
-            inp,
-            vgg,
-            style=style,
-            content_weight=content_weight,
-            generator=gen,
-            model=model,
-            selection_weight=selection_weight,
-            style_weight=style_weight,
-            seam_weight=seam_weight,
-            seam_band=seam_band,
-            seam_scale_free=seam_scale_free,
+        seed_terms = (
+            style_weight
+            or content_weight
+            or (model.aux_loss is not None and selection_weight)
+            or (seam_weight and model.config.head == "select")
         )
+        loss = out.new_zeros(())
+        if seed_terms or extra is None:
+            loss = expander_loss(
+                out,
+                target,
+                inp,
+                vgg,
+                style=style,
+                content_weight=content_weight,
+                generator=gen,
+                model=model,
+                selection_weight=selection_weight,
+                style_weight=style_weight,
+                seam_weight=seam_weight,
+                seam_band=seam_band,
+                seam_scale_free=seam_scale_free,
+            )
+        if extra is not None:
+            loss = loss + extra.per_item(out, target).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
+        if extra is not None:
+            extra.update(out, target)
         res.losses.append(float(loss.detach()))
         choices = getattr(getattr(model, "selector", None), "last_choices", None)
         if seam_weight and choices is not None:
