@@ -11,12 +11,15 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-__all__ = ["EXEMPLAR_COLOUR", "SAMPLE_COLOUR", "Chart", "Series"]
+__all__ = ["EXEMPLAR_COLOUR", "NAMED_COLOURS", "SAMPLE_COLOUR", "Chart", "Series"]
 
 #: The colour of the exemplar's curves.
 EXEMPLAR_COLOUR = "#1f77b4"
 #: The colour of the samples' curves.
 SAMPLE_COLOUR = "#d62728"
+#: Distinct colours for curves named one by one (matplotlib's "tab10" after the exemplar's
+#: blue), cycled.
+NAMED_COLOURS = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 
 
 @dataclass

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 from .atomic import atomic_write
-from .charts import EXEMPLAR_COLOUR, SAMPLE_COLOUR, Chart, Series
+from .charts import EXEMPLAR_COLOUR, NAMED_COLOURS, SAMPLE_COLOUR, Chart, Series
 from .domains.healpix import check_nside, healpy_module, nside_of
 from .errors import TexsynthError
+from .healpix_colours import UNSEEN_RGB, colour_image, to_rgb
 from .io.healpix_maps import UNSEEN, HealpixMap
 from .paths import as_path, check_target, quote_path
 
@@ -37,20 +38,8 @@ __all__ = [
     "to_rgb",
 ]
 
-#: viridis (van der Walt and Smith, matplotlib's default colour map) at 17 even steps; the
-#: linear interpolation between them is within 6/255 of the full table.
-_VIRIDIS = np.array(
-    [
-        (68, 1, 84), (72, 24, 106), (71, 45, 123), (66, 64, 134), (59, 82, 139),
-        (51, 99, 141), (44, 114, 142), (38, 130, 142), (33, 145, 140), (31, 160, 136),
-        (40, 174, 128), (63, 188, 115), (94, 201, 98), (132, 212, 75), (173, 220, 48),
-        (216, 226, 25), (253, 231, 37),
-    ],
-    dtype=np.float64,
-)  # fmt: skip
 #: HEALPix pixels across a gnomonic view by default (at most 90 degrees wide).
 _ZOOM_PIXELS = 48
-_UNSEEN_RGB = (160, 160, 160)  # grey, as healpy draws UNSEEN pixels
 
 
 # ---------------------------------------------------------------------------------- the maps
@@ -205,44 +194,6 @@ def _default_reso(nside: int, xsize: int) -> float:
     return float(width / xsize)
 
 
-# ------------------------------------------------------------------------------------ colours
-def to_rgb(
-    image: np.ndarray,
-    *,
-    vmin: float | None = None,
-    vmax: float | None = None,
-    cmap: str = "viridis",
-    background: tuple[int, int, int] = (255, 255, 255),
-) -> np.ndarray:
-    """An image of :func:`mollweide` or :func:`gnomonic` as ``[H, W, 3]`` uint8 colours.
-
-    ``vmin``/``vmax`` (default: the image's finite minimum and maximum) map to the ends of
-    ``cmap``, ``"viridis"`` (healpy's and matplotlib's default) or ``"grey"``; NaN pixels
-    get ``background``.
-    """
-    img = np.asarray(image, dtype=np.float64)
-    finite = np.isfinite(img)
-    lo = float(img[finite].min()) if vmin is None and finite.any() else float(vmin or 0.0)
-    hi = float(img[finite].max()) if vmax is None and finite.any() else float(vmax or 1.0)
-    return _colour(img, lo, hi, cmap, background)
-
-
-def _colour(
-    img: np.ndarray, lo: float, hi: float, cmap: str, background: tuple[int, int, int]
-) -> np.ndarray:
-    if cmap not in ("viridis", "grey", "gray"):
-        raise TexsynthError(f"cmap must be 'viridis' or 'grey', got {cmap!r}")
-    t = np.clip((np.nan_to_num(img, nan=lo) - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
-    if cmap == "viridis":
-        steps = np.linspace(0.0, 1.0, len(_VIRIDIS))
-        rgb = np.stack([np.interp(t, steps, _VIRIDIS[:, k]) for k in range(3)], -1)
-    else:
-        rgb = np.repeat(t[..., None] * 255.0, 3, -1)
-    out = (rgb + 0.5).astype(np.uint8)
-    out[np.isnan(img)] = background
-    return out
-
-
 # ------------------------------------------------------------------------------------ spectra
 def angular_power_spectrum(
     values: Any,
@@ -395,6 +346,7 @@ def healpix_contact_sheet(
     channel: int = 0,
     max_realisations: int = 4,
     title: str = "texsynth: HEALPix exemplar and realisations",
+    labels: Sequence[str] | None = None,
 ) -> Path:
     """Write one PNG comparing an exemplar sky with its realisations, atomically.
 
@@ -403,7 +355,9 @@ def healpix_contact_sheet(
     where there is no data). Middle row: a gnomonic zoom of each around
     ``gnomonic_centre = (lon, lat)`` degrees (default: (0, 0), or the centre of the seen
     pixels of a partial exemplar). Bottom: the colour bar and the ``C_ell`` (``ell >= 2``) of
-    every map shown on one log-log chart (:func:`compare_power_spectra`).
+    every map shown on one log-log chart (:func:`compare_power_spectra`). ``labels`` names
+    the realisations shown (default "realisation 1", ...; e.g. a Gaussian surrogate among
+    them).
 
     ``exemplar`` and ``realisations`` take the shapes of :func:`compare_power_spectra`
     (``channel`` picks the field drawn). An existing file at ``path`` (``.png``) is
@@ -423,6 +377,10 @@ def healpix_contact_sheet(
         raise TexsynthError(f"max_realisations must be at least 1, got {max_realisations!r}")
     ex = _pick(exemplar, channel, "exemplar")
     reals = _many(realisations, channel)[:max_realisations]
+    if labels is not None and len(labels) != len(reals):
+        raise TexsynthError(
+            f"labels names the realisations shown: {len(reals)} expected, got {len(labels)}"
+        )
     nside = _same_sky([ex, *reals])
     maps = [_full_map(m, nest=nest, cell_ids=None, nside=None, what="map")[0] for m in [ex, *reals]]
     seen = ~np.isnan(maps[0])
@@ -434,7 +392,9 @@ def healpix_contact_sheet(
 
     hp = healpy_module()
     mw, zw, gap = 300, 150, 8
-    labels = ["exemplar"] + [f"realisation {i + 1}" for i in range(len(reals))]
+    named = labels
+    names = [f"realisation {i + 1}" for i in range(len(reals))] if labels is None else labels
+    labels = ["exemplar", *(str(name) for name in names)]
     chart_w, chart_h = 560, 260
     width = max(gap + len(maps) * (mw + gap), gap + 300 + 2 * gap + chart_w + gap)
     top_moll, top_zoom = 44, 44 + mw // 2 + 26
@@ -449,12 +409,13 @@ def healpix_contact_sheet(
         x = gap + i * (mw + gap)
         draw.text((x, top_moll - 14), label, fill="black")
         img, inside = _project(moll, full, nside)
-        rgb = _colour(img, lo, hi, "viridis", _UNSEEN_RGB)
+        rgb = colour_image(img, lo, hi, "viridis", UNSEEN_RGB)
         rgb[~inside] = 255
         sheet.paste(Image.fromarray(rgb), (x, top_moll))
         zimg, _ = _project(zoom, full, nside)
         zx = x + (mw - zw) // 2
-        sheet.paste(Image.fromarray(_colour(zimg, lo, hi, "viridis", _UNSEEN_RGB)), (zx, top_zoom))
+        zoomed = colour_image(zimg, lo, hi, "viridis", UNSEEN_RGB)
+        sheet.paste(Image.fromarray(zoomed), (zx, top_zoom))
     draw.text(
         (gap, top_zoom - 14),
         f"gnomonic zoom at lon {centre[0]:.1f}, lat {centre[1]:.1f} deg, "
@@ -462,7 +423,7 @@ def healpix_contact_sheet(
         fill="black",
     )
     # colour bar
-    bar = _colour(np.tile(np.linspace(lo, hi, 300), (14, 1)), lo, hi, "viridis", _UNSEEN_RGB)
+    bar = colour_image(np.tile(np.linspace(lo, hi, 300), (14, 1)), lo, hi, "viridis", UNSEEN_RGB)
     sheet.paste(Image.fromarray(bar), (gap, top_chart + 30))
     draw.text((gap, top_chart + 12), "colour scale (exemplar's range)", fill="black")
     draw.text((gap, top_chart + 48), f"{lo:.4g}", fill="black")
@@ -470,8 +431,13 @@ def healpix_contact_sheet(
     first = 2 if len(ell) > 3 else 1  # the monopole and the dipole are left out, as usual
     ells = [float(v) for v in ell[first:]]
     series = [Series(ells, [float(v) for v in cl_ex[first:]], "exemplar", EXEMPLAR_COLOUR)]
+    # realisations of one process share a colour; named maps (a surrogate) get their own
+    colours = [
+        SAMPLE_COLOUR if named is None else NAMED_COLOURS[i % len(NAMED_COLOURS)]
+        for i in range(len(cls))
+    ]
     series += [
-        Series(ells, [float(v) for v in c[first:]], labels[i + 1], SAMPLE_COLOUR)
+        Series(ells, [float(v) for v in c[first:]], labels[i + 1], colours[i])
         for i, c in enumerate(cls)
     ]
     chart = Chart("angular power spectrum", series, "multipole ell", "C_ell", True, True)

@@ -328,6 +328,17 @@ def test_contact_sheet_writes_a_png(tmp_path: Path) -> None:
     masked[: NPIX // 2] = np.nan
     healpix_contact_sheet(masked, maps[1:], tmp_path / "sheet.png", gnomonic_centre=(10, 20))
     assert _files(tmp_path) == ["sheet.png"]
+    named = healpix_contact_sheet(
+        maps[0], maps[1:], tmp_path / "named.png", labels=["synthesis", "Gaussian surrogate"]
+    )
+    with Image.open(named) as im, Image.open(path) as plain:  # the names are drawn
+        assert (
+            np.asarray(im.convert("L"))[:44].tolist()
+            != np.asarray(plain.convert("L"))[:44].tolist()
+        )
+    with pytest.raises(TexsynthError, match="2 expected, got 1"):
+        healpix_contact_sheet(maps[0], maps[1:], tmp_path / "x.png", labels=["one"])
+    assert sorted(_files(tmp_path)) == ["named.png", "sheet.png"]
 
 
 def test_contact_sheet_leaves_nothing_on_error(tmp_path: Path, monkeypatch) -> None:

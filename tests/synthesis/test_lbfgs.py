@@ -77,3 +77,22 @@ def test_negative_curvature_pairs_are_skipped_and_reset_clears():
     assert lb.empty and lb.h_diag == 1.0
     assert lb.step_size(torch.full((4,), 2.0)) == 0.125  # 1 / |g|_1
     torch.testing.assert_close(lb.direction(g), -g)
+
+
+def test_skipped_first_pairs_lengthen_the_first_step():
+    """A first step lost in noise (y.s <= 1e-10 with an empty memory) is not repeated as is
+    (torch's rule, which crawled on a large sky): the next first step is 4x longer, up to
+    1, and an accepted pair or a reset brings the scale back."""
+    lb = LBFGSDirection()
+    g = torch.full((100,), 1.0)  # |g|_1 = 100
+    assert lb.step_size(g) == 0.01
+    s = torch.full((100,), 1e-3)
+    lb.update(s, -s)
+    assert lb.empty and lb.step_size(g) == 0.04
+    lb.update(s, -s)
+    assert lb.step_size(g) == 0.16
+    for _ in range(3):
+        lb.update(s, -s)
+    assert lb.step_size(g) == 1.0  # capped
+    lb.reset()
+    assert lb.step_size(g) == 0.01

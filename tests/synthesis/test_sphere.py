@@ -210,3 +210,20 @@ def test_gaussianising_closes_the_lognormal_peak_and_v2_gap() -> None:
         assert scores[True][name] < scores[False][name] - 0.05, (name, scores)
     for name in ("spectrum", "values (optimised)"):  # and the rest no worse
         assert scores[True][name] < 1.3, (name, scores)
+
+
+def test_two_levels_by_default_up_to_nside_128_and_fine_steps() -> None:
+    """Scalar skies up to nside 128 start at nside / 2 (the V2 decision); ``fine_steps``
+    sets the finest level's evaluations, the other levels keep steps // 3**k."""
+    from texsynth.synthesis.sky_plan import sky_budget
+
+    assert [sky_budget(100, 4)(k) for k in range(4)] == [100, 33, 11, 10]
+    assert [sky_budget(100, 3, fine_steps=5)(k) for k in range(3)] == [100, 33, 5]
+    assert [sky_budget(100, 1, fine_steps=5)(k) for k in range(1)] == [100]
+    ex = torch.tensor(_sky(64))
+    _, rep = synthesize_healpix(ex, fine_steps=3, seed=0, steps=4, report=True, progress=False)
+    assert rep.levels == [(12 * 32**2,), (12 * 64**2,)] and rep.iterations[-1] <= 3
+    _, rep = synthesize_healpix(ex, levels=3, seed=0, steps=2, report=True, progress=False)
+    assert len(rep.levels) == 3  # an explicit levels is kept
+    with pytest.raises(TexsynthError, match="fine_steps must be a positive integer"):
+        synthesize_healpix(ex, fine_steps=0, steps=2, progress=False)

@@ -5,16 +5,36 @@ and the choice of scales and levels."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from ..domains.healpix import npix_of, nside_of
 from ..errors import TexsynthError
+from ..presets import level_budget
 from .levels import SPHERE_LEVELS, Shape, choose_scales, default_levels
 
-__all__ = ["DECAY", "estimate_healpix_bytes", "sky_scales"]
+__all__ = ["DECAY", "TWO_LEVELS_UP_TO", "estimate_healpix_bytes", "sky_budget", "sky_scales"]
 
 #: loss evaluations allowed at level k (0 = coarsest) are steps // DECAY**k: the finer
 #: levels cost the most and start close to their answer
 DECAY = 3
+
+
+#: scalar skies up to this nside start their coarse-to-fine at nside / 2 by default (two
+#: levels): issue 18's V2 decision (docs/healpix.md, "The V2 decision")
+TWO_LEVELS_UP_TO = 128
+
+
+def sky_budget(steps: int, n_levels: int, fine_steps: int | None = None) -> Callable[[int], int]:
+    """Loss evaluations allowed at level ``k`` (0 = coarsest) of ``n_levels``: ``steps //
+    DECAY**k`` (at least 10), but ``fine_steps`` at the finest of several levels if given
+    (most of a large sky's time is spent there)."""
+
+    def budget(k: int) -> int:
+        if fine_steps is not None and n_levels > 1 and k == n_levels - 1:
+            return fine_steps
+        return level_budget(steps, DECAY, k)
+
+    return budget
 
 
 def estimate_healpix_bytes(

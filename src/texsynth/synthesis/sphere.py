@@ -28,7 +28,6 @@ from ..losses.healpix import HealpixScatteringLoss
 from ..losses.histogram import HistogramLoss1D
 from ..losses.multipoles import LOW_LMAX, MultipoleLoss
 from ..memory import check_memory
-from ..presets import level_budget
 from ..seeds import resolve_seeds
 from ..stats.healpix import check_bank
 from ..stats.scattering1d import as_signal_batch, check_signal_mask
@@ -38,7 +37,7 @@ from .engine import Callback, Cancel, SynthesisReport, autograd_enabled
 from .levels import Generators, Shape
 from .prepare import InputRules, one_input, working_masks
 from .resampling import SPHERE, member_noise
-from .sky_plan import DECAY, estimate_healpix_bytes, sky_scales
+from .sky_plan import TWO_LEVELS_UP_TO, estimate_healpix_bytes, sky_budget, sky_scales
 from .values import SAMPLES, ValueTransforms
 
 __all__ = [
@@ -63,6 +62,7 @@ def synthesize_healpix(
     n: int = 1,
     seed: int | Sequence[int] | None = None,
     steps: int = 100,
+    fine_steps: int | None = None,
     levels: int | None = None,
     mask: torch.Tensor | None = None,
     in_mask: torch.Tensor | None = None,
@@ -99,7 +99,7 @@ def synthesize_healpix(
     are those of :class:`~texsynth.stats.healpix.HealpixScatteringCovariance` (oriented
     Morlet wavelets on a stencil in each pixel's tangent plane, as foscat builds them), plus
     the value histogram. The optimisation runs coarse to fine, ``nside`` doubling per level
-    from at least 16.
+    from at least 16 (from ``nside / 2`` by default up to nside 128: see ``levels``).
 
     Parameters
     ----------
@@ -119,8 +119,14 @@ def synthesize_healpix(
     steps
         Loss evaluations at the coarsest level; each finer level (four times the pixels,
         starting from the level below) gets three times fewer, at least 10.
+    fine_steps
+        Loss evaluations at the finest level when there are several (default: the rule
+        of ``steps``): most of the time of a large sky is spent there.
     levels
-        Coarse-to-fine levels (default: as many as keep ``nside >= 16`` and two scales).
+        Coarse-to-fine levels. Default: for scalar skies up to nside 128 synthesised at the
+        exemplar's nside, two (from ``nside / 2``), which brings the Euler characteristic
+        (Minkowski V2) of a dust-like sky to a second realisation's (docs/healpix.md, "The
+        V2 decision"); otherwise as many as keep ``nside >= 16`` and two scales.
     mask
         Inpainting: ``1`` marks the pixels to synthesise, ``0`` those of ``init`` (or of
         ``sky``) to keep; the masked pixels of ``sky`` do not shape the target statistics.
@@ -215,6 +221,7 @@ def synthesize_healpix(
     start_time = time.perf_counter()
     n = count(n, "n")
     steps = count(steps, "steps")
+    fine_steps = None if fine_steps is None else count(fine_steps, "fine_steps")
     histogram = weight(histogram, "histogram")
     multipoles = weight(multipoles, "multipoles")
     spectrum = weight(spectrum, "spectrum")
@@ -235,6 +242,7 @@ def synthesize_healpix(
             n=n,
             seed=seed,
             steps=steps,
+            fine_steps=fine_steps,
             levels=levels,
             J=J,
             L=L,
@@ -296,6 +304,8 @@ def synthesize_healpix(
     work = Working.of(values, inm, init_t, gmask)
 
     J_full, n_levels = sky_scales(J, levels, nside_ex, nside_out)
+    if levels is None and n_levels > 2 and nside_out == nside_ex <= TWO_LEVELS_UP_TO:
+        J_full, n_levels = sky_scales(J, 2, nside_ex, nside_out)
 
     def build_loss(
         k: int, ex_k: torch.Tensor, inm_k: torch.Tensor | None, shape: Shape, J_k: int
@@ -342,7 +352,7 @@ def synthesize_healpix(
         levels=(n_levels, J_full),
         build_loss=build_loss,
         start=first_batch,
-        budget=lambda k: level_budget(steps, DECAY, k),
+        budget=sky_budget(steps, n_levels, fine_steps),
         report=rep,
         remap=histogram > 0 and gmask is None,
         resampling=SPHERE,

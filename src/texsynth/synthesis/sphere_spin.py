@@ -26,13 +26,12 @@ from ..healpix_kernels import KERNEL_SIZE
 from ..healpix_spin import pyramid_phases, transport_angle
 from ..losses.healpix import HealpixScatteringLoss
 from ..memory import check_memory
-from ..presets import level_budget
 from ..seeds import resolve_seeds
 from ..stats.scattering1d import as_signal_batch
 from .engine import Callback, Cancel, SynthesisReport
 from .levels import Generators, Shape, run_levels
 from .resampling import SphereResampling, member_noise
-from .sky_plan import DECAY, estimate_healpix_bytes, sky_scales
+from .sky_plan import estimate_healpix_bytes, sky_budget, sky_scales
 
 __all__ = [
     "SPIN_SPHERE",
@@ -119,6 +118,7 @@ def synthesize_healpix_spin(
     n: int = 1,
     seed: int | Sequence[int] | None = None,
     steps: int = 100,
+    fine_steps: int | None = None,
     levels: int | None = None,
     J: int | None = None,
     L: int = 4,
@@ -201,7 +201,7 @@ def synthesize_healpix_spin(
         build_loss=build_loss,
         start=first_batch,
         seeds=seeds,
-        budget=lambda k: level_budget(steps, DECAY, k),
+        budget=sky_budget(steps, n_levels, fine_steps),
         tol=tol,
         frozen=None,
         free=None,
