@@ -190,3 +190,23 @@ def test_report_charts_label_their_axes_with_values() -> None:
     svg = chart.svg()
     for label in ("2.5", "100", "1e+03"):
         assert f">{label}</text>" in svg
+
+
+def test_unlabelled_series_are_drawn_but_not_in_the_legend() -> None:
+    from PIL import Image
+
+    from texsynth.charts import Chart, Series
+
+    band = [
+        Series([0.0, 1.0], [0.0, 1.0], "band", "#00f"),
+        Series([0.0, 1.0], [1.0, 2.0], "", "#00f"),
+    ]
+    chart = Chart("t", [*band, Series([0.0, 1.0], [0.5, 1.5], "x", "#f00")], "a", "b")
+    assert [s.label for s in chart.legend()] == ["band", "x"]
+    svg = chart.svg()
+    assert svg.count("<polyline") == 3 and svg.count('stroke-width="2"/>') == 2  # 2 legend rows
+    img = Image.new("RGB", (360, 240), "white")
+    chart.draw(img, (0, 0, 360, 240))
+    # the legend's third row (where an unlabelled entry would go) stays empty
+    row = [img.getpixel((x, 18 + 4 + 12 * 2 + 5)) for x in range(360 - 6 - 90, 360 - 6 - 74)]
+    assert all(p == (255, 255, 255) for p in row), row

@@ -79,6 +79,11 @@ class Chart:
 
         return axis(x0, x1, self.logx), axis(y0, y1, self.logy)
 
+    def legend(self) -> list[Series]:
+        """The series the legend lists: those with a label (an unlabelled one, such as the
+        second edge of a band, is drawn but not listed)."""
+        return [s for s in self.series if s.label]
+
     def svg(self, width: int = 360, height: int = 240) -> str:
         """The chart as an inline ``<svg>`` element."""
         m, ml = 40, 70  # bottom and left margins (the left one holds the y values)
@@ -120,7 +125,7 @@ class Chart:
                     f'<polyline points="{path}" fill="none" stroke="{s.colour}" '
                     'stroke-width="1.6"/>'
                 )
-        for i, s in enumerate(self.series):
+        for i, s in enumerate(self.legend()):
             y = 38 + 14 * i
             parts.append(
                 f'<line x1="{width - 120}" y1="{y - 4}" x2="{width - 100}" '
@@ -153,7 +158,7 @@ class Chart:
         for s, pts in zip(self.series, curves, strict=True):
             if len(pts) > 1:
                 d.line([px(a, b) for a, b in pts], fill=s.colour, width=2)
-        for i, s in enumerate(self.series):
+        for i, s in enumerate(self.legend()):
             y = pt + 4 + 12 * i
             d.line((pr - 90, y + 5, pr - 74, y + 5), fill=s.colour, width=2)
             d.text((pr - 70, y), s.label, fill="black")

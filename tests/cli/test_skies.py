@@ -142,3 +142,66 @@ def test_skies_are_gaussianised_unless_told(
     img = ["synth", str(tmp_path / "x.png"), "-o", str(tmp_path / "y.png"), "--no-to-gaussian"]
     assert "--no-to-gaussian is for HEALPix" in _error(img, capsys)
     assert not (tmp_path / "b.fits").exists()
+
+
+def test_synth_writes_the_input_ordering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sky = _sky(16)
+    ring = tmp_path / "ring.fits"
+    hp.write_map(ring, hp.reorder(sky, n2r=True), dtype=np.float64)  # healpy's default: RING
+    out = tmp_path / "out.fits"
+    assert main(["synth", str(ring), "-o", str(out), "--steps", "2", "--seed", "0", "--quiet"]) == 0
+    assert "RING" in capsys.readouterr().out
+    header = dict(hp.read_map(out, h=True)[1])
+    assert header["ORDERING"] == "RING"
+    nested = read_healpix_map(out).values[0]  # the same map as healpy's RING reading
+    np.testing.assert_array_equal(hp.reorder(hp.read_map(out), r2n=True), nested)
+    npy = tmp_path / "out.npy"  # no header: written NESTED, as --healpix reads it
+    assert main(["synth", str(ring), "-o", str(npy), "--steps", "2", "--seed", "0", "--quiet"]) == 0
+    np.testing.assert_array_equal(np.load(npy), nested)
+
+
+def test_stats_names_ring_files_and_notes_q_u_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sky = _sky(16)
+    ring = tmp_path / "ring.fits"
+    hp.write_map(ring, hp.reorder(sky, n2r=True), dtype=np.float64)
+    assert main(["stats", str(ring), "--J", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "RING file, computed in nested order" in text and "note:" not in text
+    qu = tmp_path / "qu.fits"
+    write_healpix_map(qu, np.stack([sky, sky[::-1].copy()]))  # Q_POLARISATION, U_POLARISATION
+    assert main(["stats", str(qu), "--J", "2"]) == 0
+    assert "Q and U columns are treated as scalar maps" in capsys.readouterr().out
+
+
+def test_synth_refuses_a_mask_of_another_nside_in_one_line(
+    sky_fits: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mask = tmp_path / "mask.fits"
+    write_healpix_map(mask, np.ones(12 * 32**2))
+    out = tmp_path / "o.fits"
+    err = _error(["synth", str(sky_fits), "-o", str(out), "--mask", str(mask)], capsys)
+    assert "has nside 32, the input nside 16" in err
+    assert not out.exists() and not (tmp_path / "o.json").exists()
+
+
+def test_a_closed_output_pipe_ends_quietly(sky_fits: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "texsynth", "stats", str(sky_fits), "--J", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader goes away before anything is printed (| head)
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

@@ -540,6 +540,15 @@ def test_grd_mask_freezes_pixels_exactly_and_seed_reproduces() -> None:
     c = op.synthesis(x, seed=2, **kw)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     assert np.array_equal(a[g[0] == 0], x[g[0] == 0].astype(np.float64))
+    x64 = x.astype(np.float64) + 1e-9  # a float64 target keeps its own bits (1D too)
+    d = op.synthesis(x64, seed=1, **kw)
+    assert np.array_equal(d[g[0] == 0], x64[g[0] == 0])
+    s64 = x64[0]  # a signal: its first row
+    m1 = np.zeros(32)
+    m1[8:20] = 1
+    op1 = sc1d.funct()
+    e = op1.synthesis(s64, grd_mask=m1, nstep=1, NUM_EPOCHS=5, EVAL_FREQUENCY=0, seed=0)
+    assert np.array_equal(e[m1 == 0], s64[m1 == 0])
     with pytest.warns(FoscatCompatWarning, match="input_image"):
         op.synthesis(x, input_image=x, **kw)
     with pytest.raises(TexsynthError, match="n_up"):

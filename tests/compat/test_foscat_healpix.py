@@ -229,6 +229,12 @@ def test_synthesis_grd_mask_keeps_pixels() -> None:
     out = sc.funct().synthesis(sky, grd_mask=grd, nstep=1, NUM_EPOCHS=6, EVAL_FREQUENCY=0)
     assert np.array_equal(out[grd == 0], sky[grd == 0].astype(np.float64))
     assert not np.allclose(out[grd == 1], sky[grd == 1])
+    # a float64 target (healpy's maps) keeps its pixels to the last bit, though the
+    # operator computes in float32; a torch target too
+    sky64 = sky.astype(np.float64) + 1e-9 * np.arange(sky.size)  # not float32-representable
+    for target in (sky64, torch.tensor(sky64)):
+        out = sc.funct().synthesis(target, grd_mask=grd, nstep=1, NUM_EPOCHS=3, EVAL_FREQUENCY=0)
+        assert out.dtype == np.float64 and np.array_equal(out[grd == 0], sky64[grd == 0])
 
 
 def test_synthesis_with_angular_reductions() -> None:

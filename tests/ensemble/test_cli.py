@@ -66,6 +66,25 @@ def test_signal_and_sky_ensembles(tmp_path, capsys):
     assert "log10 P(f)" in capsys.readouterr().out
 
 
+def test_sky_ensemble_keeps_a_ring_files_ordering(tmp_path, capsys):
+    hp = pytest.importorskip("healpy")
+    from astropy.io import fits
+
+    from texsynth.io.healpix_maps import read_healpix_map
+
+    sky = np.random.default_rng(0).standard_normal(12 * 8 * 8)
+    hp.write_map(tmp_path / "sky.fits", sky, dtype=np.float64)  # healpy's default: RING
+    out = tmp_path / "m"
+    out.mkdir()
+    code = main(
+        ["ensemble", str(tmp_path / "sky.fits"), "-o", str(out / "{i}.fits"), "--n", "1",
+         "--steps", "3", "--seed", "1", "--backend", "serial", "--quiet"]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr()
+    assert fits.getheader(out / "0.fits", 1)["ORDERING"] == "RING"
+    assert read_healpix_map(out / "0.fits").file_ordering == "RING"
+
+
 def test_bad_input_is_one_line_and_status_2(field, tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT", 1)

@@ -376,3 +376,26 @@ def test_big_endian_arrays_keep_their_precision(tmp_path: Path) -> None:
     assert np.array_equal(got.values, m)
     write_healpix_map(tmp_path / "be.fits", m)
     assert read_healpix_map(tmp_path / "be.fits").values.dtype == np.float32
+
+
+def test_write_in_ring_ordering_full_and_partial(tmp_path: Path) -> None:
+    m = _maps(2, np.float32)
+    path = write_healpix_map(tmp_path / "ring.fits", m, ordering="ring")
+    assert fits.getheader(path, 1)["ORDERING"] == "RING"
+    ref = hp.read_map(path, field=None)  # healpy: RING by default
+    assert ref.dtype == np.float32 and np.array_equal(ref, hp.reorder(m, n2r=True))
+    back = read_healpix_map(path)
+    assert back.file_ordering == "RING" and np.array_equal(back.values, m)
+    assert read_healpix_map(write_healpix_map(tmp_path / "n.fits", m)).file_ordering == "NESTED"
+    ids = np.array([700, 3, 64, 5])
+    v = np.arange(4.0)[None]
+    part = write_healpix_map(tmp_path / "p.fits", v, nside=NSIDE, cell_ids=ids, ordering="RING")
+    assert fits.getheader(part, 1)["ORDERING"] == "RING"
+    ref = hp.read_map(part, nest=True)
+    assert np.array_equal(ref[ids], v[0]) and np.all(np.delete(ref, ids) == UNSEEN)
+    got = read_healpix_map(part)
+    assert np.array_equal(got.cell_ids, np.sort(ids)) and got.file_ordering == "RING"
+    assert got.seen_cells().file_ordering == "RING"
+    with pytest.raises(TexsynthError, match="ordering must be"):
+        write_healpix_map(tmp_path / "bad.fits", m, ordering="galactic")
+    assert not (tmp_path / "bad.fits").exists()

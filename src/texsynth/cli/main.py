@@ -4,7 +4,9 @@ place where logging and warnings are configured."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -393,7 +395,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = _show_warning
-            return int(args.func(args))
+            code = int(args.func(args))
+            sys.stdout.flush()  # (inside the try: a closed pipe raises here, not at exit)
+            return code
+    except BrokenPipeError:
+        # the reader of the output went away (``texsynth stats ... | head``): stop quietly,
+        # and keep Python's exit-time flush of stdout from reporting it again
+        with contextlib.suppress(OSError, ValueError):  # (stdout may have no descriptor)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except TexsynthError as exc:
         print(f"texsynth: error: {exc.cli_message()}", file=sys.stderr)
         return 2

@@ -26,6 +26,35 @@ __all__ = ["eval_skies", "eval_wants_skies", "stats_sky", "synth_sky", "wants_sk
 #: what a sky is written as
 SKY_SUFFIXES = (".fits", ".fit", ".fts", ".npy")
 
+#: column names of the Stokes Q and U maps in HEALPix files (healpy's and the LAMBDA/Planck ones)
+_Q_NAMES = ("Q_POLARISATION", "Q_POLARIZATION", "Q_STOKES", "Q")
+_U_NAMES = ("U_POLARISATION", "U_POLARIZATION", "U_STOKES", "U")
+
+
+def polarisation_note(names: tuple[str, ...] | None) -> str:
+    """A note for maps with Stokes Q and U columns, which the command line treats as scalar
+    fields (their values depend on each pixel's frame); ``""`` for other maps."""
+    upper = {n.strip().upper() for n in names or ()}
+    if not (upper & set(_Q_NAMES) and upper & set(_U_NAMES)):
+        return ""
+    return (
+        "note: the Q and U columns are treated as scalar maps here (they depend on each "
+        "pixel's frame); for spin-2 statistics and synthesis use Python: "
+        "HealpixScatteringCovariance(spin=2), synthesize_healpix(qu, spin=2) (docs/healpix.md)"
+    )
+
+
+def _check_mask_nside(mask: torch.Tensor, sky: torch.Tensor, path: Path) -> None:
+    """A one-line error for a ``--mask`` map of another resolution than the input's."""
+    from ..domains.healpix import nside_of
+
+    if mask.shape[-1] != sky.shape[-1]:
+        raise TexsynthError(
+            f"--mask {str(path)!r} has nside {nside_of(int(mask.shape[-1]), str(path))}, the "
+            f"input nside {nside_of(int(sky.shape[-1]), 'the input')}; give a mask of the "
+            "input's nside (healpy.ud_grade converts one)"
+        )
+
 
 def wants_sky(args: argparse.Namespace, path: Path | None = None) -> bool:
     """Whether a command should treat ``path`` (default: ``args.input``) as a HEALPix map:
@@ -112,6 +141,9 @@ def synth_sky(args: argparse.Namespace) -> int:
         t = _read(getattr(args, role), f"--{role}")
         if t is not None:
             raw[role] = t
+    mask, sky = raw.get("mask"), raw["input"]
+    if mask is not None and sky is not None:
+        _check_mask_nside(mask, sky, args.mask)
     arrays = prepare_arrays(spec, {k: v for k, v in raw.items() if v is not None})
     result, run = run_job(
         spec,
@@ -128,6 +160,9 @@ def synth_sky(args: argparse.Namespace) -> int:
     run.outputs = [str(o) for o in outputs]
     names = meta.column_names if meta is not None else None
     unit = meta.unit if meta is not None else None
+    # the input file's ordering; .npy outputs (no header to say it) are always NESTED
+    fits_out = outputs[0].suffix.lower() != ".npy"
+    ordering = meta.file_ordering if meta is not None and fits_out else "NESTED"
     with StagedFiles() as stage:  # the whole set and its record, or nothing new
         for out, x in zip(outputs, result, strict=True):
             write_healpix_map(
@@ -136,6 +171,7 @@ def synth_sky(args: argparse.Namespace) -> int:
                 column_names=names or None,
                 unit=unit,
                 overwrite=True,
+                ordering=ordering,
             )
         atomic_text_write(stage.temp(sidecar), run.dumps())
     shown = outputs[0] if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1]}"
@@ -143,9 +179,11 @@ def synth_sky(args: argparse.Namespace) -> int:
     ignored = run.settings["ignored_pixels"]
     note = f"; {ignored} pixels without a value left out of the statistics" if ignored else ""
     print(
-        f"wrote {shown} (nside {nside}, {result.shape[1]} field(s), full sky, seed "
+        f"wrote {shown} (nside {nside}, {result.shape[1]} field(s), full sky, {ordering}, seed "
         f"{run.seeds[0]}{note}) in {run.seconds:.1f} s; settings in {sidecar}"
     )
+    if polarisation_note(names):
+        print(polarisation_note(names))
     return 0
 
 
@@ -153,12 +191,16 @@ def stats_sky(args: argparse.Namespace) -> int:
     """Run ``texsynth stats`` on a HEALPix map: S0, S1/S2 per scale and orientation, S3/S4
     summaries; every labelled coefficient to ``--json``."""
     from ..domains.healpix import nside_of
+    from ..io.healpix_maps import read_healpix_map
     from ..stats import ScatCov
     from ..stats.healpix import HealpixScatteringCovariance
 
     refuse_sky_options(args, [("--edge", bool(args.edge))])
     sky = _read(args.image, "the map")
     assert sky is not None
+    meta = read_healpix_map(args.image) if Path(args.image).suffix.lower() != ".npy" else None
+    ring = meta is not None and meta.file_ordering == "RING"
+    order = "RING file, computed in nested order" if ring else "nested"
     C, npix = sky.shape
     nside = nside_of(npix, str(args.image))
     seen = torch.isfinite(sky).all(0)
@@ -176,10 +218,12 @@ def stats_sky(args: argparse.Namespace) -> int:
     assert isinstance(stats, ScatCov) and isinstance(normalised, ScatCov)
     missing = f", {int((~seen).sum())} pixels without a value" if mask is not None else ""
     print(
-        f"{args.image}: HEALPix nside {nside} ({npix} pixels, nested), {C} field"
+        f"{args.image}: HEALPix nside {nside} ({npix} pixels, {order}), {C} field"
         f"{'s' * (C > 1)}{missing}"
     )
     print(f"J={J} scales (nside {nside} down to {nside >> (J - 1)}), L={args.L} orientations")
+    if meta is not None and polarisation_note(meta.column_names):
+        print(polarisation_note(meta.column_names))
     for c in range(C):
         mean, std = (float(v) for v in stats.S0[0, c])
         print(f"\nfield {c}: mean {mean:.6g}, std {std:.6g}")

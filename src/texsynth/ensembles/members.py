@@ -153,12 +153,16 @@ class Loaded:
             from ..io.healpix_maps import write_healpix_map
 
             meta = self.meta
+            # the input file's ordering; a .npy (no header to say it) is always NESTED
+            fits_out = path.suffix.lower() != ".npy"
+            ordering = meta.file_ordering if meta is not None and fits_out else "NESTED"
             write_healpix_map(
                 path,
                 x.numpy(),
                 column_names=(meta.column_names or None) if meta is not None else None,
                 unit=meta.unit if meta is not None else None,
                 overwrite=True,
+                ordering=ordering,
             )
 
     def exemplar(self) -> torch.Tensor | None:

@@ -53,6 +53,11 @@ class HealpixMap:
         The name of each field (``C`` names).
     units
         The unit of each field (``TUNIT`` keys), ``None`` where the file gives none.
+    file_ordering
+        ``"RING"`` or ``"NESTED"``: the ordering of the file the map was read from (its
+        ``ORDERING``), so that a result can be written back in it
+        (``write_healpix_map(..., ordering=m.file_ordering)``); ``values`` and ``cell_ids``
+        are NESTED either way. ``"NESTED"`` for maps made in memory.
 
     Notes
     -----
@@ -66,6 +71,7 @@ class HealpixMap:
     cell_ids: np.ndarray | None = None
     column_names: tuple[str, ...] = ()
     units: tuple[str | None, ...] = ()
+    file_ordering: str = "NESTED"
 
     def __post_init__(self) -> None:
         v = self.values
@@ -90,6 +96,10 @@ class HealpixMap:
             )
         if self.units and len(self.units) != v.shape[0]:
             raise TexsynthError(f"HealpixMap has {v.shape[0]} fields but {len(self.units)} units")
+        if self.file_ordering not in ("RING", "NESTED"):
+            raise TexsynthError(
+                f"HealpixMap.file_ordering must be 'RING' or 'NESTED', got {self.file_ordering!r}"
+            )
 
     @property
     def npix(self) -> int:
@@ -121,7 +131,12 @@ class HealpixMap:
         if not seen.any():
             raise TexsynthError("this HEALPix map has no pixel with a value; nothing to keep")
         return HealpixMap(
-            self.values[:, seen], self.nside, ids[seen], self.column_names, self.units
+            self.values[:, seen],
+            self.nside,
+            ids[seen],
+            self.column_names,
+            self.units,
+            self.file_ordering,
         )
 
 

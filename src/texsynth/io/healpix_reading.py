@@ -102,6 +102,7 @@ def read_healpix_map(
         if every read column is float32, else float64; missing pixels (``UNSEEN`` or NaN)
         are NaN. ``cell_ids`` is ``None`` for a full sky (even one with missing pixels: see
         :attr:`HealpixMap.seen`) and the sorted NESTED indices of a partial one.
+        ``file_ordering`` is the file's ordering (``ordering`` for a ``.npy``).
 
     Raises
     ------
@@ -145,7 +146,7 @@ def _read_npy(p: Path, field: Field | Sequence[Field] | None, ordering: str) -> 
     values = _missing_to_nan(values, q)
     if ordering == "RING":
         values = _ring_to_nested(values, nside)
-    return HealpixMap(values, nside, None, tuple(names[i] for i in keep), ())
+    return HealpixMap(values, nside, None, tuple(names[i] for i in keep), (), ordering)
 
 
 def _read_fits(p: Path, field: Field | Sequence[Field] | None, given: str | None) -> HealpixMap:
@@ -226,7 +227,7 @@ def _read_fits(p: Path, field: Field | Sequence[Field] | None, given: str | None
     if cells is not None:
         sort = np.argsort(cells, kind="stable")
         cells, values = cells[sort], values[:, sort]
-    return HealpixMap(values, nside, cells, names_kept, units_kept)
+    return HealpixMap(values, nside, cells, names_kept, units_kept, order)
 
 
 def _is_explicit(header: Any, q: str) -> bool:

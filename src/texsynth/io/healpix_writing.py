@@ -1,7 +1,7 @@
 """Writing HEALPix maps: :func:`write_healpix_map`, a FITS binary table in the layout
-healpy's ``read_map`` reads (NESTED, NaN written as ``UNSEEN``; a partial sky as an
-``INDXSCHM = 'EXPLICIT'`` table with a ``PIXEL`` column), or a full-sky ``.npy`` array,
-atomically (:mod:`texsynth.atomic`). FITS needs ``astropy`` (``pip install
+healpy's ``read_map`` reads (NESTED, or RING on request; NaN written as ``UNSEEN``; a
+partial sky as an ``INDXSCHM = 'EXPLICIT'`` table with a ``PIXEL`` column), or a full-sky
+``.npy`` array, atomically (:mod:`texsynth.atomic`). FITS needs ``astropy`` (``pip install
 'texsynth[healpix]'``)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..atomic import atomic_write
-from ..domains.healpix import check_nside, npix_of, nside_of
+from ..domains.healpix import check_nside, healpy_module, npix_of, nside_of
 from ..errors import TexsynthError
 from ..paths import as_path, check_target, quote_path
 from .checks import real_array
@@ -40,15 +40,17 @@ def write_healpix_map(
     column_names: Sequence[str] | None = None,
     unit: str | None = None,
     overwrite: bool = False,
+    ordering: str = "NESTED",
 ) -> Path:
-    """Write a HEALPix map, NESTED ordering, atomically (a temporary file, then a rename).
+    """Write a HEALPix map, NESTED ordering unless asked, atomically (a temporary file, then
+    a rename).
 
     Parameters
     ----------
     path
         ``.fits`` (``.fit``, ``.fts``): the HEALPix FITS layout healpy's ``read_map`` reads
         (``PIXTYPE``, ``ORDERING = 'NESTED'``, ``NSIDE``, ``INDXSCHM``, ``OBJECT``); or
-        ``.npy``: the ``[npix]`` or ``[C, npix]`` NESTED array (full sky only).
+        ``.npy``: the ``[npix]`` or ``[C, npix]`` array in ``ordering`` (full sky only).
     map
         A :class:`HealpixMap`, or an array or tensor ``[npix]``, ``[C, npix]`` (full sky,
         NESTED) or ``[N]``, ``[C, N]`` with ``cell_ids``. NaN values are written as
@@ -66,6 +68,11 @@ def write_healpix_map(
         Unit of every field (``TUNIT``); default: the map's own units.
     overwrite
         Replace an existing file (refused otherwise).
+    ordering
+        The file's ordering: ``"NESTED"`` (the default) or ``"RING"``; the map is given in
+        NESTED order either way and reordered with healpy (a partial sky's ``cell_ids`` turned
+        into RING indices). Write a map read from a file with ``ordering=m.file_ordering`` to
+        keep that file's ordering.
 
     Returns
     -------
@@ -86,6 +93,11 @@ def write_healpix_map(
             f"cannot write {q}: the file exists; pass overwrite=True to replace it, or choose "
             "another name"
         )
+    order = {"NEST": "NESTED"}.get(str(ordering).strip().upper(), str(ordering).strip().upper())
+    if order not in ("NESTED", "RING"):
+        raise TexsynthError(
+            f"cannot write {q}: ordering must be 'NESTED' or 'RING', got {ordering!r}"
+        )
     hmap = _to_map(map, nside, cell_ids, q)
     names = _names(column_names, hmap, q)
     units = (unit,) * len(names) if unit is not None else (hmap.units or (None,) * len(names))
@@ -95,11 +107,11 @@ def write_healpix_map(
                 f"cannot write {q}: a .npy file holds full skies only; write a partial sky "
                 "(cell_ids) to .fits, or fill it with hmap.full_sky()"
             )
-        v = hmap.values
+        v = _in_ordering(hmap, order)[0]
         atomic_write(p, lambda f: np.save(f, v[0] if v.shape[0] == 1 else v, allow_pickle=False))
         return p
     fits = astropy_fits()
-    table = _table(fits, hmap, names, units)
+    table = _table(fits, hmap, names, units, order)
 
     def write(f: IO[bytes]) -> None:
         fits.HDUList([fits.PrimaryHDU(), table]).writeto(f)
@@ -176,23 +188,42 @@ def _names(column_names: Sequence[str] | None, hmap: HealpixMap, q: str) -> tupl
     return names
 
 
+def _in_ordering(hmap: HealpixMap, order: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``hmap``'s values and pixel indices in ``order`` (RING: reordered with healpy; a
+    partial sky's indices converted and sorted)."""
+    if order == "NESTED":
+        return hmap.values, hmap.cell_ids
+    hp = healpy_module()
+    if hmap.cell_ids is None:
+        ring = hp.reorder(hmap.values, n2r=True)
+        return np.asarray(ring, dtype=hmap.values.dtype).reshape(hmap.values.shape), None
+    ids = np.asarray(hp.nest2ring(hmap.nside, hmap.cell_ids), dtype=np.int64)
+    sort = np.argsort(ids, kind="stable")
+    return hmap.values[:, sort], ids[sort]
+
+
 def _table(
-    fits: Any, hmap: HealpixMap, names: tuple[str, ...], units: tuple[str | None, ...]
+    fits: Any,
+    hmap: HealpixMap,
+    names: tuple[str, ...],
+    units: tuple[str | None, ...],
+    order: str,
 ) -> Any:
-    """The HEALPix binary table of ``hmap`` (NaN as ``UNSEEN``)."""
+    """The HEALPix binary table of ``hmap`` in ``order`` (NaN as ``UNSEEN``)."""
     fmt = "E" if hmap.values.dtype == np.float32 else "D"
-    values = np.where(np.isnan(hmap.values), UNSEEN, hmap.values).astype(hmap.values.dtype)
+    raw, cell_ids = _in_ordering(hmap, order)
+    values = np.where(np.isnan(raw), UNSEEN, raw).astype(hmap.values.dtype)
     cols = []
-    if hmap.cell_ids is not None:
-        wide = int(hmap.cell_ids.max()) >= 2**31
-        cols.append(fits.Column(name="PIXEL", format="K" if wide else "J", array=hmap.cell_ids))
+    if cell_ids is not None:
+        wide = int(cell_ids.max()) >= 2**31
+        cols.append(fits.Column(name="PIXEL", format="K" if wide else "J", array=cell_ids))
     for name, u, v in zip(names, units, values, strict=True):
         cols.append(fits.Column(name=name, format=fmt, array=v, unit=u))
     table = fits.BinTableHDU.from_columns(cols)
     h = table.header
     partial = hmap.cell_ids is not None
     h["PIXTYPE"] = ("HEALPIX", "HEALPIX pixelisation")
-    h["ORDERING"] = ("NESTED", "Pixel ordering scheme, either RING or NESTED")
+    h["ORDERING"] = (order, "Pixel ordering scheme, either RING or NESTED")
     h["NSIDE"] = (hmap.nside, "Resolution parameter of HEALPIX")
     if not partial:
         h["FIRSTPIX"] = (0, "First pixel # (0 based)")

@@ -217,7 +217,7 @@ def synthesize_images(
     with torch.no_grad():
         out = synthesize(target[:1], **options) if B == 1 else _synthesize_batch(target, options)
     assert isinstance(out, torch.Tensor)
-    result = to_numpy(out[:, 0]).astype(np.float64)
+    result = _keep_known(to_numpy(out[:, 0]).astype(np.float64), image_target, gmask)
     return result[0] if single and n == 1 else result
 
 
@@ -290,7 +290,7 @@ def synthesize_signals(
     signal = target[None] if B == 1 else target[:, None]  # [C=1, N] or [B, 1, N]
     with torch.no_grad():
         out = mod.synthesize_1d(signal, **accepted_options(mod.synthesize_1d, options))
-    result = to_numpy(out[:, 0]).astype(np.float64)  # [n, N_out]
+    result = _keep_known(to_numpy(out[:, 0]).astype(np.float64), image_target, gmask)
     return result[0] if single and n == 1 else result
 
 
@@ -373,9 +373,25 @@ def synthesize_skies(
             callback=printer,
         )
     assert isinstance(out, torch.Tensor)
-    result = to_numpy(out[:, 0]).astype(np.float64)  # [n, npix_out]
+    result = _keep_known(to_numpy(out[:, 0]).astype(np.float64), image_target, gmask)
     assert result.shape[-1] == npix_out
     return result[0] if single and n == 1 else result
+
+
+def _keep_known(result: np.ndarray, image_target: Any, gmask: torch.Tensor | None) -> np.ndarray:
+    """``result`` (``[n, ...]`` float64) with the pixels ``grd_mask`` keeps (0) copied from
+    ``image_target`` at its own precision: the synthesis runs in the operator's dtype
+    (float32 by default), which would round a float64 target's kept pixels."""
+    if gmask is None:
+        return result
+    raw = image_target.detach().cpu() if isinstance(image_target, torch.Tensor) else image_target
+    target = np.asarray(raw, dtype=np.float64).reshape(-1)
+    keep = to_numpy(gmask).reshape(-1) == 0
+    if target.size != keep.size or result.size % keep.size:  # (only one target, n_up=0)
+        return result
+    flat = result.reshape(-1, keep.size)
+    flat[:, keep] = target[keep]
+    return flat.reshape(result.shape)
 
 
 class _BatchTargetLoss(TextureLoss):
