@@ -83,6 +83,17 @@ def main(argv: list[str] | None = None) -> int:
         help="learning rate of tau, w_s (and the soft head's scalars) over --lr; 0: frozen",
     )
     ap.add_argument(
+        "--train-cut",
+        action="store_true",
+        help="selection head: also train w_cut, the cut-aware choice's weight",
+    )
+    ap.add_argument(
+        "--w-cut",
+        type=float,
+        default=None,
+        help="selection head: start w_cut at this value (with --init: overrides the file's)",
+    )
+    ap.add_argument(
         "--photos", action="store_true", help="every second item: a packaged photograph's crop"
     )
     ap.add_argument(
@@ -107,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             ExpanderConfig(encoder=a.encoder, head=a.head, candidates=a.candidates)
         )
     )
+    if a.w_cut is not None and a.head == "select":
+        with torch.no_grad():
+            model.selector.w_cut.fill_(a.w_cut)
     t0 = time.perf_counter()
     watch = TrainResult()
 
@@ -120,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                 head = model.selector
                 sel += f" log_tau {float(head.log_tau.detach()):.3f}"
                 sel += f" w_s {float(head.w_sim.detach()):.3f}"
+                sel += f" w_cut {float(head.w_cut.detach()):.3f}"
             print(f"step {k} loss {loss:.4f}{sel} t {time.perf_counter() - t0:.0f}s", flush=True)
         done = k + 1
         if a.save_every and done % a.save_every == 0:  # a run cut short still leaves a model
@@ -153,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         seam_scale_free=a.seam_scale_free,
         scalar_lr_factor=a.scalar_lr_factor,
         distribution=extra,
+        train_cut=a.train_cut,
     )
     record = {
         **vars(a),

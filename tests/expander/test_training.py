@@ -120,3 +120,16 @@ def test_frozen_scalars_stay_and_the_features_train() -> None:
     assert "selector.features.c2.weight" in changed
     assert not {"selector.log_tau", "selector.w_sim"} & changed
     assert all(p.requires_grad for p in m.parameters())  # unfrozen afterwards
+
+
+def test_w_cut_trains_only_with_train_cut() -> None:
+    for train_cut in (False, True):
+        torch.manual_seed(0)
+        m = TransposerExpander(ExpanderConfig(candidates=6, radius=2, grow=1, w_cut=0.2))
+        train_expander(
+            m, steps=2, size=16, batch=2, style_weight=0.0, content_weight=0.0,
+            selection_weight=0.0, seam_weight=1.0, train_cut=train_cut,
+        )  # fmt: skip
+        moved = float(m.selector.w_cut.detach()) != pytest.approx(0.2, abs=1e-7)
+        assert moved == train_cut
+        assert m.selector.w_cut.requires_grad  # unfrozen afterwards

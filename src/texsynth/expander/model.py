@@ -52,8 +52,9 @@ __all__ = ["ExpanderConfig", "TransposerExpander", "load_expander", "save_expand
 
 FORMAT = "texsynth-expander"
 # 2: the ``head`` field and the selection head (files of version 1 are "soft"); 3: the
-# ``seam`` field (files of version 2 have none: their seams are the block edges, ``seam = 0``)
-VERSION = 3
+# ``seam`` field (files of version 2 have none: their seams are the block edges, ``seam = 0``);
+# 4: the ``w_cut`` field and weight (older files: 0, the choice without the cut term)
+VERSION = 4
 HEADS = ("select", "soft")
 MULTIPLE = 8  # inputs are padded to a multiple of this, and to at least twice it
 VGG_LAYERS = ("relu2_1", "relu3_1", "relu4_1")
@@ -93,6 +94,10 @@ class ExpanderConfig:
     # bonus (in logits) of a copy per share of the 8 neighbouring blocks that already hold it:
     # larger pieces, fewer seams (a Potts prior, as in shift-map editing); 0: none
     stick: float = 0.0
+    # weight of the minimum-error cut cost of each copy against its chosen neighbours in the
+    # selection head's logits (image quilting's choice by the cut; trainable, the file's
+    # ``selector.w_cut`` holds its value); 0: the choice ignores the cuts
+    w_cut: float = 0.0
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
@@ -108,6 +113,8 @@ class ExpanderConfig:
             )
         if not 0 <= self.stick < 1e3:
             raise TexsynthError(f"stick must be in [0, 1000), got {self.stick}")
+        if not -1e3 < self.w_cut < 1e3:
+            raise TexsynthError(f"w_cut must be in (-1000, 1000), got {self.w_cut}")
         if not 0 <= self.seam <= 32:
             raise TexsynthError(f"seam must be in [0, 32], got {self.seam}")
         if not 0 <= self.feather < self.block:
@@ -318,6 +325,7 @@ class TransposerExpander(nn.Module):
                 cfg.seam,
                 cfg.border_zero,
                 cfg.stick,
+                cfg.w_cut,
             )
             return
         c1, c2, c3 = cfg.widths
@@ -461,6 +469,9 @@ def load_expander(path: str | os.PathLike[str]) -> TransposerExpander:
             f"this texsynth reads ({VERSION}): upgrade texsynth"
         )
     model = TransposerExpander(ExpanderConfig.from_json(meta["config"], version))
+    if model.config.head == "select" and "selector.w_cut" not in tensors:
+        # files before the cut-aware choice: its weight from the configuration (0)
+        tensors = {**tensors, "selector.w_cut": torch.tensor(float(model.config.w_cut))}
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:

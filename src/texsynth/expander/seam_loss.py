@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import TexsynthError
+from .seams import row_cut_cost
 from .selection import Choices
 
 __all__ = ["block_seam_costs", "real_seam_cost", "scale_free_probs", "seam_loss"]
@@ -55,7 +56,7 @@ def _vertical_costs(
         """``[B, K, hb, E]``: cut cost of every copy against the copy ``fixed [B, Y, E]``."""
         idx = fixed[:, None, None, :, :, None].expand(B, 1, C, Y, E, 2 * band)
         other = pix.gather(1, idx)  # [B, 1, C, Y, E, 2 band]
-        d = (pix - other).square().sum(2).amin(-1)  # [B, K, Y, E]: the row's best cut
+        d = row_cut_cost(pix, other, 2, -1)  # [B, K, Y, E]: the row's best cut
         return d.view(B, K, hb, block // sub, E).mean(3)
 
     cost[..., :-1] += against(rows[..., 1:])  # the block takes k, its right neighbour fixed

@@ -17,7 +17,18 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["pixel_labels", "seam_labels", "seam_targets", "stitch_pixels"]
+__all__ = ["pixel_labels", "row_cut_cost", "seam_labels", "seam_targets", "stitch_pixels"]
+
+
+def row_cut_cost(a: torch.Tensor, b: torch.Tensor, channels: int, band: int) -> torch.Tensor:
+    """The minimum-error cut cost of one pixel row (column) across an edge: the least, over
+    the band's pixels (dimension ``band``), of the squared colour difference between the two
+    copies ``a`` and ``b`` summed over dimension ``channels`` (broadcast; both dimensions
+    removed). The cut of :func:`seam_targets` without its connectivity constraint, as the
+    seam loss (:mod:`~texsynth.expander.seam_loss`) and the selection head's cut-aware choice
+    score a pair of copies."""
+    d = (a - b).square().sum(channels, keepdim=True).amin(band, keepdim=True)
+    return d.squeeze((channels, band))
 
 
 def _run_lengths(label: torch.Tensor, reverse: bool) -> torch.Tensor:

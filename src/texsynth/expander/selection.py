@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import TexsynthError
+from .cut_choice import cut_costs
 from .seams import seam_labels, stitch_pixels
 from .selfsim import self_similarity
 
@@ -281,6 +282,7 @@ class SelectionHead(nn.Module):
         seam: int = 0,
         border_zero: bool = True,
         stick: float = 0.0,
+        w_cut: float = 0.0,
     ) -> None:
         super().__init__()
         self.refine, self.seam, self.border_zero, self.stick = refine, seam, border_zero, stick
@@ -289,6 +291,9 @@ class SelectionHead(nn.Module):
         self.features = MatchFeatures(width)
         self.log_tau = nn.Parameter(torch.tensor(-5.0))  # matching error scale (exp: ~0.007)
         self.w_sim = nn.Parameter(torch.tensor(1.0))  # weight of the shift's self-similarity
+        # weight of the minimum-error cut cost against the chosen neighbours (``cut_costs``),
+        # in units of the matching error (both over ``tau``); 0: the choice ignores the cuts
+        self.w_cut = nn.Parameter(torch.tensor(float(w_cut)))
         self.last_aux: torch.Tensor | None = None
         self.last_choices: Choices | None = None
 
@@ -301,10 +306,12 @@ class SelectionHead(nn.Module):
         kb: torch.Tensor,
         periodic: bool,
         bar: torch.Tensor | None = None,
+        cuts: Callable[..., torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """One pass of iterated conditional modes (Besag 1986) over the filled canvas: every
         generated block re-chooses its copy against all its neighbours (its own block left
-        out), all at once; ``bar``: the ranking of :meth:`forward` without ``border_zero``."""
+        out), all at once; ``bar``: the ranking of :meth:`forward` without ``border_zero``;
+        ``cuts``: the cut-aware term (:meth:`forward`'s, already over ``tau``)."""
         B, hb, wb = label.shape
         bi, yi, xi = torch.ones_like(label, dtype=torch.bool).nonzero(as_tuple=True)
         pk = patches(bi, yi, xi)  # [G, N, K, b', b']
@@ -315,6 +322,9 @@ class SelectionHead(nn.Module):
         e = box_sum(d, self.radius, periodic) - d
         n = box_sum(torch.ones_like(d[:, :1]), self.radius, periodic) - 1
         logits = -e / (n * self.log_tau.exp()) + self.w_sim * sim[..., None, None]
+        if cuts is not None:  # against all four neighbours, as they stand
+            c = cuts(label, torch.ones_like(label, dtype=torch.bool), bi, yi, xi)
+            logits = logits - self.w_cut * c.view(B, hb, wb, K).permute(0, 3, 1, 2)
         if self.stick > 0:
             hot = F.one_hot(label, K).permute(0, 3, 1, 2).to(d.dtype)  # [B, K, hb, wb]
             n1 = box_sum(torch.ones_like(d[:, :1]), 1, periodic) - 1
@@ -400,6 +410,24 @@ class SelectionHead(nn.Module):
         if target is not None and pix is not None:
             oracle = oracle_choice(pix, target, valid, b, r)
         ce_terms: list[torch.Tensor] = []
+        # the cut-aware term (``w_cut`` != 0, or training it): skipped entirely at 0, so that
+        # the choice is then exactly the one without it
+        cuts = None
+        if bool(self.w_cut.detach() != 0) or (
+            self.training and torch.is_grad_enabled() and self.w_cut.requires_grad
+        ):
+            band = self.seam or 4
+
+            def cuts(
+                lab: torch.Tensor,
+                dn: torch.Tensor,
+                bi: torch.Tensor,
+                yi: torch.Tensor,
+                xi: torch.Tensor,
+            ) -> torch.Tensor:
+                c = cut_costs(x.detach(), iy, ix, lab, dn, (bi, yi, xi), b, band, periodic)
+                return c / tau
+
         for _ in range(hb + wb):
             near = box_sum(done.to(x.dtype), self.grow, periodic) > 0
             front = near & ~done  # [B, hb, wb]
@@ -409,6 +437,8 @@ class SelectionHead(nn.Module):
             e = box_sum(err_sum.permute(0, 3, 1, 2), r, periodic)[bi, :, yi, xi]  # [N, K]
             n = box_sum(count, r, periodic)[bi, yi, xi][:, None]
             logits = -e / (n.clamp_min(1.0) * tau) + self.w_sim * sim[bi]
+            if cuts is not None:
+                logits = logits - self.w_cut * cuts(label, done, bi, yi, xi)
             if self.stick > 0:  # the share of the filled neighbours holding each copy
                 hot = F.one_hot(label, K).permute(0, 3, 1, 2).to(x.dtype)
                 hot = hot * done[:, None].to(x.dtype)
@@ -439,7 +469,7 @@ class SelectionHead(nn.Module):
             self.last_choices = Choices(label, soft_sel, pix, kb < 0.999, all_logits)
         if pix is None:
             for _ in range(self.refine):
-                label = self._refine(label, patches, valid, sim, kb, periodic, bar)
+                label = self._refine(label, patches, valid, sim, kb, periodic, bar, cuts)
             if self.seam == 0:
                 return stitch(x, iy, ix, label, b, self.feather, periodic)
             plabel = seam_labels(x, iy, ix, label, known, b, self.seam, periodic)

@@ -155,6 +155,7 @@ def train_expander(
     seam_scale_free: bool = False,
     scalar_lr_factor: float = 20.0,
     distribution: DistributionWeights | None = None,
+    train_cut: bool = False,
 ) -> TrainResult:
     """Train ``model`` in place with Adam for ``steps`` steps (or until ``seconds`` pass) on
     procedural textures: inputs ``size``, targets ``2 * size``; step ``k`` uses the textures of
@@ -163,7 +164,8 @@ def train_expander(
     its seams (``seam_weight``). With ``photos`` every second item of a batch is a crop of
     a packaged photograph (:func:`~texsynth.expander.photos.crops`, seeded by the step).
     ``result``: filled in place (to watch a run from ``log``). The scalars (temperatures,
-    reaches, ``tau``, ``w_s``) learn at ``scalar_lr_factor`` times ``lr`` (0: frozen).
+    reaches, ``tau``, ``w_s``, and the cut-aware choice's ``w_cut`` with ``train_cut``; without
+    it ``w_cut`` stays fixed) learn at ``scalar_lr_factor`` times ``lr`` (0: frozen).
     ``distribution`` adds the Fréchet, adversarial and correspondence terms
     (:class:`~texsynth.expander.distribution_losses.DistributionLosses`; the patch
     discriminator is built after the model, from torch's global generator, and takes one
@@ -177,7 +179,12 @@ def train_expander(
     pics = photo_data.load_photos() if photos else ()
     # the scalars (temperatures, reaches, the selection's weights) move 20x faster: at the
     # network's rate a few hundred steps leave them where they started
-    names = ("beta_logit", "log_reach", "log_tau", "w_sim")
+    names = ("beta_logit", "log_reach", "log_tau", "w_sim") + (("w_cut",) if train_cut else ())
+    # the cut-aware choice's weight stays where it is unless asked (training it costs the cut
+    # term in every step, even at 0)
+    fixed = [p for n, p in model.named_parameters() if n.endswith("w_cut") and not train_cut]
+    for p in fixed:
+        p.requires_grad_(False)
     scalars = [p for n, p in model.named_parameters() if n.endswith(names)]
     ids = {id(p) for p in scalars}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
@@ -246,7 +253,7 @@ def train_expander(
         if seconds is not None and time.perf_counter() - t0 > seconds:
             break
     res.seconds = time.perf_counter() - t0
-    for p in scalars:
+    for p in scalars + fixed:
         p.requires_grad_(True)
     model.eval()
     return res
