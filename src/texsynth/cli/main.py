@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--spectrum",
         type=weight_type,
         default=None,
-        help="HEALPix maps: weight of the angular power-spectrum (C_ell) term (0: off; default 1)",
+        help="HEALPix maps: weight of the C_ell term (0: off; default 100)",
     )
     sy.add_argument(
         "--J",

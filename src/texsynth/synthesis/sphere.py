@@ -80,7 +80,7 @@ def synthesize_healpix(
     reference: torch.Tensor | None = None,
     histogram: float = 1.0,
     multipoles: float = 1.0,
-    spectrum: float = 1.0,
+    spectrum: float = 100.0,
     tol: float = 1e-2,
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
@@ -174,7 +174,9 @@ def synthesize_healpix(
         range (:class:`~texsynth.losses.angular_spectrum.AngularSpectrumLoss`, above the
         ``ell`` that ``multipoles`` covers; 0 disables it): without it the syntheses have
         ``C_ell`` about 1.6x the exemplar's above ``ell = 2 nside`` and 0.76x near
-        ``nside``. Used where ``multipoles`` is.
+        ``nside``. Used where ``multipoles`` is. The default, 100, lets it hold band-limited
+        (e.g. beamed CMB-like) skies, whose pixel-scale power the scattering terms leave
+        several times too high at weight 1 (docs/healpix.md, "The spectrum weight").
     tol
         Stop a level when the loss decreased by less than this fraction over 5 iterations.
     device, dtype
@@ -195,9 +197,9 @@ def synthesize_healpix(
         0 (scalar maps) or 2: ``sky`` is one ``(Q, U)`` polarisation field, ``[2, npix]``
         or ``[B, 2, npix]``, matched through the transported statistics of
         :class:`~texsynth.stats.healpix.HealpixScatteringCovariance` (``spin=2``; see
-        :mod:`texsynth.synthesis.sphere_spin`); ``histogram``, ``multipoles`` and
-        ``cross_channels`` are not used, ``mask``, ``in_mask``, ``init``, ``reference`` and
-        ``to_gaussian`` are refused.
+        :mod:`texsynth.synthesis.sphere_spin`); ``histogram``, ``multipoles``,
+        ``spectrum`` and ``cross_channels`` are not used, ``mask``, ``in_mask``, ``init``,
+        ``reference`` and ``to_gaussian`` are refused.
     bank
         How the wavelets are applied (:class:`~texsynth.stats.healpix.
         HealpixScatteringCovariance`'s ``bank``): ``None`` (``"faces"``, the fast path, for
