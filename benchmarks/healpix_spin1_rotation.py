@@ -2,7 +2,7 @@
 rotation-invariant? The same vector sky (healpy's spin-1 maps) in two coordinate systems:
 the largest relative difference of the orientation-averaged S1 and S2, with the spin-1
 transport, with spin-2 phases, and filtering the two components as scalar maps (the
-numbers quoted in docs/healpix.md, "Vector fields (spin 1)"). Run::
+numbers quoted in docs/sphere.md, "Vector fields (spin 1)"). Run::
 
     OMP_NUM_THREADS=1 python benchmarks/healpix_spin1_rotation.py --nside 16 --skies 4
 """

@@ -14,7 +14,7 @@ one; elsewhere it keeps the kernel's shape in face coordinates where the referen
 its shape on the sphere, so the two differ where the faces are distorted (towards their
 corners and, in the polar faces, where the face grid turns against east and north). The
 orientations are thus measured in the *face gauge* (relative to each face's grid, equal to
-the reference's east/north gauge at the face centres). docs/healpix.md quantifies the
+the reference's east/north gauge at the face centres). docs/sphere.md quantifies the
 difference.
 
 The padding is a gather (each padded position reads one pixel); at the 8 points where only

@@ -10,7 +10,7 @@ transpose once, a *reader table* (:func:`reader_table`): for each source pixel `
 positions ``(p, m)`` of the taps that read it, so the backward pass is a product per pixel,
 then a gather and a sum in a fixed order. Runs repeat bit for bit without
 ``torch.use_deterministic_algorithms``, and forward + backward is several times faster (see
-docs/healpix.md, "Reproducible runs").
+docs/sphere.md, "Reproducible runs").
 """
 
 from __future__ import annotations

@@ -197,7 +197,7 @@ def test_gaussianising_closes_the_lognormal_peak_and_v2_gap() -> None:
     """On a lognormal sky (a monotone transform of a Gaussian field) at nside 64, the
     Gaussianised synthesis (the default) has peak counts and an Euler characteristic
     (Minkowski V2) closer to the exemplar's than a synthesis of the standardised values,
-    whose faint background breaks into too many pieces (docs/healpix.md, "Closing the
+    whose faint background breaks into too many pieces (docs/sphere.md, "Closing the
     peaks and V2 gap"; at nside 16-32 the two are within the metrics' noise)."""
     from texsynth import evaluate_healpix
 

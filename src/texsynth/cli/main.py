@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--healpix",
         action="store_true",
         help="read the file as HEALPix maps (nested [npix] or [C, npix] .npy); automatic for "
-        "FITS files in the HEALPix layout (docs/healpix.md)",
+        "FITS files in the HEALPix layout (docs/sphere.md)",
     )
     add_job_tail(st, cmd_stats, run_options=False)
 
@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--healpix",
         action="store_true",
         help="read INPUT, --mask and --init as HEALPix maps (nested [npix] or [C, npix] "
-        ".npy); automatic for FITS files in the HEALPix layout (docs/healpix.md)",
+        ".npy); automatic for FITS files in the HEALPix layout (docs/sphere.md)",
     )
     sy.add_argument(
         "--nside",
@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--healpix",
         action="store_true",
         help="read all files as HEALPix maps (nested [npix] or [C, npix] .npy); automatic for "
-        "FITS files in the HEALPix layout (docs/healpix.md)",
+        "FITS files in the HEALPix layout (docs/sphere.md)",
     )
     add_overwrite_option(ev)
     ev.set_defaults(func=cmd_eval)

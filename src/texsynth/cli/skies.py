@@ -40,7 +40,7 @@ def polarisation_note(names: tuple[str, ...] | None) -> str:
     return (
         "note: the Q and U columns are treated as scalar maps here (they depend on each "
         "pixel's frame); for spin-2 statistics and synthesis use Python: "
-        "HealpixScatteringCovariance(spin=2), synthesize_healpix(qu, spin=2) (docs/healpix.md)"
+        "HealpixScatteringCovariance(spin=2), synthesize_healpix(qu, spin=2) (docs/sphere.md)"
     )
 
 

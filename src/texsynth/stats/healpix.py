@@ -55,7 +55,7 @@ class HealpixScatteringCovariance(ScatteringCore):
         faces as padded images and ``conv2d``, :mod:`texsynth.healpix_faces`, several
         times faster) or ``"stencil"`` (each pixel's own tangent-plane stencil, foscat's
         construction and the reference; the only one for ``spin=2``). ``None``: the
-        default for the spin. docs/healpix.md compares the two.
+        default for the spin. docs/sphere.md compares the two.
 
     Examples
     --------

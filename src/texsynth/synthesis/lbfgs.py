@@ -8,7 +8,7 @@ empty, each skipped pair makes the next first step ``FIRST_STEP_GROWTH`` times l
 ``1 / |g|_1`` step on a large map (a restart after a bad step, 200 000 pixels) moves so
 little that ``y.s`` is float32 noise, often negative; torch's rule then repeats the same
 tiny step for ever (a nside-128 sky's finest level crawled from 5.52 to 5.42 in 22
-evaluations, docs/healpix.md, "The V2 decision"). Without the optimiser machinery:
+evaluations, docs/sphere.md, "The V2 decision"). Without the optimiser machinery:
 creating a ``torch.optim`` optimiser imports ``torch._dynamo``, which costs about 3 s on the
 first synthesis of every process (longer than a whole 256x256 synthesis).
 """

@@ -20,7 +20,7 @@ DECAY = 3
 
 
 #: scalar skies up to this nside start their coarse-to-fine at nside / 2 by default (two
-#: levels): issue 18's V2 decision (docs/healpix.md, "The V2 decision")
+#: levels): issue 18's V2 decision (docs/sphere.md, "The V2 decision")
 TWO_LEVELS_UP_TO = 128
 
 

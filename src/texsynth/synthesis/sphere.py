@@ -125,7 +125,7 @@ def synthesize_healpix(
     levels
         Coarse-to-fine levels. Default: for scalar skies up to nside 128 synthesised at the
         exemplar's nside, two (from ``nside / 2``), which brings the Euler characteristic
-        (Minkowski V2) of a dust-like sky to a second realisation's (docs/healpix.md, "The
+        (Minkowski V2) of a dust-like sky to a second realisation's (docs/sphere.md, "The
         V2 decision"); otherwise as many as keep ``nside >= 16`` and two scales.
     mask
         Inpainting: ``1`` marks the pixels to synthesise, ``0`` those of ``init`` (or of
@@ -154,7 +154,7 @@ def synthesize_healpix(
         lognormal (dust-like) sky it brings the peak counts and the Euler characteristic
         (Minkowski V2) of the syntheses close to a second realisation's, where the
         statistics of the standardised values leave the faint background broken into too
-        many pieces (docs/healpix.md, "Closing the peaks and V2 gap").
+        many pieces (docs/sphere.md, "Closing the peaks and V2 gap").
     reference
         A second map of the exemplar's nside (which is then the output's): the output's
         cross statistics with ``reference`` match the exemplar's (cross-synthesis, e.g. a
@@ -176,7 +176,7 @@ def synthesize_healpix(
         ``C_ell`` about 1.6x the exemplar's above ``ell = 2 nside`` and 0.76x near
         ``nside``. Used where ``multipoles`` is. The default, 100, lets it hold band-limited
         (e.g. beamed CMB-like) skies, whose pixel-scale power the scattering terms leave
-        several times too high at weight 1 (docs/healpix.md, "The spectrum weight").
+        several times too high at weight 1 (docs/sphere.md, "The spectrum weight").
     tol
         Stop a level when the loss decreased by less than this fraction over 5 iterations.
     device, dtype
