@@ -401,7 +401,7 @@ def test_write_in_ring_ordering_full_and_partial(tmp_path: Path) -> None:
     assert not (tmp_path / "bad.fits").exists()
 
 
-def test_the_shipped_sky_is_what_its_script_makes() -> None:
+def test_the_shipped_skies_are_what_their_script_makes() -> None:
     """``examples/dust_sky.fits`` (the README's sky) is a NESTED nside-64 map that
     ``examples/make_sky.py`` regenerates, positive and strongly skewed."""
     import importlib.util
@@ -416,3 +416,8 @@ def test_the_shipped_sky_is_what_its_script_makes() -> None:
     values = np.asarray(shipped.values[0])
     np.testing.assert_allclose(values, make_sky.dust_sky(), rtol=1e-5)
     assert values.min() > 0 and float(((values - values.mean()) ** 3).mean()) > 0
+    qu = read_healpix_map(root / "dust_qu.fits")  # the README's spin-2 example
+    assert qu.nside == 32 and qu.column_names == ("I_STOKES", "Q_STOKES", "U_STOKES")
+    np.testing.assert_allclose(qu.values, make_sky.dust_polarisation(), rtol=1e-5, atol=1e-7)
+    pol = np.hypot(qu.values[1], qu.values[2])  # |Q + iU| = 0.1 I
+    np.testing.assert_allclose(pol, 0.1 * qu.values[0], rtol=1e-4)

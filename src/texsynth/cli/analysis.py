@@ -45,9 +45,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             hint=" (a self-contained page or one image)",
         )
     from .skies import eval_skies, eval_wants_skies
+    from .skies_spin import refuse_spin
 
     if eval_wants_skies(args):
         return eval_skies(args)
+    refuse_spin(args, args.exemplar)
     if eval_wants_signals(args):
         return eval_signals(args)
     from ..report import write_report
@@ -85,10 +87,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
     """Run ``texsynth stats``: the scattering statistics of an image, field or signal."""
     from .signals import stats_signal, wants_signal
     from .skies import stats_sky, wants_sky
+    from .skies_spin import refuse_spin
 
     check_json_option(args.json, [("image", args.image)], args.overwrite)
     if wants_sky(args, args.image):
         return stats_sky(args)
+    refuse_spin(args, args.image)
     if wants_signal(args, args.image):
         return stats_signal(args)
     image, meta = read_image(args.image)

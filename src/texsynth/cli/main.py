@@ -34,6 +34,7 @@ from .common import (
     size_type,
     weight_type,
 )
+from .skies_spin import add_spin_option, spin_type
 from .synth import cmd_methods, cmd_remake, cmd_synth
 
 
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the file as HEALPix maps (nested [npix] or [C, npix] .npy); automatic for "
         "FITS files in the HEALPix layout (docs/sphere.md)",
     )
+    add_spin_option(st, "measures")
     add_job_tail(st, cmd_stats, run_options=False)
 
     sy = sub.add_parser(
@@ -176,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--spectrum",
         type=weight_type,
         default=None,
-        help="HEALPix maps: weight of the C_ell term (0: off; default 100)",
+        help="HEALPix maps: weight of the C_ell term (0: off; default 100, and 1 for the "
+        "E/B spectra of --spin 2)",
     )
     sy.add_argument(
         "--J",
@@ -245,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="HEALPix maps: synthesise the standardised values as they are",
     )
+    add_spin_option(sy, "synthesises")
     add_job_tail(sy, cmd_synth)
 
     from .generators import add_generator_commands
@@ -380,6 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read all files as HEALPix maps (nested [npix] or [C, npix] .npy); automatic for "
         "FITS files in the HEALPix layout (docs/sphere.md)",
+    )
+    ev.add_argument(
+        "--spin",
+        type=spin_type,
+        default=0,
+        metavar="{0,2}",
+        help="HEALPix maps: 2 is refused (no spin-2 grading yet: compare `texsynth stats "
+        "--spin 2 --json` outputs); 0 (the default) grades every column as a scalar map",
     )
     add_overwrite_option(ev)
     ev.set_defaults(func=cmd_eval)

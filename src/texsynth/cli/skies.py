@@ -2,7 +2,8 @@
 layout (detected from their header), or ``.npy`` arrays of ``12 nside**2`` values with
 ``--healpix``. Only parses and calls :func:`texsynth.synthesize_healpix`,
 :class:`texsynth.HealpixScatteringCovariance` and
-:func:`texsynth.evaluation_healpix.evaluate_healpix`."""
+:func:`texsynth.evaluation_healpix.evaluate_healpix`; ``--spin 2`` (Stokes Q/U maps) is
+parsed and checked in :mod:`texsynth.cli.skies_spin`."""
 
 from __future__ import annotations
 
@@ -16,31 +17,30 @@ import torch
 
 from ..errors import TexsynthError
 from ..io import atomic_text_write
+from ..io.healpix_stokes import Q_NAMES, U_NAMES
 from ..io.runs import record_header
 from .checks import refuse_sky_options
-from .common import device_of, synth_outputs
+from .common import check_run_memory, device_of, synth_outputs
 from .eval_output import show_evaluation
+from .skies_spin import read_qu_meta, refuse_spin_eval, refuse_spin_options, spin_of
 
 __all__ = ["eval_skies", "eval_wants_skies", "stats_sky", "synth_sky", "wants_sky"]
 
 #: what a sky is written as
 SKY_SUFFIXES = (".fits", ".fit", ".fts", ".npy")
 
-#: column names of the Stokes Q and U maps in HEALPix files (healpy's and the LAMBDA/Planck ones)
-_Q_NAMES = ("Q_POLARISATION", "Q_POLARIZATION", "Q_STOKES", "Q")
-_U_NAMES = ("U_POLARISATION", "U_POLARIZATION", "U_STOKES", "U")
-
 
 def polarisation_note(names: tuple[str, ...] | None) -> str:
-    """A note for maps with Stokes Q and U columns, which the command line treats as scalar
-    fields (their values depend on each pixel's frame); ``""`` for other maps."""
+    """A note for maps with Stokes Q and U columns that the command line treats as scalar
+    fields (without ``--spin 2``: their values depend on each pixel's frame); ``""`` for
+    other maps."""
     upper = {n.strip().upper() for n in names or ()}
-    if not (upper & set(_Q_NAMES) and upper & set(_U_NAMES)):
+    if not (upper & set(Q_NAMES) and upper & set(U_NAMES)):
         return ""
     return (
         "note: the Q and U columns are treated as scalar maps here (they depend on each "
-        "pixel's frame); for spin-2 statistics and synthesis use Python: "
-        "HealpixScatteringCovariance(spin=2), synthesize_healpix(qu, spin=2) (docs/sphere.md)"
+        "pixel's frame); for spin-2 statistics and synthesis of (Q, U) use --spin 2 "
+        "(docs/sphere.md)"
     )
 
 
@@ -70,15 +70,20 @@ def wants_sky(args: argparse.Namespace, path: Path | None = None) -> bool:
         return False
 
 
+def _existing(path: Path, role: str) -> Path:
+    """``path``, or a one-line error if it does not exist."""
+    if not path.exists():
+        raise TexsynthError(f"{role} {str(path)!r} does not exist; check the path")
+    return path
+
+
 def _read(path: Path | None, role: str) -> torch.Tensor | None:
     """A map file as ``[C, npix]`` full sky (NaN where the file has no value)."""
     from ..synthesis.jobs import read_sky
 
     if path is None:
         return None
-    if not path.exists():
-        raise TexsynthError(f"{role} {str(path)!r} does not exist; check the path")
-    return read_sky(path)
+    return read_sky(_existing(path, role))
 
 
 def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -104,6 +109,19 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
         raise TexsynthError("give --to-gaussian or --no-to-gaussian, not both")
     spectrum = getattr(args, "spectrum", None)  # (texsynth ensemble has no such flag)
     extra = {} if spectrum is None else {"spectrum": spectrum}
+    if spin_of(args):  # one (Q, U) field: no value transforms or scalar-only terms
+        refuse_spin_options(args)
+        return dict(
+            **extra,  # (the E/B spectrum term's weight; default_spectrum's 1 when absent)
+            nside=args.nside,
+            steps=args.steps if args.steps is not None else 100,
+            levels=args.levels,
+            J=args.J,
+            L=args.L if args.L is not None else 4,
+            iso_ang=args.iso,
+            spin=spin_of(args),
+            to_gaussian=False,  # (synthesize_healpix's default for spin 2, for the record)
+        )
     return dict(
         **extra,
         nside=args.nside,
@@ -126,9 +144,18 @@ def synth_sky(args: argparse.Namespace) -> int:
     from ..synthesis.jobs import prepare_arrays, run_job
 
     options = sky_job_options(args)
+    spin = spin_of(args)
     outputs, sidecar = synth_outputs(args, SKY_SUFFIXES, "HEALPix maps")
     device = device_of(args.device)
-    meta = read_healpix_map(args.input) if args.input.suffix.lower() != ".npy" else None
+    spin_note = ""
+    raw: dict[str, torch.Tensor | None] = {}
+    if spin:  # (Q, U) by name; the file must have them (.npy: [2, npix])
+        pair, spin_note = read_qu_meta(_existing(args.input, "the input"))
+        meta = pair if args.input.suffix.lower() != ".npy" else None
+        raw["input"] = torch.from_numpy(pair.full_sky().copy())
+    else:
+        meta = read_healpix_map(args.input) if args.input.suffix.lower() != ".npy" else None
+        raw["input"] = _read(args.input, "the input")
     spec = JobSpec(
         "synth",
         "sky",
@@ -136,7 +163,6 @@ def synth_sky(args: argparse.Namespace) -> int:
         options={**options, "n": args.n, "max_memory": args.max_memory},
         seed=args.seed,
     )
-    raw = {"input": _read(args.input, "the input")}
     for role in ("mask", "init"):
         t = _read(getattr(args, role), f"--{role}")
         if t is not None:
@@ -145,6 +171,8 @@ def synth_sky(args: argparse.Namespace) -> int:
     if mask is not None and sky is not None:
         _check_mask_nside(mask, sky, args.mask)
     arrays = prepare_arrays(spec, {k: v for k, v in raw.items() if v is not None})
+    if spin:
+        _check_spin_run(args, arrays, options, device)
     result, run = run_job(
         spec,
         arrays,
@@ -159,6 +187,8 @@ def synth_sky(args: argparse.Namespace) -> int:
     result = result.cpu()
     run.outputs = [str(o) for o in outputs]
     names = meta.column_names if meta is not None else None
+    if spin and names is None:  # (a .npy of Q, U written as FITS: healpy's polarisation names)
+        names = ("Q_POLARISATION", "U_POLARISATION")
     unit = meta.unit if meta is not None else None
     # the input file's ordering; .npy outputs (no header to say it) are always NESTED
     fits_out = outputs[0].suffix.lower() != ".npy"
@@ -178,13 +208,41 @@ def synth_sky(args: argparse.Namespace) -> int:
     nside = run.settings["nside"]
     ignored = run.settings["ignored_pixels"]
     note = f"; {ignored} pixels without a value left out of the statistics" if ignored else ""
+    fields = "Q, U as one spin-2 field" if spin else f"{result.shape[1]} field(s)"
     print(
-        f"wrote {shown} (nside {nside}, {result.shape[1]} field(s), full sky, {ordering}, seed "
+        f"wrote {shown} (nside {nside}, {fields}, full sky, {ordering}, seed "
         f"{run.seeds[0]}{note}) in {run.seconds:.1f} s; settings in {sidecar}"
     )
-    if polarisation_note(names):
+    if spin_note:
+        print(spin_note)
+    elif not spin and polarisation_note(names):
         print(polarisation_note(names))
     return 0
+
+
+def _check_spin_run(
+    args: argparse.Namespace, arrays: dict[str, torch.Tensor], options: dict[str, Any], device: Any
+) -> None:
+    """One-line refusals of a spin-2 synthesis before any work: a sky with pixels without a
+    value (spin-2 synthesis takes full skies) and a run the memory will not hold."""
+    from ..domains.healpix import check_nside, npix_of
+    from ..healpix_kernels import KERNEL_SIZE
+    from ..synthesis.sphere_spin import estimate_spin_bytes
+
+    if "in_mask" in arrays:
+        missing = int((arrays["in_mask"] == 0).sum())
+        raise TexsynthError(
+            f"{str(args.input)!r} has {missing} pixels without a value; --spin 2 synthesises "
+            "from full skies only (partial polarisation skies are not supported yet)"
+        )
+    npix = int(arrays["input"].shape[-1])
+    out = npix if args.nside is None else npix_of(check_nside(args.nside, "--nside"))
+    check_run_memory(
+        args,
+        estimate_spin_bytes(npix, out, n=args.n, L=options["L"], K=KERNEL_SIZE),
+        device,
+        "use a smaller --nside, --n or --L",
+    )
 
 
 def stats_sky(args: argparse.Namespace) -> int:
@@ -196,9 +254,17 @@ def stats_sky(args: argparse.Namespace) -> int:
     from ..stats.healpix import HealpixScatteringCovariance
 
     refuse_sky_options(args, [("--edge", bool(args.edge))])
-    sky = _read(args.image, "the map")
+    spin = spin_of(args)
+    npy = Path(args.image).suffix.lower() == ".npy"
+    spin_note = ""
+    if spin:  # (Q, U) by name, as one spin-2 field
+        pair, spin_note = read_qu_meta(_existing(Path(args.image), "the map"))
+        meta = None if npy else pair
+        sky: torch.Tensor | None = torch.from_numpy(pair.full_sky().copy())
+    else:
+        sky = _read(args.image, "the map")
+        meta = None if npy else read_healpix_map(args.image)
     assert sky is not None
-    meta = read_healpix_map(args.image) if Path(args.image).suffix.lower() != ".npy" else None
     ring = meta is not None and meta.file_ordering == "RING"
     order = "RING file, computed in nested order" if ring else "nested"
     C, npix = sky.shape
@@ -207,8 +273,18 @@ def stats_sky(args: argparse.Namespace) -> int:
     mask = None if bool(seen.all()) else seen.to(torch.float64)[None, None]
     x = torch.where(torch.isfinite(sky), sky, torch.zeros_like(sky)).double()[None]
     J = args.J if args.J is not None else max(int(math.log2(nside)), 1)
-    sc = HealpixScatteringCovariance(J=None, L=args.L)
+    sc = HealpixScatteringCovariance(J=None, L=args.L, spin=spin)
     sc.check_scales((npix,), J)
+    if spin:  # (the spin bank: the scalar stencil operators and their spin twins)
+        from ..healpix_kernels import KERNEL_SIZE
+        from ..synthesis.sphere_spin import estimate_spin_bytes
+
+        check_run_memory(
+            args,
+            estimate_spin_bytes(npix, npix, n=1, L=args.L, K=KERNEL_SIZE),
+            None,
+            "use a smaller --L or map",
+        )
     with torch.no_grad():
         stats = sc(x, mask=mask, norm=None if args.norm == "none" else "self", J=J)
         normalised = sc(x, mask=mask, norm="self", J=J)
@@ -217,16 +293,22 @@ def stats_sky(args: argparse.Namespace) -> int:
         stats, normalised = stats.iso_mean(), normalised.iso_mean()
     assert isinstance(stats, ScatCov) and isinstance(normalised, ScatCov)
     missing = f", {int((~seen).sum())} pixels without a value" if mask is not None else ""
-    print(
-        f"{args.image}: HEALPix nside {nside} ({npix} pixels, {order}), {C} field"
-        f"{'s' * (C > 1)}{missing}"
-    )
+    if spin:
+        names = meta.column_names if meta is not None else ("row 0", "row 1")
+        fields = f"spin 2: Q = {names[0]}, U = {names[1]} as one (Q, U) field"
+        C = 1
+    else:
+        fields = f"{C} field{'s' * (C > 1)}"
+    print(f"{args.image}: HEALPix nside {nside} ({npix} pixels, {order}), {fields}{missing}")
     print(f"J={J} scales (nside {nside} down to {nside >> (J - 1)}), L={args.L} orientations")
-    if meta is not None and polarisation_note(meta.column_names):
+    if spin_note:
+        print(spin_note)
+    elif not spin and meta is not None and polarisation_note(meta.column_names):
         print(polarisation_note(meta.column_names))
     for c in range(C):
         mean, std = (float(v) for v in stats.S0[0, c])
-        print(f"\nfield {c}: mean {mean:.6g}, std {std:.6g}")
+        what = "(Q, U) field, amplitude |Q + iU|:" if spin else f"field {c}:"
+        print(f"\n{what} mean {mean:.6g}, std {std:.6g}")
         print("  per scale (mean over orientations): S2 = <|x*psi|^2>, S1 = <|x*psi|>")
         print("    " + f"{'j':>2} {'nside':>6} {'S2':>11} {'S1':>11} {'S1/sqrt(S2)':>12}")
         s1, s2, r1 = (_per_scale(t[0, c]) for t in (stats.S1, stats.S2, normalised.S1))
@@ -252,6 +334,8 @@ def stats_sky(args: argparse.Namespace) -> int:
             "map": str(args.image),
             "nside": nside,
             "fields": C,
+            "spin": spin,
+            **({"columns": list(meta.column_names)} if spin and meta is not None else {}),
             "J": J,
             "L": args.L,
             "norm": args.norm,
@@ -287,6 +371,7 @@ def eval_skies(args: argparse.Namespace) -> int:
     :func:`texsynth.evaluation_healpix.evaluate_healpix`."""
     from ..evaluation_healpix import evaluate_healpix, write_healpix_report
 
+    refuse_spin_eval(args)
     bad = [("--reference", args.reference is not None), ("--weights", args.weights is not None)]
     bad.append((f"--features {args.features}", args.features != "auto"))
     refuse_sky_options(args, bad)

@@ -65,6 +65,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from ..synthesis.jobs import prepare_arrays, run_job
     from .signals import synth_signal, wants_signal
     from .skies import synth_sky, wants_sky
+    from .skies_spin import refuse_spin
 
     if args.region is not None and (wants_sky(args) or wants_signal(args)):
         raise TexsynthError(
@@ -77,6 +78,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         )
     if wants_sky(args):
         return synth_sky(args)
+    refuse_spin(args, args.input)
     if args.nside is not None:
         raise TexsynthError("--nside is for HEALPix maps; use --size for images and signals")
     if args.no_to_gaussian:

@@ -31,7 +31,16 @@ from ..errors import TexsynthError
 from ..stats.scattering1d import as_signal_batch
 from .multipoles import LogSpectrumLoss
 
-__all__ = ["AngularSpectrumLoss", "HarmonicTransform", "angular_spectrum", "ell_bins"]
+__all__ = [
+    "AngularSpectrumLoss",
+    "HarmonicTransform",
+    "alm_cross_power",
+    "alm_degrees",
+    "angular_spectrum",
+    "ell_bins",
+    "harmonic_tables",
+    "spectrum_binning",
+]
 
 #: smallest relative tolerance of a bin's power (cosmic variance alone would ask for 1-2 %
 #: at high ell, which the scattering statistics cannot also meet; on the nside-32 benchmark
@@ -40,20 +49,27 @@ TOLERANCE = 0.15
 
 
 @functools.cache
-def _tables(nside: int, lmax: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(ring -> nested index, nested -> ring index, ell of each alm, m of each alm)``."""
+def harmonic_tables(nside: int, lmax: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(ring -> nested index, nested -> ring index, ell of each alm, m of each alm)``
+    (healpy's alm order, ``m >= 0``)."""
     hp = healpy_module()
     npix = npix_of(nside)
     ring_to_nest = hp.ring2nest(nside, np.arange(npix))
     nest_to_ring = hp.nest2ring(nside, np.arange(npix))
-    ell, m = hp.Alm.getlm(lmax)
-    return ring_to_nest, nest_to_ring, ell, m
+    return (ring_to_nest, nest_to_ring, *alm_degrees(lmax))
+
+
+@functools.cache
+def alm_degrees(lmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``ell`` and ``m`` of each alm up to ``lmax`` (healpy's order, ``m >= 0``)."""
+    ell, m = healpy_module().Alm.getlm(lmax)
+    return ell, m
 
 
 def _map2alm(x: np.ndarray, nside: int, lmax: int) -> np.ndarray:
     """``[X, npix]`` nested float64 maps -> ``[X, 2, nalm]`` (real and imaginary parts)."""
     hp = healpy_module()
-    ring_to_nest = _tables(nside, lmax)[0]
+    ring_to_nest = harmonic_tables(nside, lmax)[0]
     out = []
     for row in x:
         alm = hp.map2alm(np.ascontiguousarray(row[ring_to_nest]), lmax=lmax, iter=0)
@@ -64,7 +80,7 @@ def _map2alm(x: np.ndarray, nside: int, lmax: int) -> np.ndarray:
 def _alm2map_adjoint(g: np.ndarray, nside: int, lmax: int) -> np.ndarray:
     """The transpose of :func:`_map2alm`: ``[X, 2, nalm] -> [X, npix]`` nested."""
     hp = healpy_module()
-    _, nest_to_ring, _, m = _tables(nside, lmax)
+    _, nest_to_ring, _, m = harmonic_tables(nside, lmax)
     half = np.where(m > 0, 0.5, 1.0)  # alm2map counts each m > 0 twice (the -m terms)
     area = 4 * math.pi / npix_of(nside)
     logger = logging.getLogger("healpy")  # (alm2map logs its zero smoothing at INFO)
@@ -107,20 +123,26 @@ class HarmonicTransform(torch.autograd.Function):
         return torch.as_tensor(gx).to(g.device, g.dtype), None
 
 
+def alm_cross_power(a: torch.Tensor, b: torch.Tensor, lmax: int) -> torch.Tensor:
+    """``C_ell = sum_m Re(a_lm conj(b_lm)) / (2 ell + 1)`` (``m < 0`` counted through
+    ``m > 0``, as healpy's ``anafast``) of alms ``[X, 2, nalm]`` (real and imaginary parts,
+    healpy's order), ``[X, lmax + 1]``; ``a is b`` gives the power spectrum."""
+    ell, m = alm_degrees(lmax)
+    weight = torch.as_tensor(np.where(m > 0, 2.0, 1.0), dtype=a.dtype, device=a.device)
+    power = (a * b).sum(-2) * weight  # [X, nalm]
+    index = torch.as_tensor(ell, device=a.device)
+    cl = power.new_zeros(power.shape[0], lmax + 1).index_add(1, index, power)
+    return cl / (2 * torch.arange(lmax + 1, dtype=a.dtype, device=a.device) + 1)
+
+
 def angular_spectrum(x: torch.Tensor, lmax: int | None = None) -> torch.Tensor:
     """``C_ell`` of nested full-sky maps ``x [..., npix]`` for ``ell = 0 ... lmax`` (default
     ``3 nside - 1``), ``[..., lmax + 1]``, differentiable: healpy's ``anafast(iter=0)``."""
     nside = nside_of(int(x.shape[-1]), "the maps")
     lmax = 3 * nside - 1 if lmax is None else lmax
-    _, _, ell, m = _tables(nside, lmax)
     lead = x.shape[:-1]
     a = HarmonicTransform.apply(x.reshape(-1, x.shape[-1]), lmax)  # [X, 2, nalm]
-    weight = torch.as_tensor(np.where(m > 0, 2.0, 1.0), dtype=a.dtype, device=a.device)
-    power = (a * a).sum(1) * weight  # [X, nalm]
-    index = torch.as_tensor(ell, device=a.device)
-    cl = power.new_zeros(power.shape[0], lmax + 1).index_add(1, index, power)
-    cl = cl / (2 * torch.arange(lmax + 1, dtype=a.dtype, device=a.device) + 1)
-    return cl.reshape(*lead, lmax + 1)
+    return alm_cross_power(a, a, lmax).reshape(*lead, lmax + 1)
 
 
 def ell_bins(lmin: int, lmax: int, width: float = 0.1) -> list[tuple[int, int]]:
@@ -132,6 +154,21 @@ def ell_bins(lmin: int, lmax: int, width: float = 0.1) -> list[tuple[int, int]]:
         bins.append((lo, hi))
         lo = hi
     return bins
+
+
+def spectrum_binning(lmin: int, lmax: int, tolerance: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The bins of :func:`ell_bins` as a ``[K, lmax + 1]`` float64 matrix of mode-weighted
+    means (weights ``2 ell + 1``) and each bin's tolerance ``max(sqrt(2 / modes),
+    tolerance)`` ``[K]`` (float32) (``modes``: the bin's ``sum (2 ell + 1)``; cosmic variance)."""
+    bins = ell_bins(lmin, lmax)
+    binning = torch.zeros(len(bins), lmax + 1, dtype=torch.float64)
+    modes = []
+    for b, (lo, hi) in enumerate(bins):
+        ells = torch.arange(lo, hi, dtype=torch.float64)
+        binning[b, lo:hi] = (2 * ells + 1) / (2 * ells + 1).sum()
+        modes.append(float((2 * ells + 1).sum()))
+    sigma = torch.tensor([max(math.sqrt(2 / k), tolerance) for k in modes])
+    return binning, sigma
 
 
 class AngularSpectrumLoss(LogSpectrumLoss):
@@ -165,14 +202,7 @@ class AngularSpectrumLoss(LogSpectrumLoss):
         if not tolerance > 0:
             raise TexsynthError(f"tolerance must be positive, got {tolerance!r}")
         self.nside, self.lmin, self.lmax, self.tolerance = nside, lmin, lmax, tolerance
-        bins = ell_bins(lmin, lmax)
-        binning = torch.zeros(len(bins), lmax + 1, dtype=torch.float64)
-        modes = []
-        for b, (lo, hi) in enumerate(bins):
-            ells = torch.arange(lo, hi, dtype=torch.float64)
-            binning[b, lo:hi] = (2 * ells + 1) / (2 * ells + 1).sum()  # mode-weighted mean
-            modes.append(float((2 * ells + 1).sum()))
-        sigma = torch.tensor([max(math.sqrt(2 / k), tolerance) for k in modes])
+        binning, sigma = spectrum_binning(lmin, lmax, tolerance)
         self.register_buffer("binning", binning, persistent=False)
         self.register_buffer("sigma", sigma, persistent=False)
         self.register_buffer("target", self.log_spectrum(ex.double()).mean(0), persistent=False)

@@ -16,13 +16,14 @@ from ..domains.healpix import nside_of
 from ..errors import TexsynthError
 from ..io import read_image, read_signal
 from ..io.healpix_maps import read_healpix_map
+from ..io.healpix_stokes import select_qu
 from ..io.runs import ROLES, JobSpec, RunRecord, level_entries, read_record
 from ..methods import DEFAULT_POWER_SPECTRUM, METHODS, parse_method
 from ..progress import OnProgress
 from .engine import Callback
 from .images import synthesize
 from .signals import synthesize_1d
-from .sphere import default_to_gaussian, synthesize_healpix
+from .sphere import default_spectrum, default_to_gaussian, synthesize_healpix
 from .style_transfer import remake
 
 __all__ = ["load_inputs", "prepare_arrays", "read_sky", "rerun", "run_job"]
@@ -41,17 +42,26 @@ _DRIVER_OPTIONS = (
 )
 
 
-def read_sky(path: str | os.PathLike[str]) -> torch.Tensor:
+def read_sky(path: str | os.PathLike[str], spin: int = 0) -> torch.Tensor:
     """A HEALPix map file as a ``[C, npix]`` full-sky tensor, NESTED ordering, NaN where
-    the file has no value (``UNSEEN`` pixels, or outside a partial sky's ``cell_ids``)."""
-    return torch.from_numpy(read_healpix_map(path).full_sky().copy())
+    the file has no value (``UNSEEN`` pixels, or outside a partial sky's ``cell_ids``);
+    with ``spin=2`` its Stokes ``(Q, U)`` columns only (:func:`~texsynth.io.healpix_stokes.
+    select_qu`), ``[2, npix]``."""
+    m = read_healpix_map(path)
+    if spin:
+        m, _ = select_qu(m, repr(os.fspath(path)))
+    return torch.from_numpy(m.full_sky().copy())
 
 
 def load_inputs(spec: JobSpec) -> dict[str, torch.Tensor]:
     """Read the input files of ``spec`` (images, signals or skies, by its domain), as
     :func:`prepare_arrays` makes them."""
     if spec.domain == "sky":
-        return prepare_arrays(spec, {role: read_sky(p) for role, p in spec.inputs.items()})
+        spin = int(spec.options.get("spin", 0))  # (a spin-2 job reads Q and U by name)
+        skies = {
+            role: read_sky(p, spin if role == "input" else 0) for role, p in spec.inputs.items()
+        }
+        return prepare_arrays(spec, skies)
     read = read_image if spec.domain == "image" else read_signal
     return prepare_arrays(spec, {role: read(path)[0] for role, path in spec.inputs.items()})
 
@@ -210,8 +220,11 @@ def _settings(spec: JobSpec, result: torch.Tensor, report: Any) -> dict[str, Any
     o = spec.options
     levels = len(report.levels)
     if spec.domain == "sky":
+        spin = int(o.get("spin", 0))
+        scalar = not spin  # (spin 2 uses no histogram or cross-channel terms)
         return {
             "sky": True,
+            "spin": spin,
             "nside": nside_of(int(result.shape[-1])),
             "channels": int(result.shape[1]),
             "n": int(result.shape[0]),
@@ -220,11 +233,11 @@ def _settings(spec: JobSpec, result: torch.Tensor, report: Any) -> dict[str, Any
             "J": report.scales[-1] if report.scales else None,
             "L": o.get("L", 4),
             "iso": o.get("iso_ang", False),
-            "histogram": o.get("histogram", 1.0),
-            "multipoles": o.get("multipoles", 1.0),
-            "spectrum": o.get("spectrum", 1.0),
-            "cross_channels": o.get("cross_channels", True),
-            "to_gaussian": default_to_gaussian(o.get("to_gaussian")),
+            "histogram": o.get("histogram", 1.0) if scalar else None,
+            "multipoles": o.get("multipoles", 1.0) if scalar else None,
+            "spectrum": default_spectrum(o.get("spectrum"), spin),
+            "cross_channels": o.get("cross_channels", True) if scalar else None,
+            "to_gaussian": default_to_gaussian(o.get("to_gaussian"), spin),
         }
     if spec.domain == "signal":
         return {

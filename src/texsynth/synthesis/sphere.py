@@ -41,6 +41,9 @@ from .sky_plan import TWO_LEVELS_UP_TO, estimate_healpix_bytes, sky_budget, sky_
 from .values import SAMPLES, ValueTransforms
 
 __all__ = [
+    "SCALAR_SPECTRUM",
+    "SPIN_SPECTRUM",
+    "default_spectrum",
     "default_to_gaussian",
     "estimate_healpix_bytes",
     "synthesize_healpix",
@@ -51,6 +54,23 @@ def default_to_gaussian(to_gaussian: bool | None, spin: int = 0) -> bool:
     """``synthesize_healpix``'s ``to_gaussian`` resolved: ``None`` is on for scalar maps
     (``spin=0``) and off for spin-2 ones."""
     return (spin == 0) if to_gaussian is None else bool(to_gaussian)
+
+
+#: the default ``spectrum`` weight of scalar skies (docs/sphere.md, "The spectrum weight")
+SCALAR_SPECTRUM = 100.0
+#: the default ``spectrum`` weight of spin-2 skies: on the benchmark skies (pure E, E and B,
+#: a lognormal-amplitude field at nside 16 and 32) weight 1 already holds E/B within
+#: cosmic variance and keeps the spin-2 S2 match near the scattering-only run's; 10 and 100
+#: matched the spectra no better and left S2 4-8x further (docs/sphere.md, "E and B")
+SPIN_SPECTRUM = 1.0
+
+
+def default_spectrum(spectrum: float | None, spin: int = 0) -> float:
+    """``synthesize_healpix``'s ``spectrum`` resolved: ``None`` is 100 for scalar maps and
+    1 for spin-2 ones (:data:`SPIN_SPECTRUM`); a number is checked and kept."""
+    if spectrum is None:
+        return SPIN_SPECTRUM if spin else SCALAR_SPECTRUM
+    return weight(spectrum, "spectrum")
 
 
 @accepts_arrays("sky", "mask", "in_mask", "init", "reference", like="sky", ndim=1)
@@ -80,7 +100,7 @@ def synthesize_healpix(
     reference: torch.Tensor | None = None,
     histogram: float = 1.0,
     multipoles: float = 1.0,
-    spectrum: float = 100.0,
+    spectrum: float | None = None,
     tol: float = 1e-2,
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
@@ -174,9 +194,13 @@ def synthesize_healpix(
         range (:class:`~texsynth.losses.angular_spectrum.AngularSpectrumLoss`, above the
         ``ell`` that ``multipoles`` covers; 0 disables it): without it the syntheses have
         ``C_ell`` about 1.6x the exemplar's above ``ell = 2 nside`` and 0.76x near
-        ``nside``. Used where ``multipoles`` is. The default, 100, lets it hold band-limited
-        (e.g. beamed CMB-like) skies, whose pixel-scale power the scattering terms leave
-        several times too high at weight 1 (docs/sphere.md, "The spectrum weight").
+        ``nside``. Used where ``multipoles`` is. The default (``None``) for scalar maps,
+        100, lets it hold band-limited (e.g. beamed CMB-like) skies, whose pixel-scale power
+        the scattering terms leave several times too high at weight 1 (docs/sphere.md, "The
+        spectrum weight"). With ``spin=2`` it weighs the E and B spectra from ``ell = 2``
+        (:class:`~texsynth.losses.spin_spectrum.SpinSpectrumLoss`; default 1), without
+        which a pure-E sky's syntheses have as much B as E (docs/sphere.md, "E and B");
+        used when the output keeps the exemplar's nside.
     tol
         Stop a level when the loss decreased by less than this fraction over 5 iterations.
     device, dtype
@@ -197,9 +221,9 @@ def synthesize_healpix(
         0 (scalar maps) or 2: ``sky`` is one ``(Q, U)`` polarisation field, ``[2, npix]``
         or ``[B, 2, npix]``, matched through the transported statistics of
         :class:`~texsynth.stats.healpix.HealpixScatteringCovariance` (``spin=2``; see
-        :mod:`texsynth.synthesis.sphere_spin`); ``histogram``, ``multipoles``,
-        ``spectrum`` and ``cross_channels`` are not used, ``mask``, ``in_mask``, ``init``,
-        ``reference`` and ``to_gaussian`` are refused.
+        :mod:`texsynth.synthesis.sphere_spin`); ``histogram``, ``multipoles`` and
+        ``cross_channels`` are not used (``spectrum`` holds the E/B spectra), ``mask``,
+        ``in_mask``, ``init``, ``reference`` and ``to_gaussian`` are refused.
     bank
         How the wavelets are applied (:class:`~texsynth.stats.healpix.
         HealpixScatteringCovariance`'s ``bank``): ``None`` (``"faces"``, the fast path, for
@@ -226,7 +250,7 @@ def synthesize_healpix(
     fine_steps = None if fine_steps is None else count(fine_steps, "fine_steps")
     histogram = weight(histogram, "histogram")
     multipoles = weight(multipoles, "multipoles")
-    spectrum = weight(spectrum, "spectrum")
+    spectrum = default_spectrum(spectrum, spin)
     if iso_ang and fft_ang:
         raise TexsynthError("iso_ang and fft_ang are two reductions; choose one")
     angular = "iso" if iso_ang else "fft" if fft_ang else None
@@ -253,6 +277,7 @@ def synthesize_healpix(
             angular=angular,
             fft_nharm=fft_nharm,
             fft_imaginary=fft_imaginary,
+            spectrum=spectrum,
             tol=tol,
             device=device,
             dtype=dtype,

@@ -7,7 +7,10 @@ children turned to its frame, and a fine pixel interpolates its four coarse neig
 turned to its own (healpy's COSMO convention, :mod:`texsynth.healpix_spin`). The maps are
 scaled by one number, the exemplar's RMS of ``|Q + i U| / sqrt(2)`` (the means of Q and U
 depend on the frames: they are left alone). The value histogram and low-multipole terms of
-scalar skies are not used: they would treat Q and U as scalar maps.
+scalar skies are not used: they would treat Q and U as scalar maps; their place is taken by
+the E and B power spectra (:class:`~texsynth.losses.spin_spectrum.SpinSpectrumLoss`, from
+``ell = 2``), which the scattering statistics, blind to a global turn of the polarisation
+angles, leave free.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from ..domains.healpix import HealpixSphere, check_nside, npix_of, nside_of, ups
 from ..errors import TexsynthError
 from ..healpix_kernels import KERNEL_SIZE
 from ..healpix_spin import pyramid_phases, transport_angle
+from ..losses import TextureLoss
 from ..losses.healpix import HealpixScatteringLoss
+from ..losses.spin_spectrum import SpinSpectrumLoss
 from ..memory import check_memory
 from ..seeds import resolve_seeds
 from ..stats.scattering1d import as_signal_batch
@@ -36,6 +41,7 @@ from .sky_plan import estimate_healpix_bytes, sky_budget, sky_scales
 __all__ = [
     "SPIN_SPHERE",
     "SpinSphereResampling",
+    "estimate_spin_bytes",
     "refuse_scalar_options",
     "synthesize_healpix_spin",
 ]
@@ -102,6 +108,13 @@ class SpinSphereResampling(SphereResampling):
 SPIN_SPHERE = SpinSphereResampling()
 
 
+def estimate_spin_bytes(npix_exemplar: int, npix_out: int, *, n: int, L: int, K: int) -> int:
+    """Rough peak memory (bytes) of a spin-2 synthesis of ``n`` ``(Q, U)`` skies: twice
+    :func:`~texsynth.synthesis.sky_plan.estimate_healpix_bytes` of one channel (the spin
+    bank holds the scalar stencil operators and their spin twins)."""
+    return 2 * estimate_healpix_bytes(npix_exemplar, npix_out, n=n, channels=1, L=L, K=K)
+
+
 def refuse_scalar_options(**options: object) -> None:
     """A one-line error for the options of scalar skies that spin-2 synthesis lacks."""
     for name, value in options.items():
@@ -127,6 +140,7 @@ def synthesize_healpix_spin(
     angular: str | None = None,
     fft_nharm: int = 1,
     fft_imaginary: bool = True,
+    spectrum: float = 1.0,
     tol: float = 1e-2,
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
@@ -142,7 +156,9 @@ def synthesize_healpix_spin(
     ``sky`` is ``[2, npix]`` or ``[B, 2, npix]`` (one polarisation field, nested, healpy's
     COSMO convention); the options are those of
     :func:`~texsynth.synthesis.sphere.synthesize_healpix` (``angular``: ``None``, ``"iso"``
-    or ``"fft"``), which calls this with ``spin=2``. Returns ``[n, 2, 12 nside**2]``.
+    or ``"fft"``), which calls this with ``spin=2``; ``spectrum`` weighs the E/B spectrum
+    loss (:class:`~texsynth.losses.spin_spectrum.SpinSpectrumLoss`, 0 disables it; used
+    when the output keeps the exemplar's nside). Returns ``[n, 2, 12 nside**2]``.
     """
     ex = as_signal_batch(sky, "sky")
     dev = torch.device(device) if device is not None else ex.device
@@ -156,8 +172,8 @@ def synthesize_healpix_spin(
     nside_ex = nside_of(npix_ex, "the exemplar sky")
     nside_out = nside_ex if nside is None else check_nside(nside, "nside")
     npix_out = npix_of(nside_out)
-    check_memory(  # (the spin bank holds the scalar operators and their spin twins)
-        2 * estimate_healpix_bytes(npix_ex, npix_out, n=n, channels=1, L=L, K=K),
+    check_memory(
+        estimate_spin_bytes(npix_ex, npix_out, n=n, L=L, K=K),
         max_memory,
         device=dev,
         what="synthesize_healpix",
@@ -173,8 +189,8 @@ def synthesize_healpix_spin(
 
     def build_loss(
         k: int, ex_k: torch.Tensor, inm_k: torch.Tensor | None, shape: Shape, J_k: int
-    ) -> HealpixScatteringLoss:
-        return HealpixScatteringLoss(
+    ) -> TextureLoss:
+        total: TextureLoss = HealpixScatteringLoss(
             ex_k,
             J=J_k,
             L=L,
@@ -185,6 +201,11 @@ def synthesize_healpix_spin(
             fft_imaginary=fft_imaginary,
             spin=2,
         )
+        if full_spectrum:
+            total = total + spectrum * SpinSpectrumLoss(ex_k)
+        return total
+
+    full_spectrum = spectrum > 0 and nside_out == nside_ex
 
     def first_batch(ex_k: torch.Tensor, shape: Shape, gens: Generators) -> torch.Tensor:
         return member_noise(gens, (2, *shape), ex_k.dtype).to(ex_k.device)
