@@ -26,6 +26,9 @@ measures for the second realisation of the process as the reference.
 Run from the repository root (healpy installed)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_sphere_spin.py --nsides 16 32
+
+``--sheet docs/images/healpix_spin_dust_qu.png`` draws docs/sphere.md's polarisation picture
+instead (two default syntheses of ``examples/dust_qu.fits``).
 """
 
 from __future__ import annotations
@@ -145,6 +148,35 @@ def fmt(m: dict[str, object]) -> str:
     )
 
 
+def write_sheet(path: str, seed: int = 0) -> None:
+    """Two default spin-2 syntheses of the shipped ``examples/dust_qu.fits`` and a contact
+    sheet of the polarised amplitude ``|P| = sqrt(Q² + U²)`` (frame-independent, so its
+    Mollweide and gnomonic views and its C_ell compare directly) at ``path``."""
+    from pathlib import Path
+
+    from texsynth import read_healpix_map
+    from texsynth.healpix_views import healpix_contact_sheet
+    from texsynth.io.healpix_stokes import select_qu
+    from texsynth.synthesis.sphere import synthesize_healpix
+
+    root = Path(__file__).resolve().parents[1]
+    qu, _ = select_qu(read_healpix_map(root / "examples" / "dust_qu.fits"), "dust_qu.fits")
+    ex = torch.from_numpy(np.asarray(qu.values, dtype=np.float32))
+    t0 = time.perf_counter()
+    out = synthesize_healpix(ex, spin=2, n=2, seed=seed, progress=False)
+    seconds = time.perf_counter() - t0
+    amplitude = [np.hypot(m[0], m[1]) for m in (ex.numpy(), *out.double().numpy())]
+    healpix_contact_sheet(
+        amplitude[0],
+        np.stack(amplitude[1:]),
+        path,
+        gnomonic_centre=(-60.0, -10.0),
+        title=f"examples/dust_qu.fits, --spin 2: |Q + iU| of the exemplar and two "
+        f"realisations (seed {seed}, {seconds:.0f} s)",
+    )
+    print(f"wrote {path} ({seconds:.1f} s for two realisations)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nsides", type=int, nargs="+", default=[16, 32])
@@ -159,8 +191,16 @@ def main() -> None:
         default=[0.0, 1.0],
         help="spectrum weights (0: before the E/B term; 1: the spin-2 default)",
     )
+    parser.add_argument(
+        "--sheet",
+        default=None,
+        help="instead: a contact sheet (.png) of two syntheses of examples/dust_qu.fits",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.sheet is not None:
+        write_sheet(args.sheet)
+        return
     from texsynth.synthesis.sphere import synthesize_healpix
 
     lines = [*header(args.threads), f"- steps {args.steps}, seeds {args.seeds}", ""]
