@@ -174,6 +174,11 @@ def write_sheet(path: str, seed: int = 0) -> None:
         title=f"examples/dust_qu.fits, --spin 2: |Q + iU| of the exemplar and two "
         f"realisations (seed {seed}, {seconds:.0f} s)",
     )
+    from PIL import Image
+
+    with Image.open(path) as im:  # (a 256-colour PNG, as bench_sphere.py's sheets)
+        small = im.convert("RGB").quantize(256)
+    small.save(path, optimize=True)
     print(f"wrote {path} ({seconds:.1f} s for two realisations)")
 
 
