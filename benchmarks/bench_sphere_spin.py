@@ -1,6 +1,7 @@
 """E and B in spin-2 (Q/U) HEALPix synthesis (issue 18): syntheses with and without the E/B
 spectrum term (``synthesize_healpix(qu, spin=2, spectrum=...)`` at each ``--weights``;
-``spectrum=0`` is the code before the term, 1 the default), graded on what the term holds
+``spectrum=0`` is the code before the term, 10 the default) and of the polarised-amplitude
+term (``amplitude=`` at each ``--amplitudes``; 1 the default), graded on what the term holds
 and on what it does not optimise.
 
 Skies (``--skies``; seed 0 is the exemplar, seed 1 a second realisation of the process):
@@ -20,8 +21,10 @@ units of the exemplar's ``C^EE`` when the exemplar has no B), the fraction of ``
 3 nside - 1`` within half a cosmic-variance sigma ``sqrt(2 / (2 ell + 1)) / 2`` (EE, and BB
 when the exemplar has B), the spin-2 S2 (orientation-averaged) as the mean ``|log|`` ratio
 to the exemplar's (optimised), and the scalar scattering S1 and S2 (orientation-averaged)
-of ``|P| = sqrt(Q² + U²)`` as the mean ``|log|`` ratio (not optimised), with the same
-measures for the second realisation of the process as the reference.
+of ``|P| = sqrt(Q² + U²)`` as the mean ``|log|`` ratio (optimised when ``--amplitudes``
+turns the ``|P|`` term on), the sparsity ``S1 / sqrt(S2)`` of Q and U read as scalar maps
+(mean ``|log|`` ratio) and the kurtosis of ``|P|`` (ratio; neither optimised), with the
+same measures for the second realisation of the process as the reference.
 
 Run from the repository root (healpy installed)::
 
@@ -34,6 +37,7 @@ instead (two default syntheses of ``examples/dust_qu.fits``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import numpy as np
@@ -132,7 +136,19 @@ def measures(ex: np.ndarray, syn: np.ndarray) -> dict[str, object]:
         d1 = (b.S1.mean(-1) / a.S1.mean(-1)).log().abs().mean()
         d2 = (b.S2.mean(-1) / a.S2.mean(-1)).log().abs().mean()
         out["|P| S1,S2"] = float((d1 + d2) / 2)
+        # Q and U as scalar maps, in the pixels' frames (no term of either run holds them;
+        # for an isotropic process their statistics are those of any frame): the
+        # normalised S1, i.e. S1 / sqrt(S2), the sparsity per scale
+        a, b = scalar(x, norm="self"), scalar(y, norm="self")
+        out["QU sparsity"] = float((b.S1.mean(-1) / a.S1.mean(-1)).log().abs().mean())
+    out["|P| kurtosis"] = _kurtosis(np.hypot(*syn)) / _kurtosis(np.hypot(*ex))
     return out
+
+
+def _kurtosis(a: np.ndarray) -> float:
+    """The fourth standardised moment of the values of ``a``."""
+    d = a.ravel() - a.mean()
+    return float((d**4).mean() / (d**2).mean() ** 2)
 
 
 def fmt(m: dict[str, object]) -> str:
@@ -144,7 +160,8 @@ def fmt(m: dict[str, object]) -> str:
 
     return (
         f"{seq(m['EE'])} | {seq(m['BB'])} | {m['B/E']:.3f} | {m['EE in cv/2']:.2f} | "
-        f"{m['BB in cv/2']:.2f} | {m['S2 spin']:.3f} | {m['|P| S1,S2']:.3f}"
+        f"{m['BB in cv/2']:.2f} | {m['S2 spin']:.3f} | {m['|P| S1,S2']:.3f} | "
+        f"{m['QU sparsity']:.3f} | {m['|P| kurtosis']:.2f}"
     )
 
 
@@ -193,8 +210,15 @@ def main() -> None:
         "--weights",
         type=float,
         nargs="+",
-        default=[0.0, 1.0],
-        help="spectrum weights (0: before the E/B term; 1: the spin-2 default)",
+        default=[0.0, 10.0],
+        help="spectrum weights (0: before the E/B term; 10: the spin-2 default)",
+    )
+    parser.add_argument(
+        "--amplitudes",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="weights of the |Q + iU| scattering term (0: off; 1: the spin-2 default)",
     )
     parser.add_argument(
         "--sheet",
@@ -211,8 +235,8 @@ def main() -> None:
     lines = [*header(args.threads), f"- steps {args.steps}, seeds {args.seeds}", ""]
     lines += [
         "| sky | nside | run | seed | C^EE ratio by bin | C^BB ratio by bin | B/E | "
-        "EE in cv/2 | BB in cv/2 | S2 spin | |P| S1,S2 | s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "EE in cv/2 | BB in cv/2 | S2 spin | |P| S1,S2 | QU sparsity | |P| kurtosis | s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
     for kind in args.skies:
@@ -222,8 +246,9 @@ def main() -> None:
             other = fmt(measures(ex, make_qu(kind, nside, 1)))
             row = f"| {kind} | {nside} | process (bins {bins}) | 1 | {other} | |"
             print(row, flush=True)
-            for weight in args.weights:
+            for weight, amplitude in itertools.product(args.weights, args.amplitudes):
                 run = "before" if weight == 0 else f"spectrum={weight:g}"
+                run += f", amplitude={amplitude:g}" if amplitude else ""
                 for seed in args.seeds:
                     t0 = time.perf_counter()
                     out = synthesize_healpix(
@@ -232,6 +257,7 @@ def main() -> None:
                         seed=seed,
                         steps=args.steps,
                         spectrum=weight,
+                        amplitude=amplitude,
                         progress=False,
                     )
                     seconds = time.perf_counter() - t0

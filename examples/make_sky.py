@@ -58,10 +58,12 @@ def dust_sky(nside: int = NSIDE, seed: int = 7, slope: float = SLOPE) -> np.ndar
 
 def dust_polarisation(nside: int = QU_NSIDE, seed: int = 11) -> np.ndarray:
     """``[3, npix]`` NESTED Stokes ``(I, Q, U)``: ``I`` a :func:`dust_sky`, ``Q + iU =
-    p I exp(2i psi)`` with polarisation fraction ``p = 0.1`` and angle ``psi = 0.6 h`` (radians,
-    in each pixel's local frame), ``h`` a smoother Gaussian sky (``C_ell ∝ ell**-3``)."""
+    p I exp(2i psi)`` with polarisation fraction ``p = 0.1`` and angle ``psi = (pi / 2) h``
+    (radians, in each pixel's local frame), ``h`` a smoother Gaussian sky (``C_ell ∝
+    ell**-3``): ``2 psi`` spreads over the whole circle, so no direction of the local frames
+    is preferred and the field is a statistically isotropic spin-2 field."""
     intensity = dust_sky(nside, seed)
-    psi = 0.6 * gaussian_sky(nside, seed + 1, 3.0)
+    psi = 0.5 * np.pi * gaussian_sky(nside, seed + 1, 3.0)
     q = 0.1 * intensity * np.cos(2 * psi)
     u = 0.1 * intensity * np.sin(2 * psi)
     return np.stack([intensity, q, u]).astype(np.float32)

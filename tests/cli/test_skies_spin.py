@@ -77,21 +77,38 @@ def test_synth_spin2_writes_q_u_in_the_input_layout_and_reruns(
     record = read_record(tmp_path / "out.json")
     assert record.spec.options["spin"] == 2 and record.settings["spin"] == 2
     assert record.settings["to_gaussian"] is False and record.settings["histogram"] is None
-    assert record.settings["spectrum"] == 1.0  # (the E/B spectrum term's spin-2 default)
+    assert record.settings["spectrum"] == 10.0  # (the E/B spectrum term's spin-2 default)
+    assert record.settings["amplitude"] == 1.0  # (the |Q + iU| term's default)
     again, _ = rerun(record, progress=False)  # a rerun reads Q, U by name again
     assert tuple(again.shape) == (2, 2, 3072)
     np.testing.assert_array_equal(again[0].numpy(), maps[0].values)
 
 
-def test_synth_spin2_takes_the_e_b_spectrum_weight(iqu_fits: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("flag", ["--spectrum", "--amplitude"])
+def test_synth_spin2_takes_the_weights_of_its_terms(
+    iqu_fits: Path, tmp_path: Path, flag: str
+) -> None:
     out = tmp_path / "o.fits"
     args = ["synth", str(iqu_fits), "-o", str(out), "--spin", "2", "--seed", "1", "--quiet"]
-    assert main([*args, "--steps", "4", "--spectrum", "0"]) == 0
+    key = flag.removeprefix("--")
+    assert main([*args, "--steps", "4", flag, "0"]) == 0
     off = read_healpix_map(out).values
-    assert read_record(tmp_path / "o.json").settings["spectrum"] == 0.0
-    assert main([*args, "--steps", "4", "--spectrum", "30"]) == 0
-    assert read_record(tmp_path / "o.json").settings["spectrum"] == 30.0
+    assert read_record(tmp_path / "o.json").settings[key] == 0.0
+    assert main([*args, "--steps", "4", flag, "30"]) == 0
+    assert read_record(tmp_path / "o.json").settings[key] == 30.0
     assert not np.allclose(read_healpix_map(out).values, off)  # the term acts
+
+
+def test_amplitude_is_refused_without_spin2(
+    iqu_fits: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o.fits"
+    err = _error(["synth", str(iqu_fits), "-o", str(out), "--amplitude", "2"], capsys)
+    assert "add --spin 2 or drop --amplitude" in err
+    np.save(tmp_path / "img.npy", np.random.default_rng(0).random((32, 32)))
+    err = _error(["synth", str(tmp_path / "img.npy"), "-o", str(out), "--amplitude", "2"], capsys)
+    assert "drop it for images and signals" in err
+    assert not out.exists()
 
 
 def test_stats_spin2_prints_and_writes_the_spin2_statistics(

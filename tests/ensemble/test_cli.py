@@ -85,6 +85,51 @@ def test_sky_ensemble_keeps_a_ring_files_ordering(tmp_path, capsys):
     assert read_healpix_map(out / "0.fits").file_ordering == "RING"
 
 
+def test_spin2_ensemble_members_are_synth_spin2_maps(tmp_path, capsys):
+    """``ensemble --spin 2`` writes each member as ``synth --spin 2`` writes it (Q and U
+    columns by name, bit for bit), and refuses partial skies and trained models in one
+    line before any member."""
+    hp = pytest.importorskip("healpy")
+    from texsynth.io.healpix_maps import read_healpix_map
+    from texsynth.seeds import member_seed
+
+    rng = np.random.default_rng(0)
+    iqu = rng.standard_normal((3, 12 * 8 * 8))
+    names = ["I_STOKES", "Q_STOKES", "U_STOKES"]
+    hp.write_map(tmp_path / "iqu.fits", iqu, column_names=names, dtype=np.float64)
+    out = tmp_path / "m"
+    out.mkdir()
+    run = ["--spin", "2", "--steps", "3", "--seed", "4", "--quiet"]
+    code = main(
+        ["ensemble", str(tmp_path / "iqu.fits"), "-o", str(out / "{i}.fits"), "--n", "2",
+         "--backend", "serial", *run]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr()
+    assert "HEALPix Q/U maps" in capsys.readouterr().out
+    member = read_healpix_map(out / "1.fits")
+    assert member.column_names == ("Q_STOKES", "U_STOKES") and member.file_ordering == "RING"
+    alone = tmp_path / "alone.fits"
+    synth = ["synth", str(tmp_path / "iqu.fits"), "-o", str(alone), *run]
+    synth[synth.index("4")] = str(member_seed(4, 1))
+    assert main(synth) == 0
+    np.testing.assert_array_equal(read_healpix_map(alone).values, member.values)
+    iqu[2, :5] = hp.UNSEEN
+    hp.write_map(tmp_path / "cut.fits", iqu, column_names=names, dtype=np.float64)
+    bad = {
+        "cut.fits": "5 pixels without a value; --spin 2 synthesises from full skies only",
+        "iqu.fits": "--spin: synthesis option, not used by a trained generator",
+    }
+    for name, message in bad.items():
+        extra = ["--model", str(tmp_path / "iqu.fits")] if name == "iqu.fits" else []
+        code = main(
+            ["ensemble", str(tmp_path / name), "-o", str(tmp_path / "x{i}.fits"), "--n", "2",
+             "--spin", "2", *extra]
+        )  # fmt: skip
+        lines = _err_lines(capsys)
+        assert code == 2 and len(lines) == 1 and message in lines[0], lines
+    assert not list(tmp_path.glob("x*"))
+
+
 def test_bad_input_is_one_line_and_status_2(field, tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT", 1)

@@ -237,11 +237,13 @@ def test_spin_synthesis_matches_the_statistics() -> None:
 
     nside = 8
     qu = torch.tensor(_nested(hp.alm2map(_teb_alms(nside, 4, 6.0), nside)[1:])).float()
-    out, rep = synthesize_healpix(qu, spin=2, seed=0, steps=20, J=2, progress=False, report=True)
+    # (the default 100 steps: 20 left S2 at j = 1 at 0.79 with the E/B term at its weight of
+    # 10, against 0.92 at weight 1; 100 steps give 0.99 with either)
+    out, rep = synthesize_healpix(qu, spin=2, seed=0, J=2, progress=False, report=True)
     assert out.shape == (1, 2, 12 * nside**2) and rep.losses[-1][-1] < 0.1 * rep.losses[-1][0]
     sc = HealpixScatteringCovariance(J=2, spin=2)
     ratio = sc(out.double()).S2.mean(-1) / sc(qu[None].double()).S2.mean(-1)
-    assert bool(((ratio - 1).abs() < 0.2).all())
+    assert bool(((ratio - 1).abs() < 0.05).all())
     with pytest.raises(TexsynthError, match="in_mask is not supported with spin=2"):
         synthesize_healpix(qu, spin=2, in_mask=torch.ones(12 * nside**2), progress=False)
     with pytest.raises(TexsynthError, match="one \\(Q, U\\) field"):

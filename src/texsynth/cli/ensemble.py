@@ -29,6 +29,7 @@ from .common import (
     size_type,
     weight_type,
 )
+from .skies_spin import add_spin_option, check_full_qu_sky, refuse_spin, spin_of
 
 __all__ = ["add_ensemble_command", "cmd_ensemble"]
 
@@ -167,6 +168,7 @@ def _synthesis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--healpix", action="store_true", help="read INPUT as HEALPix maps")
     p.add_argument("--nside", type=positive_int, default=None, help="HEALPix members' nside")
     p.add_argument("--to-gaussian", action="store_true", help="Gaussianise the histogram first")
+    add_spin_option(p, "synthesises")
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
@@ -292,6 +294,8 @@ def _model_spec(args: argparse.Namespace) -> tuple[Any, str]:
     from ..ensembles import ModelSpec
 
     given = [flag for name, flag, default in _SYNTH_ONLY if getattr(args, name) != default]
+    if spin_of(args):
+        given.append("--spin")
     if given:
         s = "s" * (len(given) > 1)
         raise TexsynthError(
@@ -311,7 +315,12 @@ def _job_spec(args: argparse.Namespace) -> tuple[Any, str]:
 
     inputs = {"input": args.input, "mask": args.mask, "init": args.init}
     if wants_sky(args):
-        return JobSpec("synth", "sky", inputs, sky_job_options(args), args.seed), "HEALPix maps"
+        options = sky_job_options(args)
+        if spin_of(args):  # (Q, U) by name; full skies only, refused before any member
+            check_full_qu_sky(args.input)
+            return JobSpec("synth", "sky", inputs, options, args.seed), "HEALPix Q/U maps"
+        return JobSpec("synth", "sky", inputs, options, args.seed), "HEALPix maps"
+    refuse_spin(args, args.input)
     if args.nside is not None:
         raise TexsynthError("--nside is for HEALPix maps; use --size for images and signals")
     if wants_signal(args):

@@ -178,8 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--spectrum",
         type=weight_type,
         default=None,
-        help="HEALPix maps: weight of the C_ell term (0: off; default 100, and 1 for the "
+        help="HEALPix maps: weight of the C_ell term (0: off; default 100, and 10 for the "
         "E/B spectra of --spin 2)",
+    )
+    sy.add_argument(
+        "--amplitude",
+        type=weight_type,
+        default=None,
+        help="--spin 2: weight of the statistics of the polarised amplitude |Q + iU| "
+        "(0: off, faster; default 1)",
     )
     sy.add_argument(
         "--J",

@@ -22,7 +22,13 @@ from ..io.runs import record_header
 from .checks import refuse_sky_options
 from .common import check_run_memory, device_of, synth_outputs
 from .eval_output import show_evaluation
-from .skies_spin import read_qu_meta, refuse_spin_eval, refuse_spin_options, spin_of
+from .skies_spin import (
+    read_qu_meta,
+    refuse_partial_sky,
+    refuse_spin_eval,
+    refuse_spin_options,
+    spin_of,
+)
 
 __all__ = ["eval_skies", "eval_wants_skies", "stats_sky", "synth_sky", "wants_sky"]
 
@@ -109,10 +115,17 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
         raise TexsynthError("give --to-gaussian or --no-to-gaussian, not both")
     spectrum = getattr(args, "spectrum", None)  # (texsynth ensemble has no such flag)
     extra = {} if spectrum is None else {"spectrum": spectrum}
+    amplitude = getattr(args, "amplitude", None)
+    if amplitude is not None and not spin_of(args):
+        raise TexsynthError(
+            "--amplitude weighs the statistics of |Q + iU| of --spin 2 polarisation maps; "
+            "add --spin 2 or drop --amplitude"
+        )
     if spin_of(args):  # one (Q, U) field: no value transforms or scalar-only terms
         refuse_spin_options(args)
         return dict(
-            **extra,  # (the E/B spectrum term's weight; default_spectrum's 1 when absent)
+            **extra,  # (the E/B spectrum term's weight; default_spectrum's 10 when absent)
+            **({} if amplitude is None else {"amplitude": amplitude}),
             nside=args.nside,
             steps=args.steps if args.steps is not None else 100,
             levels=args.levels,
@@ -230,11 +243,7 @@ def _check_spin_run(
     from ..synthesis.sphere_spin import estimate_spin_bytes
 
     if "in_mask" in arrays:
-        missing = int((arrays["in_mask"] == 0).sum())
-        raise TexsynthError(
-            f"{str(args.input)!r} has {missing} pixels without a value; --spin 2 synthesises "
-            "from full skies only (partial polarisation skies are not supported yet)"
-        )
+        refuse_partial_sky(args.input, int((arrays["in_mask"] == 0).sum()))
     npix = int(arrays["input"].shape[-1])
     out = npix if args.nside is None else npix_of(check_nside(args.nside, "--nside"))
     check_run_memory(

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "add_spin_option",
+    "check_full_qu_sky",
+    "refuse_partial_sky",
     "read_qu_meta",
     "refuse_spin",
     "refuse_spin_eval",
@@ -124,3 +126,21 @@ def read_qu_meta(path: Path) -> tuple[HealpixMap, str]:
             f"{'it as a scalar map' if len(left) == 1 else 'them as scalar maps'})"
         )
     return pair, note
+
+
+def refuse_partial_sky(path: Path, missing: int) -> None:
+    """A one-line error for a spin-2 input with ``missing`` pixels without a value."""
+    if missing:
+        raise TexsynthError(
+            f"{str(path)!r} has {missing} pixels without a value; --spin 2 synthesises "
+            "from full skies only (partial polarisation skies are not supported yet)"
+        )
+
+
+def check_full_qu_sky(path: Path) -> None:
+    """Refuse, in one line, a polarisation file without Q and U columns or with pixels
+    without a value (what ``texsynth ensemble --spin 2`` checks before any member)."""
+    import numpy as np
+
+    pair, _ = read_qu_meta(path)
+    refuse_partial_sky(path, int((~np.isfinite(pair.full_sky()).all(0)).sum()))

@@ -91,6 +91,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
             "--spectrum weighs the angular power spectrum of HEALPix maps; "
             "use --power-spectrum for images and signals"
         )
+    if getattr(args, "amplitude", None) is not None:
+        raise TexsynthError(
+            "--amplitude weighs the statistics of |Q + iU| of HEALPix polarisation maps "
+            "(--spin 2); drop it for images and signals"
+        )
     if wants_signal(args):
         return synth_signal(args)
     method = args.method.strip()

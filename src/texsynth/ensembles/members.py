@@ -94,6 +94,10 @@ class Loaded:
             from ..io.healpix_maps import read_healpix_map
 
             self.meta = read_healpix_map(path)
+            if int(spec.options.get("spin", 0)):  # members are the (Q, U) pair's columns
+                from ..io.healpix_stokes import select_qu
+
+                self.meta = select_qu(self.meta, repr(str(path)))[0]
 
     def _load_model(self, spec: ModelSpec) -> None:
         from ..generators import load_generator, read_generator_metadata
@@ -156,10 +160,13 @@ class Loaded:
             # the input file's ordering; a .npy (no header to say it) is always NESTED
             fits_out = path.suffix.lower() != ".npy"
             ordering = meta.file_ordering if meta is not None and fits_out else "NESTED"
+            names = (meta.column_names or None) if meta is not None else None
+            if names is None and int(self.job.options.get("spin", 0)):
+                names = ("Q_POLARISATION", "U_POLARISATION")  # (healpy's names for Q, U)
             write_healpix_map(
                 path,
                 x.numpy(),
-                column_names=(meta.column_names or None) if meta is not None else None,
+                column_names=names,
                 unit=meta.unit if meta is not None else None,
                 overwrite=True,
                 ordering=ordering,

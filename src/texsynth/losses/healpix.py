@@ -10,9 +10,10 @@ from ..errors import TexsynthError
 from ..healpix_kernels import KERNEL_SIZE
 from ..healpix_spin import check_spin
 from ..stats.healpix import HealpixScatteringCovariance, check_bank
+from ..stats.scattering1d import as_signal_batch
 from .scattering import ScatteringLossBase
 
-__all__ = ["HealpixScatteringLoss"]
+__all__ = ["HealpixScatteringLoss", "spin_exemplar"]
 
 
 class HealpixScatteringLoss(ScatteringLossBase):
@@ -120,13 +121,19 @@ class HealpixScatteringLoss(ScatteringLossBase):
         return HealpixScatteringLoss(exemplar, **opts)
 
 
+def spin_exemplar(exemplar: torch.Tensor) -> torch.Tensor:
+    """A spin-2 exemplar as ``[B, 2, npix]``; a one-line error for other channel counts."""
+    ex = as_signal_batch(exemplar, "exemplar")
+    if ex.shape[1] != 2:
+        raise TexsynthError(
+            f"a spin-2 exemplar is one (Q, U) field, [2, npix] or [B, 2, npix]; got "
+            f"{ex.shape[1]} channels"
+        )
+    return ex
+
+
 def _one_spin_field(exemplar: torch.Tensor) -> bool:
     """``False`` (no channel pairs) for a spin-2 exemplar of one ``(Q, U)`` field; a
     one-line error for other channel counts."""
-    shape = torch.as_tensor(exemplar).shape
-    C = int(shape[-2]) if len(shape) > 1 else 1
-    if C != 2:
-        raise TexsynthError(
-            f"a spin-2 exemplar is one (Q, U) field, [2, npix] or [B, 2, npix]; got {C} channels"
-        )
+    spin_exemplar(exemplar)
     return False

@@ -27,8 +27,8 @@ import torch
 
 from ..domains.healpix import healpy_module, npix_of, nside_of
 from ..errors import TexsynthError
-from ..stats.scattering1d import as_signal_batch
 from .angular_spectrum import TOLERANCE, alm_cross_power, harmonic_tables, spectrum_binning
+from .healpix import spin_exemplar
 from .multipoles import LogSpectrumLoss
 
 __all__ = ["DEPTH", "POWER_FLOOR", "SpinHarmonicTransform", "SpinSpectrumLoss", "spin_spectra"]
@@ -172,12 +172,7 @@ class SpinSpectrumLoss(LogSpectrumLoss):
         weights: tuple[float, float] = (1.0, 1.0),
     ) -> None:
         super().__init__()
-        ex = as_signal_batch(exemplar, "exemplar")
-        if ex.shape[1] != 2:
-            raise TexsynthError(
-                f"a spin-2 exemplar is one (Q, U) field, [2, npix] or [B, 2, npix]; got "
-                f"{ex.shape[1]} channels"
-            )
+        ex = spin_exemplar(exemplar)
         nside = nside_of(int(ex.shape[-1]), "the exemplar")
         lmax = 3 * nside - 1
         if isinstance(lmin, bool) or not isinstance(lmin, int) or not 2 <= lmin <= lmax:

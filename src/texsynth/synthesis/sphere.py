@@ -42,6 +42,7 @@ from .values import SAMPLES, ValueTransforms
 
 __all__ = [
     "SCALAR_SPECTRUM",
+    "SPIN_AMPLITUDE",
     "SPIN_SPECTRUM",
     "default_spectrum",
     "default_to_gaussian",
@@ -58,16 +59,19 @@ def default_to_gaussian(to_gaussian: bool | None, spin: int = 0) -> bool:
 
 #: the default ``spectrum`` weight of scalar skies (docs/sphere.md, "The spectrum weight")
 SCALAR_SPECTRUM = 100.0
-#: the default ``spectrum`` weight of spin-2 skies: on the benchmark skies (pure E, E and B,
-#: a lognormal-amplitude field at nside 16 and 32) weight 1 already holds E/B within
-#: cosmic variance and keeps the spin-2 S2 match near the scattering-only run's; 10 and 100
-#: matched the spectra no better and left S2 4-8x further (docs/sphere.md, "E and B")
-SPIN_SPECTRUM = 1.0
+#: the default ``spectrum`` weight of spin-2 skies, with :data:`SPIN_AMPLITUDE`: on the
+#: benchmark skies (pure E, E and B, a lognormal-amplitude field at nside 16 and 32), with
+#: the amplitude term on, an E/B term of weight 1 left the Gaussian skies' EE spectrum 5-10 %
+#: low and weight 10 restores it (docs/sphere.md, "The polarised amplitude"; without the
+#: amplitude term weight 1 was enough: "E and B")
+SPIN_SPECTRUM = 10.0
+#: the default ``amplitude`` weight of spin-2 skies (docs/sphere.md, "The polarised amplitude")
+SPIN_AMPLITUDE = 1.0
 
 
 def default_spectrum(spectrum: float | None, spin: int = 0) -> float:
     """``synthesize_healpix``'s ``spectrum`` resolved: ``None`` is 100 for scalar maps and
-    1 for spin-2 ones (:data:`SPIN_SPECTRUM`); a number is checked and kept."""
+    10 for spin-2 ones (:data:`SPIN_SPECTRUM`); a number is checked and kept."""
     if spectrum is None:
         return SPIN_SPECTRUM if spin else SCALAR_SPECTRUM
     return weight(spectrum, "spectrum")
@@ -112,6 +116,7 @@ def synthesize_healpix(
     max_memory: int | None = None,
     spin: int = 0,
     bank: str | None = None,
+    amplitude: float | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, SynthesisReport]:
     """Synthesise new HEALPix sky maps whose scattering covariance matches ``sky``'s.
 
@@ -198,7 +203,7 @@ def synthesize_healpix(
         100, lets it hold band-limited (e.g. beamed CMB-like) skies, whose pixel-scale power
         the scattering terms leave several times too high at weight 1 (docs/sphere.md, "The
         spectrum weight"). With ``spin=2`` it weighs the E and B spectra from ``ell = 2``
-        (:class:`~texsynth.losses.spin_spectrum.SpinSpectrumLoss`; default 1), without
+        (:class:`~texsynth.losses.spin_spectrum.SpinSpectrumLoss`; default 10), without
         which a pure-E sky's syntheses have as much B as E (docs/sphere.md, "E and B");
         used when the output keeps the exemplar's nside.
     tol
@@ -229,6 +234,12 @@ def synthesize_healpix(
         HealpixScatteringCovariance`'s ``bank``): ``None`` (``"faces"``, the fast path, for
         scalar maps; ``"stencil"`` for ``spin=2``), ``"faces"`` or ``"stencil"`` (the
         reference).
+    amplitude
+        ``spin=2`` only: weight of the scalar scattering loss of the polarised amplitude
+        ``|Q + i U|`` (:class:`~texsynth.losses.spin_amplitude.PolarisedAmplitudeLoss`;
+        0 disables it; ``None``: 1, :data:`SPIN_AMPLITUDE`), which holds how sparse
+        ``|P|`` is at each scale where the spin-2 statistics leave it freer (docs/sphere.md,
+        "The polarised amplitude"). Refused for scalar maps.
 
     Returns
     -------
@@ -262,6 +273,7 @@ def synthesize_healpix(
         refuse_scalar_options(
             mask=mask, in_mask=in_mask, init=init, reference=reference, to_gaussian=to_gaussian
         )
+        amplitude = SPIN_AMPLITUDE if amplitude is None else weight(amplitude, "amplitude")
         return synthesize_healpix_spin(
             sky,
             nside=nside,
@@ -278,6 +290,7 @@ def synthesize_healpix(
             fft_nharm=fft_nharm,
             fft_imaginary=fft_imaginary,
             spectrum=spectrum,
+            amplitude=amplitude,
             tol=tol,
             device=device,
             dtype=dtype,
@@ -287,6 +300,11 @@ def synthesize_healpix(
             report=report,
             exact_members=exact_members,
             max_memory=max_memory,
+        )
+    if amplitude is not None:
+        raise TexsynthError(
+            "amplitude weighs the statistics of |Q + iU| of spin-2 skies; leave it unset "
+            "for scalar maps (or give spin=2)"
         )
     ex = as_signal_batch(sky, "sky")
     dev = torch.device(device) if device is not None else ex.device

@@ -10,7 +10,9 @@ depend on the frames: they are left alone). The value histogram and low-multipol
 scalar skies are not used: they would treat Q and U as scalar maps; their place is taken by
 the E and B power spectra (:class:`~texsynth.losses.spin_spectrum.SpinSpectrumLoss`, from
 ``ell = 2``), which the scattering statistics, blind to a global turn of the polarisation
-angles, leave free.
+angles, leave free; and the scalar statistics of the polarised amplitude ``|Q + i U|``
+(:class:`~texsynth.losses.spin_amplitude.PolarisedAmplitudeLoss`), whose sparsity they
+leave freer.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..healpix_kernels import KERNEL_SIZE
 from ..healpix_spin import pyramid_phases, transport_angle
 from ..losses import TextureLoss
 from ..losses.healpix import HealpixScatteringLoss
+from ..losses.spin_amplitude import PolarisedAmplitudeLoss
 from ..losses.spin_spectrum import SpinSpectrumLoss
 from ..memory import check_memory
 from ..seeds import resolve_seeds
@@ -140,7 +143,8 @@ def synthesize_healpix_spin(
     angular: str | None = None,
     fft_nharm: int = 1,
     fft_imaginary: bool = True,
-    spectrum: float = 1.0,
+    spectrum: float = 10.0,
+    amplitude: float = 1.0,
     tol: float = 1e-2,
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
@@ -158,7 +162,9 @@ def synthesize_healpix_spin(
     :func:`~texsynth.synthesis.sphere.synthesize_healpix` (``angular``: ``None``, ``"iso"``
     or ``"fft"``), which calls this with ``spin=2``; ``spectrum`` weighs the E/B spectrum
     loss (:class:`~texsynth.losses.spin_spectrum.SpinSpectrumLoss`, 0 disables it; used
-    when the output keeps the exemplar's nside). Returns ``[n, 2, 12 nside**2]``.
+    when the output keeps the exemplar's nside) and ``amplitude`` the scalar scattering
+    loss of ``|Q + i U|`` (:class:`~texsynth.losses.spin_amplitude.PolarisedAmplitudeLoss`,
+    0 disables it). Returns ``[n, 2, 12 nside**2]``.
     """
     ex = as_signal_batch(sky, "sky")
     dev = torch.device(device) if device is not None else ex.device
@@ -203,6 +209,10 @@ def synthesize_healpix_spin(
         )
         if full_spectrum:
             total = total + spectrum * SpinSpectrumLoss(ex_k)
+        if amplitude > 0:
+            total = total + amplitude * PolarisedAmplitudeLoss(
+                ex_k, J=J_k, L=L, K=K, use_variance=use_variance, angular=angular
+            )
         return total
 
     full_spectrum = spectrum > 0 and nside_out == nside_ex
