@@ -61,7 +61,7 @@ def default_to_gaussian(to_gaussian: bool | None, spin: int = 0) -> bool:
 SCALAR_SPECTRUM = 100.0
 #: the default ``spectrum`` weight of spin-2 skies, with :data:`SPIN_AMPLITUDE`: on the
 #: benchmark skies (pure E, E and B, a lognormal-amplitude field at nside 16 and 32), with
-#: the amplitude term on, an E/B term of weight 1 left the Gaussian skies' EE spectrum 5-10 %
+#: the amplitude term on, an E/B term of weight 1 left the Gaussian skies' EE spectrum 5-13 %
 #: low and weight 10 restores it (docs/sphere.md, "The polarised amplitude"; without the
 #: amplitude term weight 1 was enough: "E and B")
 SPIN_SPECTRUM = 10.0
