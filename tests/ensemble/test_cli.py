@@ -99,13 +99,17 @@ def test_spin2_ensemble_members_are_synth_spin2_maps(tmp_path, capsys):
     hp.write_map(tmp_path / "iqu.fits", iqu, column_names=names, dtype=np.float64)
     out = tmp_path / "m"
     out.mkdir()
-    run = ["--spin", "2", "--steps", "3", "--seed", "4", "--quiet"]
+    run = ["--spin", "2", "--steps", "3", "--spectrum", "3", "--amplitude", "0.5", "--seed", "4"]
+    run.append("--quiet")
     code = main(
         ["ensemble", str(tmp_path / "iqu.fits"), "-o", str(out / "{i}.fits"), "--n", "2",
          "--backend", "serial", *run]
     )  # fmt: skip
     assert code == 0, capsys.readouterr()
     assert "HEALPix Q/U maps" in capsys.readouterr().out
+    head = json.loads((out / "ensemble.jsonl").read_text().splitlines()[0])
+    options = head["ensemble"]["job"]["synth"]["options"]
+    assert options["spin"] == 2 and options["spectrum"] == 3.0 and options["amplitude"] == 0.5
     member = read_healpix_map(out / "1.fits")
     assert member.column_names == ("Q_STOKES", "U_STOKES") and member.file_ordering == "RING"
     alone = tmp_path / "alone.fits"
@@ -128,6 +132,15 @@ def test_spin2_ensemble_members_are_synth_spin2_maps(tmp_path, capsys):
         lines = _err_lines(capsys)
         assert code == 2 and len(lines) == 1 and message in lines[0], lines
     assert not list(tmp_path.glob("x*"))
+    np.save(tmp_path / "img.npy", rng.random((16, 16)))
+    for flag in ("--spectrum", "--amplitude"):
+        code = main(
+            ["ensemble", str(tmp_path / "img.npy"), "-o", str(tmp_path / "x{i}.npy"), "--n", "2",
+             flag, "1"]
+        )  # fmt: skip
+        lines = _err_lines(capsys)
+        assert code == 2 and len(lines) == 1, lines
+        assert f"{flag} weighs a term of HEALPix map synthesis" in lines[0]
 
 
 def test_bad_input_is_one_line_and_status_2(field, tmp_path, capsys, monkeypatch):

@@ -167,6 +167,18 @@ def _synthesis_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--healpix", action="store_true", help="read INPUT as HEALPix maps")
     p.add_argument("--nside", type=positive_int, default=None, help="HEALPix members' nside")
+    p.add_argument(
+        "--spectrum",
+        type=weight_type,
+        default=None,
+        help="HEALPix maps: C_ell term weight (default 100; 10 for --spin 2's E/B spectra)",
+    )
+    p.add_argument(
+        "--amplitude",
+        type=weight_type,
+        default=None,
+        help="--spin 2: weight of the |Q + iU| statistics (default 1)",
+    )
     p.add_argument("--to-gaussian", action="store_true", help="Gaussianise the histogram first")
     add_spin_option(p, "synthesises")
 
@@ -286,6 +298,8 @@ _SYNTH_ONLY = (
     ("signal", "--signal", False),
     ("healpix", "--healpix", False),
     ("nside", "--nside", None),
+    ("spectrum", "--spectrum", None),
+    ("amplitude", "--amplitude", None),
     ("to_gaussian", "--to-gaussian", False),
 )
 
@@ -323,6 +337,11 @@ def _job_spec(args: argparse.Namespace) -> tuple[Any, str]:
     refuse_spin(args, args.input)
     if args.nside is not None:
         raise TexsynthError("--nside is for HEALPix maps; use --size for images and signals")
+    for flag, value in (("--spectrum", args.spectrum), ("--amplitude", args.amplitude)):
+        if value is not None:
+            raise TexsynthError(
+                f"{flag} weighs a term of HEALPix map synthesis; drop it for images and signals"
+            )
     if wants_signal(args):
         spec = JobSpec("synth", "signal", inputs, signal_job_options(args), args.seed)
         return spec, "1-D signals"

@@ -113,7 +113,7 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
     no_gauss = bool(getattr(args, "no_to_gaussian", False))  # (not in texsynth ensemble)
     if no_gauss and args.to_gaussian:
         raise TexsynthError("give --to-gaussian or --no-to-gaussian, not both")
-    spectrum = getattr(args, "spectrum", None)  # (texsynth ensemble has no such flag)
+    spectrum = getattr(args, "spectrum", None)
     extra = {} if spectrum is None else {"spectrum": spectrum}
     amplitude = getattr(args, "amplitude", None)
     if amplitude is not None and not spin_of(args):
