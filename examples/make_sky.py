@@ -1,7 +1,7 @@
-"""Generate ``examples/dust_sky.fits``, the small HEALPix sky shipped for trying texsynth on
-the sphere.
+"""Generate ``examples/dust_sky.fits`` and ``examples/dust_qu.fits``, the small HEALPix skies
+shipped for trying texsynth on the sphere (the second for Q/U polarisation).
 
-Needs the ``healpix`` extra (``pip install -e ".[healpix]"``: healpy and astropy). The sky is
+Needs the ``healpix`` extra (``pip install -e ".[healpix]"``: healpy and astropy). The skies are
 procedural, made from scratch here with a fixed seed (no third-party data), so it carries
 the project's MIT licence: ``python examples/make_sky.py`` rewrites the same numbers for
 given numpy and healpy versions.
@@ -13,7 +13,7 @@ dust_sky.fits
     log-normal, dust-like sky ``exp(g)``, ``g`` a unit-variance Gaussian field with angular
     power spectrum ``C_ell ∝ ell**-2.5`` for ``ell >= 2`` (Górski et al. 2005 for HEALPix;
     a log-normal field is the usual toy model of Galactic dust intensity). Strongly skewed,
-    positive, about 0.05 to 40 with median 1.
+    positive, about 0.02 to 47 with median 1.
 dust_qu.fits
     nside 32 (12 288 pixels), NESTED, float32 columns ``I_STOKES``, ``Q_STOKES``,
     ``U_STOKES``: a toy polarised dust sky, ``I`` log-normal as above and ``Q + iU = 0.1 I
@@ -70,7 +70,7 @@ def dust_polarisation(nside: int = QU_NSIDE, seed: int = 11) -> np.ndarray:
 
 
 def main() -> None:
-    """Write ``dust_sky.fits`` next to this script."""
+    """Write ``dust_sky.fits`` and ``dust_qu.fits`` next to this script."""
     from texsynth import write_healpix_map
 
     path = OUT / "dust_sky.fits"

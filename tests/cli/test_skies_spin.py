@@ -192,6 +192,9 @@ def test_spin2_refuses_other_inputs_in_one_line(
     assert "40 pixels without a value; --spin 2 synthesises from full skies only" in err
     assert main(["stats", str(holes), *spin, "--J", "2"]) == 0
     assert "40 pixels without a value" in capsys.readouterr().out
+    for command in (["synth", "-o", str(out)], ["stats"], ["eval", str(iqu_fits)]):
+        err = _error([command[0], str(tmp_path / "missing.fits"), *command[1:], *spin], capsys)
+        assert "file not found: " in err and "check the path" in err
     np.save(tmp_path / "img.npy", np.random.default_rng(0).random((32, 32)))
     err = _error(["synth", str(tmp_path / "img.npy"), "-o", str(tmp_path / "i.npy"), *spin], capsys)
     assert "is not a HEALPix map" in err

@@ -100,3 +100,14 @@ def test_synthesis_keeps_the_sparsity_of_the_amplitude() -> None:
 def test_scalar_maps_refuse_the_amplitude_weight() -> None:
     with pytest.raises(TexsynthError, match="amplitude weighs the statistics of \\|Q \\+ iU\\|"):
         synthesize_healpix(torch.randn(12 * 16), amplitude=1.0, progress=False)
+
+
+def test_the_spin_loop_defaults_are_the_public_constants() -> None:
+    import inspect
+
+    from texsynth.synthesis.sphere import SPIN_AMPLITUDE, SPIN_SPECTRUM
+    from texsynth.synthesis.sphere_spin import synthesize_healpix_spin
+
+    params = inspect.signature(synthesize_healpix_spin).parameters
+    assert params["spectrum"].default == SPIN_SPECTRUM
+    assert params["amplitude"].default == SPIN_AMPLITUDE

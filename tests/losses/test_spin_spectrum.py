@@ -67,7 +67,8 @@ def test_loss_is_zero_on_the_exemplar_and_sees_b_modes() -> None:
 def test_descent_on_the_loss_removes_b() -> None:
     ex = _qu(8, 0)
     loss = SpinSpectrumLoss(ex)
-    x = torch.randn(1, 2, ex.shape[-1], dtype=torch.float64, requires_grad=True)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 2, ex.shape[-1], dtype=torch.float64, generator=g, requires_grad=True)
     opt = torch.optim.LBFGS([x], max_iter=200, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
@@ -108,14 +109,14 @@ def test_spin_synthesis_of_a_pure_e_sky_keeps_b_out() -> None:
     ex = _qu(16, 0).float()
     ref = spin_spectra(ex.double())[:, 2:]
     ratios = {}
-    for weight in (None, 0.0):  # the default (1) and the scattering statistics alone
+    for weight in (None, 0.0):  # the default (10) and the scattering statistics alone
         out = synthesize_healpix(ex, spin=2, seed=0, steps=30, spectrum=weight, progress=False)
         cl = spin_spectra(out[0].double())[:, 2:]
         ratios[weight] = (
             float(cl[1].sum() / cl[0].sum()),
             float(cl[0, :4].sum() / ref[0, :4].sum()),
         )
-        if weight:
+        if weight is None:
             sc = HealpixScatteringCovariance(J=3, spin=2)
             s2 = sc(out.double()).S2.mean(-1) / sc(ex[None].double()).S2.mean(-1)
             assert bool(((s2 - 1).abs() < 0.2).all()), s2

@@ -113,8 +113,11 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
     no_gauss = bool(getattr(args, "no_to_gaussian", False))  # (not in texsynth ensemble)
     if no_gauss and args.to_gaussian:
         raise TexsynthError("give --to-gaussian or --no-to-gaussian, not both")
-    spectrum = getattr(args, "spectrum", None)
-    extra = {} if spectrum is None else {"spectrum": spectrum}
+    from ..synthesis.sphere import SPIN_AMPLITUDE, default_spectrum
+
+    # the weights as resolved, so that a rerun or a resumed ensemble keeps them if a later
+    # version changes the defaults
+    spectrum = default_spectrum(getattr(args, "spectrum", None), spin_of(args))
     amplitude = getattr(args, "amplitude", None)
     if amplitude is not None and not spin_of(args):
         raise TexsynthError(
@@ -124,8 +127,8 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
     if spin_of(args):  # one (Q, U) field: no value transforms or scalar-only terms
         refuse_spin_options(args)
         return dict(
-            **extra,  # (the E/B spectrum term's weight; default_spectrum's 10 when absent)
-            **({} if amplitude is None else {"amplitude": amplitude}),
+            spectrum=spectrum,  # (the E/B spectrum term's weight)
+            amplitude=SPIN_AMPLITUDE if amplitude is None else amplitude,
             nside=args.nside,
             steps=args.steps if args.steps is not None else 100,
             levels=args.levels,
@@ -136,7 +139,7 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
             to_gaussian=False,  # (synthesize_healpix's default for spin 2, for the record)
         )
     return dict(
-        **extra,
+        spectrum=spectrum,
         nside=args.nside,
         steps=args.steps if args.steps is not None else 100,
         levels=args.levels,
@@ -364,6 +367,9 @@ def _per_scale(t: torch.Tensor) -> list[float]:
 def eval_wants_skies(args: argparse.Namespace) -> bool:
     """Whether ``eval`` compares HEALPix maps; a one-line error for a mix of kinds."""
     paths = [Path(args.exemplar), *map(Path, args.samples)]
+    missing = next((p for p in paths if not p.exists()), None)
+    if missing is not None:
+        raise TexsynthError(f"file not found: {str(missing)!r}; check the path")
     kinds = [wants_sky(args, p) for p in paths]
     if all(kinds) or not any(kinds):
         return kinds[0]

@@ -73,6 +73,8 @@ def spin_of(args: argparse.Namespace) -> int:
 
 def refuse_spin(args: argparse.Namespace, path: Path) -> None:
     """A one-line error for ``--spin 2`` on a file that is not a HEALPix map."""
+    if spin_of(args) and not Path(path).exists():
+        raise TexsynthError(f"file not found: {str(path)!r}; check the path")
     if spin_of(args):
         raise TexsynthError(
             f"--spin {spin_of(args)} is for HEALPix polarisation maps (Stokes Q and U "
@@ -133,7 +135,8 @@ def refuse_partial_sky(path: Path, missing: int) -> None:
     if missing:
         raise TexsynthError(
             f"{str(path)!r} has {missing} pixels without a value; --spin 2 synthesises "
-            "from full skies only (partial polarisation skies are not supported yet)"
+            "from full skies only: fill those pixels, or drop --spin to synthesise Q and U "
+            "as scalar maps that leave them out"
         )
 
 
