@@ -235,7 +235,7 @@ def main() -> None:
     lines = [*header(args.threads), f"- steps {args.steps}, seeds {args.seeds}", ""]
     lines += [
         "| sky | nside | run | seed | C^EE ratio by bin | C^BB ratio by bin | B/E | "
-        "EE in cv/2 | BB in cv/2 | S2 spin | |P| S1,S2 | QU sparsity | |P| kurtosis | s |",
+        "EE in cv/2 | BB in cv/2 | S2 spin | abs(P) S1,S2 | QU sparsity | abs(P) kurtosis | s |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
