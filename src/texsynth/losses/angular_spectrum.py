@@ -7,7 +7,7 @@ about 1.6x the exemplar's above ``2 nside`` and 0.76x near ``nside``. This loss 
 exemplar's ``C_ell`` in bins of ``ell`` up to ``3 nside - 1``.
 
 The spectrum is the usual estimate ``C_ell = sum_m |a_lm|**2 / (2 ell + 1)`` (healpy's
-``anafast`` without iterations), differentiable through :class:`HarmonicTransform`: the
+``anafast`` without iterations), differentiable through :class:`AlmTransform`: the
 forward pass is ``healpy.map2alm`` (``iter=0``, the adjoint synthesis times the pixel area
 ``4 pi / npix``) and the backward pass is its transpose, ``healpy.alm2map`` of the
 gradient's alms (Gorski et al. 2005), so one loss evaluation costs two spherical-harmonic
@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,8 @@ from ..stats.scattering1d import as_signal_batch
 from .multipoles import LogSpectrumLoss
 
 __all__ = [
+    "AlmTransform",
     "AngularSpectrumLoss",
-    "HarmonicTransform",
     "alm_cross_power",
     "alm_degrees",
     "angular_spectrum",
@@ -97,30 +98,40 @@ def _alm2map_adjoint(g: np.ndarray, nside: int, lmax: int) -> np.ndarray:
     return np.stack(out)
 
 
-class HarmonicTransform(torch.autograd.Function):
-    """``a_lm`` (``m >= 0``, healpy's order) of nested full-sky maps ``x [X, npix]`` as
-    ``[X, 2, nalm]`` (real and imaginary parts), computed by ``healpy.map2alm(iter=0)`` in
-    float64 and differentiable (the backward pass is ``healpy.alm2map``, its transpose)."""
+#: a numpy map from ``(array, nside, lmax)`` to an array (a harmonic transform or its adjoint)
+NumpyTransform = Callable[[np.ndarray, int, int], np.ndarray]
+
+
+class AlmTransform(torch.autograd.Function):
+    """A linear map of nested full-sky maps ``x [X, ..., npix]`` to their alms (``m >= 0``,
+    healpy's order; real and imaginary parts), computed in float64 by the numpy function
+    ``to_alm(x, nside, lmax)`` and differentiable through ``adjoint(g, nside, lmax)``, its
+    exact transpose. ``AlmTransform.apply(x, lmax, to_alm, adjoint)``; scalar maps use
+    healpy's ``map2alm(iter=0)`` and ``alm2map`` (:func:`angular_spectrum`), ``(Q, U)`` maps
+    ``map2alm_spin`` and ``alm2map_spin`` (:func:`texsynth.losses.spin_spectrum.spin_spectra`).
+    """
 
     @staticmethod
-    def forward(x: torch.Tensor, lmax: int) -> torch.Tensor:
-        """``[X, 2, nalm]``."""
+    def forward(
+        x: torch.Tensor, lmax: int, to_alm: NumpyTransform, adjoint: NumpyTransform
+    ) -> torch.Tensor:
+        """The alms of ``x``."""
         nside = nside_of(int(x.shape[-1]))
-        a = _map2alm(x.detach().cpu().double().numpy(), nside, lmax)
+        a = to_alm(x.detach().cpu().double().numpy(), nside, lmax)
         return torch.as_tensor(a).to(x.device, x.dtype)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        """Keep ``nside`` and ``lmax``."""
-        x, lmax = inputs
-        ctx.nside, ctx.lmax = nside_of(int(x.shape[-1])), lmax
+        """Keep ``nside``, ``lmax`` and the adjoint."""
+        x, lmax, _, adjoint = inputs
+        ctx.nside, ctx.lmax, ctx.adjoint = nside_of(int(x.shape[-1])), lmax, adjoint
 
     @staticmethod
     def backward(ctx: Any, *grads: Any) -> Any:
-        """The gradient in ``x``: ``alm2map`` of the gradient's alms."""
+        """The gradient in ``x``: the adjoint of the gradient's alms."""
         g = grads[0]
-        gx = _alm2map_adjoint(g.detach().cpu().double().numpy(), ctx.nside, ctx.lmax)
-        return torch.as_tensor(gx).to(g.device, g.dtype), None
+        gx = ctx.adjoint(g.detach().cpu().double().numpy(), ctx.nside, ctx.lmax)
+        return torch.as_tensor(gx).to(g.device, g.dtype), None, None, None
 
 
 def alm_cross_power(a: torch.Tensor, b: torch.Tensor, lmax: int) -> torch.Tensor:
@@ -141,7 +152,7 @@ def angular_spectrum(x: torch.Tensor, lmax: int | None = None) -> torch.Tensor:
     nside = nside_of(int(x.shape[-1]), "the maps")
     lmax = 3 * nside - 1 if lmax is None else lmax
     lead = x.shape[:-1]
-    a = HarmonicTransform.apply(x.reshape(-1, x.shape[-1]), lmax)  # [X, 2, nalm]
+    a = AlmTransform.apply(x.reshape(-1, x.shape[-1]), lmax, _map2alm, _alm2map_adjoint)
     return alm_cross_power(a, a, lmax).reshape(*lead, lmax + 1)
 
 

@@ -27,11 +27,17 @@ import torch
 
 from ..domains.healpix import healpy_module, npix_of, nside_of
 from ..errors import TexsynthError
-from .angular_spectrum import TOLERANCE, alm_cross_power, harmonic_tables, spectrum_binning
+from .angular_spectrum import (
+    TOLERANCE,
+    AlmTransform,
+    alm_cross_power,
+    harmonic_tables,
+    spectrum_binning,
+)
 from .healpix import spin_exemplar
 from .multipoles import LogSpectrumLoss
 
-__all__ = ["DEPTH", "POWER_FLOOR", "SpinHarmonicTransform", "SpinSpectrumLoss", "spin_spectra"]
+__all__ = ["DEPTH", "POWER_FLOOR", "SpinSpectrumLoss", "spin_spectra"]
 
 #: the floor added to each bin's EE and BB power, as a fraction of the exemplar's EE + BB
 #: power in that bin: a B (or E) power below ~1 % of the polarised power is held as "none"
@@ -69,33 +75,6 @@ def _map2alm_spin_adjoint(g: np.ndarray, nside: int, lmax: int) -> np.ndarray:
     return np.stack(out)
 
 
-class SpinHarmonicTransform(torch.autograd.Function):
-    """E and B alms (``m >= 0``, healpy's order) of nested full-sky ``(Q, U)`` maps
-    ``x [X, 2, npix]`` as ``[X, 2, 2, nalm]`` (E/B; real/imaginary parts), computed by
-    ``healpy.map2alm_spin(spin=2)`` in float64 and differentiable (the backward pass is
-    ``healpy.alm2map_spin``, its transpose up to the pixel area)."""
-
-    @staticmethod
-    def forward(x: torch.Tensor, lmax: int) -> torch.Tensor:
-        """``[X, 2, 2, nalm]``."""
-        nside = nside_of(int(x.shape[-1]))
-        a = _map2alm_spin(x.detach().cpu().double().numpy(), nside, lmax)
-        return torch.as_tensor(a).to(x.device, x.dtype)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        """Keep ``nside`` and ``lmax``."""
-        x, lmax = inputs
-        ctx.nside, ctx.lmax = nside_of(int(x.shape[-1])), lmax
-
-    @staticmethod
-    def backward(ctx: Any, *grads: Any) -> Any:
-        """The gradient in ``x``: ``alm2map_spin`` of the gradient's alms."""
-        g = grads[0]
-        gx = _map2alm_spin_adjoint(g.detach().cpu().double().numpy(), ctx.nside, ctx.lmax)
-        return torch.as_tensor(gx).to(g.device, g.dtype), None
-
-
 def spin_spectra(x: torch.Tensor, lmax: int | None = None) -> torch.Tensor:
     """``C_ell^EE``, ``C_ell^BB`` and ``C_ell^EB`` of nested full-sky ``(Q, U)`` maps
     ``x [..., 2, npix]`` for ``ell = 0 ... lmax`` (default ``3 nside - 1``; ``ell < 2`` is
@@ -105,7 +84,8 @@ def spin_spectra(x: torch.Tensor, lmax: int | None = None) -> torch.Tensor:
     nside = nside_of(int(x.shape[-1]), "the maps")
     lmax = 3 * nside - 1 if lmax is None else lmax
     lead = x.shape[:-2]
-    a = SpinHarmonicTransform.apply(x.reshape(-1, 2, x.shape[-1]), lmax)  # [X, 2, 2, nalm]
+    qu = x.reshape(-1, 2, x.shape[-1])
+    a = AlmTransform.apply(qu, lmax, _map2alm_spin, _map2alm_spin_adjoint)  # [X, 2, 2, nalm]
     e, b = a[:, 0], a[:, 1]
     cl = [alm_cross_power(e, e, lmax), alm_cross_power(b, b, lmax), alm_cross_power(e, b, lmax)]
     return torch.stack(cl, 1).reshape(*lead, 3, lmax + 1)
