@@ -124,28 +124,25 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
             "--amplitude weighs the statistics of |Q + iU| of --spin 2 polarisation maps; "
             "add --spin 2 or drop --amplitude"
         )
-    if spin_of(args):  # one (Q, U) field: no value transforms or scalar-only terms
-        refuse_spin_options(args)
-        return dict(
-            spectrum=spectrum,  # (the E/B spectrum term's weight)
-            amplitude=SPIN_AMPLITUDE if amplitude is None else amplitude,
-            nside=args.nside,
-            steps=args.steps if args.steps is not None else 100,
-            levels=args.levels,
-            J=args.J,
-            L=args.L if args.L is not None else 4,
-            iso_ang=args.iso,
-            spin=spin_of(args),
-            to_gaussian=False,  # (synthesize_healpix's default for spin 2, for the record)
-        )
-    return dict(
-        spectrum=spectrum,
+    common = dict(
+        spectrum=spectrum,  # (with --spin 2, the E/B spectrum term's weight)
         nside=args.nside,
         steps=args.steps if args.steps is not None else 100,
         levels=args.levels,
         J=args.J,
         L=args.L if args.L is not None else 4,
         iso_ang=args.iso,
+    )
+    if spin_of(args):  # one (Q, U) field: no value transforms or scalar-only terms
+        refuse_spin_options(args)
+        return dict(
+            **common,
+            amplitude=SPIN_AMPLITUDE if amplitude is None else amplitude,
+            spin=spin_of(args),
+            to_gaussian=False,  # (synthesize_healpix's default for spin 2, for the record)
+        )
+    return dict(
+        **common,
         to_gaussian=not no_gauss,  # (synthesize_healpix's default, resolved for the record)
         cross_channels=not args.no_cross_channels,
         histogram=args.histogram if args.histogram is not None else 1.0,
