@@ -199,9 +199,8 @@ def synth_sky(args: argparse.Namespace) -> int:
     )
     result = result.cpu()
     run.outputs = [str(o) for o in outputs]
+    # (without names, write_healpix_map gives two fields healpy's Q_/U_POLARISATION)
     names = meta.column_names if meta is not None else None
-    if spin and names is None:  # (a .npy of Q, U written as FITS: healpy's polarisation names)
-        names = ("Q_POLARISATION", "U_POLARISATION")
     unit = meta.unit if meta is not None else None
     # the input file's ordering; .npy outputs (no header to say it) are always NESTED
     fits_out = outputs[0].suffix.lower() != ".npy"

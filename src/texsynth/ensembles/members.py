@@ -160,13 +160,10 @@ class Loaded:
             # the input file's ordering; a .npy (no header to say it) is always NESTED
             fits_out = path.suffix.lower() != ".npy"
             ordering = meta.file_ordering if meta is not None and fits_out else "NESTED"
-            names = (meta.column_names or None) if meta is not None else None
-            if names is None and int(self.job.options.get("spin", 0)):
-                names = ("Q_POLARISATION", "U_POLARISATION")  # (healpy's names for Q, U)
             write_healpix_map(
                 path,
                 x.numpy(),
-                column_names=names,
+                column_names=(meta.column_names or None) if meta is not None else None,
                 unit=meta.unit if meta is not None else None,
                 overwrite=True,
                 ordering=ordering,
