@@ -89,6 +89,39 @@ def test_procedural_only_training(capsys: pytest.CaptureFixture, tmp_path: Path)
     assert load_expander(soft).config.head == "soft"
 
 
+def test_photos_training_and_resume_refusal(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    from texsynth.errors import TexsynthError
+    from texsynth.expander import photos as photo_data
+
+    try:
+        photo_data.require_photos()
+    except TexsynthError as exc:
+        pytest.skip(str(exc))
+    out = tmp_path / "ph.safetensors"
+    base = ["train-expander", "-o", str(out), *TINY, "--photos", "--quiet"]
+    assert main([*base, "--steps", "2"]) == 0  # photographs and procedural textures
+    training = json.loads(load_meta(out)["extra"])["training"]
+    assert training["data"]["photos"]["photos"] == list(photo_data.PHOTOS)
+    assert training["settings"]["photos"] is True
+    # the run's identity holds the photographs: a resume without them is refused, one line
+    ident = json.loads(load_meta(checkpoint_path(out))["identity"])
+    plain = tmp_path / "pl.safetensors"
+    assert main(["train-expander", "-o", str(plain), *TINY, "--steps", "2", "--quiet"]) == 0
+    other = json.loads(load_meta(checkpoint_path(plain))["identity"])
+    assert ident["data"] != other["data"] and "photos" not in other["settings"]
+    capsys.readouterr()
+    before = checkpoint_path(out).read_bytes()
+    resume = ["train-expander", "-o", str(out), *TINY, "--steps", "3", "--resume", "--quiet"]
+    assert main(resume) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "other settings (photos, the training images)" in err
+    assert checkpoint_path(out).read_bytes() == before
+    # with photographs and --no-procedural, no folder is needed
+    crops = tmp_path / "c.safetensors"
+    assert main(["train-expander", "-o", str(crops), *TINY, "--photos", "--no-procedural",
+                 "--steps", "1", "--quiet"]) == 0  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("kind", "suffix"),
     [("rgb8", ".png"), ("grey8", ".png"), ("rgb16", ".png"), ("field", ".npy"),
@@ -200,6 +233,8 @@ def test_default_model_path_and_missing_default(
          "three positive integers"),
         (["train-expander", "{photos}", "-o", "{model}", *TINY, "--lr", "0.001", "--resume"],
          "other settings \\(lr\\)"),
+        (["train-expander", "{photos}", "-o", "{model}", *TINY, "--photos", "--resume"],
+         "other settings \\(photos, the training images\\)"),
         (["train-expander", "{photos}", "-o", "{model}", *TINY, "--resume", "--steps", "1"],
          "past --steps 1"),
         (["train-expander", "{photos}", "-o", "{tmp}/f.safetensors", *TINY, "--resume"],

@@ -18,10 +18,14 @@ from safetensors.torch import load_file
 
 from texsynth.datasets import ImageCollection
 from texsynth.errors import TexsynthError
+from texsynth.expander import photos as photo_data
 from texsynth.expander.model import ExpanderConfig, load_expander
 from texsynth.expander.trainer import (
+    PHOTO_ITEM,
     ExpanderPairs,
     ExpanderTrainSettings,
+    _identity,
+    _item_seed,
     train_expander_file,
 )
 from texsynth.features import vgg_available
@@ -68,6 +72,101 @@ def test_pairs_are_a_pure_function_of_seed_and_step(tmp_path: Path) -> None:
     assert ExpanderPairs(None, 16, 4, 3).kinds(5) == [True] * 4
     with pytest.raises(TexsynthError, match="no training data"):
         ExpanderPairs(None, 16, 4, 3, procedural=False)
+
+
+def _packaged() -> tuple[np.ndarray, ...]:
+    try:
+        return photo_data.require_photos()
+    except TexsynthError as exc:
+        pytest.skip(str(exc))
+
+
+def test_photos_are_a_source_of_reproducible_pairs(tmp_path: Path) -> None:
+    pics = _packaged()
+    images = ImageCollection.from_folders([_photos(tmp_path / "p")], min_size=32)
+    data = ExpanderPairs(images, 16, 4, seed=3, photos=pics)
+    # every second item procedural, the other crops alternate: folders, photographs
+    assert data.sources(5) == ["folders", "procedural", "photos", "procedural"]
+    assert data.kinds(5) == [False, True, False, True]
+    inp, target = data.pairs(5)
+    assert torch.equal(inp, target[..., 8:24, 8:24])
+    again = ExpanderPairs(images, 16, 4, seed=3, photos=pics).pairs(5)[1]
+    assert torch.equal(again, target)  # a pure function of (seed, step)
+    assert torch.equal(data.targets(5, [2]), target[2:3])  # one process's share
+    assert not torch.equal(data.pairs(6)[1][2], target[2])
+    assert not torch.equal(ExpanderPairs(images, 16, 4, seed=4, photos=pics).pairs(5)[1], target)
+    # item 2 is a crop of a photograph (seeded by the item), smooth unlike the noise images
+    photo = torch.from_numpy(photo_data.crops(pics, _item_seed(3, 5, PHOTO_ITEM + 2), 1, 32)[0])
+    assert torch.equal(target[2], photo)
+    assert torch.allclose(target[2] * 255, (target[2] * 255).round(), atol=1e-3)
+
+    def roughness(x: torch.Tensor) -> float:
+        return float((x[..., 1:] - x[..., :-1]).abs().mean())
+
+    assert roughness(target[2]) < 0.5 * roughness(target[0])
+    # without the photographs the batches are those of before
+    plain = ExpanderPairs(images, 16, 4, seed=3)
+    assert plain.sources(5) == ["folders", "procedural", "folders", "procedural"]
+    assert torch.equal(plain.targets(5, [0, 1, 3]), target[[0, 1, 3]])
+    # photographs without folders: the only crops; with --no-procedural: everything
+    assert ExpanderPairs(None, 16, 4, 3, photos=pics).sources(5) == ["photos", "procedural"] * 2
+    only = ExpanderPairs(None, 16, 2, 3, procedural=False, photos=pics)
+    assert only.sources(1) == ["photos"] * 2 and only.pairs(1)[1].shape == (2, 3, 32, 32)
+    with pytest.raises(TexsynthError, match="no packaged photograph is at least 1600 pixels"):
+        ExpanderPairs(None, 800, 2, 3, photos=pics)
+
+
+def test_photos_change_the_run_identity() -> None:
+    assert "photos" not in _identity(_settings(), "x")["settings"]  # older checkpoints resume
+    assert _identity(_settings(photos=True), "x")["settings"]["photos"] is True
+
+
+def test_missing_photographs_are_one_line_naming_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = photo_data._read
+    monkeypatch.setattr(photo_data, "_read", lambda n: None if n == "retina" else real(n))
+    photo_data._read_all.cache_clear()
+    try:
+        with pytest.raises(TexsynthError, match=r"retina .*pip install .*scikit-image") as info:
+            train_expander_file([], tmp_path / "m.safetensors", _settings(photos=True))
+        assert "\n" not in str(info.value) and list(tmp_path.iterdir()) == []
+        # without scikit-image (or its files) the photographs are skipped, not downloaded
+        assert len(photo_data.load_photos()) == len(photo_data.PHOTOS) - 1
+    finally:
+        monkeypatch.undo()
+        photo_data._read_all.cache_clear()
+
+
+@needs_vgg
+def test_photos_train_resume_bit_for_bit_and_refuse_a_changed_source(tmp_path: Path) -> None:
+    _packaged()
+    s = _settings(photos=True)
+    straight = tmp_path / "a.safetensors"
+    res = train_expander_file([], straight, s)
+    assert res.finished
+    record = json.loads(load_meta(straight)["extra"])["training"]
+    assert record["data"]["photos"]["images"] == len(photo_data.PHOTOS)
+    assert record["settings"]["photos"] is True
+    parted = tmp_path / "b.safetensors"
+    train_expander_file([], parted, s, stop_after=2)
+    with pytest.raises(TexsynthError, match=r"other settings \(photos, the training images\)"):
+        train_expander_file([], parted, _settings(), resume=True)
+    train_expander_file([], parted, s, resume=True)
+    a, b = load_expander(straight).state_dict(), load_expander(parted).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # bit for bit
+    # and a run without photographs is not resumed with them
+    plain = tmp_path / "c.safetensors"
+    train_expander_file([], plain, _settings(steps=2))
+    with pytest.raises(TexsynthError, match=r"other settings \(photos, the training images\)"):
+        train_expander_file([], plain, s, resume=True)
+
+
+def load_meta(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata())
 
 
 @needs_vgg

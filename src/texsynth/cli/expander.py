@@ -27,8 +27,10 @@ TRAIN_HELP = (
     "Train the universal expander (docs/expander.md) on random crop pairs (input = the "
     "centre crop of side --size, target = the crop twice as large around it, with the 8 "
     "flips and quarter turns) of every image under the DATA_DIRs, interleaved one for one "
-    "with procedural textures (noise, cells, bricks, weaves, stripes, scales); without "
-    "DATA_DIR, procedural textures only. Writes OUT at the end and a checkpoint "
+    "with procedural textures (noise, cells, bricks, weaves, stripes, scales); --photos: "
+    "the crops alternate between the DATA_DIRs and the photographs that scikit-image and "
+    "matplotlib ship (never the benchmark's); without DATA_DIR, procedural textures (and "
+    "the photographs) only. Writes OUT at the end and a checkpoint "
     "NAME.ckpt.safetensors every --checkpoint-every steps (for --resume, which continues "
     "bit for bit). Several processes: torchrun --nproc-per-node N -m texsynth "
     "train-expander ... (each takes --batch / N pairs of every step; rank 0 writes)."
@@ -59,7 +61,8 @@ def add_expander_commands(sub: Any) -> None:
         nargs="*",
         type=Path,
         metavar="DATA_DIR",
-        help="folders of images (searched recursively) or image files; none: procedural only",
+        help="folders of images (searched recursively) or image files; none: procedural (and "
+        "--photos) only",
     )
     tr.add_argument(
         "-o", "--output", type=Path, required=True, metavar="OUT", help="expander file to write"
@@ -100,6 +103,12 @@ def add_expander_commands(sub: Any) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="interleave procedural textures with the crops (--no-procedural: crops only)",
+    )
+    tr.add_argument(
+        "--photos",
+        action="store_true",
+        help="also crop the photographs that scikit-image and matplotlib ship (not the "
+        "benchmark's; read offline): half of the crops, or all of them without DATA_DIR",
     )
     tr.add_argument(
         "--widths",
@@ -189,6 +198,7 @@ def cmd_train_expander(args: argparse.Namespace) -> int:
         content_weight=args.content_weight,
         seed=args.seed,
         procedural=args.procedural,
+        photos=args.photos,
         checkpoint_every=args.checkpoint_every,
         frechet_weight=args.frechet_weight,
         adversarial_weight=args.adversarial_weight,
@@ -196,9 +206,9 @@ def cmd_train_expander(args: argparse.Namespace) -> int:
         config=ExpanderConfig(widths=args.widths, decoder_width=args.decoder_width, head=args.head),
     )
     settings.check()
-    if not args.folders and not args.procedural:
+    if not args.folders and not args.procedural and not args.photos:
         raise TexsynthError(
-            "no training data: give DATA_DIR folders of images, or drop --no-procedural"
+            "no training data: give DATA_DIR folders of images or --photos, or drop --no-procedural"
         )
     ckpt = checkpoint_path(args.output)
     inputs = [("training data", f) for f in args.folders]

@@ -6,7 +6,9 @@ Step ``k`` trains on a global batch of ``batch`` pairs (input = the centre crop 
 (:class:`ExpanderPairs`): random crops of the images in the folders with the 8 flips and
 quarter turns (:class:`~texsynth.datasets.PairSampler`), interleaved one for one with the
 procedural families of :mod:`~texsynth.expander.procedural` (only these without folders,
-only the crops with ``procedural=False``). The loss is the seed's
+only the crops with ``procedural=False``); with ``photos=True`` the crops alternate between
+the folders and the photographs that installed packages ship
+(:mod:`~texsynth.expander.photos`; the only crops without folders). The loss is the seed's
 (:func:`~texsynth.expander.training.expander_loss`); Adam with the per-scale temperatures
 and reaches at 20x the learning rate, annealed to 0 along a cosine over ``steps``.
 
@@ -52,6 +54,7 @@ from ..datasets import ImageCollection, PairSampler
 from ..errors import TexsynthError
 from ..features import feature_extractor
 from ..training_files import checkpoint_path
+from . import photos as photo_data
 from . import procedural
 from .distribution_losses import DistributionLosses, DistributionWeights
 from .model import MULTIPLE, ExpanderConfig, TransposerExpander, save_expander
@@ -77,6 +80,7 @@ __all__ = [
 SCALAR_RATE = 20.0  # the per-scale temperatures and reaches learn this much faster
 STYLES = ("gram", "swd")
 LOSS_ITEM = 2**32  # item j's loss draws are item LOSS_ITEM + j's (data items: 0 ... batch - 1)
+PHOTO_ITEM = 2**33  # item j's photograph crop is drawn from item PHOTO_ITEM + j's seed
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class ExpanderTrainSettings:
     content_weight: float = 0.05
     seed: int = 0
     procedural: bool = True  # mix in the procedural families (the only data without folders)
+    photos: bool = False  # crops of the packaged photographs too (expander.photos)
     checkpoint_every: int = 100
     config: ExpanderConfig = field(default_factory=ExpanderConfig)
     # the distribution terms (expander.distribution_losses); 0: off
@@ -153,18 +158,25 @@ def _item_seed(seed: int, step: int, item: int) -> int:
 class ExpanderPairs:
     """The training pairs: step ``k``'s global batch is a pure function of ``(seed, k)``.
 
-    Item ``j`` of step ``k`` is a procedural texture when ``(k * batch + j)`` is odd (or
-    always without a collection), else a crop of the collection (``PairSampler``: uniform
-    over crop positions, with the 8 flips and quarter turns); the input is the centre crop.
+    Item ``j`` of step ``k`` (global index ``i = k * batch + j``) is a procedural texture
+    when ``i`` is odd (or always without crops), else a crop; with both a collection and
+    photographs the crops alternate between them (crop number ``c = i // 2``, or ``i``
+    without procedural textures: the collection's when ``c`` is even). A collection's crop
+    is ``PairSampler``'s (uniform over crop positions, with the 8 flips and quarter turns);
+    a photograph's is :func:`~texsynth.expander.photos.crops` (a photograph, then a
+    position and a symmetry, seeded by the item); the input is the centre crop.
 
     Parameters
     ----------
     collection
-        The images (``None``: procedural textures only).
+        The images (``None``: none).
     size, batch, seed
         Input side (targets ``2 size``), pairs per step, seed.
     procedural
-        Interleave procedural textures with the crops (needs a collection when False).
+        Interleave procedural textures with the crops (needs crops when False).
+    photos
+        The packaged photographs, ``[3, H, W]`` in [0, 1]
+        (:func:`~texsynth.expander.photos.require_photos`; ``None``: none).
     """
 
     def __init__(
@@ -174,10 +186,12 @@ class ExpanderPairs:
         batch: int,
         seed: int,
         procedural: bool = True,
+        photos: tuple[np.ndarray, ...] | None = None,
     ) -> None:
-        if collection is None and not procedural:
+        if collection is None and not photos and not procedural:
             raise TexsynthError(
-                "no training data: give a folder of images, or allow the procedural textures"
+                "no training data: give a folder of images, use the packaged photographs, or "
+                "allow the procedural textures"
             )
         self.size, self.batch, self.seed, self.procedural = size, batch, seed, procedural
         self.sampler = (
@@ -185,28 +199,49 @@ class ExpanderPairs:
             if collection is not None
             else None
         )
+        self.photos = tuple(photos) if photos else None
+        if self.photos is not None and not any(min(p.shape[-2:]) >= 2 * size for p in self.photos):
+            raise TexsynthError(
+                f"no packaged photograph is at least {2 * size} pixels on a side (the targets "
+                f"are 2 x {size}); use a smaller --size"
+            )
+
+    def sources(self, step: int) -> list[str]:
+        """For each item of step ``step``: ``"procedural"``, ``"folders"`` or ``"photos"``."""
+        crops = [s for s, on in (("folders", self.sampler), ("photos", self.photos)) if on]
+        out = []
+        for j in range(self.batch):
+            i = step * self.batch + j
+            if not crops or (self.procedural and i % 2 == 1):
+                out.append("procedural")
+            else:
+                c = i // 2 if self.procedural else i
+                out.append(crops[c % len(crops)])
+        return out
 
     def kinds(self, step: int) -> list[bool]:
         """For each item of step ``step``: whether it is procedural."""
-        if self.sampler is None:
-            return [True] * self.batch
-        if not self.procedural:
-            return [False] * self.batch
-        return [(step * self.batch + j) % 2 == 1 for j in range(self.batch)]
+        return [s == "procedural" for s in self.sources(step)]
 
     def targets(self, step: int, items: Sequence[int] | None = None) -> torch.Tensor:
         """The ``[n, 3, 2 size, 2 size]`` targets of step ``step`` (``items``: those of
         them, default all)."""
         idx = list(range(self.batch)) if items is None else list(items)
-        kinds = self.kinds(step)
+        sources = self.sources(step)
         crops = None
-        if self.sampler is not None and not all(kinds[j] for j in idx):
+        if self.sampler is not None and any(sources[j] == "folders" for j in idx):
             crops = self.sampler.crops(step)
         out = []
         for j in idx:
-            if kinds[j]:
+            if sources[j] == "procedural":
                 t = procedural.texture(_item_seed(self.seed, step, j), 2 * self.size)
                 out.append(torch.from_numpy(t))
+            elif sources[j] == "photos":
+                assert self.photos is not None
+                seed = _item_seed(self.seed, step, PHOTO_ITEM + j)
+                out.append(
+                    torch.from_numpy(photo_data.crops(self.photos, seed, 1, 2 * self.size)[0])
+                )
             else:
                 assert crops is not None
                 out.append(crops[j])
@@ -243,7 +278,7 @@ def distributed() -> Iterator[tuple[int, int]]:
 
 def _identity(settings: ExpanderTrainSettings, data: str) -> dict[str, Any]:
     doc = {k: v for k, v in asdict(settings).items() if k not in ("steps", "checkpoint_every")}
-    for k in ("frechet_weight", "adversarial_weight", "correspondence_weight"):
+    for k in ("frechet_weight", "adversarial_weight", "correspondence_weight", "photos"):
         if not doc[k]:  # off: the identity of the checkpoints written before these terms
             del doc[k]
     return json.loads(json.dumps({"settings": doc, "data": data}, sort_keys=True))
@@ -269,19 +304,23 @@ def train_expander_file(
     bar: bool = False,
     collection: ImageCollection | None = None,
 ) -> ExpanderTrainResult:
-    """Train an expander on the images of ``folders`` and procedural textures; write
-    ``output`` (a :func:`~texsynth.expander.model.save_expander` file) at the end.
+    """Train an expander on the images of ``folders``, procedural textures and (with
+    ``settings.photos``) the packaged photographs; write ``output`` (a
+    :func:`~texsynth.expander.model.save_expander` file) at the end.
 
     Parameters
     ----------
     folders
-        Folders of images (recursive) or image files; empty: procedural textures only.
+        Folders of images (recursive) or image files; empty: procedural textures (and the
+        photographs) only.
     output
         The expander file to write (``.safetensors``), atomically, once ``steps`` are done;
         its checkpoint (:func:`~texsynth.training_files.checkpoint_path`) is kept, so that a
         later ``resume`` with more steps may train on.
     settings
-        Sizes, steps, batch, learning rate, loss, seed, data mix, network configuration.
+        Sizes, steps, batch, learning rate, loss, seed, data mix (``procedural``, ``photos``:
+        all of :data:`~texsynth.expander.photos.PHOTOS` or a one-line error), network
+        configuration.
     resume
         Continue from the checkpoint up to ``settings.steps``.
     stop_after
@@ -314,11 +353,16 @@ def train_expander_file(
             small_fix=f"use a smaller --size (the targets are 2 x {settings.size} = {crop} "
             "pixels) or remove them",
         )
+    pics = photo_data.require_photos() if settings.photos else None
     data = ExpanderPairs(
-        collection, settings.size, settings.batch, settings.seed, settings.procedural
+        collection, settings.size, settings.batch, settings.seed, settings.procedural, pics
     )
     summary = collection.summary() if collection is not None else None
-    identity = _identity(settings, summary["sha256"] if summary else "procedural")
+    digest = summary["sha256"] if summary else "procedural"
+    if pics is not None:  # (without photos: the identity of the runs before them)
+        summary = {**(summary or {}), "photos": photo_data.photos_summary(pics)}
+        digest = f"{digest}+photos:{summary['photos']['sha256']}"
+    identity = _identity(settings, digest)
     with distributed() as (rank, world):
         if settings.batch % world:
             raise TexsynthError(
