@@ -14,17 +14,33 @@ of side ``s`` and every method returns a ``2s`` expansion with the input in the 
   family's score is the mean over the 24 cells; **1 = as close as a real crop** (the ``real``
   row grades the border of ``R`` itself); ``worst`` is the largest family score; ``copy`` is
   the cells' nearest-16-px-patch distance to the *input* over held-out real cells' (below
-  0.5: pasted from the input);
+  0.5: pasted from the input). The Gram family's spreads are floored at 5 % of each block's
+  *mean* spread (``--gram-floor``; the quality benchmark's median floor is 0 on these cells'
+  pool4 block, where most VGG19 channels are dead: held cells then lie up to 1e10 spreads
+  away and the Gram score is meaningless, about 1e-7 for every method on moon and cosmic);
+* ``sifid_whole``: the single-image FID (Shaham et al. 2019, "SinGAN: learning a generative
+  model from a single natural image") of the **whole** ``2s`` output against ``R``, with the
+  ``sifid`` family's extractor (VGG19 pool1), in raw units (lower is better; 0 for ``R``
+  itself); the pseudo-method ``real (other crop)`` is another real ``2s`` crop of the texture
+  against ``R``, for scale;
 * the time of the expansion, in this process with ``--threads`` torch threads.
 
-Held-out textures (never trained on): scikit-image's ``gravel``, ``grass``, ``brick`` and the
-shipped ``examples`` ``bark``, ``pebbles``, ``mosaic``, ``weave`` (``quality_exemplars.py``).
+Held-out textures (never trained on; :data:`HELD_OUT`, ``--exemplars held-out``):
+scikit-image's ``gravel``, ``grass``, ``brick``, ``moon``, ``hubble_deep_field`` and the shipped
+``examples`` ``bark``, ``pebbles``, ``mosaic``, ``weave``, ``cosmic``, ``craters``
+(``quality_exemplars.py``): stochastic, structured and scientific. The expander trains on
+``texsynth.expander.procedural`` and the packaged photos of ``texsynth.expander.photos``,
+which leave these out. Model selection uses :data:`VALIDATION` (``--exemplars validation``),
+the quality benchmark's procedural exemplars, never the held-out set.
 
 Usage::
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_expander.py --size 128 \\
         --methods "real,mean fill,blur fill,bilinear,tiling,mirror tiling,patch fill" \\
         --report /tmp/expander.md --sheets /tmp/expander_png
+    # slow per-exemplar baselines, by name in --methods: "optimisation fill" (10 s grey to
+    # 90 s colour per texture on one thread), "generator fill" (a generator trained on the
+    # input: 30 s grey to 75 s colour)
     # add the expander: --model expander.safetensors (method name "expander"), or several,
     # each named: --model "expander=a.safetensors" --model "untrained=b.safetensors"
 """
@@ -50,8 +66,49 @@ import quality_metrics as qm  # noqa: E402
 from texsynth.expander import protocol  # noqa: E402
 from texsynth.metrics import copy_score  # noqa: E402
 
-HELD_OUT = ("gravel", "grass", "brick", "bark", "pebbles", "mosaic", "weave")
+HELD_OUT = (
+    # stochastic, structured (since 2026-12-05)
+    "gravel",
+    "grass",
+    "brick",
+    "bark",
+    "pebbles",
+    "mosaic",
+    "weave",
+    # scientific (since 2026-12-06): two fields of examples/make_exemplars.py, two photos
+    "cosmic",
+    "craters",
+    "moon",
+    "hubble_deep_field",
+)
+#: for model selection (never the held-out set): the quality benchmark's procedural exemplars
+VALIDATION = (
+    "sand",
+    "clouds",
+    "moss",
+    "granite",
+    "voronoi",
+    "tiles",
+    "scales",
+    "stripes",
+    "glyphs",
+    "terrain",
+    "turbulence",
+    "lognormal",
+    "cascade",
+)
+SETS = {"held-out": HELD_OUT, "validation": VALIDATION}
 N_HELD_CELLS = 6
+OTHER = "real (other crop)"  # the pseudo-method of sifid_whole's reference
+
+
+def exemplar_names(spec: str) -> list[str]:
+    """``--exemplars``: a comma list of names, where ``held-out`` and ``validation`` stand for
+    :data:`HELD_OUT` and :data:`VALIDATION`."""
+    out: list[str] = []
+    for n in (n.strip() for n in spec.split(",")):
+        out.extend(SETS.get(n, (n,) if n else ()))
+    return list(dict.fromkeys(out))
 
 
 def cells_of(crop: np.ndarray, side: int) -> list[np.ndarray]:
@@ -65,7 +122,9 @@ def cells_of(crop: np.ndarray, side: int) -> list[np.ndarray]:
 
 
 def make_case(name: str, size: int) -> dict:
-    """Real crop, input, and the reference cells of one held-out texture."""
+    """Real crop, input, and the reference cells of one held-out texture; ``other`` is another
+    real crop of side ``2 size`` (the exemplar's extra crop, else its last held-out crop, which
+    gives at most one of the held cells), the reference of ``sifid_whole``."""
     ex = qe.load(name, 2 * size)
     real = torch.from_numpy(ex.target).float()[None]
     inp = protocol.centre_crop(real)
@@ -84,6 +143,7 @@ def make_case(name: str, size: int) -> dict:
         "input": inp,
         "target": held[0],
         "held": held[1 : N_HELD_CELLS + 1],
+        "other": ex.extra if ex.extra is not None else ex.held[-1],
     }
 
 
@@ -131,9 +191,20 @@ def expander_method(path: str, periodic: bool = False) -> protocol.Expander:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=128, help="input side s (output 2s)")
-    ap.add_argument("--exemplars", default=",".join(HELD_OUT))
+    ap.add_argument(
+        "--exemplars",
+        default="held-out",
+        help="comma list; 'held-out' and 'validation' name the two sets (default held-out)",
+    )
     ap.add_argument("--methods", default="real," + ",".join(protocol.BASELINES))
     ap.add_argument("--families", default=None, help="comma list (default: all available)")
+    ap.add_argument(
+        "--gram-floor",
+        default="mean",
+        choices=("mean", "median"),
+        help="floor of the Gram family's spreads: 5%% of the block's mean spread (default) or "
+        "median (the quality benchmark's, as in the tables before 2026-12-06)",
+    )
     ap.add_argument(
         "--model",
         action="append",
@@ -161,10 +232,11 @@ def main(argv: list[str] | None = None) -> int:
             methods[m] = lambda x, s, seed, opt=opt: protocol.optimisation_fill(x, s, seed, opt)
         elif m in protocol.BASELINES:
             methods[m] = protocol.BASELINES[m]
+        elif m in protocol.GENERATOR_BASELINES:
+            methods[m] = protocol.GENERATOR_BASELINES[m]
         else:
-            raise SystemExit(
-                f"unknown method {m!r}; known: real, expander, {', '.join(protocol.BASELINES)}"
-            )
+            known = ", ".join([*protocol.BASELINES, *protocol.GENERATOR_BASELINES])
+            raise SystemExit(f"unknown method {m!r}; known: real, expander, {known}")
     for spec in a.model:
         name, _, path = spec.rpartition("=")
         methods[name or "expander"] = expander_method(path, a.periodic)
@@ -172,10 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     fams = a.families.split(",") if a.families else qm.available_families()
     rows: list[dict] = []
     # (no method at all: a report of the --merge files only)
-    names = [n for n in a.exemplars.split(",") if n] if (methods or want_real) else []
+    names = exemplar_names(a.exemplars) if (methods or want_real) else []
+    whole_sifid = "sifid" in fams  # the whole-image SIFID needs the sifid family's VGG19
     for name in names:
         case = make_case(name, a.size)
-        ref = qm.Reference(case["target"], case["held"], [f for f in fams if f != "ps"])
+        ref = qm.Reference(
+            case["target"], case["held"], [f for f in fams if f not in ("ps", "gram")]
+        )
+        if "gram" in fams:
+            gram = qm.make_family("gram", a.gram_floor)
+            gram.fit(case["target"], case["held"])
+            ref.families = {"gram": gram, **ref.families}
         if "ps" in fams:  # the border cells are small: fewer pyramid scales than the benchmark's 4
             ps = qm.FamilyRef("ps", ps_stats)
             ps.fit(case["target"], case["held"])
@@ -197,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
             graded = ref.grade(cells)
             scores = {f: float(np.mean([g[f] for g in graded])) for f in fams}
             copy = float(copy_score(stack(cells), inp_np, patch=16).double().mean()) / copy_real
+            extra = {}
+            if whole_sifid:
+                real_np = case["real"][0].double().numpy()
+                extra["sifid_whole"] = qm.sifid_distances([out[0].double().numpy()], real_np)[0]
             row = {
                 "exemplar": name,
                 "group": case["group"],
@@ -206,7 +289,18 @@ def main(argv: list[str] | None = None) -> int:
                 **scores,
                 "worst": max(scores.values()),
                 "copy": copy,
+                **extra,
                 "time": times[m],
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        if whole_sifid and want_real:
+            real_np = case["real"][0].double().numpy()
+            row = {
+                "exemplar": name,
+                "group": case["group"],
+                "method": OTHER,
+                "sifid_whole": qm.sifid_distances([case["other"]], real_np)[0],
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -238,15 +332,23 @@ def save_sheet(path: Path, inp: torch.Tensor, outs: dict[str, torch.Tensor]) -> 
 
 
 def report(rows: list[dict], fams: list[str], a: argparse.Namespace) -> str:
-    """Markdown: one row per method, medians over exemplars and per group."""
+    """Markdown: one row per method, medians over exemplars and per group (``–`` where a
+    method has no value: the ``real (other crop)`` row has ``sifid_whole`` only, rows merged
+    from runs before a column existed lack it)."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     groups = list(dict.fromkeys(r["group"] for r in rows))
-    cols = ["ssim", "ssim_border", *fams, "worst", "copy", "time"]
-    cols = [c for c in cols if all(c in r for r in rows)]
+    cols = ["ssim", "ssim_border", *fams, "worst", "copy", "sifid_whole", "time"]
+    cols = [c for c in cols if any(c in r for r in rows)]
+
+    def med(rs: list[dict], c: str, fmt: str = "{:.2f}") -> str:
+        vals = [r[c] for r in rs if c in r]
+        return fmt.format(float(np.median(vals))) if vals else "–"
+
     lines = [
         f"Input {a.size}² → output {2 * a.size}², exemplars {a.exemplars}, seed {a.seed}, "
         f"{a.threads} thread(s). Medians over exemplars; family scores on the 24 border cells "
-        "(1 = as close as a real crop); time in seconds.",
+        "(1 = as close as a real crop); sifid_whole: SIFID of the whole output against the "
+        f"real crop, raw units ({OTHER}: another real crop); time in seconds.",
         "",
         "| method | n | "
         + " | ".join(cols)
@@ -257,17 +359,9 @@ def report(rows: list[dict], fams: list[str], a: argparse.Namespace) -> str:
     ]
     for m in methods:
         rs = [r for r in rows if r["method"] == m]
-        med = [float(np.median([r[c] for r in rs])) for c in cols]
-        cells = [
-            f"{v:.3f}" if c.startswith("ssim") else f"{v:.2f}"
-            for c, v in zip(cols, med, strict=True)
-        ]
+        cells = [med(rs, c, "{:.3f}" if c.startswith("ssim") else "{:.2f}") for c in cols]
         per = [
-            f"{np.median([r[c] for r in rs if r['group'] == g]):.2f}"
-            if any(r["group"] == g for r in rs)
-            else "–"
-            for g in groups
-            for c in ("worst", "copy")
+            med([r for r in rs if r["group"] == g], c) for g in groups for c in ("worst", "copy")
         ]
         lines.append(f"| {m} | {len(rs)} | " + " | ".join(cells) + " | " + " | ".join(per) + " |")
     return "\n".join(lines) + "\n"

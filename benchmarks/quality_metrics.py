@@ -150,14 +150,30 @@ class ScatteringStats:
 # --------------------------------------------------------------------------- normalisation
 
 
-def spreads(real: Blocks) -> Blocks:
-    """Per-statistic std among the real crops (rows), floored per block."""
+def spreads(real: Blocks, floor: str = "median") -> Blocks:
+    """Per-statistic std among the real crops (rows), floored per block at ``SD_FLOOR`` times
+    the block's ``floor`` spread: ``"median"`` (the quality benchmark's) or ``"mean"``. Where
+    most statistics of a block are exactly 0 in every real crop (dead ReLU channels of VGG19's
+    pool4 on 64 px cells) the median spread is 0, the floor 1e-12, and one crop with a non-zero
+    value there is 1e10 standard deviations away; the mean floor stays finite."""
+    if floor not in ("median", "mean"):
+        raise ValueError(f"floor must be 'median' or 'mean', got {floor!r}")
     out = {}
     for k, v in real.items():
         sd = v.std(0, ddof=1)
-        med = float(np.median(sd)) if sd.size else 0.0
-        out[k] = np.maximum(sd, SD_FLOOR * med + 1e-12)
+        ref = (float(np.median(sd)) if floor == "median" else float(sd.mean())) if sd.size else 0.0
+        out[k] = np.maximum(sd, SD_FLOOR * ref + 1e-12)
     return out
+
+
+def sifid_distances(imgs: list[np.ndarray], target: np.ndarray) -> list[float]:
+    """SIFID (Shaham et al. 2019, "SinGAN") of each image ``[C, H, W]`` against ``target``
+    at VGG19 pool1 (the ``sifid`` family's extractor and layer), in raw units."""
+    from texsynth.metrics.features import sifid
+
+    vgg, _ = _vgg()
+    d = sifid(_t(imgs), _t([target]), extractor=vgg, layer="pool1")
+    return [float(v) for v in d]
 
 
 def zdistance(a: Blocks, b: Blocks, sd: Blocks, i: int = 0, j: int = 0) -> float:
@@ -180,6 +196,7 @@ class FamilyRef:
 
     name: str
     fn: Callable[[torch.Tensor], Blocks] | None  # None: SIFID
+    floor: str = "median"  # the spreads' floor (:func:`spreads`)
     target: Blocks | None = None
     sd: Blocks | None = None
     target_img: torch.Tensor | None = None
@@ -188,31 +205,23 @@ class FamilyRef:
 
     def fit(self, target: np.ndarray, held: list[np.ndarray]) -> None:
         if self.fn is None:
-            from texsynth.metrics.features import sifid
-
-            vgg, _ = _vgg()
             self.target_img = _t([target])
-            d = sifid(_t(held), self.target_img, extractor=vgg, layer="pool1")
-            self.held_distances = [float(v) for v in d]
+            self.held_distances = sifid_distances(held, target)
         else:
             allb = self.fn(_t([target, *held]))  # row 0 = target
             self.target = _rows(allb, [0])
-            self.sd = spreads(allb)
+            self.sd = spreads(allb, self.floor)
             n = len(held)
             self.held_distances = []
             for j in range(1, n + 1):
                 others = [i for i in range(n + 1) if i != j]
-                sd_j = spreads(_rows(allb, others))
+                sd_j = spreads(_rows(allb, others), self.floor)
                 self.held_distances.append(zdistance(allb, allb, sd_j, j, 0))
         self.real_distance = float(np.mean(self.held_distances))
 
     def distance(self, imgs: list[np.ndarray]) -> list[float]:
         if self.fn is None:
-            from texsynth.metrics.features import sifid
-
-            vgg, _ = _vgg()
-            d = sifid(_t(imgs), self.target_img, extractor=vgg, layer="pool1")
-            return [float(v) for v in d]
+            return sifid_distances(imgs, self.target_img[0].numpy())
         b = self.fn(_t(imgs))
         return [zdistance(b, self.target, self.sd, i, 0) for i in range(len(imgs))]
 
@@ -220,7 +229,7 @@ class FamilyRef:
         return [d / self.real_distance for d in self.distance(imgs)]
 
 
-def make_family(name: str) -> FamilyRef:
+def make_family(name: str, floor: str = "median") -> FamilyRef:
     fns: dict[str, Callable | None] = {
         "ps": ps_stats,
         "gram": gram_stats,
@@ -229,7 +238,7 @@ def make_family(name: str) -> FamilyRef:
         "histogram": histogram_stats,
         "scattering": ScatteringStats(),
     }
-    return FamilyRef(name, fns[name])
+    return FamilyRef(name, fns[name], floor)
 
 
 def available_families() -> list[str]:
@@ -252,7 +261,8 @@ class Reference:
     def __init__(
         self, target: np.ndarray, held: list[np.ndarray], families: list[str] | None = None
     ) -> None:
-        self.families = {f: make_family(f) for f in (families or available_families())}
+        fams = available_families() if families is None else families
+        self.families = {f: make_family(f) for f in fams}
         for fam in self.families.values():
             fam.fit(target, held)
         self.target = target

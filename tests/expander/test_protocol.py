@@ -105,3 +105,19 @@ def test_bad_input_is_one_clear_error() -> None:
         p.tiling(torch.rand(1, 1, 4, 4), 0)
     with pytest.raises(TexsynthError, match="floating"):
         p.mean_fill(torch.ones(1, 1, 4, 4, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("shape", [(3, 24, 24), (1, 20, 18)])
+def test_generator_fill_keeps_the_input_and_the_range(shape: tuple[int, int, int]) -> None:
+    torch.manual_seed(0)
+    inp = torch.rand(1, *shape)
+    out = p.generator_fill(inp, 2, 0, steps=2, size=24)  # a tiny budget: seconds
+    assert out.shape == (1, shape[0], 2 * shape[1], 2 * shape[2])
+    assert torch.equal(p.centre_crop(out)[..., : shape[1], : shape[2]], inp)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    border = out[0][:, p.border_mask(2 * shape[1], 2 * shape[2], shape[1], shape[2])]
+    assert float(border.std()) > 0.0  # a sample, not a flat fill
+    # seeded: the same seed gives the same output
+    assert torch.equal(out, p.generator_fill(inp, 2, 0, steps=2, size=24))
+    assert "generator fill" in p.GENERATOR_BASELINES
+    assert "generator fill" not in p.BASELINES  # not in the cheap default list

@@ -10,9 +10,11 @@ benchmark's families, ``benchmarks/bench_expander.py``).
 
 It also holds the naive baselines that every table must show (issue 19): centre paste + mean
 fill, blur fill, bilinear enlargement, tiling, mirror tiling, a PatchMatch fill (texsynth's
-patch method in inpainting mode) and an optimisation fill (any texsynth method, inpainting).
-Every baseline maps an input ``[1, C, h, w]`` to ``[1, C, scale*h, scale*w]`` with the input
-in the centre box.
+patch method in inpainting mode) and an optimisation fill (any texsynth method, inpainting);
+and one per-exemplar generator baseline, the generator fill (:func:`generator_fill`: a
+feed-forward generator trained on the input alone, one sample, the input pasted in the centre;
+in :data:`GENERATOR_BASELINES`, since it trains for about a minute). Every baseline maps an
+input ``[1, C, h, w]`` to ``[1, C, scale*h, scale*w]`` with the input in the centre box.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..errors import TexsynthError
 
 __all__ = [
     "BASELINES",
+    "GENERATOR_BASELINES",
     "Expander",
     "blur_fill",
     "border_mask",
@@ -35,6 +38,7 @@ __all__ = [
     "centre_paste",
     "enlarge_bilinear",
     "expansion_ssim",
+    "generator_fill",
     "mean_fill",
     "mirror_tiling",
     "optimisation_fill",
@@ -282,6 +286,66 @@ def optimisation_fill(
     return _inpaint(inp, scale, seed, method, quality)
 
 
+def generator_fill(
+    inp: torch.Tensor,
+    scale: int = 2,
+    seed: int = 0,
+    *,
+    steps: int = 400,
+    size: int = 64,
+    method: str = "scattering",
+) -> torch.Tensor:
+    """A per-exemplar feed-forward generator as an expander: train texsynth's generator
+    (:func:`texsynth.train_generator`, foscat's decoder-only U-Net over wavelet skips of noise,
+    in the spirit of Ulyanov et al. 2016, "Texture networks: feed-forward synthesis of textures
+    and stylized images") on the input alone, draw one ``scale * h x scale * w`` sample with
+    ``seed`` (:func:`texsynth.generate_samples`), clamp it to [0, 1] and paste the input in its
+    centre box (as :func:`optimisation_fill` keeps its input).
+
+    The defaults are a **fast budget, not the generator's best**: ``steps = 400`` Adam steps of
+    batch 4 on ``size = 64`` px training samples with the default scattering loss (plus the
+    histogram and power-spectrum terms), width 16, depth 4, seeded by ``seed``; about 30 s
+    (grey) to 75 s (colour) per 128² input on one CPU thread. The generator's documented
+    settings are 2000 steps at 128² (about 10 minutes on 2 cores) and, for colour photos of
+    objects, the sliced Wasserstein loss (``method="swd"``, about 8x slower per step). The
+    sample is periodic and independent of the input's position: nothing joins it to the
+    input, so the input's edges are seams.
+
+    Parameters
+    ----------
+    inp
+        ``[1, C, h, w]`` (or ``[C, h, w]``) in [0, 1], ``h, w >= 17``.
+    scale
+        Output size factor.
+    seed
+        Seeds the generator's weights, its training noise and the sample.
+    steps, size, method
+        :func:`texsynth.train_generator`'s ``steps``, ``size`` (training samples, at most the
+        input's sides) and ``method``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[1, C, scale * h, scale * w]``, the input in the centre box, values in [0, 1].
+    """
+    from ..generators import generate_samples, train_generator
+
+    inp = check_image(inp, "input")
+    H, W = _out_size(inp, scale)
+    h, w = inp.shape[-2:]
+    model = train_generator(
+        inp[0],
+        method=method,
+        steps=steps,
+        size=(min(size, h), min(size, w)),
+        seed=seed,
+        progress=False,
+    )
+    sample = generate_samples(model, 1, H, W, seed=seed)
+    sample = sample.reshape(1, inp.shape[1], H, W).to(inp.dtype).clamp(0, 1)
+    return centre_paste(inp, sample)
+
+
 #: the naive baselines of issue 19, by name (``patch`` and ``optimisation`` are per-exemplar
 #: syntheses; the others are closed forms)
 BASELINES: dict[str, Expander] = {
@@ -293,3 +357,6 @@ BASELINES: dict[str, Expander] = {
     "patch fill": patch_fill,
     "optimisation fill": optimisation_fill,
 }
+
+#: per-exemplar generator baselines (slow: each trains a generator on its input first)
+GENERATOR_BASELINES: dict[str, Expander] = {"generator fill": generator_fill}
