@@ -121,20 +121,35 @@ def cells_of(crop: np.ndarray, side: int) -> list[np.ndarray]:
     ]
 
 
-def make_case(name: str, size: int) -> dict:
+def n_cases(name: str, size: int) -> int:
+    """How many protocol cases texture ``name`` has at input side ``size``: one per real crop
+    of side ``2 size`` (the target and the held-out crops)."""
+    ex = qe.load(name, 2 * size)
+    return 1 + len(ex.held)
+
+
+def make_case(name: str, size: int, case: int = 0) -> dict:
     """Real crop, input, and the reference cells of one held-out texture; ``other`` is another
     real crop of side ``2 size`` (the exemplar's extra crop, else its last held-out crop, which
-    gives at most one of the held cells), the reference of ``sifid_whole``."""
+    gives at most one of the held cells), the reference of ``sifid_whole``.
+
+    ``case`` picks the real crop ``R``: 0 is the exemplar's target crop (the tables before
+    2026-12-06), ``c >= 1`` its ``c``-th held-out crop, the target crop then joining the
+    crops that give the reference cells (``--cases``: more independent crops per texture)."""
     ex = qe.load(name, 2 * size)
-    real = torch.from_numpy(ex.target).float()[None]
+    crops = [ex.target, *ex.held]
+    if not 0 <= case < len(crops):
+        raise ValueError(f"{name} has {len(crops)} real crops of side {2 * size}; case {case}")
+    real = torch.from_numpy(crops[case]).float()[None]
+    rest = crops[:case] + crops[case + 1 :]
     inp = protocol.centre_crop(real)
     side = size // 2
     held: list[np.ndarray] = []
-    for crop in ex.held:  # one cell from each held-out crop first, then more
+    for crop in rest:  # one cell from each other real crop first, then more
         held.append(cells_of(crop, side)[len(held) % 16])
     k = 0
     while len(held) < N_HELD_CELLS + 1:
-        held.append(cells_of(ex.held[0], side)[5 + k])
+        held.append(cells_of(rest[0], side)[5 + k])
         k += 1
     return {
         "name": name,
@@ -143,7 +158,7 @@ def make_case(name: str, size: int) -> dict:
         "input": inp,
         "target": held[0],
         "held": held[1 : N_HELD_CELLS + 1],
-        "other": ex.extra if ex.extra is not None else ex.held[-1],
+        "other": ex.extra if ex.extra is not None else rest[-1],
     }
 
 
@@ -215,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--opt-method", default="scattering", help="method of 'optimisation fill'")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--cases",
+        type=int,
+        default=1,
+        help="real crops per texture used as the protocol's crop (case 0: the target crop; "
+        "c >= 1: the c-th held-out crop), as many as the texture has; medians over all",
+    )
     ap.add_argument("--report", default=None, help="markdown table to write")
     ap.add_argument("--json", default=None, help="raw results to write")
     ap.add_argument("--sheets", default=None, help="folder for one PNG strip per exemplar")
@@ -246,8 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     # (no method at all: a report of the --merge files only)
     names = exemplar_names(a.exemplars) if (methods or want_real) else []
     whole_sifid = "sifid" in fams  # the whole-image SIFID needs the sifid family's VGG19
-    for name in names:
-        case = make_case(name, a.size)
+    if a.cases < 1:
+        raise SystemExit(f"--cases must be at least 1, got {a.cases}")
+    jobs = [(n, c) for n in names for c in range(min(a.cases, n_cases(n, a.size)))]
+    for name, ci in jobs:
+        case = make_case(name, a.size, ci)
         ref = qm.Reference(
             case["target"], case["held"], [f for f in fams if f not in ("ps", "gram")]
         )
@@ -282,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                 extra["sifid_whole"] = qm.sifid_distances([out[0].double().numpy()], real_np)[0]
             row = {
                 "exemplar": name,
+                "case": ci,
                 "group": case["group"],
                 "method": m,
                 "ssim": whole,
@@ -298,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             real_np = case["real"][0].double().numpy()
             row = {
                 "exemplar": name,
+                "case": ci,
                 "group": case["group"],
                 "method": OTHER,
                 "sifid_whole": qm.sifid_distances([case["other"]], real_np)[0],
@@ -305,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
         if a.sheets:
-            save_sheet(Path(a.sheets) / f"{name}.png", case["input"], outs)
+            stem = name if ci == 0 else f"{name}_case{ci}"
+            save_sheet(Path(a.sheets) / f"{stem}.png", case["input"], outs)
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
     if a.report:
@@ -331,10 +359,29 @@ def save_sheet(path: Path, inp: torch.Tensor, outs: dict[str, torch.Tensor]) -> 
     Image.fromarray(arr).save(path)
 
 
+def per_exemplar(rows: list[dict]) -> list[dict]:
+    """One row per (method, exemplar): the mean of each number over the exemplar's cases
+    (``--cases``; rows without a case, from runs before it, are case 0)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["exemplar"]), []).append(r)
+    out = []
+    for rs in groups.values():
+        row = {k: v for k, v in rs[0].items() if not isinstance(v, (int, float))}
+        keys = dict.fromkeys(k for r in rs for k, v in r.items() if isinstance(v, (int, float)))
+        for k in keys:
+            if k != "case":
+                row[k] = float(np.mean([r[k] for r in rs if k in r]))
+        row["cases"] = len(rs)
+        out.append(row)
+    return out
+
+
 def report(rows: list[dict], fams: list[str], a: argparse.Namespace) -> str:
     """Markdown: one row per method, medians over exemplars and per group (``–`` where a
     method has no value: the ``real (other crop)`` row has ``sifid_whole`` only, rows merged
     from runs before a column existed lack it)."""
+    rows = per_exemplar(rows)
     methods = list(dict.fromkeys(r["method"] for r in rows))
     groups = list(dict.fromkeys(r["group"] for r in rows))
     cols = ["ssim", "ssim_border", *fams, "worst", "copy", "sifid_whole", "time"]
@@ -346,7 +393,8 @@ def report(rows: list[dict], fams: list[str], a: argparse.Namespace) -> str:
 
     lines = [
         f"Input {a.size}² → output {2 * a.size}², exemplars {a.exemplars}, seed {a.seed}, "
-        f"{a.threads} thread(s). Medians over exemplars; family scores on the 24 border cells "
+        f"{a.threads} thread(s), up to {a.cases} case(s) (real crops) per exemplar, averaged "
+        "per exemplar. Medians over exemplars; family scores on the 24 border cells "
         "(1 = as close as a real crop); sifid_whole: SIFID of the whole output against the "
         f"real crop, raw units ({OTHER}: another real crop); time in seconds.",
         "",

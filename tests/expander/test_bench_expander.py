@@ -137,3 +137,26 @@ def test_the_gram_floor_on_brick_cells(tmp_path: Path) -> None:
     assert be.main([*argv, "--json", str(out)]) == 0
     (row,) = (r for r in json.loads(out.read_text()) if r["method"] == "real")
     assert set(row) >= {"gram", "worst"} and "sifid_whole" not in row
+
+
+def test_cases_use_other_real_crops_and_average_per_exemplar() -> None:
+    first, second = be.make_case("pebbles", 64, 0), be.make_case("pebbles", 64, 1)
+    assert not np.array_equal(first["real"].numpy(), second["real"].numpy())
+    # the input is the centre of the case's own real crop
+    assert np.array_equal(second["input"].numpy(), second["real"][..., 32:96, 32:96].numpy())
+    # the crop that is the real crop gives no reference cell
+    real_cells = be.cells_of(second["real"][0].double().numpy(), 32)
+    for cell in [second["target"], *second["held"]]:
+        assert not any(np.array_equal(cell, c) for c in real_cells)
+    n = be.n_cases("pebbles", 64)
+    assert n >= 2
+    with pytest.raises(ValueError, match="case"):
+        be.make_case("pebbles", 64, n)
+    rows = [
+        {"exemplar": "a", "group": "g", "method": "m", "case": 0, "worst": 1.0},
+        {"exemplar": "a", "group": "g", "method": "m", "case": 1, "worst": 2.0},
+        {"exemplar": "b", "group": "g", "method": "m", "worst": 4.0},
+    ]
+    merged = {r["exemplar"]: r for r in be.per_exemplar(rows)}
+    assert merged["a"]["worst"] == 1.5 and merged["a"]["cases"] == 2
+    assert merged["b"]["worst"] == 4.0 and "case" not in merged["a"]
