@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         extra.check()
     except TexsynthError as exc:
         ap.error(str(exc))
+    if a.encoder != "conv" and a.head != "soft" and not a.init:
+        ap.error(f"--encoder {a.encoder} needs --head soft: the selection head has no encoder")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     model = (

@@ -122,6 +122,29 @@ def test_photos_training_and_resume_refusal(capsys: pytest.CaptureFixture, tmp_p
                  "--steps", "1", "--quiet"]) == 0  # fmt: skip
 
 
+def test_vgg_encoder_trains_and_resume_with_another_encoder_is_refused(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    out = tmp_path / "v.safetensors"
+    base = ["train-expander", "-o", str(out), *TINY, "--head", "soft", "--quiet"]
+    assert main([*base, "--encoder", "vgg", "--steps", "2"]) == 0
+    model = load_expander(out)
+    assert model.config.encoder == "vgg" and model.config.head == "soft"
+    assert not any(k.startswith("encoder.vgg") for k in model.state_dict())  # frozen, not saved
+    meta = json.loads(load_meta(out)["extra"])["training"]
+    assert meta["settings"]["config"]["encoder"] == "vgg"
+    capsys.readouterr()
+    before = checkpoint_path(out).read_bytes()
+    assert main([*base, "--steps", "3", "--resume"]) == 2  # the default encoder: conv
+    err = capsys.readouterr().err
+    assert err.startswith("texsynth: error:") and err.count("\n") == 1, err
+    assert "other settings (config.encoder)" in err
+    assert checkpoint_path(out).read_bytes() == before
+    # the same encoder resumes
+    assert main([*base, "--encoder", "vgg", "--steps", "3", "--resume"]) == 0
+    assert load_expander(out).config.encoder == "vgg"
+
+
 @pytest.mark.parametrize(
     ("kind", "suffix"),
     [("rgb8", ".png"), ("grey8", ".png"), ("rgb16", ".png"), ("field", ".npy"),
@@ -231,6 +254,10 @@ def test_default_model_path_and_missing_default(
          "size must be at least 16"),
         (["train-expander", "{photos}", "-o", "{tmp}/m.safetensors", "--widths", "8,8"],
          "three positive integers"),
+        (["train-expander", "{photos}", "-o", "{tmp}/m.safetensors", "--encoder", "vgg"],
+         "--encoder vgg needs --head soft"),
+        (["train-expander", "{photos}", "-o", "{tmp}/m.safetensors", "--encoder", "resnet"],
+         "invalid choice"),
         (["train-expander", "{photos}", "-o", "{model}", *TINY, "--lr", "0.001", "--resume"],
          "other settings \\(lr\\)"),
         (["train-expander", "{photos}", "-o", "{model}", *TINY, "--photos", "--resume"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,14 @@ import torch
 
 from texsynth.errors import TexsynthError
 from texsynth.expander.model import (
+    LOGIT_SPAN,
     ExpanderConfig,
+    Transposer,
     TransposerExpander,
+    dilate_shifts,
     load_expander,
     save_expander,
+    spread,
 )
 from texsynth.expander.selfsim import (
     centred_shifts,
@@ -102,6 +107,34 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
         load_expander(tmp_path / "bad.safetensors")
     with pytest.raises(TexsynthError):
         load_expander(tmp_path / "missing.safetensors")
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_anti_correlated_features_keep_the_copies_an_average(periodic: bool) -> None:
+    # features whose top half is minus the bottom half: S = -4 at the shifts of 8 rows (the
+    # VGG encoder's projections can do this; the first VGG training run blew up on it at
+    # step 220: weights of e^-48 at the only shifts covering the border's first rows, below
+    # float64 rounding, and outputs of 1e13)
+    torch.manual_seed(0)
+    t = Transposer(4)
+    with torch.no_grad():
+        t.beta_logit.fill_(8.0)  # beta = 12 (BETA_MAX) to 3e-4
+        t.log_reach.fill_(3.0)
+    h = 16
+    rows = torch.where(torch.arange(h) < h // 2, 1.0, -1.0)
+    f = rows[None, None, :, None].expand(1, 4, h, h).contiguous()
+    assert float(self_similarity(f).min()) < -3.99
+    with torch.no_grad():
+        w = t.weights(f, periodic)
+        live = w[w > 0]
+        assert float(live.min()) >= float(live.max()) * math.exp(-LOGIT_SPAN) * 0.99
+        k = torch.rand(1, 3, h, h)
+        img = torch.rand(1, 3, 2 * h, 2 * h)
+        for src, wts in ((k, w), (img, dilate_shifts(w, 2, periodic))):
+            out = spread(src, wts, periodic)
+            # a normalised average of copies stays in the copies' range (up to the rounding
+            # of covers of e^-30; without the floor: +-1e13)
+            assert float(out.min()) >= -0.01 and float(out.max()) <= 1.01
 
 
 def _jumps(img: torch.Tensor) -> torch.Tensor:

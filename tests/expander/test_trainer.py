@@ -228,6 +228,29 @@ def test_resume_refuses_other_settings_data_kinds_and_steps(tmp_path: Path) -> N
         train_expander_file([photos], tmp_path / "none.safetensors", _settings(), resume=True)
 
 
+@needs_vgg
+def test_vgg_encoder_is_part_of_the_run_and_needs_the_soft_head(tmp_path: Path) -> None:
+    vgg = ExpanderConfig(widths=(8, 8, 16), decoder_width=16, head="soft", encoder="vgg")
+    out = tmp_path / "v.safetensors"
+    res = train_expander_file([], out, _settings(steps=2, config=vgg))
+    assert res.finished and load_expander(out).config.encoder == "vgg"
+    conv = ExpanderConfig(widths=(8, 8, 16), decoder_width=16, head="soft")
+    with pytest.raises(TexsynthError, match=r"other settings \(config\.encoder\)") as info:
+        train_expander_file([], out, _settings(steps=3, config=conv), resume=True)
+    assert "\n" not in str(info.value)
+    # two fields of the configuration at once are both named
+    wide = ExpanderConfig(widths=(8, 8, 8), decoder_width=16, head="soft")
+    with pytest.raises(TexsynthError, match=r"\(config\.encoder, config\.widths\)"):
+        train_expander_file([], out, _settings(steps=3, config=wide), resume=True)
+    # the selection head has no encoder: refused before any work
+    select = ExpanderConfig(widths=(8, 8, 16), decoder_width=16, encoder="vgg")
+    other = tmp_path / "s.safetensors"
+    with pytest.raises(TexsynthError, match="--encoder vgg needs --head soft") as info:
+        train_expander_file([], other, _settings(config=select))
+    assert "\n" not in str(info.value)
+    assert not other.exists() and not checkpoint_path(other).exists()
+
+
 @pytest.mark.parametrize(
     ("case", "match"),
     [

@@ -126,6 +126,13 @@ def add_expander_commands(sub: Any) -> None:
         "soft: the Transposer's weighted copies (docs/expander.md)",
     )
     tr.add_argument(
+        "--encoder",
+        choices=("conv", "vgg"),
+        default="conv",
+        help="the soft head's encoder: conv (the paper's, trained from scratch) or vgg (the "
+        "frozen normalised VGG19 with trained 1x1 projections); needs --head soft",
+    )
+    tr.add_argument(
         "--checkpoint-every",
         type=positive_int,
         default=100,
@@ -203,7 +210,12 @@ def cmd_train_expander(args: argparse.Namespace) -> int:
         frechet_weight=args.frechet_weight,
         adversarial_weight=args.adversarial_weight,
         correspondence_weight=args.correspondence_weight,
-        config=ExpanderConfig(widths=args.widths, decoder_width=args.decoder_width, head=args.head),
+        config=ExpanderConfig(
+            encoder=args.encoder,
+            widths=args.widths,
+            decoder_width=args.decoder_width,
+            head=args.head,
+        ),
     )
     settings.check()
     if not args.folders and not args.procedural and not args.photos:

@@ -58,7 +58,14 @@ VERSION = 4
 HEADS = ("select", "soft")
 MULTIPLE = 8  # inputs are padded to a multiple of this, and to at least twice it
 VGG_LAYERS = ("relu2_1", "relu3_1", "relu4_1")
-BETA_MAX = 12.0  # S is in [-2, 0]: weights then span at most e^-24, far above float64 rounding
+BETA_MAX = 12.0  # S is in [-2, 0] for non-negative features: weights then span at most e^-24
+# S reaches -4 for anti-correlated features (the VGG encoder's projections) and the reach term
+# adds its own decades: the logits are floored this far below the best shift, so that no
+# weight falls below ~1e-13 of the largest, well above the FFTs' float64 rounding (a pixel
+# covered only by weights of e^-48 was rounding noise divided by a zero cover: outputs of
+# 1e13, measured). 30 and not less: the floor then left two trained conv models' outputs on
+# 40 training batches bit for bit unchanged (24 changed them by up to 0.2)
+LOGIT_SPAN = 30.0
 FEATHER = 4  # pixels over which the kept input blends into the generated border
 
 
@@ -227,7 +234,8 @@ class Transposer(nn.Module):
         inverse temperature ``beta < BETA_MAX`` and reach) over the shifts with
         ``max(|p|, |q|) > 1`` (``> 0`` on maps under 4 x 4; the zero shift and its neighbours
         would only copy the input onto itself and, dominating, leave the border's copies below
-        rounding):
+        rounding), each logit floored at ``LOGIT_SPAN`` below the largest (weights span at most
+        ``e^-30``: every pixel's cover stays far above float64 rounding):
         ``[B, 1, h + 1, w + 1]`` over the shifts ``-h/2 ... h/2`` (zero shift in the middle);
         ``periodic``: ``[B, 1, 2h, 2w]`` over every shift of the ``2h x 2w`` torus (zero shift
         at index 0; ``S`` read modulo ``(h, w)``)."""
@@ -247,7 +255,8 @@ class Transposer(nn.Module):
         logits = self.beta() * s - d2 / (2 * self.log_reach.exp() ** 2)
         r = 1 if min(h, w) >= 4 else 0  # (tiny maps keep the shifts next to zero)
         near = (dy.abs()[:, None] <= r) & (dx.abs()[None, :] <= r)
-        logits = logits.masked_fill(near, float("-inf"))
+        top = logits.masked_fill(near, float("-inf")).amax((-2, -1), keepdim=True)
+        logits = torch.maximum(logits, top - LOGIT_SPAN).masked_fill(near, float("-inf"))
         return torch.softmax(logits.flatten(1), 1).view_as(s)[:, None]
 
     def forward(self, f: torch.Tensor, w: torch.Tensor, periodic: bool = False) -> torch.Tensor:

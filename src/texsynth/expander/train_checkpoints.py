@@ -56,6 +56,23 @@ def save_training_checkpoint(
         ) from None
 
 
+def _changed(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """The keys whose values differ between the settings ``a`` and ``b``, sorted; within a
+    nested dictionary (the network's ``config``) the keys below it (``config.encoder``)."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return [prefix.rstrip(".") or "unknown"] if a != b else []
+    out: list[str] = []
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k), b.get(k)
+        if x == y:
+            continue
+        if isinstance(x, dict) and isinstance(y, dict):
+            out.extend(_changed(x, y, f"{prefix}{k}."))
+        else:
+            out.append(f"{prefix}{k}")
+    return out
+
+
 def restore_training_checkpoint(
     path: Path,
     model: TransposerExpander,
@@ -85,8 +102,7 @@ def restore_training_checkpoint(
             f"checkpoint {str(path)!r} has damaged metadata; delete it and train without --resume"
         ) from None
     if saved != identity:
-        a, b = saved.get("settings", {}), identity["settings"]
-        changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        changed = _changed(saved.get("settings", {}), identity["settings"])
         if saved.get("data") != identity["data"]:
             changed.append("the training images")
         raise TexsynthError(

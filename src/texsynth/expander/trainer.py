@@ -127,6 +127,11 @@ class ExpanderTrainSettings:
             raise TexsynthError(f"content_weight must be >= 0, got {self.content_weight}")
         if self.style not in STYLES:
             raise TexsynthError(f"style must be 'gram' or 'swd', got {self.style!r}")
+        if self.config.encoder != "conv" and self.config.head != "soft":
+            raise TexsynthError(
+                f"--encoder {self.config.encoder} needs --head soft: the selection head "
+                f"(--head {self.config.head}) has no encoder (it matches its own small features)"
+            )
         self.distribution.check()
 
 
