@@ -71,7 +71,7 @@ def test_sifid_whole_and_a_scientific_field(tmp_path: Path) -> None:
     real, other, flat = rows["real"], rows[be.OTHER], rows["mean fill"]
     assert real["sifid_whole"] == pytest.approx(0.0, abs=1e-6)
     assert other["sifid_whole"] > 0.0
-    assert set(other) == {"exemplar", "group", "method", "sifid_whole"}
+    assert set(other) == {"exemplar", "case", "group", "method", "sifid_whole"}
     assert flat["sifid_whole"] > rows["tiling"]["sifid_whole"] > 0.0
     assert flat["histogram"] > 3 * real["histogram"]  # a flat border is no texture, grey too
     table = report.read_text()

@@ -39,12 +39,14 @@ def _packaged() -> None:
 
 def test_the_benchmark_lists_are_mirrored() -> None:
     tree = ast.parse((ROOT / "benchmarks" / "bench_expander.py").read_text())
-    held = next(
-        ast.literal_eval(node.value)
+    lists = {
+        node.targets[0].id: ast.literal_eval(node.value)
         for node in tree.body
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "HELD_OUT"
-    )
-    assert tuple(held) == HELD_OUT
+        if isinstance(node, ast.Assign)
+        and getattr(node.targets[0], "id", "") in ("HELD_OUT", "VALIDATION")
+    }
+    assert tuple(lists["HELD_OUT"]) == HELD_OUT
+    assert tuple(lists["VALIDATION"]) == VALIDATION
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import quality_exemplars as qe

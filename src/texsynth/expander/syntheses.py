@@ -54,8 +54,20 @@ __all__ = [
 ]
 
 #: the expander benchmark's held-out textures (``benchmarks/bench_expander.py``)
-HELD_OUT = ("gravel", "grass", "brick", "bark", "pebbles", "mosaic", "weave")
-#: its validation textures (docs/expander.md)
+HELD_OUT = (
+    "gravel",
+    "grass",
+    "brick",
+    "bark",
+    "pebbles",
+    "mosaic",
+    "weave",
+    "cosmic",
+    "craters",
+    "moon",
+    "hubble_deep_field",
+)
+#: its validation textures (``benchmarks/bench_expander.py``, docs/expander.md)
 VALIDATION = (
     "sand",
     "clouds",
@@ -66,6 +78,10 @@ VALIDATION = (
     "scales",
     "stripes",
     "glyphs",
+    "terrain",
+    "turbulence",
+    "lognormal",
+    "cascade",
 )
 #: the quality benchmark's scientific exemplars
 SCIENTIFIC = (
