@@ -341,6 +341,7 @@ def generator_fill(
         seed=seed,
         progress=False,
     )
+    assert not isinstance(model, tuple)  # (a report only with report=True)
     sample = generate_samples(model, 1, H, W, seed=seed)
     sample = sample.reshape(1, inp.shape[1], H, W).to(inp.dtype).clamp(0, 1)
     return centre_paste(inp, sample)
