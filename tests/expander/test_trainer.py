@@ -20,12 +20,10 @@ from texsynth.datasets import ImageCollection
 from texsynth.errors import TexsynthError
 from texsynth.expander import photos as photo_data
 from texsynth.expander.model import ExpanderConfig, load_expander
+from texsynth.expander.pairs import PHOTO_ITEM, ExpanderPairs, item_seed
 from texsynth.expander.trainer import (
-    PHOTO_ITEM,
-    ExpanderPairs,
     ExpanderTrainSettings,
     _identity,
-    _item_seed,
     train_expander_file,
 )
 from texsynth.features import vgg_available
@@ -96,7 +94,7 @@ def test_photos_are_a_source_of_reproducible_pairs(tmp_path: Path) -> None:
     assert not torch.equal(data.pairs(6)[1][2], target[2])
     assert not torch.equal(ExpanderPairs(images, 16, 4, seed=4, photos=pics).pairs(5)[1], target)
     # item 2 is a crop of a photograph (seeded by the item), smooth unlike the noise images
-    photo = torch.from_numpy(photo_data.crops(pics, _item_seed(3, 5, PHOTO_ITEM + 2), 1, 32)[0])
+    photo = torch.from_numpy(photo_data.crops(pics, item_seed(3, 5, PHOTO_ITEM + 2), 1, 32)[0])
     assert torch.equal(target[2], photo)
     assert torch.allclose(target[2] * 255, (target[2] * 255).round(), atol=1e-3)
 
