@@ -66,37 +66,7 @@ import quality_metrics as qm  # noqa: E402
 from texsynth.expander import protocol  # noqa: E402
 from texsynth.metrics import copy_score  # noqa: E402
 
-HELD_OUT = (
-    # stochastic, structured (since 2026-12-05)
-    "gravel",
-    "grass",
-    "brick",
-    "bark",
-    "pebbles",
-    "mosaic",
-    "weave",
-    # scientific (since 2026-12-06): two fields of examples/make_exemplars.py, two photos
-    "cosmic",
-    "craters",
-    "moon",
-    "hubble_deep_field",
-)
-#: for model selection (never the held-out set): the quality benchmark's procedural exemplars
-VALIDATION = (
-    "sand",
-    "clouds",
-    "moss",
-    "granite",
-    "voronoi",
-    "tiles",
-    "scales",
-    "stripes",
-    "glyphs",
-    "terrain",
-    "turbulence",
-    "lognormal",
-    "cascade",
-)
+HELD_OUT, VALIDATION = protocol.HELD_OUT, protocol.VALIDATION
 SETS = {"held-out": HELD_OUT, "validation": VALIDATION}
 N_HELD_CELLS = 6
 OTHER = "real (other crop)"  # the pseudo-method of sifid_whole's reference

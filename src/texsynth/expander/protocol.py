@@ -29,6 +29,8 @@ from ..errors import TexsynthError
 __all__ = [
     "BASELINES",
     "GENERATOR_BASELINES",
+    "HELD_OUT",
+    "VALIDATION",
     "Expander",
     "blur_fill",
     "border_mask",
@@ -46,6 +48,41 @@ __all__ = [
     "ssim_map",
     "tiling",
 ]
+
+#: the held-out textures of the expander benchmark (``benchmarks/bench_expander.py``, names of
+#: ``benchmarks/quality_exemplars.py``), never trained on: stochastic and structured (since
+#: 2026-12-05), then scientific (since 2026-12-06: two fields of ``examples/make_exemplars.py``
+#: and two scikit-image photographs)
+HELD_OUT = (
+    "gravel",
+    "grass",
+    "brick",
+    "bark",
+    "pebbles",
+    "mosaic",
+    "weave",
+    "cosmic",
+    "craters",
+    "moon",
+    "hubble_deep_field",
+)
+#: its validation textures, for choosing models and settings (never the held-out set): the
+#: quality benchmark's procedural exemplars
+VALIDATION = (
+    "sand",
+    "clouds",
+    "moss",
+    "granite",
+    "voronoi",
+    "tiles",
+    "scales",
+    "stripes",
+    "glyphs",
+    "terrain",
+    "turbulence",
+    "lognormal",
+    "cascade",
+)
 
 #: an expander: input ``[1, C, h, w]`` and a seed to ``[1, C, scale*h, scale*w]``
 Expander = Callable[[torch.Tensor, int], torch.Tensor]

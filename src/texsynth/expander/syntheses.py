@@ -39,6 +39,7 @@ import torch
 from ..errors import TexsynthError
 from . import photos as photo_data
 from . import procedural
+from .protocol import HELD_OUT, VALIDATION
 
 __all__ = [
     "BENCHMARK_EXEMPLARS",
@@ -53,36 +54,6 @@ __all__ = [
     "plan",
 ]
 
-#: the expander benchmark's held-out textures (``benchmarks/bench_expander.py``)
-HELD_OUT = (
-    "gravel",
-    "grass",
-    "brick",
-    "bark",
-    "pebbles",
-    "mosaic",
-    "weave",
-    "cosmic",
-    "craters",
-    "moon",
-    "hubble_deep_field",
-)
-#: its validation textures (``benchmarks/bench_expander.py``, docs/expander.md)
-VALIDATION = (
-    "sand",
-    "clouds",
-    "moss",
-    "granite",
-    "voronoi",
-    "tiles",
-    "scales",
-    "stripes",
-    "glyphs",
-    "terrain",
-    "turbulence",
-    "lognormal",
-    "cascade",
-)
 #: the quality benchmark's scientific exemplars
 SCIENTIFIC = (
     "terrain",
