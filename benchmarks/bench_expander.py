@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1,
         help="real crops per texture used as the protocol's crop (case 0: the target crop; "
-        "c >= 1: the c-th held-out crop), as many as the texture has; medians over all",
+        "c >= 1: the c-th held-out crop), as many as the texture has; the report averages a "
+        "texture's cases, then takes medians over textures",
     )
     ap.add_argument("--report", default=None, help="markdown table to write")
     ap.add_argument("--json", default=None, help="raw results to write")
@@ -331,10 +332,15 @@ def save_sheet(path: Path, inp: torch.Tensor, outs: dict[str, torch.Tensor]) -> 
 
 def per_exemplar(rows: list[dict]) -> list[dict]:
     """One row per (method, exemplar): the mean of each number over the exemplar's cases
-    (``--cases``; rows without a case, from runs before it, are case 0)."""
+    (``--cases``; rows without a case, from runs before it, are case 0; a case present twice,
+    from merged runs, counts once: the first)."""
     groups: dict[tuple[str, str], list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["method"], r["exemplar"]), []).append(r)
+    seen: set[tuple[str, str, int]] = set()
+    for r in rows:  # (the same case twice, e.g. from two --merge files, counts once)
+        key = (r["method"], r["exemplar"], int(r.get("case", 0)))
+        if key not in seen:
+            seen.add(key)
+            groups.setdefault((r["method"], r["exemplar"]), []).append(r)
     out = []
     for rs in groups.values():
         row = {k: v for k, v in rs[0].items() if not isinstance(v, (int, float))}

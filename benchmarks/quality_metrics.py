@@ -49,7 +49,7 @@ LETTER = {
     "histogram": "d",
     "scattering": "e",
 }
-SD_FLOOR = 0.05  # of the block's median spread
+SD_FLOOR = 0.05  # of the block's median (or mean: spreads(floor="mean")) spread
 COPY_FLAG = 0.5
 
 

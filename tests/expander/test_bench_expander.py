@@ -92,11 +92,11 @@ def test_exemplar_sets_and_gram_floor() -> None:
     from texsynth.expander.photos import PHOTOS
 
     assert not set(PHOTOS) & set(be.HELD_OUT)
-    # a block whose statistics are 0 in all but one real crop: the median floor is 1e-12,
-    # the mean floor stays finite
+    # a block whose statistics are 0 in all but one real crop: the median spread is 0, so
+    # the median floor is 1e-12; the mean floor stays finite
     v = np.zeros((4, 10))
     v[0, 0] = 1.0
-    assert qm.spreads({"b": v[1:]})["b"][0] == pytest.approx(1e-12)
+    assert qm.spreads({"b": v})["b"][1] == pytest.approx(1e-12, abs=1e-15)
     assert qm.spreads({"b": v}, "mean")["b"][1] > 1e-3
     with pytest.raises(ValueError):
         qm.spreads({"b": v}, "max")
@@ -156,6 +156,7 @@ def test_cases_use_other_real_crops_and_average_per_exemplar() -> None:
         {"exemplar": "a", "group": "g", "method": "m", "case": 0, "worst": 1.0},
         {"exemplar": "a", "group": "g", "method": "m", "case": 1, "worst": 2.0},
         {"exemplar": "b", "group": "g", "method": "m", "worst": 4.0},
+        {"exemplar": "a", "group": "g", "method": "m", "case": 1, "worst": 9.0},  # merged twice
     ]
     merged = {r["exemplar"]: r for r in be.per_exemplar(rows)}
     assert merged["a"]["worst"] == 1.5 and merged["a"]["cases"] == 2

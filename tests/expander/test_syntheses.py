@@ -14,11 +14,10 @@ import pytest
 from texsynth.errors import TexsynthError
 from texsynth.expander import photos as photo_data
 from texsynth.expander import procedural
+from texsynth.expander.protocol import HELD_OUT, VALIDATION
 from texsynth.expander.syntheses import (
     BENCHMARK_EXEMPLARS,
-    HELD_OUT,
     RECORD,
-    VALIDATION,
     SynthesisItem,
     check_sources,
     make_syntheses,
@@ -98,6 +97,14 @@ def test_syntheses_are_reproducible_whole_files(tmp_path: Path) -> None:
         make_syntheses(tmp_path / "a", 4, 32, 7, ("patch",))
     assert {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()} == before
     make_syntheses(tmp_path / "a", 2, 32, 8, ("patch",), overwrite=True)
+    # the earlier run's files beyond the new count are gone: the folder is the new run's
+    kept = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert kept == sorted(
+        [RECORD, *(d["file"] for d in json.loads((tmp_path / "a" / RECORD).read_text())["items"])]
+    )
+    assert len(kept) == 3
+    # a plain string names one method
+    assert make_syntheses(tmp_path / "c", 1, 32, 0, "patch")[0]["method"] == "patch"
 
 
 @pytest.mark.parametrize(

@@ -122,14 +122,25 @@ def test_photos_change_the_run_identity() -> None:
 def test_missing_photographs_are_one_line_naming_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = photo_data._read
-    monkeypatch.setattr(photo_data, "_read", lambda n: None if n == "retina" else real(n))
+    _packaged()
+    import skimage.data
+
+    # retina's file is not on disk: it is skipped, and skimage.data (which would download
+    # it) is never called for it
+    present = photo_data._skimage_file_present
+    monkeypatch.setattr(photo_data, "_skimage_file_present", lambda n: n != "retina" and present(n))
+
+    def no_download() -> None:
+        raise AssertionError("skimage.data.retina was called: it would download")
+
+    monkeypatch.setattr(skimage.data, "retina", no_download)
     photo_data._read_all.cache_clear()
     try:
+        assert photo_data._read("retina") is None
         with pytest.raises(TexsynthError, match=r"retina .*pip install .*scikit-image") as info:
             train_expander_file([], tmp_path / "m.safetensors", _settings(photos=True))
         assert "\n" not in str(info.value) and list(tmp_path.iterdir()) == []
-        # without scikit-image (or its files) the photographs are skipped, not downloaded
+        # load_photos skips it
         assert len(photo_data.load_photos()) == len(photo_data.PHOTOS) - 1
     finally:
         monkeypatch.undo()

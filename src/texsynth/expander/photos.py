@@ -56,7 +56,10 @@ def _skimage_file_present(name: str) -> bool:
     import skimage.data
 
     file = _SKIMAGE_FILES[name]
-    folders = [Path(skimage.data.__file__).parent, Path(str(getattr(skimage.data, "data_dir", "")))]
+    folders = [Path(skimage.data.__file__).parent]
+    cache = getattr(skimage.data, "data_dir", None)
+    if cache:  # (an empty name would be the working directory)
+        folders.append(Path(str(cache)))
     return any((f / file).is_file() for f in folders)
 
 

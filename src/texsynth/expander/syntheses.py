@@ -44,10 +44,8 @@ from .protocol import HELD_OUT, VALIDATION
 __all__ = [
     "BENCHMARK_EXEMPLARS",
     "DEFAULT_METHODS",
-    "HELD_OUT",
     "RECORD",
     "SCIENTIFIC",
-    "VALIDATION",
     "SynthesisItem",
     "check_sources",
     "make_syntheses",
@@ -161,6 +159,17 @@ def _check_method(method: str) -> None:
         raise TexsynthError(f"{exc}; or 'patch'") from None
 
 
+def _recorded_files(record: Path) -> set[str]:
+    """The file names an earlier run's record lists (none where it is absent or unreadable);
+    only plain names of PNG files, so that a damaged record cannot point elsewhere."""
+    try:
+        items = json.loads(record.read_text())["items"]
+        names = {str(it["file"]) for it in items}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {n for n in names if n == Path(n).name and n.endswith(".png")}
+
+
 def make_syntheses(
     folder: str | os.PathLike[str],
     count: int = 24,
@@ -220,7 +229,7 @@ def make_syntheses(
         raise TexsynthError(f"size must be at least 16 pixels, got {size}")
     if quality not in QUALITY_PRESETS:
         raise TexsynthError(f"quality must be one of {', '.join(QUALITY_PRESETS)}, got {quality!r}")
-    methods = [m.strip() for m in methods]
+    methods = [m.strip() for m in ((methods,) if isinstance(methods, str) else methods)]
     for m in methods:
         _check_method(m)
     pictures: dict[str, np.ndarray] = {}
@@ -247,6 +256,10 @@ def make_syntheses(
     if not os.access(out if out.is_dir() else out.parent, os.W_OK):
         raise TexsynthError(f"cannot write into {str(out)!r}; check its permissions")
     out.mkdir(exist_ok=True)
+    # an earlier run's files that this one does not rewrite (a smaller count) would stay in
+    # the folder and be trained on: remove those its record lists (never other files)
+    for name in _recorded_files(out / RECORD) - {it.filename for it in items}:
+        (out / name).unlink(missing_ok=True)
     done: list[dict[str, Any]] = []
     start = time.perf_counter()
     for it in items:

@@ -3,11 +3,11 @@ exact resume and several processes (``texsynth train-expander``).
 
 Step ``k`` trains on a global batch of ``batch`` pairs (input = the centre crop of side
 ``size`` of a ``2 size`` target) that is a pure function of ``(seed, k)``
-(:class:`ExpanderPairs`): random crops of the images in the folders with the 8 flips and
-quarter turns (:class:`~texsynth.datasets.PairSampler`), interleaved one for one with the
-procedural families of :mod:`~texsynth.expander.procedural` (only these without folders,
-only the crops with ``procedural=False``); with ``photos=True`` the crops alternate between
-the folders and the photographs that installed packages ship
+(:class:`~texsynth.expander.pairs.ExpanderPairs`): random crops of the images in the folders
+with the 8 flips and quarter turns (:class:`~texsynth.datasets.PairSampler`), interleaved
+one for one with the procedural families of :mod:`~texsynth.expander.procedural` (only these
+without folders, only the crops with ``procedural=False``); with ``photos=True`` the crops
+alternate between the folders and the photographs that installed packages ship
 (:mod:`~texsynth.expander.photos`; the only crops without folders). The loss is the seed's
 (:func:`~texsynth.expander.training.expander_loss`); Adam with the per-scale temperatures
 and reaches at 20x the learning rate, annealed to 0 along a cosine over ``steps``.
