@@ -111,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(str(exc))
     if a.encoder != "conv" and a.head != "soft" and not a.init:
         ap.error(f"--encoder {a.encoder} needs --head soft: the selection head has no encoder")
+    if a.photos:  # all the packaged photographs, or one line before any work
+        from texsynth.expander.photos import require_photos
+
+        try:
+            require_photos()
+        except TexsynthError as exc:
+            ap.error(str(exc))
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     model = (

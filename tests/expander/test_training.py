@@ -94,6 +94,13 @@ def test_the_seam_loss_is_added_with_the_model() -> None:
 
 @pytest.mark.slow
 def test_a_few_seam_loss_steps_on_photos_train_the_selection_head() -> None:
+    from texsynth.errors import TexsynthError
+    from texsynth.expander import photos as photo_data
+
+    try:
+        photo_data.require_photos()
+    except TexsynthError as exc:
+        pytest.skip(str(exc))
     torch.manual_seed(0)
     m = TransposerExpander(ExpanderConfig(candidates=6, radius=2, grow=1))
     before = {k: v.clone() for k, v in m.state_dict().items()}

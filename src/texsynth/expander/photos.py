@@ -1,15 +1,17 @@
 """Photographs shipped by installed packages, as extra training crops for the expander.
 
-Issue 19's built-in training set is the procedural families (:mod:`~texsynth.expander.
-procedural`) plus crops of the photographs that installed packages ship, read offline. The
+Issue 19's built-in training set is the procedural families
+(:mod:`~texsynth.expander.procedural`) plus crops of the photographs that installed packages
+ship, read offline. The
 photographs used are scikit-image's ``astronaut``, ``coffee``, ``chelsea``, ``rocket``,
 ``retina``, ``camera``, ``coins`` and ``clock`` and matplotlib's ``grace_hopper.jpg`` (grey
 ones repeated to RGB); **never** the quality benchmark's exemplars (scikit-image's
 ``gravel``, ``grass``, ``brick``, ``immunohistochemistry``, ``moon``, ``hubble_deep_field``,
 held out for evaluation and validation). :func:`load_photos` skips those not installed;
-:func:`require_photos` (``texsynth train-expander --photos``) wants them all and says in one
-line which package to install. Nothing is downloaded: a scikit-image photograph is read
-only when its file is on disk (in the package or in scikit-image's data cache).
+:func:`require_photos` (``texsynth train-expander --photos``,
+``train_expander(photos=True)``) wants them all and says in one line which package to
+install. Nothing is downloaded: a scikit-image photograph is read only when its file is on
+disk (in the package or in scikit-image's data cache).
 """
 
 from __future__ import annotations

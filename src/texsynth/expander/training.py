@@ -162,7 +162,9 @@ def train_expander(
     seed ``seed + k`` (so a run is reproducible and never sees the evaluation textures). The
     selection head also learns from the oracle's choices (``selection_weight``) and from
     its seams (``seam_weight``). With ``photos`` every second item of a batch is a crop of
-    a packaged photograph (:func:`~texsynth.expander.photos.crops`, seeded by the step).
+    a packaged photograph (:func:`~texsynth.expander.photos.crops`, seeded by the step;
+    all of :data:`~texsynth.expander.photos.PHOTOS`, as ``texsynth train-expander --photos``:
+    a missing one is a one-line error, so that a run's data does not depend on the machine).
     ``result``: filled in place (to watch a run from ``log``). The scalars (temperatures,
     reaches, ``tau``, ``w_s``, and the cut-aware choice's ``w_cut`` with ``train_cut``; without
     it ``w_cut`` stays fixed) learn at ``scalar_lr_factor`` times ``lr`` (0: frozen).
@@ -176,7 +178,7 @@ def train_expander(
         )
     vgg, _ = feature_extractor("vgg19")  # (loaded even when unused: a cheap, clear failure)
     vgg = vgg.eval().requires_grad_(False)
-    pics = photo_data.load_photos() if photos else ()
+    pics = photo_data.require_photos() if photos else ()  # all of them: the same data everywhere
     # the scalars (temperatures, reaches, the selection's weights) move 20x faster: at the
     # network's rate a few hundred steps leave them where they started
     names = ("beta_logit", "log_reach", "log_tau", "w_sim") + (("w_cut",) if train_cut else ())
