@@ -113,7 +113,7 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
     no_gauss = bool(getattr(args, "no_to_gaussian", False))  # (not in texsynth ensemble)
     if no_gauss and args.to_gaussian:
         raise TexsynthError("give --to-gaussian or --no-to-gaussian, not both")
-    from ..synthesis.sphere import SPIN_AMPLITUDE, default_spectrum
+    from ..synthesis.sphere import default_amplitude, default_spectrum
 
     # the weights as resolved, so that a rerun or a resumed ensemble keeps them if a later
     # version changes the defaults
@@ -137,7 +137,7 @@ def sky_job_options(args: argparse.Namespace) -> dict[str, Any]:
         refuse_spin_options(args)
         return dict(
             **common,
-            amplitude=SPIN_AMPLITUDE if amplitude is None else amplitude,
+            amplitude=default_amplitude(amplitude),
             spin=spin_of(args),
             to_gaussian=False,  # (synthesize_healpix's default for spin 2, for the record)
         )

@@ -23,7 +23,7 @@ from ..progress import OnProgress
 from .engine import Callback
 from .images import synthesize
 from .signals import synthesize_1d
-from .sphere import SPIN_AMPLITUDE, default_spectrum, default_to_gaussian, synthesize_healpix
+from .sphere import default_amplitude, default_spectrum, default_to_gaussian, synthesize_healpix
 from .style_transfer import remake
 
 __all__ = ["load_inputs", "prepare_arrays", "read_sky", "rerun", "run_job"]
@@ -236,9 +236,7 @@ def _settings(spec: JobSpec, result: torch.Tensor, report: Any) -> dict[str, Any
             "histogram": o.get("histogram", 1.0) if scalar else None,
             "multipoles": o.get("multipoles", 1.0) if scalar else None,
             "spectrum": default_spectrum(o.get("spectrum"), spin),
-            "amplitude": (SPIN_AMPLITUDE if o.get("amplitude") is None else o["amplitude"])
-            if spin
-            else None,
+            "amplitude": default_amplitude(o.get("amplitude")) if spin else None,
             "cross_channels": o.get("cross_channels", True) if scalar else None,
             "to_gaussian": default_to_gaussian(o.get("to_gaussian"), spin),
         }

@@ -44,6 +44,7 @@ __all__ = [
     "SCALAR_SPECTRUM",
     "SPIN_AMPLITUDE",
     "SPIN_SPECTRUM",
+    "default_amplitude",
     "default_spectrum",
     "default_to_gaussian",
     "estimate_healpix_bytes",
@@ -67,6 +68,12 @@ SCALAR_SPECTRUM = 100.0
 SPIN_SPECTRUM = 10.0
 #: the default ``amplitude`` weight of spin-2 skies (docs/sphere.md, "The polarised amplitude")
 SPIN_AMPLITUDE = 1.0
+
+
+def default_amplitude(amplitude: float | None) -> float:
+    """``synthesize_healpix``'s ``amplitude`` (``spin=2``) resolved: ``None`` is 1
+    (:data:`SPIN_AMPLITUDE`); a number is checked and kept."""
+    return SPIN_AMPLITUDE if amplitude is None else weight(amplitude, "amplitude")
 
 
 def default_spectrum(spectrum: float | None, spin: int = 0) -> float:
@@ -273,7 +280,7 @@ def synthesize_healpix(
         refuse_scalar_options(
             mask=mask, in_mask=in_mask, init=init, reference=reference, to_gaussian=to_gaussian
         )
-        amplitude = SPIN_AMPLITUDE if amplitude is None else weight(amplitude, "amplitude")
+        amplitude = default_amplitude(amplitude)
         return synthesize_healpix_spin(
             sky,
             nside=nside,
