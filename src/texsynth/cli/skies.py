@@ -19,6 +19,7 @@ from ..errors import TexsynthError
 from ..io import atomic_text_write
 from ..io.healpix_stokes import Q_NAMES, U_NAMES
 from ..io.runs import record_header
+from ..paths import input_size
 from .checks import refuse_sky_options
 from .common import check_run_memory, device_of, synth_outputs
 from .eval_output import show_evaluation
@@ -363,9 +364,8 @@ def _per_scale(t: torch.Tensor) -> list[float]:
 def eval_wants_skies(args: argparse.Namespace) -> bool:
     """Whether ``eval`` compares HEALPix maps; a one-line error for a mix of kinds."""
     paths = [Path(args.exemplar), *map(Path, args.samples)]
-    missing = next((p for p in paths if not p.exists()), None)
-    if missing is not None:
-        raise TexsynthError(f"file not found: {str(missing)!r}; check the path")
+    for p in paths:  # (a missing file is named as such, not as "not a HEALPix map")
+        input_size(p, "a map or image file")
     kinds = [wants_sky(args, p) for p in paths]
     if all(kinds) or not any(kinds):
         return kinds[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import TexsynthError
+from ..paths import input_size
 from .common import named_type
 
 if TYPE_CHECKING:
@@ -73,9 +74,8 @@ def spin_of(args: argparse.Namespace) -> int:
 
 def refuse_spin(args: argparse.Namespace, path: Path) -> None:
     """A one-line error for ``--spin 2`` on a file that is not a HEALPix map."""
-    if spin_of(args) and not Path(path).exists():
-        raise TexsynthError(f"file not found: {str(path)!r}; check the path")
     if spin_of(args):
+        input_size(Path(path), "a HEALPix map file")  # (a missing file, named as such)
         raise TexsynthError(
             f"--spin {spin_of(args)} is for HEALPix polarisation maps (Stokes Q and U "
             f"columns); {str(path)!r} is not a HEALPix map (drop --spin, or give --healpix "
